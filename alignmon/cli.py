@@ -1,0 +1,74 @@
+"""The `alignmon` console script: one entry point in front of every stage.
+
+Each stage contributes its sub-commands through a `register(subparsers)` function in its own
+`commands` module, so this file only lists the stages and never grows with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from alignmon import __version__
+from alignmon.errors import AlignmonError
+
+# Modules that define register(subparsers); a module that is not there yet is skipped.
+COMMAND_MODULES = (
+    "alignmon.stack.commands",
+    "alignmon.demo",
+    "collectors.gateway.commands",
+    "collectors.agent.commands",
+    "collectors.importers.commands",
+    "collectors.simulate.commands",
+    "pipeline.commands",
+    "pipeline.catalog.commands",
+    "metrics.commands",
+    "dashboards.commands",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alignmon",
+        description="Telemetry-driven strategic alignment monitor: collect software-usage events, map them onto "
+        "IT investments and the strategy they serve, and alert when an investment is not being adopted.",
+    )
+    parser.add_argument("--version", action="version", version=f"alignmon {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="Log debug detail to stderr.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and name.startswith(exc.name):
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except AlignmonError as exc:
+        print(f"alignmon: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

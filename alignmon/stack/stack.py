@@ -1,0 +1,131 @@
+"""The local stack: Kafka, Prometheus and Alertmanager as plain processes under one state directory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alignmon.settings import Settings
+from alignmon.stack.alertmanager import alertmanager_service
+from alignmon.stack.kafka import ensure_topics, kafka_service
+from alignmon.stack.process import Service, port_open
+from alignmon.stack.prometheus import http_ready, prometheus_config, prometheus_service
+
+log = logging.getLogger(__name__)
+
+# Until metrics/ ships its own routing, alerts go nowhere locally; `alertmanager_yaml` replaces this.
+NULL_ALERTMANAGER = "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n"
+
+
+@dataclass
+class StackConfig:
+    """Everything the local stack needs to know; built from Settings or by test fixtures."""
+
+    state_dir: Path
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    prometheus_port: int = 19090
+    alertmanager_port: int = 19094
+    topics: Mapping[str, int] = field(default_factory=lambda: {"alignmon.usage": 3, "alignmon.usage.dlq": 1})
+    scrape_targets: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    rule_files: Sequence[Path] = ()
+    alertmanager_yaml: str = NULL_ALERTMANAGER
+    scrape_interval_s: float = 5.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: object) -> StackConfig:
+        from metrics.config import local_alertmanager_yaml, rule_files  # noqa: PLC0415  (metrics owns them)
+
+        values: dict[str, object] = {
+            "state_dir": settings.state_dir,
+            "kafka_port": settings.kafka_port,
+            "kafka_controller_port": settings.kafka_controller_port,
+            "prometheus_port": settings.prometheus_port,
+            "alertmanager_port": settings.alertmanager_port,
+            "topics": {settings.topic: settings.topic_partitions, settings.dlq_topic: 1},
+            "scrape_targets": {
+                "alignmon-pipeline": [f"127.0.0.1:{settings.exporter_port}"],
+                "alignmon-gateway": [f"127.0.0.1:{settings.gateway_port}"],
+            },
+            "rule_files": rule_files(),
+            "alertmanager_yaml": local_alertmanager_yaml(settings.alert_webhook_url),
+            "scrape_interval_s": settings.scrape_interval_s,
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+class Stack:
+    """Start, inspect and stop the local services; every operation is safe to repeat."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.state = config.state_dir.resolve()
+        self.tag = str(self.state)
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.config.kafka_port}"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.prometheus_port}"
+
+    @property
+    def alertmanager_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.alertmanager_port}"
+
+    def kafka(self) -> Service:
+        c = self.config
+        return kafka_service(self.state, c.kafka_port, c.kafka_controller_port, self.tag)
+
+    def alertmanager(self) -> Service:
+        return alertmanager_service(self.state, self.config.alertmanager_port, self.config.alertmanager_yaml, self.tag)
+
+    def prometheus(self) -> Service:
+        c = self.config
+        config = prometheus_config(
+            c.scrape_targets, c.rule_files, f"127.0.0.1:{c.alertmanager_port}", c.scrape_interval_s
+        )
+        return prometheus_service(self.state, c.prometheus_port, config, self.tag)
+
+    def services(self) -> list[Service]:
+        return [self.kafka(), self.alertmanager(), self.prometheus()]
+
+    def up(self) -> dict[str, bool]:
+        """Start what is not running (returns service -> started now) and create the topics."""
+        self.state.mkdir(parents=True, exist_ok=True)
+        started = {svc.name: svc.start() for svc in self.services()}
+        created = ensure_topics(self.kafka_bootstrap, dict(self.config.topics))
+        if created:
+            log.info("created topics %s", ", ".join(created))
+        return started
+
+    def status(self) -> dict[str, str]:
+        out = {}
+        for svc in self._known():
+            pid = svc.pid()
+            if pid is None:
+                out[svc.name] = "stopped"
+            else:
+                out[svc.name] = f"running (pid {pid}, {'ready' if svc.ready() else 'not ready'}), log {svc.log_file}"
+        return out
+
+    def down(self) -> list[str]:
+        """Stop every service of this state directory, in reverse order; returns the ones stopped."""
+        return [svc.name for svc in reversed(self._known()) if svc.stop()]
+
+    def _known(self) -> list[Service]:
+        # Status and down must work without Maven or rewriting configs: only pid files and tags are needed.
+        run, c = self.state / "run", self.config
+        checks: dict[str, tuple[list[int], Callable[[], bool]]] = {
+            "kafka": ([c.kafka_port, c.kafka_controller_port], lambda: port_open(c.kafka_port)),
+            "alertmanager": ([c.alertmanager_port], lambda: http_ready(f"{self.alertmanager_url}/-/ready")),
+            "prometheus": ([c.prometheus_port], lambda: http_ready(f"{self.prometheus_url}/-/ready")),
+        }
+        return [
+            Service(name=name, argv=[], run_dir=run, ports=ports, ready=ready, tag=self.tag)
+            for name, (ports, ready) in checks.items()
+        ]

@@ -1,0 +1,1 @@
+"""Everything that produces usage events: the contract, the gateway, the agent, importers and the simulator."""

@@ -1,0 +1,97 @@
+"""The one usage-event contract shared by every producer, the gateway and the pipeline."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+SCHEMA_VERSION: Final = 1
+MAX_DURATION_S = 24 * 3600
+MAX_FUTURE = timedelta(minutes=5)
+SCHEMA_PATH = Path(__file__).with_name("usage-event.schema.json")
+
+# Namespace for deterministic event ids: importers derive ids from the record, so a re-import is a no-op.
+_EVENT_NS = uuid.UUID("6f1c2b1e-6a43-4c55-9b0c-8d6a1e0f7a11")
+
+Kind = Literal["focus", "open", "launch"]
+ShortText = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class UsageEvent(BaseModel):
+    """One span of application use (or one piece of launch evidence) on one device."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    event_id: ShortText = Field(description="Unique id; deterministic for imported records (see deterministic_id).")
+    kind: Kind = Field(
+        description="focus = foreground while not idle; open = running in the background; "
+        "launch = evidence of a start or last use, no duration."
+    )
+    device_id: ShortText = Field(description="The endpoint that observed the use.")
+    user: Annotated[str, Field(min_length=1, max_length=256)] = Field(
+        description="The user; a keyed pseudonym from the gateway on, never a raw name."
+    )
+    app: Annotated[str, Field(min_length=1, max_length=512)] = Field(
+        description="The raw application identifier as seen: executable name, bundle id or path."
+    )
+    start: AwareDatetime = Field(description="Start of the span, RFC 3339 with a UTC offset.")
+    duration_s: float = Field(ge=0, le=MAX_DURATION_S, description="Length of the span in seconds; 0 for launch.")
+    source: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = Field(
+        description="Producer: agent, activitywatch, whatpulse, osquery, simulator, ..."
+    )
+    title: Annotated[str, Field(max_length=1024)] | None = Field(
+        default=None, description="Window title; dropped by the gateway unless titles are explicitly enabled."
+    )
+    department: Annotated[str, Field(min_length=1, max_length=128)] | None = Field(
+        default=None, description="Department, added by the gateway from the directory when one is configured."
+    )
+    schema_version: Literal[1] = Field(default=SCHEMA_VERSION, description="Version of this contract.")
+
+    @field_validator("start")
+    @classmethod
+    def _not_in_future(cls, value: datetime, info: ValidationInfo) -> datetime:
+        # The clock is injectable through the validation context so tests never depend on the real time.
+        now = (info.context or {}).get("now") or datetime.now(UTC)
+        if value - now > MAX_FUTURE:
+            raise ValueError(f"start is more than {int(MAX_FUTURE.total_seconds() // 60)} minutes in the future")
+        return value
+
+    @model_validator(mode="after")
+    def _launch_has_no_duration(self) -> UsageEvent:
+        if self.kind == "launch" and self.duration_s != 0:
+            raise ValueError("a launch event has no duration: duration_s must be 0")
+        return self
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(seconds=self.duration_s)
+
+    def to_json_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+def deterministic_id(source: str, *parts: object) -> str:
+    """A stable event id for an imported record: the same record always gets the same id."""
+    return str(uuid.uuid5(_EVENT_NS, "\x1f".join([source, *map(str, parts)])))
+
+
+def new_id() -> str:
+    """A fresh random event id for live producers (agent, simulator)."""
+    return str(uuid.uuid4())
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema generated from the model (committed as usage-event.schema.json)."""
+    schema = UsageEvent.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://alignmon.org/schema/usage-event.schema.json"
+    return schema
+
+
+def write_json_schema(path: Path = SCHEMA_PATH) -> None:
+    path.write_text(json.dumps(json_schema(), indent=2, sort_keys=True) + "\n")

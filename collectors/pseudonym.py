@@ -1,0 +1,18 @@
+"""Keyed pseudonyms for user identifiers (HMAC-SHA256), shared by the gateway and the directory loader."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+# Used only when dev_mode is explicitly on; the gateway refuses to start with it otherwise.
+DEV_KEY = b"alignmon-dev-mode-key-not-for-production"
+
+
+def pseudonymise(user: str, key: bytes) -> str:
+    """A stable, non-reversible pseudonym: the same user and key always give the same value.
+
+    User names are case-folded and stripped first, so 'Alice ' and 'alice' are one person.
+    """
+    digest = hmac.new(key, user.strip().casefold().encode(), hashlib.sha256).hexdigest()
+    return "u_" + digest[:32]

@@ -1,0 +1,1 @@
+"""Grafana dashboards as code, provisioning and the grafana-client sync."""

@@ -1,0 +1,1 @@
+"""The Prometheus side: exporter, recording and alerting rules, Alertmanager configuration."""

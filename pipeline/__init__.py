@@ -1,0 +1,1 @@
+"""The single writer of the DuckDB database: Kafka consumer, catalog, rollups, adoption."""
