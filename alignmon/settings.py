@@ -20,7 +20,8 @@ class Settings(BaseSettings):
     prometheus_port: int = Field(19090, description="Port of the local Prometheus.")
     alertmanager_port: int = Field(19094, description="Port of the local Alertmanager.")
     alert_webhook_url: str = Field(
-        "http://127.0.0.1:19095/alerts", description="Webhook the local Alertmanager sends alerts to (the demo's)."
+        "http://127.0.0.1:19095/alerts",
+        description="Webhook the local Alertmanager sends alerts to (the demo's).",
     )
     scrape_interval_s: float = Field(5.0, description="Scrape and rule-evaluation interval of the local Prometheus.")
 

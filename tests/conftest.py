@@ -6,8 +6,13 @@ temporary state directory, so a developer's running demo stack is never touched.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -67,3 +72,102 @@ def topic(kafka_bootstrap: str) -> str:
     name = f"test.{uuid.uuid4().hex[:12]}"
     ensure_topics(kafka_bootstrap, {name: 3})
     return name
+
+
+class AlertInbox:
+    """A webhook receiver for Alertmanager: keeps every notification it is sent."""
+
+    def __init__(self, port: int) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.notifications: list[dict[str, object]] = []
+        inbox = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                inbox.notifications.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def alerts(self, alertname: str, status: str = "firing") -> list[dict[str, object]]:
+        return [
+            a
+            for n in self.notifications
+            for a in n["alerts"]  # type: ignore[attr-defined]
+            if a["labels"]["alertname"] == alertname and a["status"] == status
+        ]
+
+
+@pytest.fixture(scope="session")
+def alert_inbox(ports: Ports) -> Iterator[AlertInbox]:
+    inbox = AlertInbox(ports.webhook)
+    yield inbox
+    inbox.server.shutdown()
+
+
+class Alignmon:
+    """Runs `alignmon ...` as a real subprocess with ALIGNMON_* settings; stops it on teardown."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.procs: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def start(self, args: list[str], env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
+        log = self.tmp / f"{name}.log"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "alignmon.cli", *args],
+            env={**os.environ, **env},
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        self.procs.append((proc, log))
+        return proc
+
+    def run(self, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "alignmon.cli", *args],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def stop_all(self) -> None:
+        for proc, _log in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc, log in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                print(f"had to kill {proc.args}; log {log}")
+
+
+@pytest.fixture
+def alignmon(tmp_path: Path) -> Iterator[Alignmon]:
+    runner = Alignmon(tmp_path)
+    yield runner
+    runner.stop_all()
+
+
+def wait_for(check: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> object:
+    """Poll `check` until it returns something truthy; fail with `what` after the timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")

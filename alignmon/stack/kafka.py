@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import os
@@ -55,7 +56,14 @@ def fetch_jars() -> Path:
     shutil.copy(POM, work / "pom.xml")
     log.info("fetching Kafka jars from Maven Central into %s (once)", libs)
     result = subprocess.run(
-        ["mvn", "-q", "-B", "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={libs}"],
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={libs}",
+        ],
         cwd=work,
         capture_output=True,
         text=True,
@@ -173,10 +181,9 @@ def ensure_topics(bootstrap: str, topics: dict[str, int]) -> list[str]:
         existing = set(admin.list_topics())
         new = [NewTopic(name, n, 1) for name, n in topics.items() if name not in existing]
         if new:
-            try:
+            # Created meanwhile by another process is what we wanted anyway.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new, timeout_ms=10000)
-            except TopicAlreadyExistsError:
-                pass  # created meanwhile by another process: that is what we wanted
         return [t.name for t in new]
     finally:
         admin.close()

@@ -160,13 +160,17 @@ class Service:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 self.pid_file.unlink(missing_ok=True)
-                raise ServiceError(f"{self.name} exited with code {proc.returncode}; see {self.log_file}:\n{self.tail()}")
+                raise ServiceError(
+                    f"{self.name} exited with code {proc.returncode}; see {self.log_file}:\n{self.tail()}"
+                )
             if self.ready():
                 log.info("%s ready (pid %d)", self.name, proc.pid)
                 return True
             time.sleep(0.25)
         self.stop()
-        raise ServiceError(f"{self.name} not ready after {self.start_timeout:.0f}s; see {self.log_file}:\n{self.tail()}")
+        raise ServiceError(
+            f"{self.name} not ready after {self.start_timeout:.0f}s; see {self.log_file}:\n{self.tail()}"
+        )
 
     def stop(self) -> bool:
         """Stop our process if it runs; returns True if one was stopped."""

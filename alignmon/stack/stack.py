@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,11 +96,19 @@ class Stack:
     def services(self) -> list[Service]:
         return [self.kafka(), self.alertmanager(), self.prometheus()]
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One `up` or `down` at a time per state directory: two racing runs would fight over the pids."""
+        self.state.mkdir(parents=True, exist_ok=True)
+        with (self.state / "stack.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
     def up(self) -> dict[str, bool]:
         """Start what is not running (returns service -> started now) and create the topics."""
-        self.state.mkdir(parents=True, exist_ok=True)
-        started = {svc.name: svc.start() for svc in self.services()}
-        created = ensure_topics(self.kafka_bootstrap, dict(self.config.topics))
+        with self._locked():
+            started = {svc.name: svc.start() for svc in self.services()}
+            created = ensure_topics(self.kafka_bootstrap, dict(self.config.topics))
         if created:
             log.info("created topics %s", ", ".join(created))
         return started
@@ -115,7 +125,8 @@ class Stack:
 
     def down(self) -> list[str]:
         """Stop every service of this state directory, in reverse order; returns the ones stopped."""
-        return [svc.name for svc in reversed(self._known()) if svc.stop()]
+        with self._locked():
+            return [svc.name for svc in reversed(self._known()) if svc.stop()]
 
     def _known(self) -> list[Service]:
         # Status and down must work without Maven or rewriting configs: only pid files and tags are needed.

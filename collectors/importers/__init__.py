@@ -1,0 +1,1 @@
+"""Importers that turn telemetry people already run (ActivityWatch, WhatPulse, osquery) into usage events."""

@@ -1,0 +1,128 @@
+"""The directory: who is in which department, keyed by the same pseudonym the gateway gives users."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from collectors.pseudonym import pseudonymise
+from pipeline.catalog.errors import CatalogError, CatalogIssue
+
+REQUIRED_COLUMNS = ("user", "department")
+
+
+@dataclass(frozen=True)
+class Directory:
+    """Pseudonym -> department for everyone in the organisation (raw user names are never kept)."""
+
+    members: Mapping[str, str]
+    path: Path | None = None
+    _by_department: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        groups: dict[str, set[str]] = {}
+        for user, department in self.members.items():
+            groups.setdefault(department, set()).add(user)
+        object.__setattr__(self, "_by_department", {dep: frozenset(users) for dep, users in groups.items()})
+
+    @property
+    def departments(self) -> list[str]:
+        """Department names, sorted."""
+        return sorted(self._by_department)
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def department_of(self, pseudonym: str) -> str | None:
+        return self.members.get(pseudonym)
+
+    def members_of(self, department: str) -> frozenset[str]:
+        return self._by_department.get(department, frozenset())
+
+    def population(self, departments: Collection[str] | None = None) -> frozenset[str]:
+        """The target population: members of the given departments, or everyone when none are given."""
+        if not departments:
+            return frozenset(self.members)
+        return frozenset().union(*(self.members_of(dep) for dep in departments))
+
+
+def parse_directory(text: str, key: bytes, source: str = "<directory>") -> Directory:
+    """Parse CSV text with a `user,department` header; raises CatalogError naming every bad line."""
+    reader = csv.reader(text.splitlines(keepends=True))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise CatalogError(
+            [CatalogIssue(source, 1, "(header)", "empty file: expected a 'user,department' header")]
+        ) from None
+    except csv.Error as exc:
+        raise CatalogError([CatalogIssue(source, 1, "(header)", f"invalid CSV: {exc}")]) from None
+    columns = [name.strip().casefold() for name in header]
+    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    if missing:
+        raise CatalogError(
+            [
+                CatalogIssue(
+                    source,
+                    1,
+                    "(header)",
+                    f"missing column {', '.join(repr(m) for m in missing)}: the header must name "
+                    f"'user' and 'department' (found {', '.join(repr(c) for c in header) or 'nothing'})",
+                )
+            ]
+        )
+    user_col, dep_col = columns.index("user"), columns.index("department")
+    members: dict[str, str] = {}
+    first_line: dict[str, tuple[int, str, str]] = {}
+    issues: list[CatalogIssue] = []
+    line = 1
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) <= max(user_col, dep_col):
+                issues.append(CatalogIssue(source, line, "(row)", f"expected {len(header)} columns, got {len(row)}"))
+                continue
+            user, department = row[user_col].strip(), row[dep_col].strip()
+            if not user:
+                issues.append(CatalogIssue(source, line, "user", "empty user"))
+                continue
+            if not department:
+                issues.append(CatalogIssue(source, line, "department", f"empty department for user {user!r}"))
+                continue
+            pseudonym = pseudonymise(user, key)
+            if pseudonym in first_line:
+                earlier_line, earlier_user, earlier_dep = first_line[pseudonym]
+                if earlier_dep != department:
+                    issues.append(
+                        CatalogIssue(
+                            source,
+                            line,
+                            "department",
+                            f"user {user!r} is in {department!r} here but in {earlier_dep!r} at line "
+                            f"{earlier_line} ({earlier_user!r}); a user belongs to one department",
+                        )
+                    )
+                continue
+            first_line[pseudonym] = (line, user, department)
+            members[pseudonym] = department
+    except csv.Error as exc:
+        issues.append(CatalogIssue(source, reader.line_num or line, "(row)", f"invalid CSV: {exc}"))
+    if issues:
+        raise CatalogError(issues)
+    return Directory(members)
+
+
+def load_directory(path: Path, key: bytes) -> Directory:
+    """Load a `user,department` CSV file into pseudonym -> department (same key as the gateway)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise CatalogError([CatalogIssue(str(path), 0, "(file)", f"cannot read: {exc.strerror or exc}")]) from None
+    except UnicodeDecodeError as exc:
+        raise CatalogError([CatalogIssue(str(path), 0, "(file)", f"not UTF-8 text: {exc.reason}")]) from None
+    directory = parse_directory(text, key, str(path))
+    return Directory(directory.members, path)

@@ -1,0 +1,56 @@
+"""`alignmon pipeline` and `alignmon sql`."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "pipeline",
+        help="consume usage events from Kafka into DuckDB and serve /metrics",
+        description="The single writer of the DuckDB file (ALIGNMON_DUCKDB_PATH). Reads the usage topic, drops "
+        "duplicate event ids, dead-letters invalid events (rejected_events table and the dead-letter topic), "
+        "keeps daily rollups, serves Prometheus metrics on ALIGNMON_EXPORTER_PORT and publishes a read-only "
+        "snapshot for analysts every ALIGNMON_SNAPSHOT_INTERVAL_S seconds. Ctrl-C stops after the batch in flight.",
+    )
+    p.set_defaults(handler=_pipeline)
+    q = sub.add_parser(
+        "sql",
+        help="run a query on the analysts' read-only snapshot",
+        description="Runs SQL on the snapshot (ALIGNMON_SNAPSHOT_PATH) read-only, so it never blocks ingestion.",
+    )
+    q.add_argument("query", help='SQL, e.g. "SELECT * FROM events LIMIT 5"')
+    q.add_argument("--database", help="DuckDB file to open instead of the snapshot (read-only)")
+    q.set_defaults(handler=_sql)
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    from alignmon.settings import Settings  # noqa: PLC0415
+    from pipeline.service import Pipeline, run_until_signal  # noqa: PLC0415
+
+    run_until_signal(Pipeline.from_settings(Settings()))
+    return 0
+
+
+def _sql(args: argparse.Namespace) -> int:
+    from pathlib import Path  # noqa: PLC0415
+
+    import duckdb  # noqa: PLC0415
+
+    from alignmon.errors import AlignmonError  # noqa: PLC0415
+    from alignmon.settings import Settings  # noqa: PLC0415
+
+    path = Path(args.database) if args.database else Settings().snapshot_path
+    if not path.exists():
+        raise AlignmonError(f"{path} does not exist yet: the pipeline publishes it once it has run")
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        rel = con.sql(args.query)
+        if rel is not None:
+            rel.show(max_rows=200)
+    except duckdb.Error as exc:
+        raise AlignmonError(str(exc)) from exc
+    finally:
+        con.close()
+    return 0

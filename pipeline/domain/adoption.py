@@ -1,0 +1,134 @@
+"""Adoption and cost figures of one investment: ratio, coverage, licences, waste, stickiness, trend, gap."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import NamedTuple
+
+from pipeline.domain.days import MONTH_DAYS, window
+
+
+def target_population(
+    directory: Mapping[str, str] | None, departments: Collection[str] | None = None
+) -> frozenset[str] | None:
+    """Users the directory (user -> department) places in the target departments; all of it when none given.
+
+    None when there is no directory: adoption ratio is then not computed.
+    """
+    if directory is None:
+        return None
+    if not departments:
+        return frozenset(directory)
+    return frozenset(user for user, dept in directory.items() if dept in departments)
+
+
+def adoption_ratio(active: Collection[str], population: Collection[str] | None) -> float | None:
+    """Active users (28-day) inside the target population / population size; None without a population."""
+    if not population:
+        return None
+    members = frozenset(population)
+    return len(members.intersection(active)) / len(members)
+
+
+def coverage(reporting: Collection[str], population: Collection[str] | None) -> float | None:
+    """Share of the target population with any telemetry in the 28-day window; None without a population."""
+    return adoption_ratio(reporting, population)
+
+
+def licence_utilisation(active_users: int, seats: int | None) -> float | None:
+    """Active users (28-day, anyone) / seats; may exceed 1 when more people use it than were licensed."""
+    if not seats:
+        return None
+    return active_users / seats
+
+
+def wasted_spend(seats: int | None, active_users: int, annual_cost: float | None) -> float | None:
+    """Annualised cost of idle seats: max(seats - active, 0) * annual_cost / seats."""
+    if not seats or annual_cost is None:
+        return None
+    return max(seats - active_users, 0) * annual_cost / seats
+
+
+def cost_per_active_user(annual_cost: float | None, active_users: int) -> float | None:
+    """Annual cost / active users (28-day); None (never infinity) when nobody is active."""
+    if annual_cost is None or active_users <= 0:
+        return None
+    return annual_cost / active_users
+
+
+def stickiness(dau: Sequence[int], mau: int) -> float | None:
+    """Mean DAU over the 28-day window / MAU; `dau` holds one value per day of the window, zeros included."""
+    if mau <= 0 or not dau:
+        return None
+    return sum(dau) / len(dau) / mau
+
+
+def slope(points: Sequence[tuple[float, float]]) -> float | None:
+    """Ordinary least-squares slope of y on x; None with fewer than two distinct x."""
+    n = len(points)
+    if n < 2:
+        return None
+    mean_x = sum(x for x, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    sxx = sum((x - mean_x) ** 2 for x, _ in points)
+    if sxx == 0:
+        return None
+    return sum((x - mean_x) * (y - mean_y) for x, y in points) / sxx
+
+
+def trend(daily_ratio: Mapping[date, float | None], as_of: date, days: int = MONTH_DAYS) -> float | None:
+    """Least-squares slope per day of the daily adoption ratio over the window ending at `as_of`.
+
+    Days missing from the series or None (unknown) are left out rather than counted as zero.
+    """
+    first, last = window(as_of, days)
+    points = [
+        (float((day - first).days), ratio)
+        for day, ratio in sorted(daily_ratio.items())
+        if first <= day <= last and ratio is not None
+    ]
+    return slope(points)
+
+
+def gap(planned: float | None, adoption: float | None) -> float | None:
+    """planned - adoption (positive = behind plan); None when either is unknown."""
+    if planned is None or adoption is None:
+        return None
+    return planned - adoption
+
+
+@dataclass(frozen=True)
+class AdoptionInput:
+    """What one investment's figures are computed from, as of one day (sets are 28-day windows)."""
+
+    population: frozenset[str] | None
+    active_users: frozenset[str]
+    reporting_users: frozenset[str]
+    seats: int | None = None
+    annual_cost: float | None = None
+
+
+class AdoptionFigures(NamedTuple):
+    """The adoption and cost figures of one investment; None where METRICS.md leaves a figure undefined."""
+
+    adoption_ratio: float | None
+    coverage: float | None
+    active_users: int
+    licence_utilisation: float | None
+    wasted_spend: float | None
+    cost_per_active_user: float | None
+
+
+def figures(data: AdoptionInput) -> AdoptionFigures:
+    """All figures of one investment from its populations, seats and cost."""
+    active = len(data.active_users)
+    return AdoptionFigures(
+        adoption_ratio=adoption_ratio(data.active_users, data.population),
+        coverage=coverage(data.reporting_users, data.population),
+        active_users=active,
+        licence_utilisation=licence_utilisation(active, data.seats),
+        wasted_spend=wasted_spend(data.seats, active, data.annual_cost),
+        cost_per_active_user=cost_per_active_user(data.annual_cost, active),
+    )

@@ -1,0 +1,39 @@
+"""k-anonymity for breakdowns: a group covering fewer than k distinct users is never shown on its own."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import TypeVar
+
+K_ANONYMITY = 5
+OTHER = "other"
+
+G = TypeVar("G")
+
+
+def is_reportable(users: Collection[str], k: int = K_ANONYMITY) -> bool:
+    """True when the group covers at least k distinct users."""
+    return len(frozenset(users)) >= k
+
+
+def drop_small(groups: Mapping[G, Collection[str]], k: int = K_ANONYMITY) -> dict[G, frozenset[str]]:
+    """Keep only groups with at least k distinct users; the others are dropped."""
+    return {name: frozenset(users) for name, users in groups.items() if is_reportable(users, k)}
+
+
+def roll_up_small(
+    groups: Mapping[str, Collection[str]], k: int = K_ANONYMITY, other: str = OTHER
+) -> dict[str, frozenset[str]]:
+    """Merge groups under k into one `other` bucket, which is itself dropped when it is still under k.
+
+    Figures for `other` must be recomputed from its merged users, never summed from the small groups'
+    figures. Dropping or merging stops a small group being read directly; a total published next to the
+    kept groups can still let someone subtract, so callers should take totals over the kept groups only.
+    """
+    if other in groups:
+        raise ValueError(f"a group is already named {other!r}: pick another name for the roll-up bucket")
+    kept = drop_small(groups, k)
+    merged = frozenset(user for name, users in groups.items() if name not in kept for user in users)
+    if merged and is_reportable(merged, k):
+        kept[other] = merged
+    return kept

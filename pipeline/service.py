@@ -1,0 +1,88 @@
+"""The pipeline process: consumer, exporter and snapshot publisher around one DuckDB writer."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from alignmon.settings import Settings
+from metrics.exporter import PipelineCollector, serve
+from pipeline.batch import Batch
+from pipeline.consumer import Consumer
+from pipeline.snapshot import publish
+from pipeline.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Pipeline:
+    """Everything `alignmon pipeline` runs; `stop()` ends it cleanly from another thread."""
+
+    settings: Settings
+    store: Store
+    consumer: Consumer
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Pipeline:
+        store = Store(settings.duckdb_path, settings.timezone)
+        consumer = Consumer(
+            store, settings.kafka_bootstrap, settings.topic, settings.dlq_topic, group=settings.consumer_group
+        )
+        return cls(settings, store, consumer)
+
+    def run(self) -> None:
+        s = self.settings
+        server = serve(PipelineCollector(self.store.cursor, self.consumer.stats), s.exporter_host, s.exporter_port)
+        last_snapshot = 0.0
+        last_report = time.monotonic()
+
+        def after(batch: Batch) -> None:
+            nonlocal last_snapshot
+            if time.monotonic() - last_snapshot >= s.snapshot_interval_s:
+                self.snapshot()
+                last_snapshot = time.monotonic()
+
+        try:
+            while not self.consumer.stopping.is_set():
+                self.consumer.step(after)
+                if time.monotonic() - last_report >= 10:
+                    st = self.consumer.stats
+                    log.info(
+                        "%d events stored, %d duplicates dropped, %d rejected",
+                        st.events,
+                        st.duplicates,
+                        st.rejected,
+                    )
+                    last_report = time.monotonic()
+        finally:
+            server.shutdown()
+            self.snapshot()
+            self.consumer.close()
+            self.store.close()
+
+    def snapshot(self) -> None:
+        cur = self.store.cursor()
+        try:
+            publish(cur, self.settings.snapshot_path)
+        finally:
+            cur.close()
+
+    def stop(self) -> None:
+        self.consumer.stopping.set()
+
+
+def run_until_signal(pipeline: Pipeline) -> None:
+    """Run in the foreground; SIGINT/SIGTERM stop after the batch in flight is committed."""
+    import signal  # noqa: PLC0415
+
+    def stop(_sig: int, _frame: object) -> None:
+        log.info("stopping after the current batch")
+        pipeline.stop()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+    pipeline.run()

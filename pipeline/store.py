@@ -1,0 +1,115 @@
+"""The pipeline's DuckDB file: one transaction per batch holds the rows, the rejects and the offsets."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from pipeline.batch import Batch
+from pipeline.schema import migrate
+
+log = logging.getLogger(__name__)
+
+# New rows only: the first of each event_id in the batch, and none already stored. The probe on
+# `events` is limited to the batch's time range so its cost follows the batch, not the history.
+_FRESH = """
+CREATE OR REPLACE TEMP TABLE fresh AS
+SELECT b.* FROM batch b
+WHERE NOT EXISTS (
+    SELECT 1 FROM events e
+    WHERE e.start BETWEEN (SELECT min(start) FROM batch) AND (SELECT max(start) FROM batch)
+      AND e.event_id = b.event_id)
+QUALIFY row_number() OVER (PARTITION BY b.event_id ORDER BY b.kafka_partition, b.kafka_offset) = 1
+"""
+
+# Split every span at local midnight (timezone() turns a local day into an instant, so DST days
+# have their real length) and add the seconds into the daily rollup.
+_ROLLUP = """
+INSERT INTO usage_daily BY NAME
+SELECT day, "user", app,
+       sum(CASE WHEN kind = 'focus' THEN secs ELSE 0 END) AS focus_s,
+       sum(CASE WHEN kind = 'open' THEN secs ELSE 0 END) AS open_s,
+       count(*) FILTER (WHERE kind = 'launch')::INTEGER AS launches,
+       max(department) AS department
+FROM (
+    SELECT f."user", f.app, f.kind, f.department, d::DATE AS day,
+           CASE WHEN f.kind = 'launch' THEN 0 ELSE epoch(
+               least(f.start + to_microseconds((f.duration_s * 1e6)::BIGINT),
+                     timezone($tz, (d + INTERVAL 1 DAY)::TIMESTAMP))
+               - greatest(f.start, timezone($tz, d::TIMESTAMP))) END AS secs
+    FROM fresh f,
+         generate_series(
+             date_trunc('day', timezone($tz, f.start)),
+             date_trunc('day', timezone($tz, f.start + to_microseconds(
+                 greatest((f.duration_s * 1e6)::BIGINT - 1, 0)))),
+             INTERVAL 1 DAY) AS g(d)
+)
+GROUP BY ALL
+ON CONFLICT (day, "user", app) DO UPDATE SET
+    focus_s = focus_s + excluded.focus_s,
+    open_s = open_s + excluded.open_s,
+    launches = launches + excluded.launches,
+    department = coalesce(excluded.department, department)
+"""
+
+
+class Store:
+    """The single writer of the pipeline's DuckDB file."""
+
+    def __init__(self, path: Path | str, timezone: str = "UTC") -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = duckdb.connect(str(path))
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.timezone = timezone
+        migrate(self.con)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for another thread (the exporter, the snapshot): it sees committed data only."""
+        return self.con.cursor()
+
+    def stored_offsets(self, topic: str) -> dict[int, int]:
+        rows = self.con.execute(
+            'SELECT "partition", next_offset FROM kafka_offsets WHERE topic = ?', [topic]
+        ).fetchall()
+        return {int(p): int(o) for p, o in rows}
+
+    def write(self, batch: Batch, high_watermarks: dict[tuple[str, int], int] | None = None) -> int:
+        """Commit one batch atomically; returns the number of new rows (duplicates by event_id are dropped)."""
+        con = self.con
+        now = datetime.now(UTC)
+        con.execute("BEGIN")
+        try:
+            con.register("batch", batch.rows)
+            con.execute(_FRESH)
+            inserted = int(con.execute("SELECT count(*) FROM fresh").fetchone()[0])  # type: ignore[index]
+            con.execute("INSERT INTO events SELECT * FROM fresh")
+            con.execute(_ROLLUP, {"tz": self.timezone})
+            if batch.rejected:
+                rejected = pa.Table.from_pylist([r._asdict() | {"received_at": now} for r in batch.rejected])
+                con.register("rejected_batch", rejected)
+                con.execute(
+                    'INSERT INTO rejected_events SELECT topic, "partition", "offset", received_at, reason, payload '
+                    "FROM rejected_batch"
+                )
+                con.unregister("rejected_batch")
+            hw = high_watermarks or {}
+            con.executemany(
+                "INSERT OR REPLACE INTO kafka_offsets VALUES (?, ?, ?, ?, ?)",
+                [[t, p, o, hw.get((t, p)), now] for (t, p), o in batch.next_offsets.items()],
+            )
+            con.execute("DROP TABLE fresh")
+            con.unregister("batch")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return inserted

@@ -1,0 +1,102 @@
+"""The consumer on a real Kafka broker: rows, rejects, dead letters and offsets in one transaction."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from alignmon.stack.kafka import ensure_topics
+from pipeline.consumer import Consumer
+from pipeline.store import Store
+
+pytestmark = pytest.mark.integration
+
+
+def event(i: int, device: str = "dev-1") -> dict[str, object]:
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1, minutes=i)
+    return {
+        "event_id": f"ev-{i}",
+        "kind": "focus",
+        "device_id": device,
+        "user": "u_1",
+        "app": "teams.exe",
+        "start": start.isoformat(),
+        "duration_s": 60.0,
+        "source": "test",
+    }
+
+
+def produce(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for p in payloads:
+        producer.send(topic, value=p, key=b"dev-1")
+    producer.flush()
+    producer.close()
+
+
+def drain(consumer: Consumer, expected: int, max_steps: int = 60) -> int:
+    handled = 0
+    for _ in range(max_steps):
+        handled += consumer.step()
+        if handled >= expected:
+            break
+    return handled
+
+
+def test_rows_rejects_and_offsets_commit_together(kafka_bootstrap: str, topic: str, tmp_path: Path) -> None:
+    dlq = f"{topic}.dlq"
+    ensure_topics(kafka_bootstrap, {dlq: 1})
+    good = [json.dumps(event(i)).encode() for i in range(50)]
+    dupes = good[:5]  # a resend: same event ids
+    bad = [b"{not json", json.dumps({**event(99), "duration_s": -1}).encode()]
+    produce(kafka_bootstrap, topic, good + dupes + bad)
+
+    store = Store(tmp_path / "a.duckdb")
+    consumer = Consumer(store, kafka_bootstrap, topic, dlq, group=f"g-{uuid.uuid4().hex}")
+    try:
+        assert drain(consumer, 57) == 57
+    finally:
+        consumer.close()
+
+    con = store.con
+    assert con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchone() == (50, 50)
+    reasons = [r[0] for r in con.execute("SELECT reason FROM rejected_events ORDER BY kafka_offset").fetchall()]
+    assert len(reasons) == 2
+    assert "Invalid JSON" in reasons[0]
+    assert reasons[1].startswith("duration_s:")
+    # Every partition's stored position equals the end of the topic: nothing left, nothing skipped.
+    stored = dict(con.execute('SELECT "partition", next_offset FROM kafka_offsets').fetchall())
+    assert sum(stored.values()) == 57
+    assert consumer.stats.duplicates == 5
+
+    dead = KafkaConsumer(dlq, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=5000)
+    letters = list(dead)
+    dead.close()
+    assert sorted(m.value for m in letters) == sorted(bad)
+    assert all(dict(m.headers)["reason"] for m in letters)
+    store.close()
+
+
+def test_restart_resumes_from_stored_offsets(kafka_bootstrap: str, topic: str, tmp_path: Path) -> None:
+    path = tmp_path / "b.duckdb"
+    produce(kafka_bootstrap, topic, [json.dumps(event(i)).encode() for i in range(20)])
+    store = Store(path)
+    first = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq", group="same-group")
+    drain(first, 20)
+    first.close()
+    store.close()
+
+    produce(kafka_bootstrap, topic, [json.dumps(event(i)).encode() for i in range(20, 30)])
+    store = Store(path)
+    # A new group id: Kafka knows nothing of it, so only the offsets stored in DuckDB prevent a re-read.
+    second = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq", group=f"g-{uuid.uuid4().hex}")
+    assert drain(second, 10) == 10
+    second.close()
+    assert second.stats.duplicates == 0
+    assert store.con.execute("SELECT count(*) FROM events").fetchone() == (30,)
+    store.close()
