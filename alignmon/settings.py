@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -57,4 +58,19 @@ class Settings(BaseSettings):
     exporter_port: int = Field(19708, description="Port of the pipeline's Prometheus exporter (/metrics).")
     timezone: str = Field("UTC", description="The organisation's time zone: days are calendar days here.")
     k_anonymity: int = Field(5, description="Smallest group size shown in any breakdown.")
-    catalog_dir: Path = Field(Path("catalog"), description="Folder of catalog YAML files.")
+    catalog_dir: Path = Field(Path("catalog/demo"), description="Folder of catalog YAML files.")
+    refresh_interval_s: float = Field(15.0, description="Seconds between adoption refreshes in the pipeline.")
+    as_of: date | None = Field(None, description="Compute adoption as of this day, not today (reproducible runs).")
+
+    def pseudonym_key(self) -> bytes:
+        """The key for user pseudonyms (gateway and directory must use the same one)."""
+        from collectors.pseudonym import key_from  # noqa: PLC0415
+
+        return key_from(self.pseudonym_secret.get_secret_value() if self.pseudonym_secret else None, self.dev_mode)
+
+    def today(self) -> date:
+        """The as-of day: the configured one, or today in the organisation's time zone."""
+        from datetime import datetime  # noqa: PLC0415
+        from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+        return self.as_of or datetime.now(ZoneInfo(self.timezone)).date()

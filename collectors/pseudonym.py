@@ -16,3 +16,17 @@ def pseudonymise(user: str, key: bytes) -> str:
     """
     digest = hmac.new(key, user.strip().casefold().encode(), hashlib.sha256).hexdigest()
     return "u_" + digest[:32]
+
+
+def key_from(secret: str | None, dev_mode: bool) -> bytes:
+    """The pseudonym key from settings: the configured secret, or the dev key only when dev mode is on."""
+    from alignmon.errors import AlignmonError  # noqa: PLC0415  (keep this module dependency-free at import)
+
+    if secret:
+        return secret.encode()
+    if dev_mode:
+        return DEV_KEY
+    raise AlignmonError(
+        "no pseudonym key: set ALIGNMON_PSEUDONYM_SECRET (keep it secret and stable), "
+        "or ALIGNMON_DEV_MODE=1 for a local trial with a built-in key"
+    )

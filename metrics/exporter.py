@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
+from metrics.definitions import BY_NAME
 from pipeline.consumer import ConsumerStats
 
 log = logging.getLogger(__name__)
@@ -23,23 +24,59 @@ log = logging.getLogger(__name__)
 CursorFactory = Callable[[], duckdb.DuckDBPyConnection]
 
 
-class PipelineCollector(Collector):
-    """Pipeline health and ingestion figures, read from DuckDB on every scrape."""
+def family(name: str) -> Any:
+    """A fresh, empty metric family for a name of metrics.definitions (suffix _total handled)."""
+    d = BY_NAME[name]
+    if d.kind == "counter":
+        return CounterMetricFamily(d.name.removesuffix("_total"), d.help, labels=d.labels)
+    if d.kind == "summary":
+        return SummaryMetricFamily(d.name, d.help, labels=d.labels)
+    return GaugeMetricFamily(d.name, d.help, labels=d.labels)
 
-    def __init__(self, cursor: CursorFactory, stats: ConsumerStats | None = None) -> None:
+
+STATUSES = ("not_started", "unknown", "low", "on_track")
+
+# adoption_current column -> metric; rows with NULL are not exported (absent, never a fake 0).
+_INVESTMENT_VALUES = {
+    "adoption_ratio": "alignmon_investment_adoption_ratio",
+    "planned_ratio": "alignmon_investment_planned_ratio",
+    "gap": "alignmon_investment_gap_ratio",
+    "population": "alignmon_investment_target_population",
+    "coverage": "alignmon_investment_coverage_ratio",
+    "licence_utilisation": "alignmon_investment_licence_utilisation_ratio",
+    "seats": "alignmon_investment_seats",
+    "annual_cost": "alignmon_investment_annual_cost",
+    "wasted_spend": "alignmon_investment_wasted_spend",
+    "cost_per_active_user": "alignmon_investment_cost_per_active_user",
+    "stickiness": "alignmon_investment_stickiness_ratio",
+    "trend": "alignmon_investment_trend_ratio_per_day",
+    "at_risk": "alignmon_investment_at_risk",
+    "forecast_ts": "alignmon_investment_forecast_target_timestamp_seconds",
+    "target_ts": "alignmon_investment_target_timestamp_seconds",
+    "renewal_ts": "alignmon_investment_renewal_timestamp_seconds",
+}
+
+
+class PipelineCollector(Collector):
+    """Adoption figures and pipeline health, read from DuckDB on every scrape."""
+
+    def __init__(
+        self, cursor: CursorFactory, stats: ConsumerStats | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.cursor = cursor
         self.stats = stats
+        self.clock = clock
 
     def describe(self) -> list[Metric]:
         return []  # families are built per scrape; nothing to pre-register
 
     def collect(self) -> Iterator[Metric]:
         began = time.perf_counter()
-        up = GaugeMetricFamily("alignmon_up", "1 if the exporter could read the pipeline's database, else 0.")
+        up = family("alignmon_up")
         try:
             con = self.cursor()
             try:
-                families = list(self._from_db(con))
+                families = [*self._adoption(con), *self._strategy(con), *self._health(con)]
             finally:
                 con.close()
         except duckdb.Error:
@@ -51,38 +88,97 @@ class PipelineCollector(Collector):
         yield up
         yield from families
         yield from self._from_stats()
-        took = GaugeMetricFamily("alignmon_exporter_scrape_duration_seconds", "Time this scrape took to read DuckDB.")
+        took = family("alignmon_exporter_scrape_duration_seconds")
         took.add_metric([], time.perf_counter() - began)
         yield took
 
-    def _from_db(self, con: duckdb.DuckDBPyConnection) -> Iterator[Metric]:
-        events = CounterMetricFamily(
-            "alignmon_events_ingested",
-            "Usage events stored by the pipeline, by source and kind.",
-            labels=["source", "kind"],
-        )
+    def _adoption(self, con: duckdb.DuckDBPyConnection) -> Iterator[Metric]:
+        cols = ", ".join(c for c in _INVESTMENT_VALUES if not c.endswith("_ts"))
+        rows = con.execute(f"""
+            SELECT investment, coalesce(initiative, '') AS initiative, coalesce(objective, '') AS objective,
+                   name, owner, owner_email, currency,
+                   status, dau, wau, mau, {cols}, at_risk::INTEGER,
+                   epoch(forecast_date::TIMESTAMP) AS forecast_ts, epoch(target_date::TIMESTAMP) AS target_ts,
+                   epoch(renewal_date::TIMESTAMP) AS renewal_ts
+            FROM adoption_current ORDER BY investment""").fetchall()
+        names = [d[0] for d in con.description or []]
+        info = family("alignmon_investment_info")
+        active = family("alignmon_investment_active_users")
+        state = family("alignmon_investment_status")
+        values = {col: family(metric) for col, metric in _INVESTMENT_VALUES.items()}
+        for row in rows:
+            r = dict(zip(names, row, strict=False))
+            key = [r["investment"], r["initiative"], r["objective"]]
+            info.add_metric([*key, r["name"], r["owner"], r["owner_email"], r["currency"]], 1)
+            for window, col in (("1d", "dau"), ("7d", "wau"), ("28d", "mau")):
+                active.add_metric([*key, window], r[col])
+            for st in STATUSES:
+                state.add_metric([*key, st], 1 if r["status"] == st else 0)
+            for col, fam in values.items():
+                if r[col] is not None:
+                    fam.add_metric(key, float(r[col]))
+        yield info
+        yield active
+        yield state
+        yield from values.values()
+
+    def _strategy(self, con: duckdb.DuckDBPyConnection) -> Iterator[Metric]:
+        dept = family("alignmon_department_adoption_ratio")
+        for inv, ini, obj, department, ratio in _rows(
+            con,
+            """
+            SELECT d.investment, coalesce(i.initiative, ''), coalesce(i.objective, ''), d.department, d.adoption_ratio
+            FROM department_adoption d JOIN catalog_investments i USING (investment) ORDER BY ALL""",
+        ):
+            dept.add_metric([inv, ini, obj, department], ratio)
+        yield dept
+        ini_att = family("alignmon_initiative_attainment_ratio")
+        for ini, obj, att in _rows(
+            con,
+            "SELECT initiative, objective, attainment FROM initiative_attainment "
+            "WHERE attainment IS NOT NULL ORDER BY ALL",
+        ):
+            ini_att.add_metric([ini, obj], att)
+        yield ini_att
+        obj_att = family("alignmon_objective_attainment_ratio")
+        for obj, att in _rows(
+            con, "SELECT objective, attainment FROM objective_attainment WHERE attainment IS NOT NULL ORDER BY ALL"
+        ):
+            obj_att.add_metric([obj], att)
+        yield obj_att
+        shadow = family("alignmon_shadow_it_active_users")
+        for app, users in _rows(con, "SELECT application, active_users FROM shadow_it ORDER BY ALL"):
+            shadow.add_metric([app], users)
+        yield shadow
+        apps = family("alignmon_application_active_users")
+        for app, cap, users in _rows(
+            con,
+            """
+            WITH r AS (SELECT as_of, k FROM refresh_state),
+            daily AS (SELECT u."user", m.application, u.day, sum(u.focus_s) AS focus_s
+                      FROM usage_user_daily u JOIN app_map m USING (app), r
+                      WHERE m.application IS NOT NULL AND u.day BETWEEN r.as_of - 27 AND r.as_of GROUP BY ALL)
+            SELECT d.application, a.capability, count(DISTINCT d."user")
+            FROM daily d JOIN catalog_applications a USING (application)
+            WHERE d.focus_s >= a.min_s GROUP BY ALL HAVING count(DISTINCT d."user") >= (SELECT k FROM r)
+            ORDER BY ALL""",
+        ):
+            apps.add_metric([app, cap], users)
+        yield apps
+
+    def _health(self, con: duckdb.DuckDBPyConnection) -> Iterator[Metric]:
+        events = family("alignmon_events_ingested_total")
         for source, kind, n in _rows(con, "SELECT source, kind, count(*) FROM events GROUP BY ALL ORDER BY ALL"):
             events.add_metric([source, kind], n)
         yield events
-
-        rejected = CounterMetricFamily(
-            "alignmon_events_rejected", "Events the pipeline rejected (dead-lettered), all reasons."
-        )
+        rejected = family("alignmon_events_rejected_total")
         rejected.add_metric([], _scalar(con, "SELECT count(*) FROM rejected_events"))
         yield rejected
-
-        lag = GaugeMetricFamily(
-            "alignmon_consumer_lag_records",
-            "Records in Kafka not yet committed to DuckDB, per partition.",
-            labels=["topic", "partition"],
-        )
-        last = GaugeMetricFamily(
-            "alignmon_pipeline_last_commit_timestamp_seconds", "When the pipeline last committed a batch."
-        )
+        lag = family("alignmon_consumer_lag_records")
+        last = family("alignmon_pipeline_last_commit_timestamp_seconds")
         newest = 0.0
         for topic, part, nxt, hw, updated in _rows(
-            con,
-            'SELECT topic, "partition", next_offset, high_watermark, epoch(updated_at) FROM kafka_offsets',
+            con, 'SELECT topic, "partition", next_offset, high_watermark, epoch(updated_at) FROM kafka_offsets'
         ):
             if hw is not None:
                 lag.add_metric([topic, str(part)], max(hw - nxt, 0))
@@ -96,18 +192,19 @@ class PipelineCollector(Collector):
         if self.stats is None:
             return
         s = self.stats
-        batch = SummaryMetricFamily(
-            "alignmon_pipeline_batch_duration_seconds",
-            "Time to validate and commit one batch (recent batches).",
-        )
-        batch.add_metric([], count_value=len(s.batch_seconds), sum_value=sum(s.batch_seconds))
+        batch = family("alignmon_pipeline_batch_duration_seconds")
+        batch.add_metric([], count_value=s.batches, sum_value=s.batch_seconds_total)
         yield batch
-        oor = CounterMetricFamily(
-            "alignmon_pipeline_offsets_out_of_range",
-            "Times a stored offset was outside the topic's retained range (records lost to retention).",
-        )
+        oor = family("alignmon_pipeline_offsets_out_of_range_total")
         oor.add_metric([], s.out_of_range)
         yield oor
+        rollup = family("alignmon_pipeline_rollup_duration_seconds")
+        rollup.add_metric([], s.last_refresh_s)
+        yield rollup
+        if s.snapshot_at:
+            age = family("alignmon_snapshot_age_seconds")
+            age.add_metric([], max(self.clock() - s.snapshot_at, 0.0))
+            yield age
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
@@ -27,7 +27,9 @@ class ConsumerStats:
     rejected: int = 0
     out_of_range: int = 0
     last_batch_s: float = 0.0
-    batch_seconds: list[float] = field(default_factory=list)
+    batch_seconds_total: float = 0.0
+    last_refresh_s: float = 0.0
+    snapshot_at: float = 0.0  # unix time of the last published snapshot
 
 
 class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -108,8 +110,7 @@ class Consumer:
         s.duplicates += batch.rows.num_rows - inserted
         s.rejected += len(batch.rejected)
         s.last_batch_s = took
-        s.batch_seconds.append(took)
-        del s.batch_seconds[:-1000]  # bounded: the exporter only needs recent batches
+        s.batch_seconds_total += took
         if on_batch is not None:
             on_batch(batch)
         return batch.size

@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS rejected_events (
 -- Incremental daily rollup per user and raw application identifier, in the organisation's time
 -- zone; spans that cross midnight are split. Mapping raw identifiers to catalog applications
 -- happens at query time, so a catalog change never needs a re-computation of history.
-CREATE TABLE IF NOT EXISTS usage_daily (
+CREATE TABLE IF NOT EXISTS usage_user_daily (
     day        DATE NOT NULL,
     "user"     VARCHAR NOT NULL,
     app        VARCHAR NOT NULL,
@@ -53,8 +53,100 @@ CREATE TABLE IF NOT EXISTS usage_daily (
     department VARCHAR,
     PRIMARY KEY (day, "user", app)
 );
+CREATE TABLE IF NOT EXISTS adoption_series (
+    day DATE NOT NULL, investment VARCHAR NOT NULL,
+    dau BIGINT, wau BIGINT, mau BIGINT, mau_target BIGINT, population BIGINT, reporting BIGINT
+);
+CREATE TABLE IF NOT EXISTS refresh_state (
+    dirty_from DATE, computed_to DATE, has_directory BOOLEAN, as_of DATE, k INTEGER
+);
+INSERT INTO refresh_state SELECT NULL, NULL, false, NULL, 5 WHERE NOT EXISTS (SELECT 1 FROM refresh_state);
+CREATE TABLE IF NOT EXISTS app_map (app VARCHAR PRIMARY KEY, application VARCHAR);
+CREATE TABLE IF NOT EXISTS catalog_applications (
+    application VARCHAR, name VARCHAR, vendor VARCHAR, capability VARCHAR, sanctioned BOOLEAN, min_s DOUBLE,
+    replaces VARCHAR);
+CREATE TABLE IF NOT EXISTS catalog_investments (
+    investment VARCHAR, name VARCHAR, initiative VARCHAR, objective VARCHAR, owner VARCHAR, owner_email VARCHAR,
+    currency VARCHAR, annual_cost DOUBLE, seats BIGINT, go_live DATE, target_ratio DOUBLE, target_date DATE,
+    curve VARCHAR, renewal_date DATE);
+CREATE TABLE IF NOT EXISTS investment_apps (investment VARCHAR, application VARCHAR, min_s DOUBLE);
+CREATE TABLE IF NOT EXISTS investment_departments (investment VARCHAR, department VARCHAR);
+CREATE TABLE IF NOT EXISTS directory ("user" VARCHAR, department VARCHAR);
+CREATE TABLE IF NOT EXISTS inv_population (investment VARCHAR, "user" VARCHAR);
+CREATE TABLE IF NOT EXISTS initiative_attainment (
+    initiative VARCHAR, objective VARCHAR, name VARCHAR, domain VARCHAR, perspective VARCHAR, weight DOUBLE,
+    attainment DOUBLE);
+-- Per target department, only departments of at least k people (refresh_state.k).
+CREATE TABLE IF NOT EXISTS department_adoption (
+    investment VARCHAR, department VARCHAR, population BIGINT, active_users BIGINT, adoption_ratio DOUBLE);
+CREATE TABLE IF NOT EXISTS objective_attainment (objective VARCHAR, name VARCHAR, attainment DOUBLE);
+"""
+
+ADOPTION_CURRENT = """
+CREATE TABLE IF NOT EXISTS adoption_current (
+    as_of DATE, investment VARCHAR, name VARCHAR, initiative VARCHAR, objective VARCHAR, owner VARCHAR,
+    owner_email VARCHAR, currency VARCHAR, annual_cost DOUBLE, seats BIGINT, population BIGINT,
+    dau BIGINT, wau BIGINT, mau BIGINT, active_target BIGINT, adoption_ratio DOUBLE, coverage DOUBLE,
+    licence_utilisation DOUBLE, wasted_spend DOUBLE, cost_per_active_user DOUBLE, stickiness DOUBLE,
+    trend DOUBLE, planned_ratio DOUBLE, gap DOUBLE, status VARCHAR, forecast VARCHAR, forecast_date DATE,
+    at_risk BOOLEAN, target_ratio DOUBLE, target_date DATE, go_live DATE, renewal_date DATE
+)
+"""
+
+# The analysts' surface (docs/analysts.md documents every column). Only these views are k-safe;
+# the raw tables (events, usage_user_daily) hold per-user rows for the privacy role alone.
+VIEWS = """
+CREATE OR REPLACE VIEW adoption_daily AS
+SELECT s.day, s.investment, i.name, i.initiative, i.objective,
+       s.dau, s.wau, s.mau, s.mau_target AS active_target, s.population,
+       CASE WHEN r.has_directory AND s.population > 0 THEN s.mau_target / s.population END AS adoption_ratio,
+       CASE WHEN r.has_directory AND s.population > 0 THEN s.reporting / s.population END AS coverage,
+       CASE WHEN s.day < i.go_live THEN NULL
+            ELSE i.target_ratio * (CASE WHEN i.curve = 'linear' THEN x
+                 ELSE (1 / (1 + exp(-10 * (x - 0.5))) - 1 / (1 + exp(5))) / (1 / (1 + exp(-5)) - 1 / (1 + exp(5)))
+            END) END AS planned_ratio
+FROM adoption_series s
+JOIN catalog_investments i USING (investment)
+CROSS JOIN refresh_state r
+CROSS JOIN LATERAL (SELECT greatest(0, least(1, (s.day - i.go_live) / greatest(i.target_date - i.go_live, 1)))
+                    AS x);
+
+CREATE OR REPLACE VIEW usage_daily AS
+SELECT u.day, coalesce(m.application, 'uncatalogued:' || u.app) AS application, d.department,
+       count(DISTINCT u."user") AS users,
+       count(DISTINCT u."user") FILTER (WHERE u.focus_s >= coalesce(a.min_s, 300)) AS active_users,
+       sum(u.focus_s) / 60 AS focus_minutes, sum(u.open_s) / 60 AS open_minutes, sum(u.launches) AS launches
+FROM usage_user_daily u
+LEFT JOIN app_map m USING (app)
+LEFT JOIN catalog_applications a USING (application)
+JOIN directory d USING ("user")
+GROUP BY ALL
+HAVING count(DISTINCT u."user") >= (SELECT k FROM refresh_state);
+
+CREATE OR REPLACE VIEW shadow_it AS
+WITH r AS (SELECT as_of, k FROM refresh_state),
+daily AS (
+    SELECT u."user", coalesce(m.application, u.app) AS application, m.application IS NOT NULL AS in_catalog, u.day,
+           sum(u.focus_s) AS focus_s
+    FROM usage_user_daily u LEFT JOIN app_map m USING (app), r
+    WHERE u.day BETWEEN r.as_of - 27 AND r.as_of
+    GROUP BY ALL
+)
+SELECT d.application, d.in_catalog, coalesce(a.sanctioned, false) AS sanctioned, a.capability,
+       count(DISTINCT d."user") AS active_users, (SELECT as_of FROM r) AS as_of
+FROM daily d LEFT JOIN catalog_applications a USING (application)
+WHERE d.focus_s >= coalesce(a.min_s, 300) AND NOT coalesce(a.sanctioned, false)
+GROUP BY ALL
+HAVING count(DISTINCT d."user") >= (SELECT k FROM r);
+
+CREATE OR REPLACE VIEW rejected_events_summary AS
+SELECT split_part(reason, ':', 1) AS field, count(*) AS events, min(received_at) AS first_seen,
+       max(received_at) AS last_seen, any_value(reason) AS example_reason
+FROM rejected_events GROUP BY ALL ORDER BY events DESC;
 """
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(TABLES)
+    con.execute(ADOPTION_CURRENT)
+    con.execute(VIEWS)

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from alignmon.settings import Settings
 from metrics.exporter import PipelineCollector, serve
 from pipeline.batch import Batch
+from pipeline.catalog import CatalogError, CatalogSource, catalog_files
 from pipeline.consumer import Consumer
+from pipeline.refresh import refresh, sync_catalog
 from pipeline.snapshot import publish
 from pipeline.store import Store
 
@@ -25,19 +27,41 @@ class Pipeline:
     store: Store
     consumer: Consumer
 
+    catalog: CatalogSource | None = None
+    _generation: int = -1
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
         store = Store(settings.duckdb_path, settings.timezone)
         consumer = Consumer(
             store, settings.kafka_bootstrap, settings.topic, settings.dlq_topic, group=settings.consumer_group
         )
-        return cls(settings, store, consumer)
+        source = None
+        try:
+            catalog_files(settings.catalog_dir)
+            source = CatalogSource(settings.catalog_dir, settings.directory_csv, settings.pseudonym_key())
+        except CatalogError as exc:
+            log.warning("%s: ingesting only, no adoption figures until a catalog is there", exc)
+        return cls(settings, store, consumer, source)
+
+    def refresh(self) -> None:
+        """Reload the catalog if it changed, then bring adoption up to the as-of day."""
+        if self.catalog is None:
+            return
+        catalog = self.catalog.current()
+        if self.catalog.generation != self._generation:
+            log.info("catalog loaded: %d investments", len(catalog.investments))
+            sync_catalog(self.store.con, catalog)
+            self._generation = self.catalog.generation
+        took = refresh(self.store.con, catalog, self.settings.today(), self.settings.k_anonymity)
+        self.consumer.stats.last_refresh_s = took
 
     def run(self) -> None:
         s = self.settings
         server = serve(PipelineCollector(self.store.cursor, self.consumer.stats), s.exporter_host, s.exporter_port)
         last_snapshot = 0.0
-        last_report = time.monotonic()
+        last_report = last_refresh = time.monotonic()
+        self.refresh()
 
         def after(batch: Batch) -> None:
             nonlocal last_snapshot
@@ -48,6 +72,9 @@ class Pipeline:
         try:
             while not self.consumer.stopping.is_set():
                 self.consumer.step(after)
+                if time.monotonic() - last_refresh >= s.refresh_interval_s:
+                    self.refresh()
+                    last_refresh = time.monotonic()
                 if time.monotonic() - last_report >= 10:
                     st = self.consumer.stats
                     log.info(
@@ -69,6 +96,7 @@ class Pipeline:
             publish(cur, self.settings.snapshot_path)
         finally:
             cur.close()
+        self.consumer.stats.snapshot_at = time.time()
 
     def stop(self) -> None:
         self.consumer.stopping.set()

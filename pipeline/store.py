@@ -29,7 +29,7 @@ QUALIFY row_number() OVER (PARTITION BY b.event_id ORDER BY b.kafka_partition, b
 # Split every span at local midnight (timezone() turns a local day into an instant, so DST days
 # have their real length) and add the seconds into the daily rollup.
 _ROLLUP = """
-INSERT INTO usage_daily BY NAME
+INSERT INTO usage_user_daily BY NAME
 SELECT day, "user", app,
        sum(CASE WHEN kind = 'focus' THEN secs ELSE 0 END) AS focus_s,
        sum(CASE WHEN kind = 'open' THEN secs ELSE 0 END) AS open_s,
@@ -93,6 +93,12 @@ class Store:
             inserted = int(con.execute("SELECT count(*) FROM fresh").fetchone()[0])  # type: ignore[index]
             con.execute("INSERT INTO events SELECT * FROM fresh")
             con.execute(_ROLLUP, {"tz": self.timezone})
+            # Days touched by new rows must be recomputed by the next adoption refresh.
+            con.execute(
+                "UPDATE refresh_state SET dirty_from = least(coalesce(dirty_from, m), m) "
+                "FROM (SELECT min(timezone($tz, start))::DATE AS m FROM fresh) WHERE m IS NOT NULL",
+                {"tz": self.timezone},
+            )
             if batch.rejected:
                 rejected = pa.Table.from_pylist([r._asdict() | {"received_at": now} for r in batch.rejected])
                 con.register("rejected_batch", rejected)

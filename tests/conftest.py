@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -162,7 +163,7 @@ def alignmon(tmp_path: Path) -> Iterator[Alignmon]:
     runner.stop_all()
 
 
-def wait_for(check: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> object:
+def _wait_for(check: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> Any:
     """Poll `check` until it returns something truthy; fail with `what` after the timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -171,3 +172,9 @@ def wait_for(check: Callable[[], object], timeout: float = 60.0, what: str = "co
             return value
         time.sleep(0.25)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def wait_for() -> Callable[..., Any]:
+    """`wait_for(check, timeout=60, what="...")`: poll until truthy, else fail naming what was awaited."""
+    return _wait_for

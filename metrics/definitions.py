@@ -1,0 +1,177 @@
+"""The one definition of every metric alignmon exports: name, type, help and labels.
+
+The exporter builds its families from this table, the rules and dashboards are checked against
+it, and a test fails when docs/metrics.md misses one. Labels are low-cardinality by design:
+never users, devices or titles.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+Kind = Literal["gauge", "counter", "summary"]
+
+
+class MetricDef(NamedTuple):
+    name: str  # as exposed; counters end in _total
+    kind: Kind
+    help: str
+    labels: tuple[str, ...] = ()
+
+
+INVESTMENT = ("investment", "initiative", "objective")
+
+METRICS: tuple[MetricDef, ...] = (
+    # investment adoption (METRICS.md)
+    MetricDef(
+        "alignmon_investment_info",
+        "gauge",
+        "Always 1; carries the investment's name, owner, owner_email and currency for joins.",
+        (*INVESTMENT, "name", "owner", "owner_email", "currency"),
+    ),
+    MetricDef(
+        "alignmon_investment_adoption_ratio",
+        "gauge",
+        "Active users (28-day) in the target population / target population size.",
+        INVESTMENT,
+    ),
+    MetricDef(
+        "alignmon_investment_planned_ratio",
+        "gauge",
+        "Planned adoption ratio today from the investment's plan curve.",
+        INVESTMENT,
+    ),
+    MetricDef(
+        "alignmon_investment_gap_ratio",
+        "gauge",
+        "Planned ratio minus adoption ratio (positive = behind plan).",
+        INVESTMENT,
+    ),
+    MetricDef(
+        "alignmon_investment_active_users",
+        "gauge",
+        "Active users of the investment's applications in the window (1d = DAU, 7d = WAU, 28d = MAU).",
+        (*INVESTMENT, "window"),
+    ),
+    MetricDef(
+        "alignmon_investment_target_population",
+        "gauge",
+        "Users the directory places in the investment's target departments.",
+        INVESTMENT,
+    ),
+    MetricDef(
+        "alignmon_investment_coverage_ratio",
+        "gauge",
+        "Share of the target population with any telemetry in the 28-day window.",
+        INVESTMENT,
+    ),
+    MetricDef(
+        "alignmon_investment_licence_utilisation_ratio",
+        "gauge",
+        "Active users (28-day, anyone) / seats purchased.",
+        INVESTMENT,
+    ),
+    MetricDef("alignmon_investment_seats", "gauge", "Seats purchased.", INVESTMENT),
+    MetricDef(
+        "alignmon_investment_annual_cost",
+        "gauge",
+        "Annual cost in the investment's currency (see alignmon_investment_info).",
+        INVESTMENT,
+    ),
+    MetricDef(
+        "alignmon_investment_wasted_spend",
+        "gauge",
+        "Annualised spend on unused seats: max(seats - active, 0) * annual cost / seats.",
+        INVESTMENT,
+    ),
+    MetricDef(
+        "alignmon_investment_cost_per_active_user",
+        "gauge",
+        "Annual cost / active users (28-day); absent when nobody is active.",
+        INVESTMENT,
+    ),
+    MetricDef("alignmon_investment_stickiness_ratio", "gauge", "Mean DAU over the 28-day window / MAU.", INVESTMENT),
+    MetricDef(
+        "alignmon_investment_trend_ratio_per_day",
+        "gauge",
+        "Least-squares slope of the daily adoption ratio over the last 28 days.",
+        INVESTMENT,
+    ),
+    MetricDef(
+        "alignmon_investment_status",
+        "gauge",
+        "1 for the investment's current status (not_started, unknown, low, on_track), 0 for the others.",
+        (*INVESTMENT, "status"),
+    ),
+    MetricDef(
+        "alignmon_investment_at_risk",
+        "gauge",
+        "1 when the forecast reaches the target after target_date (or never), 0 when on time.",
+        INVESTMENT,
+    ),
+    MetricDef(
+        "alignmon_investment_forecast_target_timestamp_seconds",
+        "gauge",
+        "When the fitted adoption curve reaches the target ratio; absent when it never does.",
+        INVESTMENT,
+    ),
+    MetricDef("alignmon_investment_target_timestamp_seconds", "gauge", "The investment's target date.", INVESTMENT),
+    MetricDef(
+        "alignmon_investment_renewal_timestamp_seconds", "gauge", "The licence renewal date, when known.", INVESTMENT
+    ),
+    MetricDef(
+        "alignmon_department_adoption_ratio",
+        "gauge",
+        "Adoption ratio per target department; departments under k people are not exported.",
+        (*INVESTMENT, "department"),
+    ),
+    # strategy roll-ups
+    MetricDef(
+        "alignmon_initiative_attainment_ratio",
+        "gauge",
+        "Cost-weighted attainment of the initiative's investments (METRICS.md roll-ups).",
+        ("initiative", "objective"),
+    ),
+    MetricDef(
+        "alignmon_objective_attainment_ratio",
+        "gauge",
+        "Weighted attainment of the objective's initiatives.",
+        ("objective",),
+    ),
+    MetricDef(
+        "alignmon_shadow_it_active_users",
+        "gauge",
+        "Active users (28-day) of an application not in the catalog or not sanctioned (>= k users only).",
+        ("application",),
+    ),
+    MetricDef(
+        "alignmon_application_active_users",
+        "gauge",
+        "Active users (28-day) of each catalogued application (>= k users only).",
+        ("application", "capability"),
+    ),
+    # pipeline health
+    MetricDef("alignmon_up", "gauge", "1 if the exporter could read the pipeline's database, else 0."),
+    MetricDef(
+        "alignmon_events_ingested_total", "counter", "Usage events stored, by source and kind.", ("source", "kind")
+    ),
+    MetricDef("alignmon_events_rejected_total", "counter", "Events rejected by the pipeline (dead-lettered)."),
+    MetricDef(
+        "alignmon_consumer_lag_records",
+        "gauge",
+        "Records in Kafka not yet committed to DuckDB, per partition.",
+        ("topic", "partition"),
+    ),
+    MetricDef("alignmon_pipeline_last_commit_timestamp_seconds", "gauge", "When the pipeline last committed."),
+    MetricDef("alignmon_pipeline_batch_duration_seconds", "summary", "Time to validate and commit one batch."),
+    MetricDef("alignmon_pipeline_rollup_duration_seconds", "gauge", "Time the last adoption refresh took."),
+    MetricDef(
+        "alignmon_pipeline_offsets_out_of_range_total",
+        "counter",
+        "Stored offsets found outside the topic's retained range (records lost to retention).",
+    ),
+    MetricDef("alignmon_snapshot_age_seconds", "gauge", "Age of the analysts' read-only snapshot."),
+    MetricDef("alignmon_exporter_scrape_duration_seconds", "gauge", "Time this scrape took to read DuckDB."),
+)
+
+BY_NAME = {m.name: m for m in METRICS}

@@ -1,0 +1,141 @@
+"""The adoption refresh on a real DuckDB file with a small, hand-counted organisation."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from collectors.pseudonym import pseudonymise
+from pipeline.batch import Record, decode
+from pipeline.catalog import load_catalog, parse_directory
+from pipeline.refresh import refresh, sync_catalog
+from pipeline.store import Store
+
+KEY = b"test-key"
+AS_OF = date(2026, 11, 20)
+CATALOG = """
+applications:
+  - id: teams
+    name: Microsoft Teams
+    capability: chat
+    match: {names: ["teams.exe", "ms-teams.exe"]}
+  - id: notion
+    name: Notion
+    capability: notes
+    sanctioned: false
+    match: {names: ["Notion"]}
+objectives:
+  - id: work
+    name: Work
+    initiatives:
+      - id: comms
+        name: Comms
+        domain: it_strategy
+        perspective: technology_transformation
+        investments:
+          - id: teams-e3
+            applications: [teams]
+            seats: 20
+            annual_cost: 2000
+            currency: EUR
+            owner: {name: Head of Workplace, email: workplace@example.org}
+            go_live: 2026-09-01
+            target_ratio: 0.8
+            target_date: 2027-03-01
+            curve: linear
+            target_departments: [Sales]
+"""
+
+
+def user(name: str) -> str:
+    return pseudonymise(name, KEY)
+
+
+def focus(i: int, who: str, app: str, day: date, minutes: float, hour: int = 10) -> bytes:
+    start = datetime(day.year, day.month, day.day, hour, tzinfo=ZoneInfo("UTC"))
+    return json.dumps(
+        {
+            "event_id": f"e{i}",
+            "kind": "focus",
+            "device_id": f"d-{who}",
+            "user": user(who),
+            "app": app,
+            "start": start.isoformat(),
+            "duration_s": minutes * 60,
+            "source": "test",
+        }
+    ).encode()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    (tmp_path / "cat").mkdir()
+    (tmp_path / "cat" / "catalog.yaml").write_text(CATALOG)
+    rows = ["user,department"] + [f"sales{i},Sales" for i in range(10)] + [f"sup{i},Support" for i in range(5)]
+    directory = parse_directory("\n".join(rows), KEY)
+    catalog = load_catalog(tmp_path / "cat", directory)
+    s = Store(tmp_path / "t.duckdb")
+    sync_catalog(s.con, catalog)
+    s.catalog = catalog  # type: ignore[attr-defined]
+    return s
+
+
+def ingest(store: Store, payloads: list[bytes]) -> None:
+    now = int(time.time() * 1000)
+    store.write(decode([Record("t", 0, i, now, p) for i, p in enumerate(payloads)]))
+
+
+def test_hand_counted_figures(store: Store) -> None:
+    payloads = []
+    n = 0
+    # Sales 0..3: >= 5 minutes on Teams on AS_OF (active). Sales 4: 4 minutes only (not active).
+    for i in range(4):
+        payloads.append(focus(n := n + 1, f"sales{i}", "teams.exe", AS_OF, 10))
+    payloads.append(focus(n := n + 1, "sales4", "ms-teams.exe", AS_OF, 4))
+    # Sales 5: 3 + 3 minutes on two identifiers of the same app, same day: 6 minutes -> active.
+    payloads.append(focus(n := n + 1, "sales5", "teams.exe", AS_OF - timedelta(days=3), 3))
+    payloads.append(focus(n := n + 1, "sales5", "ms-teams.exe", AS_OF - timedelta(days=3), 3, hour=11))
+    # Sales 6: active 27 days ago (inside the 28-day window); Sales 7: 28 days ago (outside).
+    payloads.append(focus(n := n + 1, "sales6", "teams.exe", AS_OF - timedelta(days=27), 30))
+    payloads.append(focus(n := n + 1, "sales7", "teams.exe", AS_OF - timedelta(days=28), 30))
+    # Support 0: active on Teams but outside the target population (counts for licences only).
+    payloads.append(focus(n := n + 1, "sup0", "teams.exe", AS_OF, 30))
+    ingest(store, payloads)
+    refresh(store.con, store.catalog, AS_OF)  # type: ignore[attr-defined]
+
+    row = store.con.execute(
+        "SELECT population, mau, active_target, adoption_ratio, coverage, licence_utilisation, wasted_spend, "
+        "cost_per_active_user, planned_ratio, status, dau, wau FROM adoption_current"
+    ).fetchone()
+    population, mau, target, adoption, coverage, util, waste, cpu, planned, status, dau, wau = row
+    assert population == 10
+    assert target == 6  # sales0-3, sales5, sales6
+    assert mau == 7  # + sup0
+    assert dau == 5  # sales0-3 and sup0 on AS_OF
+    assert wau == 6  # + sales5 three days ago
+    assert adoption == pytest.approx(0.6)
+    # Any telemetry in the 28-day window: sales0-6 (sales4's 4 minutes count as telemetry), not sales7.
+    assert coverage == pytest.approx(0.7)
+    assert util == pytest.approx(7 / 20)
+    assert waste == pytest.approx((20 - 7) * 2000 / 20)
+    assert cpu == pytest.approx(2000 / 7)
+    # Linear plan: x = (Nov 20 - Sep 1) / (Mar 1 - Sep 1) = 80 / 181.
+    assert planned == pytest.approx(0.8 * 80 / 181)
+    assert status == "on_track"
+
+
+def test_catalog_less_usage_view_is_k_safe(store: Store) -> None:
+    # Notion (unsanctioned) used by 5 Sales people: shadow IT; the 4 Support users of Teams stay hidden.
+    payloads = [focus(i, f"sales{i}", "Notion", AS_OF, 10) for i in range(5)]
+    payloads += [focus(100 + i, f"sup{i}", "teams.exe", AS_OF, 10) for i in range(4)]
+    ingest(store, payloads)
+    refresh(store.con, store.catalog, AS_OF)  # type: ignore[attr-defined]
+    shadow = store.con.execute("SELECT application, active_users FROM shadow_it").fetchall()
+    assert shadow == [("notion", 5)]
+    depts = store.con.execute("SELECT application, department, users FROM usage_daily ORDER BY ALL").fetchall()
+    assert depts == [("notion", "Sales", 5)]
