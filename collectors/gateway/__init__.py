@@ -1,0 +1,1 @@
+"""The HTTP ingestion gateway: authenticate devices, validate and pseudonymise events, produce to Kafka."""

@@ -1,0 +1,54 @@
+"""The gateway's own Prometheus metrics, in their own registry (never the global one)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+PRODUCE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class GatewayMetrics:
+    """Requests, events, spool and produce latency; labels are status codes and reason kinds only."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "alignmon_gateway_http_requests", "HTTP requests answered, by status code.", ["code"], registry=r
+        )
+        self.accepted = Counter(
+            "alignmon_gateway_events_accepted", "Events accepted (durable in Kafka or the spool).", registry=r
+        )
+        self.rejected = Counter(
+            "alignmon_gateway_events_rejected",
+            "Events rejected, by reason kind (validation error type or device_mismatch).",
+            ["reason"],
+            registry=r,
+        )
+        self.spooled = Counter(
+            "alignmon_gateway_events_spooled", "Events written to the disk spool because Kafka was away.", registry=r
+        )
+        self.replayed = Counter(
+            "alignmon_gateway_events_replayed", "Spooled events delivered to Kafka afterwards.", registry=r
+        )
+        self.spool_depth = Gauge(
+            "alignmon_gateway_spool_events", "Events in the disk spool waiting for Kafka.", registry=r
+        )
+        self.kafka_up = Gauge(
+            "alignmon_gateway_kafka_up", "1 when the last produce to Kafka was fully acknowledged, else 0.", registry=r
+        )
+        self.produce_seconds = Histogram(
+            "alignmon_gateway_produce_duration_seconds",
+            "Time from handing a batch to the Kafka producer until it is acknowledged (or given up).",
+            buckets=PRODUCE_BUCKETS,
+            registry=r,
+        )
+
+    def track_spool(self, depth: Callable[[], float]) -> None:
+        """Read the spool depth at scrape time instead of keeping a second copy of it."""
+        self.spool_depth.set_function(depth)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

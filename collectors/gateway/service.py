@@ -1,0 +1,315 @@
+"""The gateway's logic: authenticate, rate-limit, validate, apply the privacy policy, deliver durably.
+
+Delivery rule: an event is acknowledged to the client only once Kafka has acknowledged it or it is
+fsynced in the disk spool. While the spool holds anything, new events are appended behind it, and a
+background thread replays it to Kafka in order, so each device's events keep their order.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from alignmon.errors import AlignmonError, TransientError
+from alignmon.settings import Settings
+from collectors.event import UsageEvent
+from collectors.gateway.errors import GatewayError
+from collectors.gateway.metrics import GatewayMetrics
+from collectors.gateway.policy import PrivacyPolicy, load_departments
+from collectors.gateway.ratelimit import RateLimiter, retry_after
+from collectors.gateway.sink import KafkaSink, Record, Sink
+from collectors.gateway.tokens import TokenStore
+from collectors.pseudonym import DEV_KEY
+from collectors.spool import Spool
+
+log = logging.getLogger(__name__)
+
+MAX_ERRORS = 100  # error entries listed in one answer; the rejected count stays exact
+REPLAY_BATCH = 500
+_KEY_LEN = struct.Struct(">H")
+
+
+class KafkaUnavailableError(TransientError):
+    """Kafka did not acknowledge a whole batch; what it did acknowledge is committed, the rest waits."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def encode_record(record: Record) -> bytes:
+    """A Kafka record as one spool record: key length, key, value."""
+    return _KEY_LEN.pack(len(record.key)) + record.key + record.value
+
+
+def decode_record(data: bytes) -> Record:
+    (size,) = _KEY_LEN.unpack_from(data)
+    start = _KEY_LEN.size
+    return Record(data[start : start + size], data[start + size :])
+
+
+def pseudonym_key(settings: Settings) -> bytes:
+    """The pseudonym key; refuses to go on without one unless dev mode is explicitly on."""
+    if settings.pseudonym_secret is not None and settings.pseudonym_secret.get_secret_value():
+        return settings.pseudonym_secret.get_secret_value().encode()
+    if settings.dev_mode:
+        log.warning(
+            "!!! DEV MODE: pseudonyms use the PUBLIC built-in key, so anyone can reverse them. "
+            "Never run like this with real users: set ALIGNMON_PSEUDONYM_SECRET and unset ALIGNMON_DEV_MODE !!!"
+        )
+        return DEV_KEY
+    raise AlignmonError(
+        "no pseudonym key: set ALIGNMON_PSEUDONYM_SECRET to a long random secret "
+        "(or ALIGNMON_DEV_MODE=1 for a local demo only)"
+    )
+
+
+@dataclass(frozen=True)
+class EventError:
+    """Why one event of a batch was rejected; `field` is a dotted path or None for the whole event."""
+
+    index: int
+    field: str | None
+    message: str
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    rejected: int = 0
+    errors: list[EventError] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "errors": [{"index": e.index, "field": e.field, "message": e.message} for e in self.errors],
+        }
+
+
+class GatewayService:
+    """Everything behind the HTTP layer; build it with `from_settings`, then `start()` and `stop()`."""
+
+    def __init__(
+        self,
+        *,
+        tokens: TokenStore,
+        sink: Sink,
+        spool: Spool,
+        policy: PrivacyPolicy,
+        limiter: RateLimiter,
+        max_body_bytes: int,
+        clock: Callable[[], datetime] = _utcnow,
+        metrics: GatewayMetrics | None = None,
+        replay_backoff_s: float = 1.0,
+    ) -> None:
+        self.tokens = tokens
+        self.sink = sink
+        self.spool = spool
+        self.policy = policy
+        self.limiter = limiter
+        self.max_body_bytes = max_body_bytes
+        self.clock = clock
+        self.metrics = metrics if metrics is not None else GatewayMetrics()
+        self.metrics.track_spool(lambda: self.spool.depth)
+        self._replay_backoff_s = replay_backoff_s
+        self._route = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._replayer: threading.Thread | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        sink: Sink | None = None,
+        tokens: TokenStore | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+        metrics: GatewayMetrics | None = None,
+        produce_timeout_s: float = 5.0,
+        replay_backoff_s: float = 1.0,
+    ) -> GatewayService:
+        """A service wired from settings; any boundary can be passed in instead (tests, benchmarks)."""
+        key = pseudonym_key(settings)
+        departments = load_departments(settings.directory_csv, key) if settings.directory_csv else None
+        return cls(
+            tokens=tokens if tokens is not None else TokenStore(settings.token_db),
+            sink=sink
+            if sink is not None
+            else KafkaSink(settings.kafka_bootstrap, settings.topic, timeout_s=produce_timeout_s),
+            spool=Spool(settings.spool_dir),
+            policy=PrivacyPolicy(key, settings.titles_enabled, departments),
+            limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst, monotonic),
+            max_body_bytes=settings.max_body_bytes,
+            clock=clock,
+            metrics=metrics,
+            replay_backoff_s=replay_backoff_s,
+        )
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start replaying the spool (anything left from a previous run goes first)."""
+        if self.spool.depth:
+            log.info("spool holds %d events from before; replaying them to Kafka first", self.spool.depth)
+        self._stopping.clear()
+        self._replayer = threading.Thread(target=self._replay_loop, name="gateway-spool-replay", daemon=True)
+        self._replayer.start()
+
+    def stop(self) -> None:
+        """Stop replaying and release Kafka, the spool and the token store; the spool stays on disk."""
+        self._stopping.set()
+        self._wake.set()
+        if self._replayer is not None:
+            self._replayer.join(timeout=30)
+            self._replayer = None
+        self.sink.close()
+        self.spool.close()
+        self.tokens.close()
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def authenticate(self, authorization: str | None) -> str:
+        """The device of a `Bearer <token>` header; 401 when missing, unknown or revoked."""
+        challenge = {"WWW-Authenticate": 'Bearer realm="alignmon"'}
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise GatewayError(401, "missing device token: send 'Authorization: Bearer <device token>'", challenge)
+        device = self.tokens.authenticate(token.strip())
+        if device is None:
+            raise GatewayError(
+                401, "invalid or revoked device token: ask an admin for a new one (alignmon tokens issue)", challenge
+            )
+        return device
+
+    def check_rate(self, device_id: str) -> None:
+        """429 with Retry-After when the device is over its request rate."""
+        wait = self.limiter.acquire(device_id)
+        if wait > 0:
+            raise GatewayError(
+                429,
+                f"too many requests from this device: retry after {retry_after(wait)} s, or send larger batches",
+                {"Retry-After": retry_after(wait)},
+            )
+
+    def ingest(self, device_id: str, items: Sequence[Any]) -> IngestResult:
+        """Validate each item as an event of `device_id`, apply the policy and deliver the accepted ones."""
+        now = self.clock()
+        result = IngestResult()
+        accepted: list[Record] = []
+        for index, item in enumerate(items):
+            try:
+                event = UsageEvent.model_validate(item, context={"now": now})
+            except ValidationError as exc:
+                details = exc.errors(include_url=False)
+                self._reject(result, index, str(details[0]["type"]) if details else "invalid")
+                for detail in details:
+                    where = ".".join(str(part) for part in detail["loc"]) or None
+                    self._note(result, EventError(index, where, detail["msg"]))
+                continue
+            if event.device_id != device_id:
+                self._reject(result, index, "device_mismatch")
+                self._note(
+                    result,
+                    EventError(index, "device_id", "device_id does not match the device this token was issued to"),
+                )
+                continue
+            clean = self.policy.apply(event)
+            accepted.append(Record(clean.device_id.encode(), clean.to_json_bytes()))
+        self.deliver(accepted)
+        result.accepted = len(accepted)
+        self.metrics.accepted.inc(len(accepted))
+        return result
+
+    def _reject(self, result: IngestResult, index: int, reason: str) -> None:
+        result.rejected += 1
+        self.metrics.rejected.labels(reason=reason).inc()
+
+    @staticmethod
+    def _note(result: IngestResult, error: EventError) -> None:
+        if len(result.errors) < MAX_ERRORS:
+            result.errors.append(error)
+
+    def deliver(self, records: Sequence[Record]) -> None:
+        """Make records durable: Kafka if it acknowledges, else (or while the spool is busy) the spool."""
+        if not records:
+            return
+        with self._route:
+            behind_spool = self.spool.depth > 0
+            if behind_spool:
+                self._to_spool(records)
+                return
+        began = time.perf_counter()
+        acked = self.sink.send(records)
+        self.metrics.produce_seconds.observe(time.perf_counter() - began)
+        self.metrics.kafka_up.set(1 if acked == len(records) else 0)
+        if acked < len(records):
+            with self._route:
+                self._to_spool(records[acked:])
+
+    def _to_spool(self, records: Sequence[Record]) -> None:
+        try:
+            self.spool.append(encode_record(r) for r in records)
+        except OSError as exc:
+            raise GatewayError(
+                503, f"Kafka is unreachable and the disk spool failed ({exc.strerror or exc}): retry later"
+            ) from None
+        self.metrics.spooled.inc(len(records))
+        self._wake.set()
+
+    def health(self) -> dict[str, Any]:
+        reachable = self.sink.reachable()
+        depth = self.spool.depth
+        return {
+            "status": "ok" if reachable and depth == 0 else "degraded",
+            "kafka": {"reachable": reachable},
+            "spool": {"depth": depth},
+        }
+
+    # -- replay -----------------------------------------------------------------------------------
+
+    def replay_once(self) -> int:
+        """Send the oldest spooled batch to Kafka; returns the count delivered, raises if not all were."""
+        batch = self.spool.peek(REPLAY_BATCH)
+        if batch is None:
+            return 0
+        records = [decode_record(data) for data in batch.records]
+        began = time.perf_counter()
+        acked = self.sink.send(records)
+        self.metrics.produce_seconds.observe(time.perf_counter() - began)
+        self.metrics.kafka_up.set(1 if acked == len(records) else 0)
+        self.spool.commit(batch, acked)
+        self.metrics.replayed.inc(acked)
+        if acked < len(records):
+            raise KafkaUnavailableError(f"Kafka acknowledged only {acked} of {len(records)} spooled events")
+        return acked
+
+    def _replay_loop(self) -> None:
+        backoff = self._replay_backoff_s
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                delivered = self.replay_once()
+            except KafkaUnavailableError:
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            except Exception:
+                log.exception("replaying the spool failed; retrying")
+                self._stopping.wait(backoff)
+                continue
+            backoff = self._replay_backoff_s
+            if delivered == 0:
+                self._wake.wait(1.0)
+            elif self.spool.depth == 0:
+                log.info("spool replayed: Kafka has every spooled event")

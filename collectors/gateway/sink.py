@@ -1,0 +1,185 @@
+"""Where accepted events go: a Kafka producer, or an in-memory stand-in for unit tests.
+
+Both honour one contract, checked by the same test suite: `send` delivers records in order and
+returns how many leading records are durably acknowledged; the caller keeps the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Protocol
+
+log = logging.getLogger(__name__)
+
+
+class Record(NamedTuple):
+    """One Kafka record: the partition key (the device id) and the value (the event's JSON)."""
+
+    key: bytes
+    value: bytes
+
+
+class Sink(Protocol):
+    """Somewhere records become durable."""
+
+    def send(self, records: Sequence[Record]) -> int:
+        """Deliver in order; returns how many leading records are acknowledged (all on success)."""
+        ...
+
+    def reachable(self) -> bool:
+        """Whether the destination answers right now (for health checks)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class MemorySink:
+    """An in-memory sink for unit tests; `up = False` makes it fail like an unreachable Kafka."""
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+        self.up = True
+        self.fail_after: int | None = None  # acknowledge only this many records of the next send
+        self._lock = threading.Lock()
+
+    def send(self, records: Sequence[Record]) -> int:
+        with self._lock:
+            if not self.up:
+                return 0
+            count = len(records) if self.fail_after is None else min(self.fail_after, len(records))
+            self.fail_after = None
+            self.records.extend(records[:count])
+            return count
+
+    def reachable(self) -> bool:
+        return self.up
+
+    def close(self) -> None:
+        pass
+
+
+def bootstrap_reachable(bootstrap: str, timeout_s: float = 0.5) -> bool:
+    """Whether any bootstrap server accepts a TCP connection."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+class KafkaSink:
+    """An idempotent, acks=all, batching Kafka producer that gives up within a few seconds.
+
+    The producer's own delivery timeout is shorter than our wait, so every future resolves (acked or
+    failed) before we stop waiting: a record we report as not acknowledged is not still in flight.
+    After a failure the producer is closed at once and a fresh one is made for the next send.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        *,
+        timeout_s: float = 5.0,
+        linger_ms: int = 10,
+        batch_size: int = 512 * 1024,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.timeout_s = timeout_s
+        self.linger_ms = linger_ms
+        self.batch_size = batch_size
+        self._producer: Any = None
+        self._lock = threading.Lock()
+
+    def _config(self) -> dict[str, Any]:
+        delivery_ms = int(self.timeout_s * 1000)
+        request_ms = max(1000, delivery_ms - self.linger_ms - 500)
+        return {
+            "bootstrap_servers": self.bootstrap.split(","),
+            "client_id": "alignmon-gateway",
+            "acks": "all",
+            "enable_idempotence": True,
+            "linger_ms": self.linger_ms,
+            "batch_size": self.batch_size,
+            "max_request_size": max(1024 * 1024, self.batch_size * 2),
+            "delivery_timeout_ms": delivery_ms,
+            "request_timeout_ms": request_ms,
+            "max_block_ms": request_ms,
+            "bootstrap_timeout_ms": request_ms,
+            "reconnect_backoff_max_ms": 1000,
+        }
+
+    def _get(self) -> Any:
+        with self._lock:
+            if self._producer is None:
+                from kafka import KafkaProducer  # noqa: PLC0415  (slow import; only when producing)
+
+                self._producer = KafkaProducer(**self._config())
+            return self._producer
+
+    def _discard(self, producer: Any) -> None:
+        with self._lock:
+            if self._producer is producer:
+                self._producer = None
+        try:
+            producer.close(timeout=0)
+        except Exception:  # close() flushes first and raises if a batch is still pending
+            log.debug("closing a failed producer raised", exc_info=True)
+            # Abort what is left so it cannot reach Kafka after the caller spooled it (a duplicate).
+            sender = getattr(producer, "_sender", None)
+            if sender is not None:
+                sender.force_close()
+
+    def send(self, records: Sequence[Record]) -> int:
+        from kafka.errors import KafkaError  # noqa: PLC0415
+
+        if not records:
+            return 0
+        try:
+            producer = self._get()
+        except (KafkaError, OSError, ValueError) as exc:
+            log.warning("Kafka at %s is not reachable: %s", self.bootstrap, exc)
+            return 0
+        futures = []
+        try:
+            for record in records:
+                futures.append(producer.send(self.topic, key=record.key, value=record.value))
+        except KafkaError as exc:
+            log.warning("producing to Kafka failed: %s", exc)
+        # Wait for every future, even after a failure: once all have resolved, none can be delivered
+        # late (after the caller spooled it), and the producer can be closed without waiting.
+        deadline = time.monotonic() + self.timeout_s + 2.0
+        acked, failed = 0, False
+        for future in futures:
+            try:
+                future.get(timeout=max(0.0, deadline - time.monotonic()))
+            except Exception as exc:  # any failure means not acknowledged: the caller spools it
+                if not failed:
+                    log.warning("Kafka did not acknowledge a record: %s", exc or type(exc).__name__)
+                failed = True
+                continue
+            if not failed:
+                acked += 1
+        if acked < len(records):
+            self._discard(producer)
+        return acked
+
+    def reachable(self) -> bool:
+        return bootstrap_reachable(self.bootstrap)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.close(timeout=timeout_s)
+            except Exception:
+                log.debug("closing the producer raised", exc_info=True)

@@ -1,0 +1,177 @@
+"""The service without HTTP: durable delivery through the spool, replay order, health, metrics, keys."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alignmon.errors import AlignmonError
+from alignmon.settings import Settings
+from collectors.gateway.service import (
+    GatewayService,
+    KafkaUnavailableError,
+    decode_record,
+    encode_record,
+    pseudonym_key,
+)
+from collectors.gateway.sink import MemorySink, Record
+from collectors.pseudonym import DEV_KEY
+
+Gateway = Any
+Kit = Any
+
+
+def records(*ids: str, device: str = "d1") -> list[Record]:
+    return [Record(device.encode(), json.dumps({"event_id": i}).encode()) for i in ids]
+
+
+def ids(sink: MemorySink) -> list[str]:
+    return [json.loads(r.value)["event_id"] for r in sink.records]
+
+
+def service(settings: Settings, sink: MemorySink) -> GatewayService:
+    return GatewayService.from_settings(settings, sink=sink)
+
+
+def test_spool_record_encoding_round_trips() -> None:
+    record = Record(b"laptop-\xc3\xa9", b'{"x": 1}')
+    assert decode_record(encode_record(record)) == record
+    assert encode_record(record)[:2] == b"\x00\x09"  # key length prefix, big-endian
+
+
+def test_events_go_to_the_spool_while_kafka_is_away_and_replay_in_order(settings: Settings) -> None:
+    sink = MemorySink()
+    svc = service(settings, sink)
+    try:
+        sink.up = False
+        svc.deliver(records("a", "b"))
+        assert sink.records == [] and svc.spool.depth == 2
+        sink.up = True
+        svc.deliver(records("c"))  # Kafka is back, but the spool is not empty: c must queue behind a, b
+        assert sink.records == [] and svc.spool.depth == 3
+        assert svc.replay_once() == 3
+        assert ids(sink) == ["a", "b", "c"] and svc.spool.depth == 0
+        svc.deliver(records("d"))  # spool empty again: straight to Kafka
+        assert ids(sink) == ["a", "b", "c", "d"] and svc.spool.depth == 0
+    finally:
+        svc.stop()
+
+
+def test_a_partly_acknowledged_send_spools_only_the_rest(settings: Settings) -> None:
+    sink = MemorySink()
+    svc = service(settings, sink)
+    try:
+        sink.fail_after = 2
+        svc.deliver(records("a", "b", "c", "d"))
+        assert ids(sink) == ["a", "b"] and svc.spool.depth == 2
+        svc.replay_once()
+        assert ids(sink) == ["a", "b", "c", "d"]
+    finally:
+        svc.stop()
+
+
+def test_a_partly_acknowledged_replay_commits_only_what_kafka_has(settings: Settings) -> None:
+    sink = MemorySink()
+    svc = service(settings, sink)
+    try:
+        sink.up = False
+        svc.deliver(records("a", "b", "c"))
+        sink.up = True
+        sink.fail_after = 1
+        with pytest.raises(KafkaUnavailableError, match="acknowledged only 1 of 3"):
+            svc.replay_once()
+        assert ids(sink) == ["a"] and svc.spool.depth == 2
+        assert svc.replay_once() == 2
+        assert ids(sink) == ["a", "b", "c"]
+    finally:
+        svc.stop()
+
+
+def test_spooled_events_survive_a_restart_and_are_replayed_at_start(settings: Settings, kit: Kit) -> None:
+    down = MemorySink()
+    down.up = False
+    first = service(settings, down)
+    first.deliver(records("a", "b", device="d1") + records("x", device="d2"))
+    first.stop()
+
+    up = MemorySink()
+    second = service(settings, up)
+    assert second.spool.depth == 3
+    second.start()
+    try:
+        kit.wait_for(lambda: second.spool.depth == 0, what="replay at start")
+        assert ids(up) == ["a", "b", "x"]
+        assert [r.key for r in up.records] == [b"d1", b"d1", b"d2"]
+    finally:
+        second.stop()
+
+
+def test_http_202_while_kafka_is_away_then_the_background_replay_delivers(
+    settings: Settings, make_gateway: Callable[..., Gateway], kit: Kit
+) -> None:
+    sink = MemorySink()
+    sink.up = False
+    gw = make_gateway(settings, sink=sink, replay_backoff_s=0.05)
+    response = gw.post_events([kit.event(i) for i in range(3)])
+    assert response.status_code == 202 and response.json()["accepted"] == 3
+    health = gw.client.get("/healthz").json()
+    assert health == {"status": "degraded", "kafka": {"reachable": False}, "spool": {"depth": 3}}
+    sink.up = True
+    kit.wait_for(lambda: gw.service.spool.depth == 0, what="replay of the spool")
+    assert [e["event_id"] for e in gw.sent()] == ["laptop-1-0", "laptop-1-1", "laptop-1-2"]
+    assert gw.client.get("/healthz").json() == {"status": "ok", "kafka": {"reachable": True}, "spool": {"depth": 0}}
+
+
+def test_metrics_use_their_own_registry_and_bounded_labels(gateway: Gateway, kit: Kit) -> None:
+    bad = kit.event(1)
+    del bad["app"]
+    gateway.post_events([kit.event(0), bad, kit.event(2, device="elsewhere")])
+    gateway.post(b"[", headers={})
+    gateway.client.get("/nope")
+    text = gateway.client.get("/metrics").text
+    assert "alignmon_gateway_events_accepted_total 1.0" in text
+    assert 'alignmon_gateway_events_rejected_total{reason="missing"} 1.0' in text
+    assert 'alignmon_gateway_events_rejected_total{reason="device_mismatch"} 1.0' in text
+    assert 'alignmon_gateway_http_requests_total{code="202"} 1.0' in text
+    assert 'alignmon_gateway_http_requests_total{code="400"} 1.0' in text
+    assert 'alignmon_gateway_http_requests_total{code="404"} 1.0' in text
+    assert "alignmon_gateway_spool_events 0.0" in text
+    assert "alignmon_gateway_produce_duration_seconds_count 1.0" in text
+    for secret in ("laptop-1", "elsewhere", "Alice", "u_"):
+        assert secret not in text
+    assert "process_cpu_seconds_total" not in text  # not the global registry
+
+
+def test_metrics_pass_promtool(gateway: Gateway, kit: Kit) -> None:
+    gateway.post_events([kit.event(0)])
+    text = gateway.client.get("/metrics").text
+    result = subprocess.run(["promtool", "check", "metrics"], check=False, input=text, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_pseudonym_key_refuses_to_start(settings: Settings) -> None:
+    with pytest.raises(AlignmonError, match="ALIGNMON_PSEUDONYM_SECRET"):
+        pseudonym_key(settings.model_copy(update={"pseudonym_secret": None}))
+
+
+def test_dev_mode_uses_the_dev_key_and_warns_loudly(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        key = pseudonym_key(settings.model_copy(update={"pseudonym_secret": None, "dev_mode": True}))
+    assert key == DEV_KEY
+    assert "DEV MODE" in caplog.text
+
+
+def test_a_bad_directory_csv_names_file_and_line(settings: Settings, tmp_path: Path) -> None:
+    csv = tmp_path / "dir.csv"
+    csv.write_text("user,department\nalice,Finance\nbob\n")
+    with pytest.raises(AlignmonError, match=r"dir\.csv:3:"):
+        service(settings.model_copy(update={"directory_csv": csv}), MemorySink())
+    csv.write_text("name,dept\nalice,Finance\n")
+    with pytest.raises(AlignmonError, match=r"dir\.csv:1: the header must be 'user,department'"):
+        service(settings.model_copy(update={"directory_csv": csv}), MemorySink())
