@@ -23,7 +23,7 @@ RUN groupadd --system --gid 10001 alignmon \
     && useradd --system --uid 10001 --gid alignmon --home-dir /var/lib/alignmon --no-create-home \
        --shell /usr/sbin/nologin alignmon \
     && mkdir -p /var/lib/alignmon/spool /data/snapshot /catalog \
-    && chown -R alignmon:alignmon /var/lib/alignmon /data
+    && chown -R alignmon:alignmon /var/lib/alignmon /data /catalog
 COPY --from=build /opt/alignmon /opt/alignmon
 COPY LICENSE /usr/share/doc/alignmon/LICENSE
 USER alignmon

@@ -58,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        # kafka-python and httpx log every connection at INFO; users want alignmon's own progress.
+        for noisy in ("kafka", "httpx", "uvicorn.access"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2

@@ -228,28 +228,16 @@ class Demo:
         )
 
     def _backfill(self, org: Any, key: bytes, today: date, replay: date) -> None:
-        from collectors.gateway.sink import KafkaSink, Record  # noqa: PLC0415
+        from collectors.publish import publish  # noqa: PLC0415
 
-        sink = KafkaSink(self.settings.kafka_bootstrap, self.settings.topic, timeout_s=30)
-        first = today - timedelta(days=BACKFILL_DAYS)
         total = 0
-        try:
-            day = first
-            while day < replay and not self.stopping.is_set():
-                records = [
-                    Record(e["device_id"].encode(), json.dumps(e).encode())
-                    for e in org.dicts_for_day(day, pseudonymise_with=key, with_department=True)
-                ]
-                for i in range(0, len(records), 20000):
-                    sent = sink.send(records[i : i + 20000])
-                    if sent != len(records[i : i + 20000]):
-                        raise AlignmonError("Kafka did not acknowledge the backfill; see the Kafka log")
-                total += len(records)
-                if day.day in (1, 15) or day == replay - timedelta(days=1):
-                    self.say(f"backfill straight into Kafka: up to {day}, {total:,} events")
-                day += timedelta(days=1)
-        finally:
-            sink.close()
+        day = today - timedelta(days=BACKFILL_DAYS)
+        while day < replay and not self.stopping.is_set():
+            events = org.dicts_for_day(day, pseudonymise_with=key, with_department=True)
+            total += publish(self.settings.kafka_bootstrap, self.settings.topic, events)
+            if day.day in (1, 15) or day == replay - timedelta(days=1):
+                self.say(f"backfill straight into Kafka: up to {day}, {total:,} events")
+            day += timedelta(days=1)
 
     def _through_gateway(self, org: Any, gateway: str, token_db: str, replay: date) -> None:
         """The most recent working day through the real gateway, as devices would send it, then live use."""

@@ -29,6 +29,7 @@ class Pipeline:
 
     catalog: CatalogSource | None = None
     _generation: int = -1
+    _warned: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
@@ -36,19 +37,34 @@ class Pipeline:
         consumer = Consumer(
             store, settings.kafka_bootstrap, settings.topic, settings.dlq_topic, group=settings.consumer_group
         )
-        source = None
+        pipeline = cls(settings, store, consumer)
+        pipeline.find_catalog()
+        return pipeline
+
+    def find_catalog(self) -> bool:
+        """Start watching the catalog once its files exist (they may be written after the pipeline starts)."""
+        s = self.settings
         try:
-            catalog_files(settings.catalog_dir)
-            source = CatalogSource(settings.catalog_dir, settings.directory_csv, settings.pseudonym_key())
+            catalog_files(s.catalog_dir)
         except CatalogError as exc:
-            log.warning("%s: ingesting only, no adoption figures until a catalog is there", exc)
-        return cls(settings, store, consumer, source)
+            if not self._warned:
+                log.warning("%s: ingesting only, no adoption figures until a catalog is there", exc)
+                self._warned = True
+            return False
+        self.catalog = CatalogSource(s.catalog_dir, s.directory_csv, s.pseudonym_key())
+        return True
 
     def refresh(self) -> None:
         """Reload the catalog if it changed, then bring adoption up to the as-of day."""
-        if self.catalog is None:
+        if self.catalog is None and not self.find_catalog():
             return
-        catalog = self.catalog.current()
+        assert self.catalog is not None
+        try:
+            catalog = self.catalog.current()
+        except CatalogError as exc:
+            # Never valid so far: keep ingesting (nothing is lost) and say what to fix.
+            log.error("catalog not usable, adoption not computed until it is fixed:\n%s", exc)
+            return
         if self.catalog.generation != self._generation:
             log.info("catalog loaded: %d investments", len(catalog.investments))
             sync_catalog(self.store.con, catalog)

@@ -71,6 +71,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="Replace user names by the gateway's keyed pseudonyms (ALIGNMON_PSEUDONYM_SECRET, or the dev "
         "key with ALIGNMON_DEV_MODE=1), for events that bypass the gateway.",
     )
+    parser.add_argument(
+        "--to-kafka",
+        dest="to_kafka",
+        action="store_true",
+        help="Send the events straight to Kafka (ALIGNMON_KAFKA_BOOTSTRAP, ALIGNMON_TOPIC) instead of NDJSON: the "
+        "bulk path. Events are pseudonymised and given departments exactly as the gateway would.",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -113,6 +120,19 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     if args.days == 0:
+        return 0
+    if args.to_kafka:
+        from collectors.publish import publish  # noqa: PLC0415
+
+        key = settings.pseudonym_key()
+        sent = 0
+        for n, day in enumerate(days := org.backfill_days(args.days), start=1):
+            sent += publish(
+                settings.kafka_bootstrap,
+                settings.topic,
+                org.dicts_for_day(day, pseudonymise_with=key, with_department=True),
+            )
+            print(f"day {n}/{len(days)}: {sent:,} events acknowledged by Kafka", file=sys.stderr)
         return 0
     if args.ndjson == "-":
         total = write_ndjson(org, args.days, sys.stdout, key)
