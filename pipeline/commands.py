@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,6 +28,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q.add_argument("query", help='SQL, e.g. "SELECT * FROM events LIMIT 5"')
     q.add_argument("--database", help="DuckDB file to open instead of the snapshot (read-only)")
     q.set_defaults(handler=_sql)
+    e = sub.add_parser(
+        "export",
+        help="write the analysts' views as Parquet files",
+        description="Copies every documented analyst view (docs/analysts.md) from the snapshot to DIR/<view>.parquet, "
+        "for tools that read Parquet. Only the k-safe views are exported, never the raw per-user tables.",
+    )
+    e.add_argument("out", type=Path, help="folder for the Parquet files (created if missing)")
+    e.add_argument("--database", help="DuckDB file to read instead of the snapshot (read-only)")
+    e.set_defaults(handler=_export)
 
 
 def _pipeline(args: argparse.Namespace) -> int:
@@ -33,18 +47,39 @@ def _pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sql(args: argparse.Namespace) -> int:
-    from pathlib import Path  # noqa: PLC0415
-
+def _open(database: str | None) -> duckdb.DuckDBPyConnection:
     import duckdb  # noqa: PLC0415
 
     from alignmon.errors import AlignmonError  # noqa: PLC0415
     from alignmon.settings import Settings  # noqa: PLC0415
 
-    path = Path(args.database) if args.database else Settings().snapshot_path
+    path = Path(database) if database else Settings().snapshot_path
     if not path.exists():
         raise AlignmonError(f"{path} does not exist yet: the pipeline publishes it once it has run")
-    con = duckdb.connect(str(path), read_only=True)
+    return duckdb.connect(str(path), read_only=True)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pipeline.schema import ANALYST_VIEWS  # noqa: PLC0415
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    con = _open(args.database)
+    try:
+        for view in ANALYST_VIEWS:
+            target = args.out / f"{view}.parquet"
+            con.execute(f"COPY (SELECT * FROM {view}) TO '{target}' (FORMAT parquet)")
+            print(f"{target}: {con.execute(f'SELECT count(*) FROM {view}').fetchone()[0]:,} rows")  # type: ignore[index]
+    finally:
+        con.close()
+    return 0
+
+
+def _sql(args: argparse.Namespace) -> int:
+    import duckdb  # noqa: PLC0415
+
+    from alignmon.errors import AlignmonError  # noqa: PLC0415
+
+    con = _open(args.database)
     try:
         rel = con.sql(args.query)
         if rel is not None:

@@ -146,6 +146,19 @@ FROM rejected_events GROUP BY ALL ORDER BY events DESC;
 """
 
 
+# What analysts are given (and `alignmon export` writes): k-safe or per-investment, never per person.
+ANALYST_VIEWS = (
+    "adoption_current",
+    "adoption_daily",
+    "usage_daily",
+    "shadow_it",
+    "department_adoption",
+    "initiative_attainment",
+    "objective_attainment",
+    "rejected_events_summary",
+)
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(TABLES)
     con.execute(ADOPTION_CURRENT)
