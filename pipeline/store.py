@@ -108,10 +108,11 @@ class Store:
                 )
                 con.unregister("rejected_batch")
             hw = high_watermarks or {}
-            con.executemany(
-                "INSERT OR REPLACE INTO kafka_offsets VALUES (?, ?, ?, ?, ?)",
-                [[t, p, o, hw.get((t, p)), now] for (t, p), o in batch.next_offsets.items()],
-            )
+            if batch.next_offsets:
+                con.executemany(
+                    "INSERT OR REPLACE INTO kafka_offsets VALUES (?, ?, ?, ?, ?)",
+                    [[t, p, o, hw.get((t, p)), now] for (t, p), o in batch.next_offsets.items()],
+                )
             con.execute("DROP TABLE fresh")
             con.unregister("batch")
             con.execute("COMMIT")
