@@ -1,0 +1,233 @@
+"""From a stalled rollout to the owner's inbox, on the real Prometheus and Alertmanager.
+
+A simulated fleet (one stalled investment among healthy ones) is loaded into a DuckDB file; the real
+exporter serves it; a real Prometheus scrapes it every second and evaluates the shipped rules
+(rendered by the shipped generator from the shipped thresholds, with only the `for` durations
+shortened); the real Alertmanager, configured by the shipped routing, mails an SMTP sink and calls a
+webhook. The alert must reach the stalled investment's owner with its numbers, nothing may fire for a
+healthy investment, and the alert must resolve once adoption recovers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from email import message_from_bytes
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collectors.pseudonym import pseudonymise
+from collectors.simulate import Organisation
+from metrics import routing
+from metrics.exporter import PipelineCollector, serve
+from metrics.rulegen import render
+from metrics.thresholds import load
+from pipeline.batch import Record, decode
+from pipeline.catalog import load_catalog, load_directory
+from pipeline.refresh import refresh, sync_catalog
+from pipeline.store import Store
+
+pytestmark = pytest.mark.integration
+
+KEY = b"e2e-alerting-key"
+STALLED = "inv-erp-s4"
+ON_TRACK = "inv-crm-rollout"
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.mails: list[Message] = []
+        self.hooks: list[dict[str, Any]] = []
+
+    def alerts(self, name: str, status: str) -> list[dict[str, Any]]:
+        return [
+            a for h in self.hooks for a in h["alerts"] if a["labels"]["alertname"] == name and a["status"] == status
+        ]
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, str, str]]:
+    from aiosmtpd.controller import Controller
+
+    from alignmon.stack.process import free_port
+
+    box = Inbox()
+
+    class Smtp:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd hook)
+            box.mails.append(message_from_bytes(envelope.content))
+            return "250 OK"
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            box.hooks.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0)))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    smtp = Controller(Smtp(), hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    yield box, f"127.0.0.1:{smtp.port}", f"http://127.0.0.1:{hook.server_address[1]}/alerts"
+    smtp.stop()
+    hook.shutdown()
+
+
+def fast_rules(tmp: Path) -> Path:
+    """The shipped rules with every `for` at 1s, so a test sees in seconds what production sees in minutes."""
+    t = load()
+    alerts = t.alerts.model_copy(
+        update={name: getattr(t.alerts, name).model_copy(update={"for_": "1s"}) for name in type(t.alerts).model_fields}
+    )
+    path = tmp / "rules.yml"
+    path.write_text(render(t.model_copy(update={"alerts": alerts})))
+    return path
+
+
+def load_fleet(tmp: Path, as_of: date) -> tuple[Store, Any, Organisation]:
+    org = Organisation.build(7, 1.0, as_of)
+    (tmp / "catalog").mkdir()
+    org.write_catalog(tmp / "catalog" / "catalog.yaml")
+    org.write_directory(tmp / "directory.csv")
+    store = Store(tmp / "fleet.duckdb")
+    produced = int(time.time() * 1000)
+    offset = 0
+    for n in range(60, -1, -1):
+        events = org.dicts_for_day(as_of - timedelta(days=n), pseudonymise_with=KEY, with_department=True)
+        payloads = [json.dumps(e).encode() for e in events]
+        store.write(decode([Record("t", 0, offset + i, produced, p) for i, p in enumerate(payloads)]))
+        offset += len(payloads)
+    catalog = load_catalog(tmp / "catalog", load_directory(tmp / "directory.csv", KEY))
+    sync_catalog(store.con, catalog)
+    refresh(store.con, catalog, as_of)
+    return store, catalog, org
+
+
+def test_stalled_investment_alerts_its_owner_and_resolves(
+    tmp_path: Path, inbox: tuple[Inbox, str, str], wait_for: Any
+) -> None:
+    from alignmon.stack.process import free_port
+    from alignmon.stack.stack import Stack, StackConfig
+
+    box, smtp, webhook = inbox
+    as_of = datetime.now(UTC).date()
+    store, catalog, org = load_fleet(tmp_path, as_of)
+    stalled = dict(
+        zip(
+            ["status", "adoption", "planned", "owner", "email", "name"],
+            store.con.execute(
+                "SELECT status, adoption_ratio, planned_ratio, owner, owner_email, name FROM adoption_current "
+                "WHERE investment = ?",
+                [STALLED],
+            ).fetchone()
+            or (),
+            strict=True,
+        )
+    )
+    assert stalled["status"] == "low"
+    assert store.con.execute("SELECT status FROM adoption_current WHERE investment = ?", [ON_TRACK]).fetchone() == (
+        "on_track",
+    )
+
+    exporter_port = free_port()
+    server = serve(PipelineCollector(store.cursor), "127.0.0.1", exporter_port)
+    stack = Stack(
+        StackConfig(
+            state_dir=tmp_path / "stack",
+            prometheus_port=free_port(),
+            alertmanager_port=free_port(),
+            scrape_targets={"alignmon-pipeline": [f"127.0.0.1:{exporter_port}"]},
+            rule_files=[fast_rules(tmp_path)],
+            alertmanager_yaml=routing.alertmanager_config(
+                smtp, "alignmon@test.example", webhook, "itops@test.example", group_wait="1s", group_interval="1s"
+            ),
+            scrape_interval_s=1.0,
+        )
+    )
+    try:
+        stack.alertmanager().start()
+        stack.prometheus().start()
+
+        fired = wait_for(lambda: box.alerts("AdoptionLow", "firing"), timeout=90, what="AdoptionLow at the webhook")
+        assert {a["labels"]["investment"] for a in fired} == {STALLED}
+        alert = fired[0]
+        assert alert["labels"]["owner_email"] == stalled["email"]
+        assert alert["labels"]["severity"] == "warning"
+        adoption = f"{stalled['adoption'] * 100:.4g}%"
+        planned = f"{stalled['planned'] * 100:.4g}%"
+        assert adoption in alert["annotations"]["description"], alert["annotations"]["description"]
+        assert planned in alert["annotations"]["description"]
+        assert alert["annotations"]["runbook_url"].endswith("#adoptionlow")
+
+        def owner_mail() -> list[Message]:
+            return [m for m in box.mails if m["To"] == stalled["email"] and "AdoptionLow" in str(m["Subject"])]
+
+        mail = wait_for(owner_mail, timeout=60, what="the owner's e-mail")[0]
+        body = mail.get_payload(decode=True).decode() if not mail.is_multipart() else str(mail.get_payload(0))
+        assert stalled["name"] in body and adoption in body
+
+        # Healthy investments (on track, forecast on time, no large waste before renewal) raise nothing.
+        healthy = {
+            r[0]
+            for r in store.con.execute("""
+            SELECT investment FROM adoption_current
+            WHERE status = 'on_track' AND NOT coalesce(at_risk, false)
+              AND (coalesce(wasted_spend, 0) <= 10000 OR renewal_date IS NULL OR renewal_date > as_of + 90)""").fetchall()
+        }
+        assert "inv-teams" in healthy
+        time.sleep(5)
+        raised = {a["labels"].get("investment") for h in box.hooks for a in h["alerts"]}
+        assert not healthy & raised, healthy & raised
+
+        # Adoption recovers: everyone in the target departments uses the ERP for an hour today.
+        erp_app = next(e["app"] for e in org.dicts_for_day(_last_weekday(as_of)) if org.app_of(e["app"]) == "sap_s4")
+        people = [u for u, d in _directory(tmp_path / "directory.csv") if d in {"Finance", "Sales"}]
+        start = datetime.combine(as_of, datetime.min.time(), UTC) + timedelta(minutes=1)
+        recover = [
+            json.dumps(
+                {
+                    "event_id": f"recover-{i}",
+                    "kind": "focus",
+                    "device_id": f"recover-{i}",
+                    "user": pseudonymise(u, KEY),
+                    "app": erp_app,
+                    "start": start.isoformat(),
+                    "duration_s": 3600,
+                    "source": "test",
+                }
+            ).encode()
+            for i, u in enumerate(people)
+        ]
+        store.write(decode([Record("t", 1, i, int(time.time() * 1000), p) for i, p in enumerate(recover)]))
+        refresh(store.con, catalog, as_of)
+        assert store.con.execute("SELECT status FROM adoption_current WHERE investment = ?", [STALLED]).fetchone() == (
+            "on_track",
+        )
+        resolved = wait_for(lambda: box.alerts("AdoptionLow", "resolved"), timeout=90, what="AdoptionLow resolved")
+        assert resolved[0]["labels"]["investment"] == STALLED
+    finally:
+        stack.down()
+        server.shutdown()
+        store.close()
+
+
+def _last_weekday(day: date) -> date:
+    day -= timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
+def _directory(path: Path) -> list[tuple[str, str]]:
+    rows = [line.split(",") for line in path.read_text().splitlines()[1:] if line]
+    return [(u, d) for u, d, *_ in rows]
