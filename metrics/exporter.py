@@ -154,21 +154,15 @@ class PipelineCollector(Collector):
         for app, cap, users in _rows(
             con,
             """
-            WITH r AS (SELECT as_of, k FROM refresh_state),
-            daily AS (SELECT u."user", m.application, u.day, sum(u.focus_s) AS focus_s
-                      FROM usage_user_daily u JOIN app_map m USING (app), r
-                      WHERE m.application IS NOT NULL AND u.day BETWEEN r.as_of - 27 AND r.as_of GROUP BY ALL)
-            SELECT d.application, a.capability, count(DISTINCT d."user")
-            FROM daily d JOIN catalog_applications a USING (application)
-            WHERE d.focus_s >= a.min_s GROUP BY ALL HAVING count(DISTINCT d."user") >= (SELECT k FROM r)
-            ORDER BY ALL""",
+            SELECT application, capability, active_users FROM application_activity
+            WHERE in_catalog AND active_users >= (SELECT k FROM refresh_state) ORDER BY ALL""",
         ):
-            apps.add_metric([app, cap], users)
+            apps.add_metric([app, cap or ""], users)
         yield apps
 
     def _health(self, con: duckdb.DuckDBPyConnection) -> Iterator[Metric]:
         events = family("alignmon_events_ingested_total")
-        for source, kind, n in _rows(con, "SELECT source, kind, count(*) FROM events GROUP BY ALL ORDER BY ALL"):
+        for source, kind, n in _rows(con, "SELECT source, kind, events FROM ingest_totals ORDER BY ALL"):
             events.add_metric([source, kind], n)
         yield events
         rejected = family("alignmon_events_rejected_total")

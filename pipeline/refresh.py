@@ -84,6 +84,22 @@ HAVING count(DISTINCT p."user") >= $k
 """
 
 
+_APPLICATIONS = """
+INSERT INTO application_activity
+WITH daily AS (
+    SELECT u."user", coalesce(m.application, u.app) AS application, m.application IS NOT NULL AS in_catalog,
+           u.day, sum(u.focus_s) AS focus_s
+    FROM usage_user_daily u LEFT JOIN app_map m USING (app)
+    WHERE u.day BETWEEN $last - 27 AND $last
+    GROUP BY ALL
+)
+SELECT d.application, d.in_catalog, coalesce(a.sanctioned, false), a.capability, count(DISTINCT d."user")
+FROM daily d LEFT JOIN catalog_applications a USING (application)
+WHERE d.focus_s >= coalesce(a.min_s, 300)
+GROUP BY ALL
+"""
+
+
 @dataclass(frozen=True)
 class InvestmentFigures:
     """Every METRICS.md figure of one investment as of one day (one row of adoption_current)."""
@@ -265,6 +281,8 @@ def refresh(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date, k: in
         con.execute(_ACTIVE, {"first": min(first, as_of), "last": as_of})
         con.execute("DELETE FROM department_adoption")
         con.execute(_DEPARTMENTS, {"last": as_of, "k": k})
+        con.execute("DELETE FROM application_activity")
+        con.execute(_APPLICATIONS, {"last": as_of})
         if first <= as_of:
             con.execute("DELETE FROM adoption_series WHERE day BETWEEN ? AND ?", [first, as_of])
             con.execute(_DAILY, {"first": first, "last": as_of})

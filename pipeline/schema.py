@@ -22,6 +22,10 @@ CREATE TABLE IF NOT EXISTS events (
     kafka_offset    BIGINT NOT NULL,
     ingested_at    TIMESTAMPTZ NOT NULL
 );
+-- Running totals for the exporter, kept in the write transaction so a scrape never counts `events`.
+CREATE TABLE IF NOT EXISTS ingest_totals (
+    source VARCHAR NOT NULL, kind VARCHAR NOT NULL, events BIGINT NOT NULL, PRIMARY KEY (source, kind)
+);
 -- The consumer's position: committed in the same transaction as the rows, so a crash never
 -- loses or repeats a row. next_offset is the offset of the next record to read.
 CREATE TABLE IF NOT EXISTS kafka_offsets (
@@ -79,6 +83,10 @@ CREATE TABLE IF NOT EXISTS initiative_attainment (
 -- Per target department, only departments of at least k people (refresh_state.k).
 CREATE TABLE IF NOT EXISTS department_adoption (
     investment VARCHAR, department VARCHAR, population BIGINT, active_users BIGINT, adoption_ratio DOUBLE);
+-- Per application, the 28-day active users as of the last refresh (catalogued or not); the
+-- shadow_it view and the exporter read it instead of scanning the per-user rollup.
+CREATE TABLE IF NOT EXISTS application_activity (
+    application VARCHAR, in_catalog BOOLEAN, sanctioned BOOLEAN, capability VARCHAR, active_users BIGINT);
 CREATE TABLE IF NOT EXISTS objective_attainment (objective VARCHAR, name VARCHAR, attainment DOUBLE);
 """
 
@@ -124,20 +132,9 @@ GROUP BY ALL
 HAVING count(DISTINCT u."user") >= (SELECT k FROM refresh_state);
 
 CREATE OR REPLACE VIEW shadow_it AS
-WITH r AS (SELECT as_of, k FROM refresh_state),
-daily AS (
-    SELECT u."user", coalesce(m.application, u.app) AS application, m.application IS NOT NULL AS in_catalog, u.day,
-           sum(u.focus_s) AS focus_s
-    FROM usage_user_daily u LEFT JOIN app_map m USING (app), r
-    WHERE u.day BETWEEN r.as_of - 27 AND r.as_of
-    GROUP BY ALL
-)
-SELECT d.application, d.in_catalog, coalesce(a.sanctioned, false) AS sanctioned, a.capability,
-       count(DISTINCT d."user") AS active_users, (SELECT as_of FROM r) AS as_of
-FROM daily d LEFT JOIN catalog_applications a USING (application)
-WHERE d.focus_s >= coalesce(a.min_s, 300) AND NOT coalesce(a.sanctioned, false)
-GROUP BY ALL
-HAVING count(DISTINCT d."user") >= (SELECT k FROM r);
+SELECT application, in_catalog, sanctioned, capability, active_users, (SELECT as_of FROM refresh_state) AS as_of
+FROM application_activity
+WHERE NOT sanctioned AND active_users >= (SELECT k FROM refresh_state);
 
 CREATE OR REPLACE VIEW rejected_events_summary AS
 SELECT split_part(reason, ':', 1) AS field, count(*) AS events, min(received_at) AS first_seen,

@@ -92,6 +92,10 @@ class Store:
             con.execute(_FRESH)
             inserted = int(con.execute("SELECT count(*) FROM fresh").fetchone()[0])  # type: ignore[index]
             con.execute("INSERT INTO events SELECT * FROM fresh")
+            con.execute(
+                "INSERT INTO ingest_totals SELECT source, kind, count(*) FROM fresh GROUP BY ALL "
+                "ON CONFLICT (source, kind) DO UPDATE SET events = events + excluded.events"
+            )
             con.execute(_ROLLUP, {"tz": self.timezone})
             # Days touched by new rows must be recomputed by the next adoption refresh.
             con.execute(

@@ -182,7 +182,8 @@ def test_stalled_investment_alerts_its_owner_and_resolves(
             for r in store.con.execute("""
             SELECT investment FROM adoption_current
             WHERE status = 'on_track' AND NOT coalesce(at_risk, false)
-              AND (coalesce(wasted_spend, 0) <= 10000 OR renewal_date IS NULL OR renewal_date > as_of + 90)""").fetchall()
+              AND (coalesce(wasted_spend, 0) <= 10000 OR renewal_date IS NULL OR renewal_date > as_of + 90)
+            """).fetchall()
         }
         assert "inv-teams" in healthy
         time.sleep(5)

@@ -1,0 +1,250 @@
+"""Upload spooled events to the gateway in gzip batches; commit the spool only on the gateway's 202.
+
+Answers and what happens:
+- 202: the batch is committed; events the gateway rejected (field errors) are logged and dropped, since
+  sending them again can never succeed;
+- 429: wait for Retry-After (at least), then resend;
+- 5xx and network errors: exponential backoff with jitter, then resend (a batch whose 202 was lost is
+  sent twice; event ids make the second copy a no-op downstream);
+- 413: halve the batch and resend; a single event too large for the gateway is logged and dropped;
+- 401: stop with `UploadAuthError` (token wrong or revoked); the spool is kept;
+- 202 rejecting events for their device_id: stop with `UploadConfigError` (the token belongs to another
+  device id, which no resend fixes and which would otherwise drop everything); the spool is kept;
+- any other 4xx: stop with `UploadConfigError` (wrong URL, or a gateway that does not speak this API).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import httpx
+
+from alignmon.errors import AlignmonError
+from collectors.spool import Batch, Spool
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 500
+EVENTS_PATH = "/v1/events"
+
+
+class UploadAuthError(AlignmonError):
+    """The gateway refused the device token (401): it is wrong or has been revoked."""
+
+
+class UploadConfigError(AlignmonError):
+    """The gateway answered in a way no retry will fix (wrong URL, unexpected 4xx)."""
+
+
+class UploadRetryError(Exception):
+    """A batch was not delivered this time; `delay_s` says when to try again."""
+
+    def __init__(self, delay_s: float, reason: str) -> None:
+        super().__init__(reason)
+        self.delay_s = delay_s
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with jitter: attempt n waits base * 2**n, capped, times a factor in [1 - jitter, 1]."""
+
+    base_s: float = 1.0
+    cap_s: float = 300.0
+    jitter: float = 0.5
+
+    def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
+        ceiling = min(self.cap_s, self.base_s * 2.0 ** min(attempt, 32))
+        return ceiling * (1.0 - self.jitter * rng())
+
+
+class Sent(NamedTuple):
+    """The outcome of one delivered batch."""
+
+    sent: int
+    accepted: int
+    rejected: int
+
+
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False
+
+
+def batch_body(records: list[bytes]) -> bytes:
+    """A JSON array of the spooled event records (each already the event's JSON), gzip-compressed."""
+    return gzip.compress(b"[" + b",".join(records) + b"]", compresslevel=6)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header given in seconds; None when absent or not a number."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return max(0.0, seconds)
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        body: Any = response.json()
+        return str(body["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:200] or response.reason_phrase
+
+
+class Uploader:
+    """Moves events from the spool to the gateway, oldest first, one batch at a time."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        gateway_url: str,
+        token: str,
+        *,
+        http: httpx.Client | None = None,
+        batch_size: int = MAX_BATCH,
+        backoff: Backoff = Backoff(),
+        rng: Callable[[], float] = random.random,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self.spool = spool
+        self.url = gateway_url.rstrip("/") + EVENTS_PATH
+        self.batch_size = max(1, min(batch_size, MAX_BATCH))
+        self.backoff = backoff
+        self.rng = rng
+        self._headers = {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        }
+        self._http = http or httpx.Client(timeout=timeout_s)
+        self._owns_http = http is None
+        self._limit = self.batch_size  # lowered after a 413, raised again after successes
+        self.failures = 0
+        self.accepted_total = 0
+        self.dropped_total = 0
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def upload_once(self) -> Sent | None:
+        """Send the oldest batch; None when the spool is empty. Raises UploadRetryError or a terminal error."""
+        batch = self.spool.peek(self._limit)
+        if batch is None:
+            return None
+        try:
+            response = self._http.post(self.url, content=batch_body(batch.records), headers=self._headers)
+        except httpx.HTTPError as exc:
+            raise self._retry(f"gateway unreachable: {exc.__class__.__name__}: {exc}") from None
+        status = response.status_code
+        if status == 202:
+            return self._delivered(batch, response)
+        if status == 401:
+            raise UploadAuthError(
+                f"the gateway at {self.url} refused the device token (401: {_error_message(response)}); "
+                "the token is wrong or was revoked: get a new one (alignmon tokens issue DEVICE) and restart. "
+                f"{self.spool.depth} events stay in the spool until then."
+            )
+        if status == 413:
+            return self._too_large(batch, response)
+        if status == 429:
+            wait = parse_retry_after(response.headers.get("retry-after"))
+            fallback = self.backoff.delay(self.failures, self.rng)
+            self.failures += 1
+            reason = f"rate limited (429): {_error_message(response)}"
+            raise UploadRetryError(fallback if wait is None else wait, reason)
+        if status >= 500:
+            raise self._retry(f"gateway error {status}: {_error_message(response)}")
+        raise UploadConfigError(
+            f"the gateway at {self.url} answered {status}: {_error_message(response)}; check --gateway "
+            f"(the events stay in the spool: {self.spool.depth})"
+        )
+
+    def _retry(self, reason: str) -> UploadRetryError:
+        delay = self.backoff.delay(self.failures, self.rng)
+        self.failures += 1
+        return UploadRetryError(delay, reason)
+
+    def _delivered(self, batch: Batch, response: httpx.Response) -> Sent:
+        try:
+            body: Any = response.json()
+            accepted, rejected = int(body["accepted"]), int(body["rejected"])
+            errors = body.get("errors") or []
+        except (ValueError, KeyError, TypeError):
+            accepted, rejected, errors = len(batch), 0, []
+            log.warning("gateway answered 202 with an unreadable body; counting the batch as delivered")
+        mismatch = next((e for e in errors if isinstance(e, dict) and e.get("field") == "device_id"), None)
+        if mismatch is not None:
+            # Every event of this agent carries the same device id, so this is configuration, not data.
+            raise UploadConfigError(
+                f"the gateway refused the events' device id ({mismatch.get('message')}): pass the --device the "
+                f"token was issued to; the events stay in the spool ({self.spool.depth})"
+            )
+        for error in errors[:20]:
+            log.warning(
+                "gateway rejected event %s of the batch (%s: %s); it is dropped, a resend cannot fix it",
+                error.get("index"),
+                error.get("field") or "event",
+                error.get("message"),
+            )
+        if rejected:
+            log.warning("gateway rejected %d of %d events in a batch (dropped)", rejected, len(batch))
+        self.spool.commit(batch)
+        self.failures = 0
+        self.accepted_total += accepted
+        self.dropped_total += rejected
+        self._limit = min(self.batch_size, self._limit * 2)
+        return Sent(len(batch), accepted, rejected)
+
+    def _too_large(self, batch: Batch, response: httpx.Response) -> Sent:
+        if len(batch) > 1:
+            self._limit = max(1, len(batch) // 2)
+            log.info("gateway: batch of %d events too large (413); trying %d", len(batch), self._limit)
+            return Sent(0, 0, 0)
+        log.error(
+            "gateway refuses an event as too large even alone (413: %s); dropping it: %r",
+            _error_message(response),
+            batch.records[0][:200],
+        )
+        self.spool.commit(batch)
+        self.dropped_total += 1
+        return Sent(1, 0, 1)
+
+    def drain(
+        self,
+        *,
+        sleep: Callable[[float], bool] = _sleep,
+        max_attempts: int | None = None,
+    ) -> int:
+        """Upload until the spool is empty; returns events sent. `sleep` returns True to stop waiting.
+
+        Gives up (returns) after `max_attempts` consecutive failed attempts, or when `sleep` says stop;
+        terminal errors (401, other 4xx) propagate.
+        """
+        sent = 0
+        failed = 0
+        while True:
+            try:
+                result = self.upload_once()
+            except UploadRetryError as retry:
+                failed += 1
+                log.warning("upload failed (%s); retrying in %.1f s", retry.reason, retry.delay_s)
+                if max_attempts is not None and failed >= max_attempts:
+                    return sent
+                if sleep(retry.delay_s):
+                    return sent
+                continue
+            if result is None:
+                return sent
+            failed = 0
+            sent += result.sent

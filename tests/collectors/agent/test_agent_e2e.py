@@ -1,0 +1,120 @@
+"""End to end: the agent samples real windows on Xvfb, uploads to a real gateway, which produces to real Kafka."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alignmon.cli import build_parser
+from alignmon.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+SECRET = "agent-e2e-secret-0123456789"
+DEVICE = "xvfb-e2e"
+XSession = Any
+
+
+def pseudonym(user: str) -> str:
+    """The gateway's HMAC-SHA256 pseudonym, computed here independently of the code under test."""
+    return "u_" + hmac.new(SECRET.encode(), user.strip().casefold().encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def consume(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Any]:
+    """Every record in the topic now, in offset order per partition."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not (partitions := consumer.partitions_for_topic(topic)):
+            assert time.monotonic() < deadline, f"topic {topic} has no partitions"
+            time.sleep(0.1)
+        parts = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        end = consumer.end_offsets(parts)
+        out: list[Any] = []
+        while any(consumer.position(tp) < end[tp] for tp in parts):
+            assert time.monotonic() < deadline, "timed out reading the topic"
+            for batch in consumer.poll(timeout_ms=500).values():
+                out.extend(batch)
+        return sorted(out, key=lambda r: (r.partition, r.offset))
+    finally:
+        consumer.close()
+
+
+def test_agent_on_xvfb_through_the_gateway_into_kafka(
+    xsession: XSession, x_apps: dict[str, int], kafka_bootstrap: str, topic: str, tmp_path: Path
+) -> None:
+    from collectors.agent.agent import EXIT_OK
+    from collectors.agent.commands import build_agent
+    from collectors.gateway.app import create_app
+    from collectors.gateway.server import BackgroundServer
+    from collectors.gateway.service import GatewayService
+    from collectors.gateway.sink import KafkaSink
+
+    settings = Settings(
+        pseudonym_secret=SECRET,
+        token_db=tmp_path / "tokens.sqlite",
+        spool_dir=tmp_path / "gateway-spool",
+        kafka_bootstrap=kafka_bootstrap,
+        topic=topic,
+        directory_csv=None,
+        titles_enabled=False,
+        dev_mode=False,
+    )
+    service = GatewayService.from_settings(settings, sink=KafkaSink(kafka_bootstrap, topic))
+    token = service.tokens.issue(DEVICE)
+    server = BackgroundServer(create_app(service)).start()
+    try:
+        interval = 0.5
+        args = build_parser().parse_args(
+            ["agent", "--gateway", server.url, "--display", xsession.display, "--interval", str(interval),
+             "--upload-interval", "0.5", "--spool", str(tmp_path / "agent-spool"), "--device", DEVICE,
+             "--user", "Tess Tester", "--titles"]
+        )  # fmt: skip
+        xsession.activate(x_apps["xterm"])
+        agent = build_agent(args, token)
+        result: list[int] = []
+        runner = threading.Thread(target=lambda: result.append(agent.run()), daemon=True)
+        runner.start()
+        shown: list[tuple[str, float, float]] = []
+        for app, seconds in [("xterm", 3.0), ("xcalc", 3.0), ("xlogo", 2.0)]:
+            began = time.time()
+            xsession.activate(x_apps[app])
+            end = began + seconds
+            while time.time() < end:
+                xsession.nudge()
+                time.sleep(0.4)
+            shown.append((app, began, time.time()))
+        agent.stop()
+        runner.join(timeout=60)
+        assert result == [EXIT_OK]
+        assert agent.spool.depth == 0  # everything was delivered before the agent exited
+    finally:
+        server.stop()
+
+    records = consume(kafka_bootstrap, topic)
+    values = [json.loads(r.value) for r in records]
+    assert {r.key for r in records} == {DEVICE.encode()}
+    assert [v["app"] for v in values] == ["xterm", "xcalc", "xlogo"]
+    for value, (app, began, ended) in zip(values, shown, strict=True):
+        assert abs(value["duration_s"] - (ended - began)) <= interval + 0.4, (app, value, ended - began)
+        assert abs(datetime.fromisoformat(value["start"]).timestamp() - began) <= interval + 0.4
+        assert value["user"] == pseudonym("Tess Tester")  # pseudonymised by the gateway
+        assert value["device_id"] == DEVICE
+        assert value["source"] == "agent"
+        assert value["kind"] == "focus"
+        assert "title" not in value  # the agent sent titles (--titles); the gateway drops them by default
+    assert len({v["event_id"] for v in values}) == 3
+    assert datetime.fromisoformat(values[0]["start"]).tzinfo is not None
+    assert datetime.now(UTC).timestamp() - datetime.fromisoformat(values[-1]["start"]).timestamp() < 120
