@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(prometheus prometheus-alertmanager maven default-jre-headless xvfb openbox x11-apps xterm xdotool)
+APT_PACKAGES=(prometheus prometheus-alertmanager maven default-jre-headless xvfb openbox x11-apps xterm xdotool chromium)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+from alignmon.errors import AlignmonError
+
+if TYPE_CHECKING:
+    from collectors.event import UsageEvent
 
 HELP = {
     "activitywatch": (
@@ -29,30 +34,43 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "import",
         help="Import telemetry people already have (ActivityWatch, WhatPulse, osquery) as usage events.",
-        description="Convert existing telemetry into validated usage events, written as NDJSON. A bad record "
-        "is reported on stderr as file:record: message and never stops the import; re-importing a file "
-        "gives the same event ids. Exits 1 when records were rejected and no event was imported.",
+        description="Convert existing telemetry into validated usage events: written as NDJSON (default), sent to "
+        "the gateway like a device would (--to-gateway), or published straight into Kafka after the gateway's "
+        "privacy policy (--to-kafka). A bad record is reported on stderr as file:record: message and never stops "
+        "the import; re-importing a file gives the same event ids, so the pipeline adds nothing twice. "
+        "Exits 1 when records were rejected and no event was imported.",
     )
     kinds = parser.add_subparsers(dest="import_kind", metavar="SOURCE", required=True)
     for kind, text in HELP.items():
         p = kinds.add_parser(kind, help=text.split(":")[0], description=text)
         p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="File(s) to import.")
-        p.add_argument(
-            "--user", help="User name for records that do not name one (ActivityWatch, WhatPulse)."
-        )
-        p.add_argument(
-            "--device", help="Device id for records that do not name one (required for WhatPulse)."
-        )
+        p.add_argument("--user", help="User name for records that do not name one (ActivityWatch, WhatPulse).")
+        p.add_argument("--device", help="Device id for records that do not name one (required for WhatPulse).")
         p.add_argument(
             "--tz",
             default="UTC",
             metavar="ZONE",
             help="IANA time zone of local times and of the midnight split (default: UTC).",
         )
-        p.add_argument(
+        where = p.add_mutually_exclusive_group()
+        where.add_argument(
             "--out", type=Path, metavar="FILE", help="Write events as NDJSON here (default: standard output)."
         )
-        p.set_defaults(handler=_run)
+        where.add_argument(
+            "--to-gateway",
+            metavar="URL",
+            help="Send the events to the gateway, retried until acknowledged. The device token comes from "
+            "--token-file or ALIGNMON_AGENT_TOKEN and must be the token of the events' device.",
+        )
+        where.add_argument(
+            "--to-kafka",
+            action="store_true",
+            help="Publish straight into Kafka (ALIGNMON_KAFKA_BOOTSTRAP, ALIGNMON_TOPIC) after applying the "
+            "gateway's privacy policy (pseudonyms with ALIGNMON_PSEUDONYM_SECRET, titles dropped, departments "
+            "from ALIGNMON_DIRECTORY_CSV): for bulk imports by an administrator.",
+        )
+        p.add_argument("--token-file", type=Path, metavar="FILE", help="File holding the device token.")
+        p.set_defaults(handler=_run, token=None)
 
 
 def _write(events: list[bytes], stream: IO[bytes]) -> None:
@@ -64,15 +82,60 @@ def _run(args: argparse.Namespace) -> int:
     from collectors.importers.service import import_paths  # noqa: PLC0415
 
     result = import_paths(args.import_kind, args.paths, user=args.user, device=args.device, tz=args.tz)
-    lines = [event.to_json_bytes() for event in result.events]
-    if args.out is None:
-        _write(lines, sys.stdout.buffer)
-        sys.stdout.flush()
-    else:
-        with args.out.open("wb") as out:
-            _write(lines, out)
     for error in result.errors:
         print(error, file=sys.stderr)
     summary = f"imported {len(result.events)} events from {result.files} files"
     print(f"{summary}, {len(result.errors)} records rejected", file=sys.stderr)
+    if args.to_gateway:
+        sent = _to_gateway(result.events, args.to_gateway, args)
+        print(f"sent {sent} events to the gateway {args.to_gateway}", file=sys.stderr)
+    elif args.to_kafka:
+        sent = _to_kafka(result.events)
+        print(f"published {sent} events to Kafka", file=sys.stderr)
+    else:
+        _output([event.to_json_bytes() for event in result.events], args.out)
     return 1 if result.errors and not result.events else 0
+
+
+def _output(lines: list[bytes], out: Path | None) -> None:
+    if out is None:
+        _write(lines, sys.stdout.buffer)
+        sys.stdout.flush()
+    else:
+        with out.open("wb") as stream:
+            _write(lines, stream)
+
+
+def _to_gateway(events: list[UsageEvent], url: str, args: argparse.Namespace) -> int:
+    """Through a temporary spool and the agent's uploader: the same retries and backoff a device gets."""
+    import tempfile  # noqa: PLC0415
+
+    from collectors.agent.commands import read_token  # noqa: PLC0415
+    from collectors.agent.uploader import Uploader  # noqa: PLC0415
+    from collectors.spool import Spool  # noqa: PLC0415
+
+    token = read_token(args)
+    with tempfile.TemporaryDirectory(prefix="alignmon-import-") as tmp:
+        spool = Spool(Path(tmp))
+        try:
+            spool.append(event.to_json_bytes() for event in events)
+            uploader = Uploader(spool, url, token)
+            sent = uploader.drain(max_attempts=8)
+            if spool.depth:
+                raise AlignmonError(f"the gateway at {url} did not take {spool.depth} events; nothing was lost, retry")
+            return sent
+        finally:
+            spool.close()
+
+
+def _to_kafka(events: list[UsageEvent]) -> int:
+    from alignmon.settings import Settings  # noqa: PLC0415
+    from collectors.gateway.policy import PrivacyPolicy, load_departments  # noqa: PLC0415
+    from collectors.publish import publish  # noqa: PLC0415
+
+    settings = Settings()
+    key = settings.pseudonym_key()
+    departments = load_departments(settings.directory_csv, key) if settings.directory_csv else None
+    policy = PrivacyPolicy(key, settings.titles_enabled, departments)
+    safe = (policy.apply(e).model_dump(mode="json", exclude_none=True) for e in events)
+    return publish(settings.kafka_bootstrap, settings.topic, safe)

@@ -111,15 +111,11 @@ def _feed(port: int, xdg: dict[str, str]) -> None:
         main.create_bucket(AFK_BUCKET, "afkstatus")
         main.create_bucket(WEB_BUCKET, "web.tab.current")
         for ts, duration, data in WINDOW_EVENTS[:2]:
-            main.insert_event(
-                WINDOW_BUCKET, Event(timestamp=ts, duration=timedelta(seconds=duration), data=data)
-            )
+            main.insert_event(WINDOW_BUCKET, Event(timestamp=ts, duration=timedelta(seconds=duration), data=data))
         for ts, data in HEARTBEATS:
             main.heartbeat(WINDOW_BUCKET, Event(timestamp=ts, duration=0, data=data), pulsetime=60)
         for ts, duration, data in WINDOW_EVENTS[2:]:
-            main.insert_event(
-                WINDOW_BUCKET, Event(timestamp=ts, duration=timedelta(seconds=duration), data=data)
-            )
+            main.insert_event(WINDOW_BUCKET, Event(timestamp=ts, duration=timedelta(seconds=duration), data=data))
         main.insert_events(
             AFK_BUCKET,
             [Event(timestamp=ts, duration=timedelta(seconds=d), data=data) for ts, d, data in AFK_EVENTS],
@@ -131,9 +127,7 @@ def _feed(port: int, xdg: dict[str, str]) -> None:
         other = client(OTHER_HOST)
         other.create_bucket(LONE_WINDOW_BUCKET, "currentwindow")
         for ts, duration, data in LONE_WINDOW_EVENTS:
-            other.insert_event(
-                LONE_WINDOW_BUCKET, Event(timestamp=ts, duration=timedelta(seconds=duration), data=data)
-            )
+            other.insert_event(LONE_WINDOW_BUCKET, Event(timestamp=ts, duration=timedelta(seconds=duration), data=data))
         third = client(OVERLAP_HOST)
         for bucket_id, event_type, events in (
             (f"aw-watcher-window_{OVERLAP_HOST}", "currentwindow", OVERLAP_WINDOW_EVENTS),

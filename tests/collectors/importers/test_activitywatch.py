@@ -165,9 +165,7 @@ def test_rest_reader_yields_the_export_focus_per_day(aw_server: Any, aw_export: 
     assert sum(e.duration_s for e in on("laptop-1", day14.events)) == 1500.0 + 600.0 + 45.0 + 600.0
     assert sum(e.duration_s for e in on("laptop-1", day15.events)) == 600.0
     # Spans whose event starts inside the range keep the export's ids.
-    assert {e.event_id for e in day14.events} == {
-        e.event_id for e in exported.events if e.start < at(15, 0, 0)
-    }
+    assert {e.event_id for e in day14.events} == {e.event_id for e in exported.events if e.start < at(15, 0, 0)}
     assert [e.locator for e in day14.errors] == [f"bucket {LONE_WINDOW_BUCKET}"]
 
 

@@ -90,12 +90,8 @@ def test_old_schema_seconds_active(tmp_path: Path) -> None:
         ("/usr/bin/firefox", datetime(2025, 6, 14, 9, 0, tzinfo=UTC), 1800.0),
         ("C:/Program Files/Slack/slack.exe", datetime(2025, 6, 14, 23, 0, tzinfo=UTC), 3000.0),
     ]
-    assert {(e.kind, e.source, e.device_id, e.user) for e in result.events} == {
-        ("focus", "whatpulse", "pc-7", "alice")
-    }
-    assert [str(e) for e in result.errors] == [
-        f"{path}:application_active_hour rowid 3: invalid day '0000-00-00'"
-    ]
+    assert {(e.kind, e.source, e.device_id, e.user) for e in result.events} == {("focus", "whatpulse", "pc-7", "alice")}
+    assert [str(e) for e in result.errors] == [f"{path}:application_active_hour rowid 3: invalid day '0000-00-00'"]
 
 
 def test_new_schema_msec_active(tmp_path: Path) -> None:
@@ -153,9 +149,7 @@ def test_database_without_the_table_is_one_error(tmp_path: Path) -> None:
 def test_unknown_schema_and_non_database_are_errors(tmp_path: Path) -> None:
     odd = tmp_path / "odd.db"
     con = sqlite3.connect(odd)
-    con.execute(
-        "CREATE TABLE application_active_hour (day DATE, hour INTEGER, path VARCHAR, minutes INTEGER)"
-    )
+    con.execute("CREATE TABLE application_active_hour (day DATE, hour INTEGER, path VARCHAR, minutes INTEGER)")
     con.close()
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite" * 100)
