@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "pipeline.catalog.commands",
     "metrics.commands",
     "dashboards.commands",
+    "alignment.commands",
 )
 
 

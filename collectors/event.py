@@ -8,7 +8,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 SCHEMA_VERSION: Final = 1
 MAX_DURATION_S = 24 * 3600
@@ -48,7 +56,8 @@ class UsageEvent(BaseModel):
         default=None, description="Window title; dropped by the gateway unless titles are explicitly enabled."
     )
     department: Annotated[str, Field(min_length=1, max_length=128)] | None = Field(
-        default=None, description="Department, added by the gateway from the directory when one is configured."
+        default=None,
+        description="Department, added by the gateway from the directory when one is configured.",
     )
     schema_version: Literal[1] = Field(default=SCHEMA_VERSION, description="Version of this contract.")
 

@@ -100,7 +100,7 @@ class Consumer:
             return 0
         began = time.monotonic()
         batch = decode(records)
-        self._dead_letter(batch)
+        self._dead_letter(batch, records)
         hw = {(tp.topic, tp.partition): self.consumer.highwater(tp) for tp in self.consumer.assignment()}
         inserted = self.store.write(batch, {k: v for k, v in hw.items() if v is not None})
         took = time.monotonic() - began
@@ -134,7 +134,10 @@ class Consumer:
                     first[tp],
                     first[tp] - offset,
                 )
-                self.consumer.seek(tp, first[tp])
+                # auto_offset_reset may already have moved past the gap and handed us records from
+                # first[tp] on in this very poll; seeking back would read them a second time.
+                if self.consumer.position(tp) < first[tp]:
+                    self.consumer.seek(tp, first[tp])
             elif offset > last[tp]:
                 self.stats.out_of_range += 1
                 log.error(
@@ -160,23 +163,27 @@ class Consumer:
                 records.extend(part)
         return records
 
-    def _dead_letter(self, batch: Batch) -> None:
+    def _dead_letter(self, batch: Batch, records: list[Any]) -> None:
         """Rejected records also go to the dead-letter topic, before the transaction that skips them commits.
 
         A crash between the two can repeat a dead-letter message (at-least-once there); the
         rejected_events table, written with the offsets, is the exactly-once record.
         """
+        if not batch.rejected:
+            return
+        # The value as received, byte for byte (rejected_events keeps a text rendering, which is
+        # lossy for non-UTF-8 bytes), so a dead letter can be replayed once its cause is fixed.
+        values = {(r.topic, r.partition, r.offset): r.value for r in records}
         for r in batch.rejected:
             self.dlq.send(
                 self.dlq_topic,
-                value=r.payload.encode(),
+                value=values.get((r.topic, r.partition, r.offset), r.payload.encode()),
                 headers=[
                     ("reason", r.reason.encode()[:1000]),
                     ("source", f"{r.topic}/{r.partition}/{r.offset}".encode()),
                 ],
             )
-        if batch.rejected:
-            self.dlq.flush(timeout=30)
+        self.dlq.flush(timeout=30)
 
     def assigned(self) -> set[TopicPartition]:
         return set(self.consumer.assignment())

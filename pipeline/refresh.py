@@ -43,6 +43,9 @@ SELECT DISTINCT investment, "user", day FROM (
 )
 """
 
+# Everyone is in exactly one department, so population, coverage and target-population activity are
+# counted per department and summed over an investment's target departments (inv_targets): the
+# cost follows departments x days, not investments x people x days.
 _DAILY = """
 INSERT INTO adoption_series
 WITH days AS (SELECT d::DATE AS day FROM range($first::TIMESTAMP, ($last + 1)::TIMESTAMP, INTERVAL 1 DAY) r(d)),
@@ -51,38 +54,48 @@ users AS (
            count(DISTINCT a."user") FILTER (WHERE a.day = d.day) AS dau,
            count(DISTINCT a."user") FILTER (WHERE a.day > d.day - 7) AS wau,
            count(DISTINCT a."user") AS mau,
-           count(DISTINCT a."user") FILTER (WHERE p."user" IS NOT NULL) AS mau_target
+           count(DISTINCT a."user") FILTER (WHERE t.department IS NOT NULL) AS mau_target
     FROM catalog_investments i CROSS JOIN days d
     LEFT JOIN inv_active a ON a.investment = i.investment AND a.day BETWEEN d.day - 27 AND d.day
-    LEFT JOIN inv_population p ON p.investment = i.investment AND p."user" = a."user"
+    LEFT JOIN directory u ON u."user" = a."user"
+    LEFT JOIN inv_targets t ON t.investment = i.investment AND t.department = u.department
+    GROUP BY ALL
+),
+reporting_by_department AS (
+    SELECT u.department, d.day, count(DISTINCT r."user") AS reporting
+    FROM days d
+    JOIN (SELECT DISTINCT "user", day FROM usage_user_daily WHERE day BETWEEN $first - 27 AND $last) r
+      ON r.day BETWEEN d.day - 27 AND d.day
+    JOIN directory u ON u."user" = r."user"
     GROUP BY ALL
 ),
 reporting AS (
-    SELECT p.investment, d.day, count(DISTINCT p."user") AS reporting
-    FROM inv_population p CROSS JOIN days d
-    JOIN (SELECT DISTINCT "user", day FROM usage_user_daily WHERE day BETWEEN $first - 27 AND $last) t
-      ON t."user" = p."user" AND t.day BETWEEN d.day - 27 AND d.day
+    SELECT t.investment, r.day, sum(r.reporting) AS reporting
+    FROM inv_targets t JOIN reporting_by_department r USING (department)
+    GROUP BY ALL
+),
+population AS (
+    SELECT t.investment, count(*) AS population
+    FROM inv_targets t JOIN directory u USING (department)
     GROUP BY ALL
 )
-SELECT u.day, u.investment, u.dau, u.wau, u.mau, u.mau_target,
-       pop.population, coalesce(r.reporting, 0) AS reporting
+SELECT u.day, u.investment, u.dau, u.wau, u.mau, u.mau_target, p.population, coalesce(r.reporting, 0) AS reporting
 FROM users u
-LEFT JOIN (SELECT investment, count(*) AS population FROM inv_population GROUP BY ALL) pop USING (investment)
+LEFT JOIN population p USING (investment)
 LEFT JOIN reporting r USING (investment, day)
 """
 
-
 _DEPARTMENTS = """
 INSERT INTO department_adoption
-SELECT p.investment, d.department, count(DISTINCT p."user") AS population,
-       count(DISTINCT a."user") AS active_users, count(DISTINCT a."user") / count(DISTINCT p."user") AS adoption_ratio
-FROM inv_population p
-JOIN directory d USING ("user")
-LEFT JOIN inv_active a ON a.investment = p.investment AND a."user" = p."user" AND a.day BETWEEN $last - 27 AND $last
-GROUP BY ALL
-HAVING count(DISTINCT p."user") >= $k
+SELECT t.investment, t.department, dep.population, count(DISTINCT a."user") AS active_users,
+       count(DISTINCT a."user") / dep.population AS adoption_ratio
+FROM inv_targets t
+JOIN (SELECT department, count(*) AS population FROM directory GROUP BY ALL) dep USING (department)
+LEFT JOIN directory u ON u.department = t.department
+LEFT JOIN inv_active a ON a.investment = t.investment AND a."user" = u."user" AND a.day BETWEEN $last - 27 AND $last
+WHERE dep.population >= $k
+GROUP BY t.investment, t.department, dep.population
 """
-
 
 _APPLICATIONS = """
 INSERT INTO application_activity
@@ -175,6 +188,9 @@ def sync_catalog(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
                 "target_date": inv.target_date,
                 "curve": inv.curve,
                 "renewal_date": inv.renewal_date,
+                "tolerance": inv.tolerance,
+                "low_days": inv.low_days,
+                "min_coverage": inv.min_coverage,
             }
         )
         for app in inv.applications:
@@ -218,6 +234,9 @@ def sync_catalog(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
                 "target_date": pa.date32(),
                 "curve": pa.string(),
                 "renewal_date": pa.date32(),
+                "tolerance": pa.float64(),
+                "low_days": pa.int32(),
+                "min_coverage": pa.float64(),
             },
         )
         _replace(
@@ -228,12 +247,14 @@ def sync_catalog(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
         )
         _replace(con, "investment_departments", inv_depts, {"investment": pa.string(), "department": pa.string()})
         _replace(con, "directory", members, {"user": pa.string(), "department": pa.string()})
-        con.execute("DELETE FROM inv_population")
+        # An investment without target departments targets the whole directory.
+        con.execute("DELETE FROM inv_targets")
         con.execute("""
-            INSERT INTO inv_population
-            SELECT i.investment, d."user" FROM catalog_investments i JOIN directory d
-              ON d.department IN (SELECT department FROM investment_departments x WHERE x.investment = i.investment)
-              OR NOT EXISTS (SELECT 1 FROM investment_departments x WHERE x.investment = i.investment)
+            INSERT INTO inv_targets
+            SELECT investment, department FROM investment_departments
+            UNION
+            SELECT i.investment, d.department FROM catalog_investments i, (SELECT DISTINCT department FROM directory) d
+            WHERE NOT EXISTS (SELECT 1 FROM investment_departments x WHERE x.investment = i.investment)
         """)
         con.execute("DELETE FROM app_map")
         con.execute("DELETE FROM adoption_series")
@@ -326,7 +347,15 @@ def current_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Investm
         adoption = ratio(today)
         coverage = rep / population if population else None
         planned = plan.planned_ratio(as_of)
-        st = status(as_of, plan, coverage, daily)
+        st = status(
+            as_of,
+            plan,
+            coverage,
+            daily,
+            min_coverage=c["min_coverage"],
+            tolerance=c["tolerance"],
+            low_days=c["low_days"],
+        )
         fc = forecast({d: r for d, r in daily.items() if d >= c["go_live"]}, plan, as_of)
         dau_window = [days.get(as_of - timedelta(days=i), (0,))[0] for i in range(28)]
         out.append(

@@ -72,11 +72,12 @@ CREATE TABLE IF NOT EXISTS catalog_applications (
 CREATE TABLE IF NOT EXISTS catalog_investments (
     investment VARCHAR, name VARCHAR, initiative VARCHAR, objective VARCHAR, owner VARCHAR, owner_email VARCHAR,
     currency VARCHAR, annual_cost DOUBLE, seats BIGINT, go_live DATE, target_ratio DOUBLE, target_date DATE,
-    curve VARCHAR, renewal_date DATE);
+    curve VARCHAR, renewal_date DATE, tolerance DOUBLE, low_days INTEGER, min_coverage DOUBLE);
 CREATE TABLE IF NOT EXISTS investment_apps (investment VARCHAR, application VARCHAR, min_s DOUBLE);
 CREATE TABLE IF NOT EXISTS investment_departments (investment VARCHAR, department VARCHAR);
 CREATE TABLE IF NOT EXISTS directory ("user" VARCHAR, department VARCHAR);
-CREATE TABLE IF NOT EXISTS inv_population (investment VARCHAR, "user" VARCHAR);
+-- The departments each investment targets (all of the directory's when the catalog names none).
+CREATE TABLE IF NOT EXISTS inv_targets (investment VARCHAR, department VARCHAR);
 CREATE TABLE IF NOT EXISTS initiative_attainment (
     initiative VARCHAR, objective VARCHAR, name VARCHAR, domain VARCHAR, perspective VARCHAR, weight DOUBLE,
     attainment DOUBLE);

@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from alignment import views
 from alignmon.settings import Settings
 from metrics.exporter import PipelineCollector, serve
 from pipeline.batch import Batch
@@ -34,6 +35,7 @@ class Pipeline:
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
         store = Store(settings.duckdb_path, settings.timezone)
+        views.install(store.con)
         consumer = Consumer(
             store, settings.kafka_bootstrap, settings.topic, settings.dlq_topic, group=settings.consumer_group
         )
@@ -69,8 +71,11 @@ class Pipeline:
             log.info("catalog loaded: %d investments", len(catalog.investments))
             sync_catalog(self.store.con, catalog)
             self._generation = self.catalog.generation
-        took = refresh(self.store.con, catalog, self.settings.today(), self.settings.k_anonymity)
-        self.consumer.stats.last_refresh_s = took
+        began = time.perf_counter()
+        as_of = self.settings.today()
+        refresh(self.store.con, catalog, as_of, self.settings.k_anonymity)
+        views.refresh(self.store.con, catalog, as_of)  # the alignment model's views for analysts
+        self.consumer.stats.last_refresh_s = time.perf_counter() - began
 
     def run(self) -> None:
         s = self.settings

@@ -95,15 +95,11 @@ def _active_periods(
             if status == "not-afk":
                 periods.append(span)
             elif status != "afk":
-                errors.append(
-                    RecordError(file, f"bucket {bucket_id} event {index}", f"unknown AFK status {status!r}")
-                )
+                errors.append(RecordError(file, f"bucket {bucket_id} event {index}", f"unknown AFK status {status!r}"))
     return union(periods), errors
 
 
-def _window_events(
-    bucket_id: str, bucket: Mapping[str, Any], file: str
-) -> Iterator[WindowEvent | RecordError]:
+def _window_events(bucket_id: str, bucket: Mapping[str, Any], file: str) -> Iterator[WindowEvent | RecordError]:
     for index, raw in enumerate(_events(bucket)):
         try:
             timestamp, span, data = _parse_span(raw)
@@ -223,9 +219,7 @@ def read_export(path: Path, *, user: str, options: ImportOptions = DEFAULT_OPTIO
 class ActivityWatchClient:
     """A thin reader for the local aw-server REST API (/api/0/...)."""
 
-    def __init__(
-        self, base_url: str = DEFAULT_URL, *, http: httpx.Client | None = None, timeout: float = 10.0
-    ) -> None:
+    def __init__(self, base_url: str = DEFAULT_URL, *, http: httpx.Client | None = None, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = http or httpx.Client(timeout=timeout)
         self._owns_http = http is None
@@ -248,9 +242,7 @@ class ActivityWatchClient:
             response = self._http.get(url, params=params)
             response.raise_for_status()
         except httpx.HTTPError as exc:
-            raise TransientError(
-                f"ActivityWatch server at {self.base_url} did not answer {url}: {exc}"
-            ) from exc
+            raise TransientError(f"ActivityWatch server at {self.base_url} did not answer {url}: {exc}") from exc
         return response.json()
 
     def buckets(self) -> dict[str, dict[str, Any]]:

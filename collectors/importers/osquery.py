@@ -30,9 +30,7 @@ class Evidence(NamedTuple):
 
 # Tried in order; a row is read by the first whose columns it has (column names from osquery's specs/).
 EVIDENCE = (
-    Evidence(
-        "apps", frozenset({"last_opened_time"}), "last_opened_time", ("path", "bundle_identifier", "name")
-    ),
+    Evidence("apps", frozenset({"last_opened_time"}), "last_opened_time", ("path", "bundle_identifier", "name")),
     # prefetch.path is the .pf file itself; filename names the executable.
     Evidence(
         "prefetch",
@@ -163,9 +161,7 @@ def row_event(
     )
 
 
-def parse_lines(
-    lines: Iterator[bytes], *, file: str, options: ImportOptions = DEFAULT_OPTIONS
-) -> Iterator[ImportItem]:
+def parse_lines(lines: Iterator[bytes], *, file: str, options: ImportOptions = DEFAULT_OPTIONS) -> Iterator[ImportItem]:
     """Launch events from result-log lines; one error per bad line and one per query with no evidence."""
     unrecognised: set[str] = set()
     for number, raw in enumerate(lines, start=1):

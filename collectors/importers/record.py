@@ -66,9 +66,7 @@ def make_event(fields: Mapping[str, Any], *, file: str, locator: str, now: datet
     try:
         return UsageEvent.model_validate(dict(fields), context={"now": now})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, err['loc'])) or 'event'}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'event'}: {err['msg']}" for err in exc.errors())
         return RecordError(file, locator, f"invalid event: {problems}")
 
 

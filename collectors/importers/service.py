@@ -24,9 +24,7 @@ def zone(name: str | tzinfo) -> tzinfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise AlignmonError(
-            f"unknown time zone {name!r}: use an IANA name such as Europe/Amsterdam"
-        ) from None
+        raise AlignmonError(f"unknown time zone {name!r}: use an IANA name such as Europe/Amsterdam") from None
 
 
 def _check(kind: str, options: ImportOptions) -> None:
@@ -44,9 +42,7 @@ def import_items(kind: str, path: Path, options: ImportOptions) -> Iterator[Impo
     if kind == "activitywatch":
         yield from activitywatch.read_export(path, user=str(options.user), options=options)
     elif kind == "whatpulse":
-        yield from whatpulse.read_database(
-            path, user=str(options.user), device=str(options.device), options=options
-        )
+        yield from whatpulse.read_database(path, user=str(options.user), device=str(options.device), options=options)
     else:
         yield from osquery.read_results_log(path, options=options)
 

@@ -49,9 +49,7 @@ class _RowError(ValueError):
 def detect_schema(columns: set[str]) -> Schema:
     """The schema version from the application_active_hour column names."""
     if not columns:
-        raise _RowError(
-            f"no {TABLE} table: not a WhatPulse database, or one too old to record application time"
-        )
+        raise _RowError(f"no {TABLE} table: not a WhatPulse database, or one too old to record application time")
     missing = {"day", "hour", "path"} - columns
     if missing:
         raise _RowError(f"{TABLE} lacks column(s) {', '.join(sorted(missing))}: unknown WhatPulse schema")
@@ -73,9 +71,7 @@ def hour_span(record: HourRecord, schema: Schema, tz: tzinfo) -> tuple[datetime,
         raise _RowError(f"invalid {schema.active_column} {record.active!r}")
     seconds = record.active / schema.units_per_second
     if seconds > 3600:
-        raise _RowError(
-            f"{schema.active_column} {record.active!r} is more than one hour of activity in an hour"
-        )
+        raise _RowError(f"{schema.active_column} {record.active!r} is more than one hour of activity in an hour")
     start = datetime.combine(day, time(record.hour), tzinfo=tz).astimezone(UTC)
     return start, seconds
 
@@ -101,17 +97,13 @@ def read_database(
             schema = detect_schema(columns)
             profile = "profile_id" if schema.has_profile else "0"
             active = schema.active_column
-            rows = con.execute(
-                f"SELECT rowid, day, hour, path, {active}, {profile} FROM {TABLE} ORDER BY rowid"
-            )
+            rows = con.execute(f"SELECT rowid, day, hour, path, {active}, {profile} FROM {TABLE} ORDER BY rowid")
         except (sqlite3.Error, _RowError) as exc:
             yield RecordError(file, TABLE if isinstance(exc, _RowError) else "file", str(exc))
             return
         try:
             for row in rows:
-                item = _row_event(
-                    HourRecord(*row), schema, file=file, user=user, device=device, options=options
-                )
+                item = _row_event(HourRecord(*row), schema, file=file, user=user, device=device, options=options)
                 if item is not None:
                     yield item
         except sqlite3.Error as exc:

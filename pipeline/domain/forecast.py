@@ -186,7 +186,8 @@ def forecast(
     """Fit the daily adoption ratio from go_live to as_of and project the day plan.target_ratio is reached.
 
     `at_risk` is True when that day is after target_date or the fit never reaches the target, and None
-    when there are fewer than `min_points` known days since go-live.
+    when there are fewer than `min_points` known days since go-live. A target the latest known day
+    already meets is not at risk, however late it was met: there is nothing left to miss.
     """
     points = [
         (float((day - plan.go_live).days), ratio)
@@ -195,6 +196,14 @@ def forecast(
     ]
     if len(points) < max(min_points, 3):
         return Forecast(ForecastOutcome.INSUFFICIENT_DATA, points=len(points))
+    if points[-1][1] >= plan.target_ratio:
+        first = next(t for t, ratio in points if ratio >= plan.target_ratio)
+        return Forecast(
+            ForecastOutcome.REACHED,
+            points=len(points),
+            projected_date=plan.go_live + timedelta(days=int(first)),
+            at_risk=False,
+        )
     fit = fit_logistic(points)
     t_target = fit.time_to(plan.target_ratio)
     last_day = (as_of - plan.go_live).days + horizon_days

@@ -139,3 +139,27 @@ def test_catalog_less_usage_view_is_k_safe(store: Store) -> None:
     assert shadow == [("notion", 5)]
     depts = store.con.execute("SELECT application, department, users FROM usage_daily ORDER BY ALL").fetchall()
     assert depts == [("notion", "Sales", 5)]
+
+
+def test_each_investment_uses_its_own_status_thresholds(store: Store, tmp_path: Path) -> None:
+    # 6 of 10 Sales people active: adoption 0.6 against a linear plan of 0.8 * 80/181 = 0.354 -> on_track.
+    # The same data with target 0.8 reached by go_live + 1 day (planned 0.8) and low_days 1 -> low; with a
+    # tolerance of 0.3 (0.6 >= 0.8 * 0.7) -> on_track again.
+    payloads = [focus(i, f"sales{i}", "teams.exe", AS_OF, 10) for i in range(6)]
+    payloads += [focus(50 + i, f"sup{i}", "teams.exe", AS_OF, 10) for i in range(5)]
+    ingest(store, payloads)
+
+    def status_with(extra: str) -> str:
+        text = CATALOG.replace("target_date: 2027-03-01", "target_date: 2026-09-02").replace(
+            "curve: linear", "curve: linear\n" + extra
+        )
+        (tmp_path / "cat" / "catalog.yaml").write_text(text)
+        directory = store.catalog.directory  # type: ignore[attr-defined]
+        catalog = load_catalog(tmp_path / "cat", directory)
+        sync_catalog(store.con, catalog)
+        refresh(store.con, catalog, AS_OF)
+        return str(store.con.execute("SELECT status FROM adoption_current").fetchone()[0])  # type: ignore[index]
+
+    assert status_with("            low_days: 1") == "low"
+    assert status_with("            low_days: 1\n            tolerance: 0.3") == "on_track"
+    assert status_with("            low_days: 1\n            min_coverage: 0.95") == "unknown"

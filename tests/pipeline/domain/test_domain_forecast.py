@@ -94,3 +94,13 @@ def test_only_known_days_since_go_live_up_to_as_of_count() -> None:
     # Known days since go-live up to day 15: days 10..15.
     assert result.points == 6
     assert result.outcome == ForecastOutcome.INSUFFICIENT_DATA
+
+
+def test_a_target_already_met_is_not_at_risk_even_if_met_late() -> None:
+    # Target 0.35 by day 30; the ratio crosses it on day 40 (late) and is above it now: nothing left to miss.
+    plan = Plan(date(2026, 1, 1), 0.35, date(2026, 1, 31), "linear")
+    series = {date(2026, 1, 1) + timedelta(days=d): min(0.01 * d, 0.5) for d in range(0, 61)}
+    result = forecast(series, plan, date(2026, 3, 2))
+    assert result.outcome == ForecastOutcome.REACHED
+    assert result.projected_date == date(2026, 1, 1) + timedelta(days=35)  # first day at >= 0.35
+    assert result.at_risk is False

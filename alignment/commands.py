@@ -1,0 +1,139 @@
+"""`alignmon assess`, `alignmon roadmap` and `alignmon report`: alignment of use with strategy."""
+
+# Handlers import their modules lazily so `alignmon --help` stays fast.
+# ruff: noqa: PLC0415
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from alignment.assessment import Assessment
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--database",
+        type=Path,
+        metavar="FILE",
+        help="DuckDB file to read, opened read-only (default: ALIGNMON_SNAPSHOT_PATH, the analysts' snapshot).",
+    )
+    p.add_argument(
+        "--catalog", type=Path, metavar="DIR", help="Catalog folder or file (default: ALIGNMON_CATALOG_DIR)."
+    )
+    p.add_argument(
+        "--as-of",
+        type=date.fromisoformat,
+        metavar="DATE",
+        help="Assess as of this day (YYYY-MM-DD, at most the last day the pipeline computed; "
+        "default: the pipeline's last as-of day).",
+    )
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    assess = sub.add_parser(
+        "assess",
+        help="Assess alignment: H&V portfolio, orphan and unfunded strategy, maturity, displacement, emergent tools.",
+        description="Step 1 and 3 of the five-step method: spend, attainment and trouble per Henderson & Venkatraman "
+        "domain and perspective; spend tied to no objective; initiatives and objectives nobody funds; Luftman "
+        "maturity (telemetry-evidenced indicators, or a maturity assessment with --survey); legacy displacement "
+        "per department; unsanctioned tools spreading bottom-up. docs/alignment.md explains every number.",
+    )
+    _common(assess)
+    assess.add_argument(
+        "--survey",
+        type=Path,
+        metavar="CSV",
+        help="Luftman survey answers: header respondent_role,criterion,attribute,score (optional respondent, "
+        "comment); respondent_role is business or it, score 1-5.",
+    )
+    assess.set_defaults(handler=_assess)
+
+    roadmap = sub.add_parser(
+        "roadmap",
+        help="Rank what to do next: priority = weight × gap × (waste + value at risk) × confidence / effort.",
+        description="Step 4 of the five-step method: one action per investment that needs one (enable and train, "
+        "reclaim licences, revisit the target, improve coverage), consolidation of overlapping tools, shadow IT to "
+        "sanction or retire, unfunded initiatives; ranked by priority and sequenced by initiative dependencies.",
+    )
+    _common(roadmap)
+    roadmap.add_argument("--format", choices=("table", "csv"), default="table", help="Output format (default: table).")
+    roadmap.add_argument("--out", type=Path, metavar="FILE", help="Write to FILE instead of standard output.")
+    roadmap.set_defaults(handler=_roadmap)
+
+    report = sub.add_parser(
+        "report",
+        help="Write the quarterly steering committee report: one self-contained HTML file.",
+        description="Adoption against plan per investment, attainment by objective, the H&V portfolio, the maturity "
+        "radar, wasted spend and the roadmap, as one HTML file with inline CSS and SVG (no scripts, no network).",
+    )
+    _common(report)
+    report.add_argument("--out", type=Path, required=True, metavar="FILE", help="Where to write the HTML report.")
+    report.add_argument("--survey", type=Path, metavar="CSV", help="Luftman survey answers (as for assess).")
+    report.set_defaults(handler=_report)
+
+
+def load(args: argparse.Namespace) -> Assessment:
+    """Read the database (read-only) and the catalog named by the arguments, and assess."""
+    import duckdb
+
+    from alignment.assessment import assess
+    from alignment.reader import read_facts, strategy_from_catalog
+    from alignment.survey import load_survey
+    from alignmon.errors import AlignmonError
+    from alignmon.settings import Settings
+    from pipeline.catalog import CatalogError, load_catalog
+
+    settings = Settings()
+    path: Path = args.database or settings.snapshot_path
+    if not path.exists():
+        raise AlignmonError(f"{path} does not exist: run the pipeline first, or name a file with --database")
+    try:
+        catalog = load_catalog(args.catalog or settings.catalog_dir)
+    except CatalogError as exc:
+        raise AlignmonError(f"the catalog is not valid:\n{exc}") from exc
+    answers = load_survey(args.survey) if getattr(args, "survey", None) else []
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise AlignmonError(f"cannot open {path}: {exc}") from exc
+    try:
+        return assess(read_facts(con, strategy_from_catalog(catalog), args.as_of), answers)
+    except duckdb.CatalogException as exc:
+        raise AlignmonError(f"{path} is not an alignmon pipeline database: {exc}") from exc
+    finally:
+        con.close()
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        print(text, end="" if text.endswith("\n") else "\n")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}")
+
+
+def _assess(args: argparse.Namespace) -> int:
+    from alignment.text import assess_text
+
+    print(assess_text(load(args)))
+    return 0
+
+
+def _roadmap(args: argparse.Namespace) -> int:
+    from alignment.text import roadmap_csv, roadmap_text
+
+    result = load(args)
+    _emit(roadmap_csv(result.roadmap) if args.format == "csv" else roadmap_text(result), args.out)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from alignment.report import render
+
+    _emit(render(load(args)), args.out)
+    return 0

@@ -1,0 +1,158 @@
+"""The plain values every alignment score is computed from: strategy structure, measured state, usage."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+UNCATALOGUED = "uncatalogued:"  # prefix of an application key with no catalog entry (as the usage_daily view)
+
+
+@dataclass(frozen=True)
+class AppInfo:
+    """A catalog application: what it is for, whether it is sanctioned, what legacy app it displaces."""
+
+    id: str
+    name: str
+    capability: str | None = None
+    sanctioned: bool = True
+    replaces: str | None = None
+
+
+@dataclass(frozen=True)
+class InitiativeInfo:
+    """An initiative placed in the Henderson & Venkatraman model."""
+
+    id: str
+    name: str
+    objective: str
+    domain: str
+    perspective: str
+    weight: float = 1.0
+    has_owner: bool = False
+    depends_on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ObjectiveInfo:
+    """A business objective and the ids of its initiatives."""
+
+    id: str
+    name: str
+    initiatives: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InvestmentInfo:
+    """Money spent, what it buys and the plan it is judged against (initiative None: orphan spend)."""
+
+    id: str
+    name: str
+    annual_cost: float
+    go_live: date
+    target_ratio: float
+    target_date: date
+    initiative: str | None = None
+    objective: str | None = None
+    applications: tuple[str, ...] = ()
+    currency: str = "EUR"
+    seats: int | None = None
+    has_owner: bool = True
+    renewal_date: date | None = None
+    curve: Literal["s_curve", "linear"] = "s_curve"
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """The catalog as plain values: objectives -> initiatives -> investments, and applications."""
+
+    objectives: tuple[ObjectiveInfo, ...] = ()
+    initiatives: Mapping[str, InitiativeInfo] = field(default_factory=dict)
+    investments: Mapping[str, InvestmentInfo] = field(default_factory=dict)
+    applications: Mapping[str, AppInfo] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InvestmentState:
+    """The METRICS.md figures of one investment as of one day (a row of adoption_current)."""
+
+    status: str = "unknown"
+    adoption_ratio: float | None = None
+    planned_ratio: float | None = None
+    coverage: float | None = None
+    population: int | None = None
+    mau: int = 0
+    licence_utilisation: float | None = None
+    wasted_spend: float | None = None
+    forecast: str = "insufficient_data"
+    forecast_date: date | None = None
+    at_risk: bool | None = None
+
+    @property
+    def judged(self) -> bool:
+        """Status on_track or low: there is enough evidence to judge adoption against the plan."""
+        return self.status in ("on_track", "low")
+
+    @property
+    def low_or_at_risk(self) -> bool:
+        """Status low, or judged and the forecast misses the target date (missing data is not a risk)."""
+        return self.status == "low" or (self.judged and self.at_risk is True)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Usage in the 28-day window ending at the as-of day, keyed by application (catalog id or uncatalogued:x).
+
+    User sets hold pseudonyms for counting only; nothing below k users ever leaves the alignment package.
+    """
+
+    focus_s: Mapping[str, float] = field(default_factory=dict)
+    active_users: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    active_by_department: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    active_user_days: Mapping[str, int] = field(default_factory=dict)
+    active_focus_s: Mapping[str, float] = field(default_factory=dict)
+    weekly_active: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    first_day: date | None = None
+
+    @property
+    def active_people(self) -> frozenset[str]:
+        """Everyone with an active day on any application."""
+        return frozenset().union(*self.active_users.values()) if self.active_users else frozenset()
+
+
+@dataclass(frozen=True)
+class SwitchWeek:
+    """Focus on a new application and on the legacy one it replaces, for one department and week."""
+
+    new_app: str
+    old_app: str
+    department: str
+    week: date
+    new_s: float
+    old_s: float
+    users: int
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the alignment scores read, as of one day."""
+
+    as_of: date
+    strategy: Strategy
+    states: Mapping[str, InvestmentState] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+    switches: tuple[SwitchWeek, ...] = ()
+    department_sizes: Mapping[str, int] = field(default_factory=dict)
+    series: Mapping[str, tuple[tuple[date, float | None], ...]] = field(default_factory=dict)
+    k: int = 5
+
+    def app_name(self, app: str) -> str:
+        """The display name of an application key (the raw identifier for an uncatalogued one)."""
+        info = self.strategy.applications.get(app)
+        return info.name if info is not None else app.removeprefix(UNCATALOGUED)
+
+    def state(self, investment: str) -> InvestmentState:
+        """The measured state of an investment; an unmeasured one is `unknown`."""
+        return self.states.get(investment, InvestmentState())

@@ -1,0 +1,244 @@
+"""The I/O edge: the catalog and the pipeline's DuckDB (tables of pipeline.schema) read into plain facts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from alignment.facts import (
+    UNCATALOGUED,
+    AppInfo,
+    Facts,
+    InitiativeInfo,
+    InvestmentInfo,
+    InvestmentState,
+    ObjectiveInfo,
+    Strategy,
+    SwitchWeek,
+    Usage,
+)
+from alignmon.errors import AlignmonError
+
+if TYPE_CHECKING:
+    from pipeline.catalog import Catalog
+    from pipeline.catalog.model import Investment
+
+WINDOW_DAYS = 28
+WEEKS = 6  # 7-day blocks for the growth of emergent tools
+SWITCH_WEEKS = 12  # calendar weeks of displacement history
+SERIES_DAYS = 365  # longest adoption history drawn in the report
+DEFAULT_MIN_S = 300.0  # METRICS.md: 5 minutes make an active day
+
+# Uncatalogued identifiers are grouped by executable name, so C:\...\foo.exe, foo.exe and /usr/bin/foo are one tool.
+_APP_KEY = rf"""coalesce(m.application, '{UNCATALOGUED}' ||
+    lower(regexp_replace(regexp_replace(u.app, '^.*[/\\]', ''), '\.exe$', '', 'i')))"""
+
+# Focus per user, application key and day (several raw identifiers of one app summed), judged active or not.
+_JUDGED = f"""(
+SELECT d."user", d.app, d.day, d.focus_s, d.focus_s >= coalesce(a.min_s, $min_s) AS active
+FROM (
+    SELECT u."user", {_APP_KEY} AS app, u.day, sum(u.focus_s) AS focus_s
+    FROM usage_user_daily u LEFT JOIN app_map m USING (app)
+    WHERE u.day BETWEEN $first AND $last
+    GROUP BY ALL
+) d LEFT JOIN catalog_applications a ON a.application = d.app
+)"""
+
+
+def strategy_from_catalog(catalog: Catalog) -> Strategy:
+    """The catalog's structure as plain values."""
+
+    def investment(inv: Investment, initiative: str | None, objective: str | None) -> InvestmentInfo:
+        return InvestmentInfo(
+            id=inv.id,
+            name=inv.label,
+            annual_cost=float(inv.annual_cost),
+            go_live=inv.go_live,
+            target_ratio=inv.target_ratio,
+            target_date=inv.target_date,
+            initiative=initiative,
+            objective=objective,
+            applications=tuple(inv.applications),
+            currency=inv.currency,
+            seats=inv.seats,
+            has_owner=bool(inv.owner.name and inv.owner.email),
+            renewal_date=inv.renewal_date,
+            curve=inv.curve,
+        )
+
+    initiatives: dict[str, InitiativeInfo] = {}
+    investments: dict[str, InvestmentInfo] = {}
+    for obj in catalog.objectives:
+        for ini in obj.initiatives:
+            initiatives[ini.id] = InitiativeInfo(
+                ini.id,
+                ini.name,
+                obj.id,
+                ini.domain,
+                ini.perspective,
+                ini.weight,
+                ini.owner is not None,
+                tuple(ini.depends_on),
+            )
+            for inv in ini.investments:
+                investments[inv.id] = investment(inv, ini.id, obj.id)
+    for inv in catalog.orphan_investments:
+        investments[inv.id] = investment(inv, None, None)
+    return Strategy(
+        objectives=tuple(ObjectiveInfo(o.id, o.name, tuple(i.id for i in o.initiatives)) for o in catalog.objectives),
+        initiatives=initiatives,
+        investments=investments,
+        applications={
+            a.id: AppInfo(a.id, a.name, a.capability, a.sanctioned, a.replaces) for a in catalog.applications.values()
+        },
+    )
+
+
+def computed_as_of(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None, int]:
+    """(as-of day of adoption_current, last day of the daily series, k) from refresh_state."""
+    row = con.execute("SELECT as_of, computed_to, k FROM refresh_state").fetchone()
+    if row is None:
+        return None, None, 5
+    return row[0], row[1], int(row[2] or 5)
+
+
+def read_facts(con: duckdb.DuckDBPyConnection, strategy: Strategy, as_of: date | None = None) -> Facts:
+    """Every fact the alignment scores need, as of `as_of` (default: the day the pipeline last computed)."""
+    stored, computed_to, k = computed_as_of(con)
+    if stored is None or computed_to is None:
+        raise AlignmonError("the database has no adoption figures yet: run the pipeline (with a catalog) first")
+    day = as_of or stored
+    if day > computed_to:
+        raise AlignmonError(
+            f"the database is computed up to {computed_to}; pick --as-of {computed_to} or earlier, "
+            "or let the pipeline refresh first"
+        )
+    return Facts(
+        as_of=day,
+        strategy=strategy,
+        states=read_states(con, day, stored),
+        usage=read_usage(con, day),
+        switches=tuple(read_switches(con, strategy, day)),
+        department_sizes=dict(con.execute("SELECT department, count(*) FROM directory GROUP BY ALL").fetchall()),
+        series=read_series(con, day),
+        k=k,
+    )
+
+
+def read_states(con: duckdb.DuckDBPyConnection, as_of: date, stored: date) -> dict[str, InvestmentState]:
+    """The METRICS.md figures per investment: adoption_current when it is for `as_of`, else recomputed."""
+    fields = (
+        "investment, status, adoption_ratio, planned_ratio, coverage, population, mau, licence_utilisation, "
+        "wasted_spend, forecast, forecast_date, at_risk"
+    )
+    if as_of == stored:
+        rows: list[tuple[Any, ...]] = con.execute(f"SELECT {fields} FROM adoption_current").fetchall()
+    else:
+        from pipeline.refresh import current_figures  # noqa: PLC0415  (pulls in pyarrow; only for a past day)
+
+        names = [f.strip() for f in fields.split(",")]
+        rows = [tuple(getattr(f, n) for n in names) for f in current_figures(con, as_of)]
+    return {
+        r[0]: InvestmentState(
+            status=r[1],
+            adoption_ratio=r[2],
+            planned_ratio=r[3],
+            coverage=r[4],
+            population=r[5],
+            mau=int(r[6] or 0),
+            licence_utilisation=r[7],
+            wasted_spend=r[8],
+            forecast=r[9],
+            forecast_date=r[10],
+            at_risk=r[11],
+        )
+        for r in rows
+    }
+
+
+def read_usage(con: duckdb.DuckDBPyConnection, as_of: date) -> Usage:
+    """Focus time, active users and depth per application in the 28-day window; weekly active users."""
+    first = as_of - timedelta(days=7 * WEEKS - 1)
+    window_first = as_of - timedelta(days=WINDOW_DAYS - 1)
+    judged = _JUDGED
+    params = {"min_s": DEFAULT_MIN_S, "first": window_first, "last": as_of}
+    focus: dict[str, float] = {}
+    user_days: dict[str, int] = {}
+    active_focus: dict[str, float] = {}
+    for app, total, days, on_active in con.execute(
+        f"SELECT app, sum(focus_s), count(*) FILTER (WHERE active), coalesce(sum(focus_s) FILTER (WHERE active), 0) "
+        f"FROM {judged} GROUP BY app",
+        params,
+    ).fetchall():
+        focus[app] = float(total)
+        user_days[app] = int(days)
+        active_focus[app] = float(on_active)
+    departments = dict(con.execute('SELECT "user", department FROM directory').fetchall())
+    users: dict[str, set[str]] = defaultdict(set)
+    by_department: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for app, user in con.execute(f'SELECT DISTINCT app, "user" FROM {judged} WHERE active', params).fetchall():
+        users[app].add(user)
+        if user in departments:
+            by_department[app, departments[user]].add(user)
+    weekly: dict[str, list[int]] = defaultdict(lambda: [0] * WEEKS)
+    for app, block, count in con.execute(
+        f"SELECT app, (datediff('day', day, $as_of) // 7)::INTEGER AS block, count(DISTINCT \"user\") "
+        f"FROM {judged} WHERE active GROUP BY ALL",
+        {"min_s": DEFAULT_MIN_S, "first": first, "last": as_of, "as_of": as_of},
+    ).fetchall():
+        weekly[app][WEEKS - 1 - block] = int(count)
+    first_day = con.execute("SELECT min(day) FROM usage_user_daily WHERE day <= ?", [as_of]).fetchone()
+    return Usage(
+        focus_s=focus,
+        active_users={app: frozenset(u) for app, u in users.items()},
+        active_by_department={key: frozenset(u) for key, u in by_department.items()},
+        active_user_days=user_days,
+        active_focus_s=active_focus,
+        weekly_active={app: tuple(v) for app, v in weekly.items()},
+        first_day=first_day[0] if first_day else None,
+    )
+
+
+def read_switches(con: duckdb.DuckDBPyConnection, strategy: Strategy, as_of: date) -> list[SwitchWeek]:
+    """Per department (and organisation-wide) and calendar week: focus on each new app and its legacy app."""
+    monday = as_of - timedelta(days=as_of.weekday())
+    first = monday - timedelta(weeks=SWITCH_WEEKS - 1)
+    out: list[SwitchWeek] = []
+    for app in strategy.applications.values():
+        if app.replaces is None:
+            continue
+        rows = con.execute(
+            """
+            SELECT CASE WHEN grouping(d.department) = 1 THEN '(all)' ELSE d.department END AS department,
+                   date_trunc('week', u.day)::DATE AS week,
+                   coalesce(sum(u.focus_s) FILTER (WHERE m.application = $new), 0),
+                   coalesce(sum(u.focus_s) FILTER (WHERE m.application = $old), 0),
+                   count(DISTINCT u."user")
+            FROM usage_user_daily u JOIN app_map m USING (app) LEFT JOIN directory d USING ("user")
+            WHERE m.application IN ($new, $old) AND u.day BETWEEN $first AND $last
+            GROUP BY GROUPING SETS ((d.department, week), (week))
+            HAVING grouping(d.department) = 1 OR d.department IS NOT NULL
+            """,
+            {"new": app.id, "old": app.replaces, "first": first, "last": as_of},
+        ).fetchall()
+        out += [SwitchWeek(app.id, app.replaces, r[0], r[1], float(r[2]), float(r[3]), int(r[4])) for r in rows]
+    return out
+
+
+def read_series(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, tuple[tuple[date, float | None], ...]]:
+    """Daily adoption ratio per investment (None without a directory), for the report's small multiples."""
+    series: dict[str, list[tuple[date, float | None]]] = defaultdict(list)
+    for inv, day, ratio in con.execute(
+        """
+        SELECT s.investment, s.day,
+               CASE WHEN r.has_directory AND s.population > 0 THEN s.mau_target / s.population END
+        FROM adoption_series s CROSS JOIN refresh_state r
+        WHERE s.day BETWEEN ? AND ? ORDER BY s.investment, s.day
+        """,
+        [as_of - timedelta(days=SERIES_DAYS), as_of],
+    ).fetchall():
+        series[inv].append((day, ratio))
+    return {inv: tuple(points) for inv, points in series.items()}

@@ -1,0 +1,115 @@
+"""The analysts' alignment surface in DuckDB: result tables the pipeline refreshes and stable views over them.
+
+Wiring for the pipeline (the single writer)::
+
+    alignment.views.install(con)                      # once, after pipeline.schema.migrate
+    alignment.views.refresh(con, catalog, as_of)      # after each pipeline.refresh.refresh
+
+The views are k-safe like every analyst view: they hold no per-user rows and no group under k.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from alignment.assessment import Assessment, assess
+from alignment.reader import read_facts, strategy_from_catalog
+
+if TYPE_CHECKING:
+    from pipeline.catalog import Catalog
+
+TABLES = """
+CREATE TABLE IF NOT EXISTS alignment_portfolio_data (
+    as_of DATE, axis VARCHAR, segment VARCHAR, initiatives INTEGER, investments INTEGER, spend DOUBLE,
+    spend_share DOUBLE, attainment DOUBLE, low_or_at_risk INTEGER, currency VARCHAR);
+CREATE TABLE IF NOT EXISTS alignment_roadmap_data (
+    as_of DATE, rank INTEGER, kind VARCHAR, subject VARCHAR, name VARCHAR, initiative VARCHAR, action VARCHAR,
+    priority DOUBLE, weight DOUBLE, gap DOUBLE, wasted DOUBLE, value_at_risk DOUBLE, confidence DOUBLE,
+    effort DOUBLE, after VARCHAR, reason VARCHAR);
+CREATE TABLE IF NOT EXISTS alignment_displacement_data (
+    as_of DATE, application VARCHAR, replaces VARCHAR, department VARCHAR, week DATE, new_minutes DOUBLE,
+    old_minutes DOUBLE, users INTEGER, new_share DOUBLE);
+CREATE TABLE IF NOT EXISTS alignment_emergent_data (
+    as_of DATE, application VARCHAR, name VARCHAR, in_catalog BOOLEAN, capability VARCHAR, active_users INTEGER,
+    users_per_week DOUBLE, growth_per_week DOUBLE);
+CREATE TABLE IF NOT EXISTS alignment_maturity_data (
+    as_of DATE, label VARCHAR, criterion VARCHAR, attribute VARCHAR, source VARCHAR, score DOUBLE,
+    proxy VARCHAR, proxy_value DOUBLE);
+"""
+
+VIEWS = """
+CREATE OR REPLACE VIEW alignment_portfolio AS
+SELECT * FROM alignment_portfolio_data
+ORDER BY CASE axis WHEN 'domain' THEN 1 WHEN 'perspective' THEN 2 WHEN 'orphan' THEN 3 ELSE 4 END;
+CREATE OR REPLACE VIEW roadmap AS SELECT * FROM alignment_roadmap_data ORDER BY rank;
+CREATE OR REPLACE VIEW alignment_displacement AS
+SELECT * FROM alignment_displacement_data ORDER BY application, department, week;
+CREATE OR REPLACE VIEW emergent_strategy AS SELECT * FROM alignment_emergent_data ORDER BY active_users DESC;
+CREATE OR REPLACE VIEW alignment_maturity AS SELECT * FROM alignment_maturity_data;
+"""
+
+
+def install(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the alignment tables and views if missing (safe to repeat)."""
+    con.execute(TABLES)
+    con.execute(VIEWS)
+
+
+def refresh(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date | None = None) -> Assessment:
+    """Recompute every alignment result from the database and the catalog and replace the tables' rows."""
+    install(con)
+    result = assess(read_facts(con, strategy_from_catalog(catalog), as_of))
+    write(con, result)
+    return result
+
+
+def rows(a: Assessment) -> dict[str, list[tuple[Any, ...]]]:
+    """The table rows of an assessment, by table name."""
+    day = a.facts.as_of
+    p = a.portfolio
+    total = p.total.spend
+    maturity_rows = [
+        (day, a.maturity.label, attr.criterion, attr.attribute, attr.source, attr.score,
+         attr.proxy.spec.id if attr.proxy else None, attr.proxy.value if attr.proxy else None)
+        for c in a.maturity.criteria
+        for attr in c.attributes
+    ]  # fmt: skip
+    return {
+        "alignment_portfolio_data": [
+            (day, s.axis, s.key, s.initiatives, s.investments, s.spend, s.spend_share(total), s.attainment,
+             s.low_or_at_risk, p.currency)
+            for s in p.segments
+        ],
+        "alignment_roadmap_data": [
+            (day, n, i.kind, i.subject, i.name, i.initiative, i.action, i.priority, i.weight, i.gap, i.wasted,
+             i.value_at_risk, i.confidence, i.effort, " ".join(i.after), i.reason)
+            for n, i in enumerate(a.roadmap, start=1)
+        ],
+        "alignment_displacement_data": [
+            (day, s.new_app, s.old_app, s.department, s.week, s.new_minutes, s.old_minutes, s.users, s.share)
+            for s in a.displacement
+        ],
+        "alignment_emergent_data": [
+            (day, c.app, c.name, c.in_catalog, c.capability, c.active_users, c.slope, c.growth) for c in a.emergent
+        ],
+        "alignment_maturity_data": maturity_rows,
+    }  # fmt: skip
+
+
+def write(con: duckdb.DuckDBPyConnection, a: Assessment) -> None:
+    """Replace every alignment table's rows in one transaction."""
+    con.execute("BEGIN")
+    try:
+        for table, values in rows(a).items():
+            con.execute(f"DELETE FROM {table}")
+            if values:
+                marks = ", ".join("?" * len(values[0]))
+                # executemany is slow per row, but these tables hold tens of rows, not millions.
+                con.executemany(f"INSERT INTO {table} VALUES ({marks})", [list(v) for v in values])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

@@ -1,0 +1,225 @@
+"""Investment detail: one investment's adoption against its plan, its use, cost, departments and forecast."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as sdk
+
+from dashboards import links, uids, variables
+from dashboards.board import board
+from dashboards.layout import Row
+from dashboards.panels import (
+    NEUTRAL,
+    Steps,
+    bars_panel,
+    colour_by_name,
+    stat_panel,
+    timeseries_panel,
+)
+from dashboards.portfolio import GAP, STATUS_COLOURS
+from dashboards.query import Query
+from metrics.thresholds import Thresholds
+from pipeline.domain.status import MIN_COVERAGE, TOLERANCE
+
+UID = uids.INVESTMENT
+TITLE = "alignmon / Investment detail"
+
+INV = 'investment=~"$investment"'
+# Below min_coverage the status is `unknown`, never `low` (METRICS.md): missing data is not non-use.
+COVERAGE: Steps = ((None, "red"), (MIN_COVERAGE, "green"))
+# Display bands for licence utilisation: seats bought but unused are the wasted spend.
+UTILISATION: Steps = ((None, "red"), (0.5, "orange"), (0.8, "green"))
+
+
+def _with_currency(metric: str) -> str:
+    """A per-investment money figure with the investment's currency as a label (legend "{{currency}}")."""
+    return f"{metric}{{{INV}}} * on (investment) group_left (currency) alignmon_investment_info"
+
+
+def build(t: Thresholds) -> sdk.Dashboard:
+    """The investment detail dashboard."""
+    waste_steps: Steps = ((None, "green"), (t.alerts.waste.min_wasted_spend, "red"))
+    renewal_steps: Steps = ((None, "red"), (t.alerts.waste.renewal_within_days, "green"))
+    adoption = Row(
+        "Adoption against plan",
+        (
+            (
+                16,
+                timeseries_panel(
+                    "Adoption vs plan",
+                    "Adoption ratio (active users in 28 days in the target population / its size) against the "
+                    "planned ratio of the investment's curve; below the dashed 'low below' line for low_days days "
+                    "in a row the status turns low.",
+                    [
+                        Query(f"alignmon_investment_adoption_ratio{{{INV}}}", "adoption"),
+                        Query(f"alignmon_investment_planned_ratio{{{INV}}}", "planned"),
+                        Query(f"alignmon_investment_planned_ratio{{{INV}}} * {1 - TOLERANCE:g}", "low below"),
+                    ],
+                    unit="percentunit",
+                    minimum=0,
+                    maximum=1,
+                    links=[links.runbook(t.runbook_base_url, "AdoptionLow")],
+                ),
+            ),
+            (
+                4,
+                colour_by_name(
+                    stat_panel(
+                        "Status",
+                        "The investment's status today: on_track, low, unknown (coverage below min_coverage) or "
+                        "not_started (before go-live).",
+                        [Query(f"alignmon_investment_status{{{INV}}} == 1", "{{status}}")],
+                        unit="short",
+                        text="name",
+                        links=[links.to_dashboard("Portfolio", uids.PORTFOLIO, "${__url_time_range}")],
+                    ),
+                    STATUS_COLOURS,
+                ),
+            ),
+            (
+                4,
+                stat_panel(
+                    "Gap to plan",
+                    "Planned ratio minus adoption ratio: positive means behind plan, in shares of the target "
+                    "population.",
+                    [Query(f"alignmon_investment_gap_ratio{{{INV}}}", "gap")],
+                    unit="percentunit",
+                    steps=GAP,
+                ),
+            ),
+        ),
+        height=9,
+    )
+    use = Row(
+        "Use and cost",
+        (
+            (
+                8,
+                timeseries_panel(
+                    "Active users (1d / 7d / 28d)",
+                    "People active on any of the investment's applications (at least min_minutes of focus time "
+                    "on a day) on the as-of day (1d = DAU), in its 7-day window (WAU) and in its 28-day window (MAU).",
+                    [Query(f"alignmon_investment_active_users{{{INV}}}", "{{window}}")],
+                    unit="short",
+                    minimum=0,
+                ),
+            ),
+            (
+                4,
+                stat_panel(
+                    "Coverage",
+                    "Share of the target population with any telemetry in 28 days; below min_coverage adoption "
+                    "is unknown, not low.",
+                    [Query(f"alignmon_investment_coverage_ratio{{{INV}}}", "coverage")],
+                    unit="percentunit",
+                    steps=COVERAGE,
+                ),
+            ),
+            (
+                4,
+                stat_panel(
+                    "Licence utilisation",
+                    "Active users in 28 days (anyone) / seats purchased.",
+                    [Query(f"alignmon_investment_licence_utilisation_ratio{{{INV}}}", "utilisation")],
+                    unit="percentunit",
+                    steps=UTILISATION,
+                ),
+            ),
+            (
+                4,
+                (
+                    stat_panel(
+                        "Cost per active user",
+                        "Annual cost / active users in 28 days, in the investment's currency; empty when nobody "
+                        "is active.",
+                        [Query(_with_currency("alignmon_investment_cost_per_active_user"), "{{currency}}")],
+                        unit="short",
+                        steps=NEUTRAL,
+                        decimals=0,
+                    )
+                ),
+            ),
+            (
+                4,
+                (
+                    stat_panel(
+                        "Wasted spend / year",
+                        "max(seats - active users, 0) x annual cost / seats, in the investment's currency.",
+                        [Query(_with_currency("alignmon_investment_wasted_spend"), "{{currency}}")],
+                        unit="short",
+                        steps=waste_steps,
+                        decimals=0,
+                        links=[links.runbook(t.runbook_base_url, "LicenceWasteBeforeRenewal")],
+                    )
+                ),
+            ),
+        ),
+        height=7,
+    )
+    outlook = Row(
+        "Departments and forecast",
+        (
+            (
+                12,
+                bars_panel(
+                    "Adoption by department (k-safe)",
+                    "Adoption ratio per target department; departments with fewer than k people are never "
+                    "exported, so they do not appear here.",
+                    [
+                        Query(
+                            f'alignmon_department_adoption_ratio{{{INV}, department=~"$department"}}',
+                            "{{department}}",
+                        )
+                    ],
+                    unit="percentunit",
+                    minimum=0,
+                    maximum=1,
+                ),
+            ),
+            (
+                6,
+                stat_panel(
+                    "Forecast target date",
+                    "When the logistic curve fitted to the adoption since go-live reaches the target ratio "
+                    "(forecast), next to the investment's target date; no forecast when the fit never reaches it.",
+                    [
+                        Query(f"alignmon_investment_forecast_target_timestamp_seconds{{{INV}}} * 1000", "forecast"),
+                        Query(f"alignmon_investment_target_timestamp_seconds{{{INV}}} * 1000", "target"),
+                    ],
+                    unit="time:YYYY-MM-DD",
+                    text="value_and_name",
+                ),
+            ),
+            (
+                3,
+                stat_panel(
+                    "Forecast",
+                    "at risk when the forecast reaches the target after the target date, or never.",
+                    [Query(f"alignmon_investment_at_risk{{{INV}}}", "forecast")],
+                    unit="short",
+                    mappings={"0": ("on time", "green"), "1": ("at risk", "red")},
+                    links=[links.runbook(t.runbook_base_url, "AdoptionForecastMissesTarget")],
+                ),
+            ),
+            (
+                3,
+                stat_panel(
+                    "Renewal in",
+                    "Days until the licence renews; act on wasted spend before then.",
+                    [Query(f"investment:alignmon_investment_renewal:days_until{{{INV}}}", "renewal")],
+                    unit="d",
+                    steps=renewal_steps,
+                    decimals=0,
+                ),
+            ),
+        ),
+        height=7,
+    )
+    return board(
+        UID,
+        TITLE,
+        "One investment: adoption against its plan curve, active users, coverage, licence use and cost, "
+        "k-safe department breakdown and forecast. See docs/dashboards.md.",
+        rows=[adoption, use, outlook],
+        variables=[variables.objective(), variables.initiative(), variables.investment(), variables.department()],
+        runbook_base_url=t.runbook_base_url,
+    )

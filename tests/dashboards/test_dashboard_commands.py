@@ -1,0 +1,47 @@
+"""`alignmon dashboards build` from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from alignmon.cli import main
+from metrics.thresholds import THRESHOLDS_PATH
+
+
+def test_build_writes_one_file_per_dashboard(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dashboards", "build", "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out.split()
+    assert [Path(p).name for p in printed] == [
+        "alignmon-portfolio.json",
+        "alignmon-investment.json",
+        "alignmon-applications.json",
+        "alignmon-pipeline.json",
+    ]
+    portfolio = json.loads((tmp_path / "out" / "alignmon-portfolio.json").read_text())
+    assert portfolio["uid"] == "alignmon-portfolio"
+
+
+def test_build_follows_a_thresholds_file(tmp_path: Path) -> None:
+    custom = tmp_path / "thresholds.yml"
+    custom.write_text(THRESHOLDS_PATH.read_text().replace("max_lag_records: 50000", "max_lag_records: 1234"))
+    assert main(["dashboards", "build", "--out", str(tmp_path), "--thresholds", str(custom)]) == 0
+    health = json.loads((tmp_path / "alignmon-pipeline.json").read_text())
+    lag = next(p for p in health["panels"] if p.get("title") == "Consumer lag")
+    assert [s["value"] for s in lag["fieldConfig"]["defaults"]["thresholds"]["steps"]] == [None, 1234]
+
+
+def test_build_reports_a_broken_thresholds_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "thresholds.yml"
+    broken.write_text("runbook_base_url: x\n")
+    assert main(["dashboards", "build", "--out", str(tmp_path), "--thresholds", str(broken)]) == 1
+    assert f"{broken}: invalid thresholds" in capsys.readouterr().err
+
+
+def test_help_names_both_actions(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["dashboards", "--help"])
+    out = capsys.readouterr().out
+    assert "build" in out and "push" in out

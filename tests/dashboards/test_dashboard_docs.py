@@ -1,0 +1,43 @@
+"""docs/dashboards.md documents every dashboard, row and panel the code builds."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+DOC = Path(__file__).parents[2] / "docs" / "dashboards.md"
+
+
+def _headings() -> set[str]:
+    return {m.strip() for m in re.findall(r"^#{2,4} (.+)$", DOC.read_text(), re.MULTILINE)}
+
+
+def test_every_dashboard_row_and_panel_has_a_section(built: dict[str, dict[str, Any]]) -> None:
+    headings = _headings()
+    missing = [
+        f"{d['title']}: {p['title']}"
+        for d in built.values()
+        for p in [{"title": d["title"]}, *d["panels"]]
+        if p["title"] not in headings
+    ]
+    assert missing == []
+
+
+def test_every_variable_and_uid_is_documented(built: dict[str, dict[str, Any]]) -> None:
+    text = DOC.read_text()
+    for d in built.values():
+        assert f"`{d['uid']}`" in text
+        for variable in d["templating"].get("list", []):
+            assert f"`{variable['name']}`" in text
+
+
+def test_deploy_commands_are_documented() -> None:
+    text = DOC.read_text()
+    for needle in (
+        "alignmon dashboards build",
+        "alignmon dashboards push",
+        "ALIGNMON_GRAFANA_TOKEN",
+        "--no-datasource",
+    ):
+        assert needle in text
