@@ -12,7 +12,6 @@ Ctrl-C, SIGTERM or --seconds stops everything and leaves no process behind.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import signal
@@ -23,7 +22,6 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -32,6 +30,7 @@ import httpx
 
 from alignmon.errors import AlignmonError
 from alignmon.settings import Settings
+from metrics.inbox import AlertInbox
 
 BACKFILL_DAYS = 60
 SEED = 7
@@ -52,37 +51,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="how long the most recent working day takes to replay through the gateway (default 30)",
     )
     p.set_defaults(handler=_demo)
-
-
-class Inbox:
-    """The webhook the local Alertmanager notifies; the demo prints what arrives."""
-
-    def __init__(self, url: str) -> None:
-        parsed = urlparse(url)
-        self.notifications: list[dict[str, Any]] = []
-        inbox = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                inbox.notifications.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((parsed.hostname or "127.0.0.1", parsed.port or 80), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def firing(self) -> list[str]:
-        names = {
-            f"{a['labels'].get('alertname')}({a['labels'].get('investment') or a['labels'].get('application') or ''})"
-            for n in self.notifications
-            for a in n.get("alerts", [])
-            if a.get("status") == "firing"
-        }
-        return sorted(names)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -117,11 +85,12 @@ class Demo:
         try:
             self.say("starting Kafka, Prometheus and Alertmanager (first run fetches Kafka's jars from Maven Central)")
             stack.up()
-            inbox = Inbox(self.settings.alert_webhook_url)
+            url = urlparse(self.settings.alert_webhook_url)
+            inbox = AlertInbox(url.hostname or "127.0.0.1", url.port or 80)
             try:
                 self._run(stack, inbox)
             finally:
-                inbox.server.shutdown()
+                inbox.close()
         finally:
             self.say("stopping gateway, pipeline and the stack")
             for _name, child in self.children:
@@ -136,7 +105,7 @@ class Demo:
             stack.down()
             self.say("stopped; nothing left running")
 
-    def _run(self, stack: Any, inbox: Inbox) -> None:
+    def _run(self, stack: Any, inbox: AlertInbox) -> None:
         from collectors.pseudonym import key_from  # noqa: PLC0415
         from collectors.simulate import Organisation  # noqa: PLC0415
 
@@ -288,7 +257,7 @@ class Demo:
             else:
                 self.sent_via_gateway += answer.json()["accepted"]
 
-    def _report(self, stack: Any, inbox: Inbox) -> None:
+    def _report(self, stack: Any, inbox: AlertInbox) -> None:
         while not self.stopping.wait(10):
             try:
                 events = _query(stack.prometheus_url, "sum(alignmon_events_ingested_total)")
@@ -306,7 +275,7 @@ class Demo:
             self.say(
                 f"stored {stored:,} events ({self.sent_via_gateway:,} via the gateway) | investments: {status} "
                 f"| alerts in Prometheus: {firing} | delivered to the webhook: "
-                f"{', '.join(inbox.firing()) or 'none yet'}"
+                f"{', '.join(_names(inbox.alerts())) or 'none yet'}"
             )
 
 
@@ -317,6 +286,11 @@ class _StoppedError(Exception):
 def _query(prometheus: str, expr: str, label: str | None = None) -> dict[str, float]:
     result = httpx.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=5).json()["data"]["result"]
     return {(r["metric"].get(label, "") if label else ""): float(r["value"][1]) for r in result}
+
+
+def _names(alerts: list[dict[str, Any]]) -> list[str]:
+    labels = [a["labels"] for a in alerts]
+    return sorted({f"{x.get('alertname')}({x.get('investment') or x.get('application') or ''})" for x in labels})
 
 
 def _last_weekday_before(day: date) -> date:

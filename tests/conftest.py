@@ -22,6 +22,7 @@ from alignmon.stack.kafka import ensure_topics
 from alignmon.stack.process import free_port
 from alignmon.stack.stack import Stack, StackConfig
 from metrics.config import local_alertmanager_yaml, rule_files
+from metrics.inbox import AlertInbox
 
 
 class Ports:
@@ -75,44 +76,11 @@ def topic(kafka_bootstrap: str) -> str:
     return name
 
 
-class AlertInbox:
-    """A webhook receiver for Alertmanager: keeps every notification it is sent."""
-
-    def __init__(self, port: int) -> None:
-        import json
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.notifications: list[dict[str, object]] = []
-        inbox = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                inbox.notifications.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def alerts(self, alertname: str, status: str = "firing") -> list[dict[str, object]]:
-        return [
-            a
-            for n in self.notifications
-            for a in n["alerts"]  # type: ignore[attr-defined]
-            if a["labels"]["alertname"] == alertname and a["status"] == status
-        ]
-
-
 @pytest.fixture(scope="session")
 def alert_inbox(ports: Ports) -> Iterator[AlertInbox]:
-    inbox = AlertInbox(ports.webhook)
+    inbox = AlertInbox(port=ports.webhook)
     yield inbox
-    inbox.server.shutdown()
+    inbox.close()
 
 
 class Alignmon:

@@ -11,13 +11,11 @@ healthy investment, and the alert must resolve once adoption recovers.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from collectors.pseudonym import pseudonymise
 from collectors.simulate import Organisation
 from metrics import routing
 from metrics.exporter import PipelineCollector, serve
+from metrics.inbox import AlertInbox
 from metrics.rulegen import render
 from metrics.thresholds import load
 from pipeline.batch import Record, decode
@@ -41,15 +40,12 @@ STALLED = "inv-erp-s4"
 ON_TRACK = "inv-crm-rollout"
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.mails: list[Message] = []
-        self.hooks: list[dict[str, Any]] = []
+class Inbox(AlertInbox):
+    """The webhook receiver plus the mails the SMTP sink got."""
 
-    def alerts(self, name: str, status: str) -> list[dict[str, Any]]:
-        return [
-            a for h in self.hooks for a in h["alerts"] if a["labels"]["alertname"] == name and a["status"] == status
-        ]
+    def __init__(self) -> None:
+        super().__init__()
+        self.mails: list[Message] = []
 
 
 @pytest.fixture
@@ -65,22 +61,11 @@ def inbox() -> Iterator[tuple[Inbox, str, str]]:
             box.mails.append(message_from_bytes(envelope.content))
             return "250 OK"
 
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            box.hooks.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0)))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=hook.serve_forever, daemon=True).start()
     smtp = Controller(Smtp(), hostname="127.0.0.1", port=free_port())
     smtp.start()
-    yield box, f"127.0.0.1:{smtp.port}", f"http://127.0.0.1:{hook.server_address[1]}/alerts"
+    yield box, f"127.0.0.1:{smtp.port}", box.url
     smtp.stop()
-    hook.shutdown()
+    box.close()
 
 
 def fast_rules(tmp: Path) -> Path:
@@ -187,7 +172,7 @@ def test_stalled_investment_alerts_its_owner_and_resolves(
         }
         assert "inv-teams" in healthy
         time.sleep(5)
-        raised = {a["labels"].get("investment") for h in box.hooks for a in h["alerts"]}
+        raised = {a["labels"].get("investment") for h in box.notifications for a in h["alerts"]}
         assert not healthy & raised, healthy & raised
 
         # Adoption recovers: everyone in the target departments uses the ERP for an hour today.
