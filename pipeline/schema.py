@@ -157,7 +157,44 @@ ANALYST_VIEWS = (
 )
 
 
+# Bump when a derived table changes shape. Derived tables are recomputed from the raw ones (events,
+# usage_user_daily), so an upgrade drops and rebuilds them instead of altering them column by column.
+SCHEMA_VERSION = 2
+DERIVED = (
+    "adoption_current",
+    "adoption_series",
+    "refresh_state",
+    "app_map",
+    "catalog_applications",
+    "catalog_investments",
+    "investment_apps",
+    "investment_departments",
+    "directory",
+    "inv_targets",
+    "inv_population",
+    "initiative_attainment",
+    "department_adoption",
+    "application_activity",
+    "objective_attainment",
+)
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Create what is missing; on a schema change rebuild the derived tables. Safe to repeat."""
+    con.execute("CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL)")
+    row = con.execute("SELECT max(version) FROM schema_info").fetchone()
+    if row is None or row[0] != SCHEMA_VERSION:
+        for table in DERIVED:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute("DELETE FROM schema_info")
+        con.execute("INSERT INTO schema_info VALUES (?)", [SCHEMA_VERSION])
     con.execute(TABLES)
     con.execute(ADOPTION_CURRENT)
     con.execute(VIEWS)
+    # The next refresh recomputes every day that has data (the series was dropped or is new).
+    con.execute(
+        "UPDATE refresh_state SET dirty_from = (SELECT min(day) FROM usage_user_daily) "
+        "WHERE computed_to IS NULL AND dirty_from IS NULL"
+    )
+    if con.execute("SELECT count(*) FROM ingest_totals").fetchone() == (0,):
+        con.execute("INSERT INTO ingest_totals SELECT source, kind, count(*) FROM events GROUP BY ALL")

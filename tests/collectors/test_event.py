@@ -1,0 +1,73 @@
+"""The one event contract: its committed JSON Schema is current, and its limits say what is wrong."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jsonschema
+import pytest
+from pydantic import ValidationError
+
+from collectors.event import SCHEMA_PATH, UsageEvent, deterministic_id, json_schema
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def valid(**changes: Any) -> dict[str, Any]:
+    event = {
+        "event_id": "e-1", "kind": "focus", "device_id": "laptop-1", "user": "ann", "app": "teams.exe",
+        "start": "2026-11-20T09:00:00+01:00", "duration_s": 300.0, "source": "agent",
+    }
+    return {**event, **changes}
+
+
+def errors(event: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(ValidationError) as info:
+        UsageEvent.model_validate(event, context={"now": NOW})
+    return {".".join(map(str, e["loc"])) or "event": e["msg"] for e in info.value.errors()}
+
+
+def test_committed_json_schema_is_generated_from_the_model() -> None:
+    assert json.loads(SCHEMA_PATH.read_text()) == json_schema(), "run collectors.event.write_json_schema()"
+
+
+def test_model_and_schema_agree_on_a_valid_event() -> None:
+    event = valid(title="Budget", department="Sales")
+    jsonschema.validate(event, json_schema())
+    parsed = UsageEvent.model_validate(event, context={"now": NOW})
+    assert parsed.end == datetime(2026, 11, 20, 8, 5, tzinfo=UTC)
+    assert json.loads(parsed.to_json_bytes())["start"] == "2026-11-20T09:00:00+01:00"
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"app": "x" * 513}, "app", "at most 512 characters"),
+        ({"duration_s": 86_401}, "duration_s", "less than or equal to 86400"),
+        ({"duration_s": -1}, "duration_s", "greater than or equal to 0"),
+        ({"start": "2026-11-20T12:06:00+00:00"}, "start", "more than 5 minutes in the future"),
+        ({"start": "2026-11-20T09:00:00"}, "start", "timezone"),
+        ({"kind": "launch"}, "event", "launch event has no duration"),
+        ({"kind": "typing"}, "kind", "'focus', 'open' or 'launch'"),
+        ({"source": "Agent!"}, "source", "pattern"),
+        ({"keystrokes": 12}, "keystrokes", "Extra inputs are not permitted"),
+        ({"user": ""}, "user", "at least 1 character"),
+    ],
+)
+def test_limits_name_the_field_and_say_what_is_wrong(change: dict[str, Any], field: str, words: str) -> None:
+    found = errors(valid(**change))
+    assert field in found, found
+    assert words in found[field]
+
+
+def test_start_five_minutes_ahead_is_still_accepted() -> None:
+    start = (NOW + timedelta(minutes=5)).isoformat()
+    assert UsageEvent.model_validate(valid(start=start), context={"now": NOW}).start == NOW + timedelta(minutes=5)
+
+
+def test_deterministic_ids_repeat_for_the_same_record_only() -> None:
+    assert deterministic_id("osquery", "mac-1", 42) == deterministic_id("osquery", "mac-1", 42)
+    assert deterministic_id("osquery", "mac-1", 42) != deterministic_id("osquery", "mac-1", 43)
+    assert deterministic_id("osquery", "mac-1", 42) != deterministic_id("whatpulse", "mac-1", 42)
