@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from alignment import views
 from alignmon.settings import Settings
 from metrics.exporter import PipelineCollector, serve
-from pipeline.batch import Batch
 from pipeline.catalog import CatalogError, CatalogSource, catalog_files
 from pipeline.consumer import Consumer
 from pipeline.refresh import refresh, sync_catalog
@@ -31,6 +30,7 @@ class Pipeline:
     catalog: CatalogSource | None = None
     _generation: int = -1
     _warned: bool = False
+    _refreshed: tuple[object, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
@@ -56,46 +56,54 @@ class Pipeline:
         self.catalog = CatalogSource(s.catalog_dir, s.directory_csv, s.pseudonym_key())
         return True
 
-    def refresh(self) -> None:
-        """Reload the catalog if it changed, then bring adoption up to the as-of day."""
+    def refresh(self) -> bool:
+        """Reload the catalog if it changed, then bring adoption up to the as-of day.
+
+        Returns False when nothing could have changed since the last refresh (same day, same
+        catalog, no batch since), so an idle pipeline neither recomputes nor republishes.
+        """
         if self.catalog is None and not self.find_catalog():
-            return
+            return False
         assert self.catalog is not None
         try:
             catalog = self.catalog.current()
         except CatalogError as exc:
             # Never valid so far: keep ingesting (nothing is lost) and say what to fix.
             log.error("catalog not usable, adoption not computed until it is fixed:\n%s", exc)
-            return
+            return False
         if self.catalog.generation != self._generation:
             log.info("catalog loaded: %d investments", len(catalog.investments))
             sync_catalog(self.store.con, catalog)
             self._generation = self.catalog.generation
-        began = time.perf_counter()
         as_of = self.settings.today()
+        key = (as_of, self._generation, self.consumer.stats.batches)
+        if key == self._refreshed:
+            return False
+        began = time.perf_counter()
         refresh(self.store.con, catalog, as_of, self.settings.k_anonymity)
         views.refresh(self.store.con, catalog, as_of)  # the alignment model's views for analysts
         self.consumer.stats.last_refresh_s = time.perf_counter() - began
+        self._refreshed = key
+        return True
 
     def run(self) -> None:
         s = self.settings
         server = serve(PipelineCollector(self.store.cursor, self.consumer.stats), s.exporter_host, s.exporter_port)
-        last_snapshot = 0.0
-        last_report = last_refresh = time.monotonic()
+        last_report = last_refresh = last_snapshot = time.monotonic()
         self.refresh()
-
-        def after(batch: Batch) -> None:
-            nonlocal last_snapshot
-            if time.monotonic() - last_snapshot >= s.snapshot_interval_s:
-                self.snapshot()
-                last_snapshot = time.monotonic()
-
+        changed = True  # the refresh wrote figures: the first snapshot is due at once
+        last_snapshot -= s.snapshot_interval_s
         try:
             while not self.consumer.stopping.is_set():
-                self.consumer.step(after)
+                changed |= self.consumer.step() > 0
                 if time.monotonic() - last_refresh >= s.refresh_interval_s:
-                    self.refresh()
+                    changed |= self.refresh()
                     last_refresh = time.monotonic()
+                # Publish from the loop, not after a batch, so the last events reach analysts even
+                # when the stream goes quiet; and only when something changed since the last copy.
+                if changed and time.monotonic() - last_snapshot >= s.snapshot_interval_s:
+                    self.snapshot()
+                    last_snapshot, changed = time.monotonic(), False
                 if time.monotonic() - last_report >= 10:
                     st = self.consumer.stats
                     log.info(

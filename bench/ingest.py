@@ -1,0 +1,404 @@
+"""Pipeline throughput: Kafka -> committed DuckDB rows, the raw DuckDB insert limit, and refresh cost.
+
+Run: .venv/bin/python bench/ingest.py [--bootstrap HOST:PORT] [--events 1000000] [--history 1000000,10000000]
+Without --bootstrap a broker is started for the run (alignmon.stack) and stopped after it.
+
+(a) end to end: a topic is pre-filled with simulator events (3 partitions, keyed by device), then the
+    real Consumer + Store (poll, decode, validation, dedup, rollup, offsets; one transaction per batch)
+    drain it; events/s = rows committed / seconds from the consumer's creation to the last commit.
+    It runs in a fresh child process, so its peak RSS (ru_maxrss) is the pipeline's alone.
+(b) the limit: the same rows (read back from (a)'s DuckDB as one prebuilt Arrow table) inserted into a
+    plain table; the ratio (a)/(b) says how much of DuckDB's own speed the pipeline gets.
+(c) refresh: the adoption refresh for ONE new day on top of a history of N events (a scale-10 simulated
+    organisation, written through Store.write), after the history's own first full refresh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import multiprocessing as mp
+import platform
+import pstats
+import resource
+import shlex
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import date, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+SEED = 11
+AS_OF = date(2026, 11, 19)  # a Thursday: the "new day" of (c) has events
+
+
+def machine() -> dict[str, str]:
+    cpu, mem = "unknown", "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal"):
+            mem = f"{int(line.split()[1]) / 1024**2:.1f} GiB"
+    import os  # noqa: PLC0415
+
+    return {"nproc": str(os.cpu_count()), "cpu": cpu, "ram": mem, "kernel": platform.release()}
+
+
+def versions() -> dict[str, str]:
+    import duckdb  # noqa: PLC0415
+    import kafka  # noqa: PLC0415
+    import pyarrow  # noqa: PLC0415
+    import pydantic  # noqa: PLC0415
+
+    pom = Path(__file__).parents[1] / "alignmon" / "stack" / "pom.xml"
+    broker = "?"
+    for line in pom.read_text().splitlines():
+        if "<kafka.version>" in line:
+            broker = line.split(">")[1].split("<")[0]
+    try:
+        import crc32c  # noqa: F401, PLC0415
+
+        crc = "yes"
+    except ImportError:
+        crc = "NO (10x slower record decoding)"
+    return {
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "kafka-python": kafka.__version__,
+        "crc32c": crc,
+        "pyarrow": pyarrow.__version__,
+        "pydantic": pydantic.__version__,
+        "kafka broker": broker,
+    }
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+
+
+def simulated_days(scale: float, newest: date) -> Iterator[tuple[date, list[dict[str, Any]]]]:
+    """(day, events) going back in time from `newest`; weekends have none and are skipped."""
+    from collectors.simulate import Organisation  # noqa: PLC0415
+
+    org = Organisation.build(SEED, scale, AS_OF)
+    day = newest
+    while True:
+        events = list(org.dicts_for_day(day, with_department=True))
+        if events:
+            yield day, events
+        day -= timedelta(days=1)
+
+
+# (a) end to end
+
+
+def prefill(bootstrap: str, topic: str, events: int) -> int:
+    """Produce `events` simulator events (as the gateway would: JSON, keyed by device)."""
+    from kafka import KafkaProducer  # noqa: PLC0415
+
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=1024 * 1024, max_request_size=4 * 1024**2
+    )
+    sent = 0
+    for _day, day_events in simulated_days(5.0, AS_OF):
+        for e in day_events[: events - sent]:
+            producer.send(topic, key=e["device_id"].encode(), value=json.dumps(e).encode())
+        sent += min(len(day_events), events - sent)
+        if sent >= events:
+            break
+    producer.flush(timeout=300)
+    producer.close()
+    return sent
+
+
+def consume(bootstrap: str, topic: str, events: int, db: str, batch: int, *, profile: bool) -> dict[str, Any]:
+    """Child process: drain the topic through the real pipeline code; timings, stage split and peak RSS."""
+    from pipeline.batch import Batch  # noqa: PLC0415
+    from pipeline.consumer import Consumer  # noqa: PLC0415
+    from pipeline.store import Store  # noqa: PLC0415
+
+    class TimedStore(Store):
+        write_s = 0.0
+
+        def write(self, b: Batch, high_watermarks: dict[tuple[str, int], int] | None = None) -> int:
+            began = time.perf_counter()
+            try:
+                return super().write(b, high_watermarks)
+            finally:
+                self.write_s += time.perf_counter() - began
+
+    rss_before = peak_rss_mib()
+    store = TimedStore(db)
+    began = time.perf_counter()
+    consumer = Consumer(store, bootstrap, topic, f"{topic}.dlq", group=f"bench-{uuid.uuid4().hex}", max_batch=batch)
+    prof = cProfile.Profile() if profile else None
+    handled, first_at, first_rows, step_s = 0, 0.0, 0, 0.0
+    if prof:
+        prof.enable()
+    deadline = time.monotonic() + 1800
+    while handled < events and time.monotonic() < deadline:
+        t = time.perf_counter()
+        n = consumer.step()
+        step_s += time.perf_counter() - t
+        if n and not first_at:
+            first_at, first_rows = time.perf_counter(), n
+        handled += n
+    done = time.perf_counter()
+    if prof:
+        prof.disable()
+    stats = consumer.stats
+    consumer.close()
+    rows = store.con.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]
+    store.close()
+    out: dict[str, Any] = {
+        "handled": handled,
+        "rows": rows,
+        "duplicates": stats.duplicates,
+        "rejected": stats.rejected,
+        "batches": stats.batches,
+        "total_s": done - began,
+        "first_commit_s": first_at - began if first_at else 0.0,
+        "steady_s": done - first_at if first_at else 0.0,
+        "steady_rows": handled - first_rows,
+        "write_s": store.write_s,
+        "decode_s": stats.batch_seconds_total - store.write_s,
+        "poll_s": step_s - stats.batch_seconds_total,
+        "peak_rss_mib": peak_rss_mib(),
+        "rss_at_start_mib": rss_before,
+    }
+    if prof:
+        text = io.StringIO()
+        pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(18)
+        out["profile"] = text.getvalue()
+    return out
+
+
+# (b) the limit
+
+
+def raw_insert(db: str, work: Path) -> dict[str, float]:
+    """Insert (a)'s rows, prebuilt as one Arrow table, into a plain table: all at once, and per 20k batch."""
+    import duckdb  # noqa: PLC0415
+
+    src = duckdb.connect(db, read_only=True)
+    table = src.sql("SELECT * FROM events ORDER BY kafka_partition, kafka_offset").to_arrow_table()
+    src.close()
+    out: dict[str, float] = {"rows": table.num_rows}
+    for label, step in (("one_insert", table.num_rows), ("per_20k", 20000)):
+        path = work / f"raw-{label}.duckdb"
+        con = duckdb.connect(str(path))
+        con.register("arrow_rows", table.slice(0, 0))
+        con.execute("CREATE TABLE plain AS SELECT * FROM arrow_rows")
+        con.unregister("arrow_rows")
+        began = time.perf_counter()
+        for first in range(0, table.num_rows, step):
+            con.register("arrow_rows", table.slice(first, step))
+            con.execute("INSERT INTO plain SELECT * FROM arrow_rows")
+            con.unregister("arrow_rows")
+        out[f"{label}_s"] = time.perf_counter() - began
+        con.close()
+    return out
+
+
+# (c) refresh cost
+
+
+def history_table(events: list[dict[str, Any]], offset: int) -> Any:
+    """Rows in the pipeline's column layout, as the consumer would have decoded them."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.compute as pc  # noqa: PLC0415
+
+    from pipeline.batch import COLUMNS  # noqa: PLC0415
+
+    n = len(events)
+    cols: dict[str, Any] = {
+        name: [e[name] for e in events]
+        for name in ("event_id", "kind", "device_id", "user", "app", "duration_s", "source", "department")
+    }
+    cols["start"] = pc.cast(pa.array([e["start"] for e in events]), pa.timestamp("us", tz="UTC"))
+    cols["title"] = pa.nulls(n, pa.string())
+    cols["schema_version"] = pa.array([1] * n, pa.int32())
+    cols["kafka_topic"] = ["history"] * n
+    cols["kafka_partition"] = pa.array([0] * n, pa.int32())
+    cols["kafka_offset"] = pa.array(range(offset, offset + n), pa.int64())
+    cols["ingested_at"] = pa.array([datetime.now(UTC)] * n, pa.timestamp("us", tz="UTC"))
+    return pa.Table.from_arrays([pa.array(cols[f.name], f.type) for f in COLUMNS], schema=COLUMNS)
+
+
+def refresh_cost(history: int, work: Path) -> dict[str, Any]:
+    """Child process: load `history` events (days before AS_OF), refresh once fully, add AS_OF, refresh."""
+    import pyarrow as pa  # noqa: PLC0415
+
+    from collectors.pseudonym import DEV_KEY  # noqa: PLC0415
+    from collectors.simulate import Organisation  # noqa: PLC0415
+    from pipeline.batch import Batch  # noqa: PLC0415
+    from pipeline.catalog import load_catalog, load_directory  # noqa: PLC0415
+    from pipeline.refresh import refresh, sync_catalog  # noqa: PLC0415
+    from pipeline.store import Store  # noqa: PLC0415
+
+    scale = 10.0
+    org = Organisation.build(SEED, scale, AS_OF)
+    (work / "catalog").mkdir(parents=True, exist_ok=True)
+    org.write_catalog(work / "catalog" / "catalog.yaml")
+    org.write_directory(work / "directory.csv")
+    catalog = load_catalog(work / "catalog", load_directory(work / "directory.csv", DEV_KEY))
+    store = Store(work / f"history-{history}.duckdb")
+
+    began = time.perf_counter()
+    pending: list[dict[str, Any]] = []
+    loaded, oldest = 0, AS_OF
+    day = AS_OF - timedelta(days=1)
+    while loaded < history:
+        if day.weekday() < 5:
+            day_events = list(org.dicts_for_day(day, pseudonymise_with=DEV_KEY, with_department=True))
+            day_events = day_events[: history - loaded]
+            pending.extend(day_events)
+            loaded += len(day_events)
+            oldest = day
+        day -= timedelta(days=1)
+        if len(pending) >= 500_000 or loaded >= history:
+            # Oldest days last is fine: the store's rollup is additive and order-free.
+            store.write(Batch(history_table(pending, loaded - len(pending)), next_offsets={("history", 0): loaded}))
+            pending = []
+    load_s = time.perf_counter() - began
+    udaily = store.con.execute("SELECT count(*) FROM usage_user_daily").fetchone()[0]  # type: ignore[index]
+
+    sync_catalog(store.con, catalog)
+    full_s = refresh(store.con, catalog, AS_OF - timedelta(days=1))
+
+    today = list(org.dicts_for_day(AS_OF, pseudonymise_with=DEV_KEY, with_department=True))
+    t = time.perf_counter()
+    store.write(Batch(history_table(today, loaded), next_offsets={("history", 0): loaded + len(today)}))
+    write_day_s = time.perf_counter() - t
+    one_day_s = refresh(store.con, catalog, AS_OF)
+    # The running pipeline refreshes every ALIGNMON_REFRESH_INTERVAL_S: later ones recompute the same day.
+    again = [refresh(store.con, catalog, AS_OF) for _ in range(3)]
+    size = (work / f"history-{history}.duckdb").stat().st_size
+    store.close()
+    return {
+        "history": loaded,
+        "days": (AS_OF - oldest).days,
+        "users": len(org.users),
+        "usage_user_daily_rows": udaily,
+        "load_s": load_s,
+        "full_refresh_s": full_s,
+        "new_day_events": len(today),
+        "write_new_day_s": write_day_s,
+        "refresh_one_day_s": one_day_s,
+        "refresh_again_median_s": statistics.median(again),
+        "db_mib": size / 1024**2,
+        "peak_rss_mib": peak_rss_mib(),
+        "arrow_pool_mib": pa.total_allocated_bytes() / 1024**2,
+    }
+
+
+def in_child(fn: Any, *args: Any) -> Any:
+    """Run fn in a fresh (spawned) process, so its peak RSS is its own."""
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bootstrap", help="use this Kafka instead of starting one")
+    p.add_argument("--events", type=int, default=1_000_000, help="events pre-filled for (a) (default 1,000,000)")
+    p.add_argument("--batch", type=int, default=20000, help="consumer max_batch (default 20000, the pipeline's)")
+    p.add_argument("--history", default="1000000,10000000", help="history sizes for (c), comma-separated ('' to skip)")
+    p.add_argument("--profile", action="store_true", help="cProfile the consumer in (a) and print the top functions")
+    p.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = p.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="alignmon-bench-ingest-"))
+    stack = None
+    try:
+        bootstrap = args.bootstrap
+        if not bootstrap:
+            from alignmon.stack.process import free_port  # noqa: PLC0415
+            from alignmon.stack.stack import Stack, StackConfig  # noqa: PLC0415
+
+            stack = Stack(
+                StackConfig(state_dir=work / "stack", kafka_port=free_port(), kafka_controller_port=free_port())
+            )
+            stack.kafka().start()
+            bootstrap = stack.kafka_bootstrap
+        from alignmon.stack.kafka import ensure_topics  # noqa: PLC0415
+
+        topic = f"bench.ingest.{uuid.uuid4().hex[:8]}"
+        ensure_topics(bootstrap, {topic: 3, f"{topic}.dlq": 1})
+        t = time.perf_counter()
+        sent = prefill(bootstrap, topic, args.events)
+        prefill_s = time.perf_counter() - t
+        print(f"pre-filled {topic} with {sent:,} events in {prefill_s:.1f}s", flush=True)
+
+        db = str(work / "pipeline.duckdb")
+        a = in_child(partial(consume, profile=args.profile), bootstrap, topic, sent, db, args.batch)
+        b = raw_insert(db, work)
+        c = [in_child(refresh_cost, int(h), work / f"h{h}") for h in filter(None, args.history.split(","))]
+        report(argv, sent, a, b, c)
+    finally:
+        if stack is not None:
+            stack.kafka().stop()
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def report(argv: list[str], sent: int, a: dict[str, Any], b: dict[str, float], c: list[dict[str, Any]]) -> None:
+    e2e = a["rows"] / a["total_s"]
+    steady = a["steady_rows"] / a["steady_s"] if a["steady_s"] else 0.0
+    raw_one = b["rows"] / b["one_insert_s"]
+    raw_batched = b["rows"] / b["per_20k_s"]
+    lines = [
+        "",
+        f"command: .venv/bin/python bench/ingest.py {shlex.join(argv)}".rstrip(),
+        "machine: " + ", ".join(f"{k} {v}" for k, v in machine().items()),
+        "versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
+        "",
+        "(a) Kafka -> committed DuckDB rows (Consumer + decode/validate + Store.write incl. rollup and offsets)",
+        f"  events pre-filled {sent:,}; rows committed {a['rows']:,}; batches {a['batches']}; "
+        f"rejected {a['rejected']}; duplicates {a['duplicates']}",
+        f"  end to end   {e2e:>12,.0f} events/s  ({a['total_s']:.1f}s from the consumer's creation to the last commit;"
+        f" the first commit after {a['first_commit_s']:.1f}s)",
+        f"  steady state {steady:>12,.0f} events/s  (first commit to last commit)",
+        f"  time split   poll (Kafka fetch + record decode) {a['poll_s']:.1f}s | validate + Arrow "
+        f"{a['decode_s']:.1f}s | Store.write {a['write_s']:.1f}s",
+        f"  peak RSS     {a['peak_rss_mib']:,.0f} MiB (child process; {a['rss_at_start_mib']:,.0f} MiB after imports)",
+        "",
+        "(b) DuckDB limit: the same rows from a prebuilt Arrow table into a plain table",
+        f"  one INSERT   {raw_one:>12,.0f} rows/s     per 20k batch {raw_batched:>12,.0f} rows/s",
+        f"  ratio (a)/(b): end to end / one INSERT = {e2e / raw_one:.3f}; end to end / per 20k = "
+        f"{e2e / raw_batched:.3f}",
+        "",
+        "(c) adoption refresh for one new day (scale-10 simulated organisation)",
+        f"  {'history':>11} {'days':>5} {'users':>6} {'user-days':>10} {'load s':>7} {'full s':>7} "
+        f"{'new day':>8} {'write s':>8} {'refresh s':>10} {'again s':>8} {'db MiB':>7} {'RSS MiB':>8}",
+    ]
+    for r in c:
+        lines.append(
+            f"  {r['history']:>11,} {r['days']:>5} {r['users']:>6} {r['usage_user_daily_rows']:>10,} "
+            f"{r['load_s']:>7.1f} {r['full_refresh_s']:>7.2f} {r['new_day_events']:>8,} {r['write_new_day_s']:>8.2f} "
+            f"{r['refresh_one_day_s']:>10.3f} {r['refresh_again_median_s']:>8.3f} {r['db_mib']:>7.0f} "
+            f"{r['peak_rss_mib']:>8.0f}"
+        )
+    print("\n".join(lines))
+    if "profile" in a:
+        print("\nprofile of (a), by own time:\n" + a["profile"])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
