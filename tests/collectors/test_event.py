@@ -17,8 +17,14 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 def valid(**changes: Any) -> dict[str, Any]:
     event = {
-        "event_id": "e-1", "kind": "focus", "device_id": "laptop-1", "user": "ann", "app": "teams.exe",
-        "start": "2026-11-20T09:00:00+01:00", "duration_s": 300.0, "source": "agent",
+        "event_id": "e-1",
+        "kind": "focus",
+        "device_id": "laptop-1",
+        "user": "ann",
+        "app": "teams.exe",
+        "start": "2026-11-20T09:00:00+01:00",
+        "duration_s": 300.0,
+        "source": "agent",
     }
     return {**event, **changes}
 
