@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alignmon import __version__
 from alignmon.errors import AlignmonError
 
-# Modules that define register(subparsers); a module that is not there yet is skipped.
+# Modules that define register(subparsers), in the order `alignmon --help` lists them.
 COMMAND_MODULES = (
     "alignmon.stack.commands",
     "alignmon.demo",
@@ -41,13 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="Log debug detail to stderr.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and name.startswith(exc.name):
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 

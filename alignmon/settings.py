@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     snapshot_path: Path = Field(
         Path(".alignmon/alignmon-snapshot.duckdb"), description="Read-only snapshot published for analysts."
     )
+    duckdb_memory_limit: str = Field(
+        "1GB", description="DuckDB memory_limit of the pipeline's connection; larger work spills to disk."
+    )
     snapshot_interval_s: float = Field(30.0, description="Seconds between snapshot publications.")
     consumer_group: str = Field("alignmon-pipeline", description="Kafka consumer group of the pipeline.")
     exporter_host: str = Field("127.0.0.1", description="Address the metrics exporter listens on.")

@@ -123,6 +123,7 @@ def prefill(bootstrap: str, topic: str, events: int) -> int:
 
 def consume(bootstrap: str, topic: str, events: int, db: str, batch: int, *, profile: bool) -> dict[str, Any]:
     """Child process: drain the topic through the real pipeline code; timings, stage split and peak RSS."""
+    from alignmon.settings import Settings  # noqa: PLC0415
     from pipeline.batch import Batch  # noqa: PLC0415
     from pipeline.consumer import Consumer  # noqa: PLC0415
     from pipeline.store import Store  # noqa: PLC0415
@@ -138,7 +139,7 @@ def consume(bootstrap: str, topic: str, events: int, db: str, batch: int, *, pro
                 self.write_s += time.perf_counter() - began
 
     rss_before = peak_rss_mib()
-    store = TimedStore(db)
+    store = TimedStore(db, "UTC", Settings().duckdb_memory_limit)  # as the pipeline runs it
     began = time.perf_counter()
     consumer = Consumer(store, bootstrap, topic, f"{topic}.dlq", group=f"bench-{uuid.uuid4().hex}", max_batch=batch)
     prof = cProfile.Profile() if profile else None

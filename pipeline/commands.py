@@ -84,7 +84,7 @@ def _refresh(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     try:
-        store = Store(settings.duckdb_path, settings.timezone)
+        store = Store(settings.duckdb_path, settings.timezone, settings.duckdb_memory_limit)
     except duckdb.IOException as exc:
         raise AlignmonError(
             f"cannot open {settings.duckdb_path} for writing (is the pipeline running?): {exc}"

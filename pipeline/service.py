@@ -34,7 +34,7 @@ class Pipeline:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
-        store = Store(settings.duckdb_path, settings.timezone)
+        store = Store(settings.duckdb_path, settings.timezone, settings.duckdb_memory_limit)
         views.install(store.con)
         consumer = Consumer(
             store, settings.kafka_bootstrap, settings.topic, settings.dlq_topic, group=settings.consumer_group

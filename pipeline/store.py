@@ -60,12 +60,15 @@ ON CONFLICT (day, "user", app) DO UPDATE SET
 class Store:
     """The single writer of the pipeline's DuckDB file."""
 
-    def __init__(self, path: Path | str, timezone: str = "UTC") -> None:
+    def __init__(self, path: Path | str, timezone: str = "UTC", memory_limit: str | None = None) -> None:
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(str(path))
         self.con.execute("SET TimeZone = 'UTC'")
+        if memory_limit:
+            # DuckDB's default is 80% of RAM: a long backlog would grow its cache far beyond what it needs.
+            self.con.execute(f"SET memory_limit = '{memory_limit}'")
         self.timezone = timezone
         migrate(self.con)
 

@@ -335,3 +335,41 @@ def test_one_mail_per_owner_initiative_and_alert_lists_every_investment(alertman
     body = _body(mail)
     assert "== LicenceWasteBeforeRenewal: CRM Suite: 12000 EUR a year on unused seats\na\n" in body
     assert "== LicenceWasteBeforeRenewal: CRM Add-on: 3000 EUR a year on unused seats\nb\n" in body
+
+
+def test_alerts_routing_command_writes_a_config_amtool_accepts(tmp_path: Path) -> None:
+    from alignmon.cli import main
+
+    out = tmp_path / "am.yml"
+    assert (
+        main(
+            [
+                "alerts",
+                "routing",
+                "--smtp-smarthost",
+                "mail.example.org:587",
+                "--smtp-from",
+                "a@example.org",
+                "--webhook-url",
+                "http://hooks.example.org/x",
+                "--itops-email",
+                "ops@example.org",
+                "--smtp-require-tls",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    text = out.read_text()
+    assert "mail.example.org:587" in text and "ops@example.org" in text and "smtp_require_tls: true" in text
+    amtool = shutil.which("amtool")
+    assert amtool, "amtool missing: install the Debian package prometheus-alertmanager"
+    result = subprocess.run([amtool, "check-config", str(out)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_alerts_rules_command_checks_the_committed_rules() -> None:
+    from alignmon.cli import main
+
+    assert main(["alerts", "rules", "--check"]) == 0
