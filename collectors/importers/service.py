@@ -42,7 +42,9 @@ def import_items(kind: str, path: Path, options: ImportOptions) -> Iterator[Impo
     if kind == "activitywatch":
         yield from activitywatch.read_export(path, user=str(options.user), options=options)
     elif kind == "whatpulse":
-        yield from whatpulse.read_database(path, user=str(options.user), device=str(options.device), options=options)
+        yield from whatpulse.read_database(
+            path, user=str(options.user), device=str(options.device), options=options, settle=whatpulse.SETTLE
+        )
     else:
         yield from osquery.read_results_log(path, options=options)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import NamedTuple
 
@@ -59,6 +59,10 @@ def detect_schema(columns: set[str]) -> Schema:
     raise _RowError(f"{TABLE} has neither msec_active nor seconds_active: unknown WhatPulse schema")
 
 
+# How long after its end `alignmon import whatpulse` waits before it takes an hour.
+SETTLE = timedelta(hours=1)
+
+
 def hour_span(record: HourRecord, schema: Schema, tz: tzinfo) -> tuple[datetime, float]:
     """Start (UTC) and length in seconds of the activity one row records."""
     try:
@@ -82,9 +86,14 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def read_database(
-    path: Path, *, user: str, device: str, options: ImportOptions = DEFAULT_OPTIONS
+    path: Path, *, user: str, device: str, options: ImportOptions = DEFAULT_OPTIONS, settle: timedelta | None = None
 ) -> Iterator[ImportItem]:
-    """Focus events from a WhatPulse database (either schema); bad rows become RecordErrors."""
+    """Focus events from a WhatPulse database (either schema); bad rows become RecordErrors.
+
+    With `settle`, an hour younger than that past its end is reported and left out: WhatPulse keeps
+    adding to the current hour, and its id is fixed, so a later import of the full hour would be
+    dropped as a duplicate of the partial one. (The agent's source applies its own settle period.)
+    """
     file = str(path)
     try:
         con = _connect(path)
@@ -103,7 +112,9 @@ def read_database(
             return
         try:
             for row in rows:
-                item = _row_event(HourRecord(*row), schema, file=file, user=user, device=device, options=options)
+                item = _row_event(
+                    HourRecord(*row), schema, file=file, user=user, device=device, options=options, settle=settle
+                )
                 if item is not None:
                     yield item
         except sqlite3.Error as exc:
@@ -113,7 +124,14 @@ def read_database(
 
 
 def _row_event(
-    record: HourRecord, schema: Schema, *, file: str, user: str, device: str, options: ImportOptions
+    record: HourRecord,
+    schema: Schema,
+    *,
+    file: str,
+    user: str,
+    device: str,
+    options: ImportOptions,
+    settle: timedelta | None,
 ) -> ImportItem | None:
     """The focus event one row records; None for an hour with no activity."""
     locator = f"{TABLE} rowid {record.rowid}"
@@ -125,6 +143,8 @@ def _row_event(
         return RecordError(file, locator, str(exc))
     if seconds == 0:
         return None
+    if settle is not None and start + timedelta(hours=1) + settle > (options.now or datetime.now(UTC)):
+        return RecordError(file, locator, f"hour starting {start.isoformat()} has not settled yet; import it later")
     return make_event(
         {
             # The row's natural key (WhatPulse's unique index), so a re-import maps onto the same ids.

@@ -7,7 +7,7 @@ store `seconds_active`, newer ones `msec_active` (plus an `applications` table k
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -161,3 +161,26 @@ def test_unknown_schema_and_non_database_are_errors(tmp_path: Path) -> None:
         ("junk.db", "file"),
     ]
     assert "neither msec_active nor seconds_active" in result.errors[0].message
+
+
+def test_the_current_hour_is_left_for_a_later_import(tmp_path: Path) -> None:
+    # An hour that ended less than an hour ago may still grow: importing it now would fix a partial total
+    # under an id that a later, complete import could never replace.
+    path = tmp_path / "wp.db"
+    con = sqlite3.connect(path)
+    con.execute(
+        "CREATE TABLE application_active_hour (day TEXT, hour INTEGER, seconds_active INTEGER, path TEXT, "
+        "profile_id INTEGER)"
+    )
+    con.executemany(
+        "INSERT INTO application_active_hour VALUES (?, ?, ?, ?, 0)",
+        [("2026-11-20", 9, 600, "/usr/bin/code"), ("2026-11-20", 11, 300, "/usr/bin/code")],
+    )
+    con.commit()
+    con.close()
+    now = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)  # 11:00-12:00 ended 30 minutes ago
+    result = import_paths("whatpulse", [path], user="alice", device="pc-7", now=now)
+    assert [(e.start.hour, e.duration_s) for e in result.events] == [(9, 600.0)]
+    assert len(result.errors) == 1 and "has not settled yet" in str(result.errors[0])
+    later = import_paths("whatpulse", [path], user="alice", device="pc-7", now=now + timedelta(hours=1))
+    assert [(e.start.hour, e.duration_s) for e in later.events] == [(9, 600.0), (11, 300.0)]
