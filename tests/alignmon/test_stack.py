@@ -1,0 +1,123 @@
+"""`alignmon stack up|status|down` on real processes: repeatable, and robust to what a killed run leaves."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from alignmon.stack.process import ServiceError, cmdline, free_port, listener_pids, pid_alive, port_open
+from alignmon.stack.stack import Stack, StackConfig
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def own_stack(tmp_path: Path) -> Iterator[Stack]:
+    config = StackConfig(
+        state_dir=tmp_path / "state",
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+        prometheus_port=free_port(),
+        alertmanager_port=free_port(),
+        topics={"t.usage": 1},
+    )
+    s = Stack(config)
+    yield s
+    s.down()
+
+
+def test_up_twice_is_safe_and_down_leaves_nothing(own_stack: Stack) -> None:
+    assert own_stack.up() == {"kafka": True, "alertmanager": True, "prometheus": True}
+    pids = {svc.name: svc.pid() for svc in own_stack.services()}
+    assert own_stack.up() == {"kafka": False, "alertmanager": False, "prometheus": False}
+    assert {svc.name: svc.pid() for svc in own_stack.services()} == pids  # the same processes, nothing restarted
+    assert all(text.startswith("running") and "ready" in text for text in own_stack.status().values())
+
+    assert sorted(own_stack.down()) == ["alertmanager", "kafka", "prometheus"]
+    assert all(not pid_alive(pid) for pid in pids.values() if pid)
+    assert set(own_stack.status().values()) == {"stopped"}
+    c = own_stack.config
+    assert not any(
+        port_open(p) for p in (c.kafka_port, c.kafka_controller_port, c.prometheus_port, c.alertmanager_port)
+    )
+    assert own_stack.down() == []
+
+
+def test_a_stale_pid_file_does_not_break_up(own_stack: Stack) -> None:
+    run = own_stack.state / "run"
+    run.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (run / "prometheus.pid").write_text(str(dead.pid))  # a pid that no longer exists
+    (run / "alertmanager.pid").write_text(str(os.getpid()))  # a live pid that is not ours
+    own_stack.up()
+    assert int((run / "alertmanager.pid").read_text()) != os.getpid()
+    assert all(text.startswith("running") for text in own_stack.status().values())
+
+
+def test_a_port_left_by_a_killed_run_is_reclaimed(own_stack: Stack) -> None:
+    own_stack.up()
+    prometheus = own_stack.prometheus()
+    orphan = prometheus.pid()
+    assert orphan is not None
+    # The run that started it was killed and its pid file lost: the process still holds the port.
+    prometheus.pid_file.unlink()
+    assert own_stack.status()["prometheus"] == "stopped"
+    own_stack.up()
+    assert not pid_alive(orphan)
+    assert prometheus.pid() not in (None, orphan)
+    assert str(own_stack.state) in cmdline(prometheus.pid() or 0)
+
+
+def test_a_port_held_by_someone_else_is_named_not_touched(own_stack: Stack) -> None:
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", own_stack.config.alertmanager_port))
+    holder.listen()
+    try:
+        assert os.getpid() in listener_pids(own_stack.config.alertmanager_port)
+        with pytest.raises(
+            ServiceError, match=rf"port {own_stack.config.alertmanager_port} .* in use by pid {os.getpid()}"
+        ):
+            own_stack.alertmanager().start()
+        assert pid_alive(os.getpid())
+    finally:
+        holder.close()
+
+
+def test_the_cli_reports_status_with_exit_codes(own_stack: Stack, tmp_path: Path) -> None:
+    c = own_stack.config
+    env = {
+        **os.environ,
+        "ALIGNMON_STATE_DIR": str(c.state_dir),
+        "ALIGNMON_KAFKA_PORT": str(c.kafka_port),
+        "ALIGNMON_KAFKA_CONTROLLER_PORT": str(c.kafka_controller_port),
+        "ALIGNMON_PROMETHEUS_PORT": str(c.prometheus_port),
+        "ALIGNMON_ALERTMANAGER_PORT": str(c.alertmanager_port),
+        "ALIGNMON_KAFKA_BOOTSTRAP": f"127.0.0.1:{c.kafka_port}",
+    }
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "alignmon.cli", "stack", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+
+    assert cli("status").returncode == 3
+    up = cli("up")
+    assert up.returncode == 0, up.stderr
+    assert "kafka         started" in up.stdout and "ready in" in up.stdout
+    assert "already running" in cli("up").stdout
+    assert cli("status").returncode == 0
+    assert "stopped: " in cli("down").stdout
+    assert cli("status").returncode == 3
