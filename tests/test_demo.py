@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,8 @@ from alignmon.stack.process import cmdline, free_port, port_open
 pytestmark = pytest.mark.integration
 
 
-def test_demo_runs_end_to_end_and_stops_cleanly(tmp_path: Path) -> None:
-    state = tmp_path / "state"
+def demo_env(state: Path) -> tuple[dict[str, str], dict[str, int]]:
+    """Settings for a demo on its own state directory and free ports, beside anything else running."""
     ports = {
         name: free_port()
         for name in ("kafka", "controller", "prometheus", "alertmanager", "webhook", "gateway", "exporter")
@@ -33,6 +34,18 @@ def test_demo_runs_end_to_end_and_stops_cleanly(tmp_path: Path) -> None:
         "ALIGNMON_GATEWAY_PORT": str(ports["gateway"]),
         "ALIGNMON_EXPORTER_PORT": str(ports["exporter"]),
     }
+    return env, ports
+
+
+def assert_nothing_left(state: Path, ports: dict[str, int]) -> None:
+    leftovers = [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and str(state) in cmdline(int(p.name))]
+    assert leftovers == []
+    assert not any(port_open(port) for port in ports.values())
+
+
+def test_demo_runs_end_to_end_and_stops_cleanly(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    env, ports = demo_env(state)
     result = subprocess.run(
         [sys.executable, "-m", "alignmon.cli", "demo", "--seconds", "75", "--replay-seconds", "10"],
         env=env,
@@ -52,9 +65,31 @@ def test_demo_runs_end_to_end_and_stops_cleanly(tmp_path: Path) -> None:
     assert stored and max(stored) > 100_000, out
     assert re.search(r"investments: .*(low|on_track) \d", out), out
     assert out.rstrip().endswith("stopped; nothing left running")
-    # Nothing of this state directory runs or listens any more.
-    leftovers = [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and str(state) in cmdline(int(p.name))]
-    assert leftovers == []
-    assert not any(port_open(port) for port in ports.values())
+    assert_nothing_left(state, ports)
     # The analysts' snapshot was published and holds the simulated fleet.
     assert (state / "demo" / "alignmon-snapshot.duckdb").exists()
+
+
+def test_ctrl_c_stops_the_demo_and_everything_it_started(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    env, ports = demo_env(state)
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "alignmon.cli", "demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert demo.stdout is not None
+    seen = []
+    for line in demo.stdout:  # until the flow is running: the gateway and pipeline are up, the backfill started
+        seen.append(line)
+        if "backfill straight into Kafka" in line:
+            break
+    # A terminal's Ctrl-C goes to the whole foreground process group: the demo and its children.
+    os.killpg(demo.pid, signal.SIGINT)
+    rest, _ = demo.communicate(timeout=120)
+    assert demo.returncode == 0, "".join(seen) + rest
+    assert rest.rstrip().endswith("stopped; nothing left running")
+    assert_nothing_left(state, ports)
