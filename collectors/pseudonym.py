@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 
 # Used only when dev_mode is explicitly on; the gateway refuses to start with it otherwise.
 DEV_KEY = b"alignmon-dev-mode-key-not-for-production"
@@ -25,6 +26,10 @@ def key_from(secret: str | None, dev_mode: bool) -> bytes:
     if secret:
         return secret.encode()
     if dev_mode:
+        logging.getLogger(__name__).warning(
+            "!!! DEV MODE: pseudonyms use the PUBLIC built-in key, so anyone can reverse them. "
+            "Never run like this with real users: set ALIGNMON_PSEUDONYM_SECRET and unset ALIGNMON_DEV_MODE !!!"
+        )
         return DEV_KEY
     raise AlignmonError(
         "no pseudonym key: set ALIGNMON_PSEUDONYM_SECRET (keep it secret and stable), "

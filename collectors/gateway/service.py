@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from alignmon.errors import AlignmonError, TransientError
+from alignmon.errors import TransientError
 from alignmon.settings import Settings
 from collectors.event import UsageEvent
 from collectors.gateway.errors import GatewayError
@@ -27,7 +27,6 @@ from collectors.gateway.policy import PrivacyPolicy, load_departments
 from collectors.gateway.ratelimit import RateLimiter, retry_after
 from collectors.gateway.sink import KafkaSink, Record, Sink
 from collectors.gateway.tokens import TokenStore
-from collectors.pseudonym import DEV_KEY
 from collectors.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -54,22 +53,6 @@ def decode_record(data: bytes) -> Record:
     (size,) = _KEY_LEN.unpack_from(data)
     start = _KEY_LEN.size
     return Record(data[start : start + size], data[start + size :])
-
-
-def pseudonym_key(settings: Settings) -> bytes:
-    """The pseudonym key; refuses to go on without one unless dev mode is explicitly on."""
-    if settings.pseudonym_secret is not None and settings.pseudonym_secret.get_secret_value():
-        return settings.pseudonym_secret.get_secret_value().encode()
-    if settings.dev_mode:
-        log.warning(
-            "!!! DEV MODE: pseudonyms use the PUBLIC built-in key, so anyone can reverse them. "
-            "Never run like this with real users: set ALIGNMON_PSEUDONYM_SECRET and unset ALIGNMON_DEV_MODE !!!"
-        )
-        return DEV_KEY
-    raise AlignmonError(
-        "no pseudonym key: set ALIGNMON_PSEUDONYM_SECRET to a long random secret "
-        "(or ALIGNMON_DEV_MODE=1 for a local demo only)"
-    )
 
 
 @dataclass(frozen=True)
@@ -140,7 +123,7 @@ class GatewayService:
         replay_backoff_s: float = 1.0,
     ) -> GatewayService:
         """A service wired from settings; any boundary can be passed in instead (tests, benchmarks)."""
-        key = pseudonym_key(settings)
+        key = settings.pseudonym_key()
         departments = load_departments(settings.directory_csv, key) if settings.directory_csv else None
         return cls(
             tokens=tokens if tokens is not None else TokenStore(settings.token_db),

@@ -18,7 +18,6 @@ from collectors.gateway.service import (
     KafkaUnavailableError,
     decode_record,
     encode_record,
-    pseudonym_key,
 )
 from collectors.gateway.sink import MemorySink, Record
 from collectors.pseudonym import DEV_KEY
@@ -157,12 +156,12 @@ def test_metrics_pass_promtool(gateway: Gateway, kit: Kit) -> None:
 
 def test_no_pseudonym_key_refuses_to_start(settings: Settings) -> None:
     with pytest.raises(AlignmonError, match="ALIGNMON_PSEUDONYM_SECRET"):
-        pseudonym_key(settings.model_copy(update={"pseudonym_secret": None}))
+        settings.model_copy(update={"pseudonym_secret": None}).pseudonym_key()
 
 
 def test_dev_mode_uses_the_dev_key_and_warns_loudly(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
-        key = pseudonym_key(settings.model_copy(update={"pseudonym_secret": None, "dev_mode": True}))
+        key = settings.model_copy(update={"pseudonym_secret": None, "dev_mode": True}).pseudonym_key()
     assert key == DEV_KEY
     assert "DEV MODE" in caplog.text
 
