@@ -88,8 +88,6 @@ PROXIES: tuple[ProxySpec, ...] = (
     ),
 )  # fmt: skip
 
-PROXIES_BY_ID: dict[str, ProxySpec] = {p.id: p for p in PROXIES}
-
 
 # Proxy values: pure functions of the facts; None when there is no evidence.
 

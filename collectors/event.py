@@ -89,11 +89,6 @@ def deterministic_id(source: str, *parts: object) -> str:
     return str(uuid.uuid5(_EVENT_NS, "\x1f".join([source, *map(str, parts)])))
 
 
-def new_id() -> str:
-    """A fresh random event id for live producers (agent, simulator)."""
-    return str(uuid.uuid4())
-
-
 def json_schema() -> dict[str, Any]:
     """The JSON Schema generated from the model (committed as usage-event.schema.json)."""
     schema = UsageEvent.model_json_schema()

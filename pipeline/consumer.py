@@ -185,9 +185,6 @@ class Consumer:
             )
         self.dlq.flush(timeout=30)
 
-    def assigned(self) -> set[TopicPartition]:
-        return set(self.consumer.assignment())
-
     def close(self) -> None:
         self.consumer.close(autocommit=False)
         self.dlq.close(timeout=10)

@@ -136,9 +136,6 @@ class Service:
         self.pid_file.unlink(missing_ok=True)
         return None
 
-    def running(self) -> bool:
-        return self.pid() is not None
-
     def start(self) -> bool:
         """Start unless already running and ready; returns True if it was started now."""
         if self.pid() is not None and self.ready():

@@ -6,7 +6,6 @@ from fnmatch import fnmatchcase
 from typing import Literal, NamedTuple
 
 Platform = Literal["windows", "mac", "linux"]
-PLATFORMS: tuple[Platform, ...] = ("windows", "mac", "linux")
 
 
 class AppSpec(NamedTuple):
@@ -175,8 +174,6 @@ APPS: tuple[AppSpec, ...] = (
         catalogued=False,
     ),
 )  # fmt: skip
-
-APPS_BY_ID: dict[str, AppSpec] = {app.id: app for app in APPS}
 
 
 def identifier_index() -> dict[str, str]:

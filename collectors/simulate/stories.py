@@ -198,8 +198,6 @@ STORIES: tuple[StorySpec, ...] = (
     ),
 )
 
-STORIES_BY_KEY: dict[str, StorySpec] = {story.key: story for story in STORIES}
-
 
 def adopters(spec: StorySpec, day: date, as_of: date, population: int) -> int:
     """How many of the population adopt on `day` (thresholds are (rank + 0.5) / population)."""
