@@ -54,6 +54,10 @@ class Portfolio:
     def orphan(self) -> Segment:
         return next(s for s in self.segments if s.axis == "orphan")
 
+    def by(self, axis: str) -> tuple[Segment, ...]:
+        """The segments of one axis (domain or perspective), in the model's order."""
+        return tuple(s for s in self.segments if s.axis == axis)
+
 
 def attainment(pairs: Iterable[tuple[InvestmentInfo, InvestmentState]]) -> float | None:
     """Cost-weighted attainment (METRICS.md roll-up) over investments on_track or low."""
