@@ -148,6 +148,36 @@ def wait_for() -> Callable[..., Any]:
     return _wait_for
 
 
+def _read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Any]:
+    """Every record in the topic right now: all partitions up to their end offsets, in offset order."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not (partitions := consumer.partitions_for_topic(topic)):
+            assert time.monotonic() < deadline, f"topic {topic} has no partitions"
+            time.sleep(0.1)
+        parts = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        end = consumer.end_offsets(parts)
+        out: list[Any] = []
+        while any(consumer.position(tp) < end[tp] for tp in parts):
+            assert time.monotonic() < deadline, "timed out reading the topic"
+            for batch in consumer.poll(timeout_ms=500).values():
+                out.extend(batch)
+        return sorted(out, key=lambda r: (r.partition, r.offset))
+    finally:
+        consumer.close()
+
+
+@pytest.fixture(scope="session")
+def read_topic() -> Callable[..., list[Any]]:
+    """`read_topic(bootstrap, topic)`: every record in the topic now, in offset order per partition."""
+    return _read_topic
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """In CI a skipped test is a failure: every service and package a test needs is installed there."""

@@ -7,6 +7,7 @@ import hmac
 import json
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,32 +29,13 @@ def pseudonym(user: str) -> str:
     return "u_" + hmac.new(SECRET.encode(), user.strip().casefold().encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def consume(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Any]:
-    """Every record in the topic now, in offset order per partition."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while not (partitions := consumer.partitions_for_topic(topic)):
-            assert time.monotonic() < deadline, f"topic {topic} has no partitions"
-            time.sleep(0.1)
-        parts = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        end = consumer.end_offsets(parts)
-        out: list[Any] = []
-        while any(consumer.position(tp) < end[tp] for tp in parts):
-            assert time.monotonic() < deadline, "timed out reading the topic"
-            for batch in consumer.poll(timeout_ms=500).values():
-                out.extend(batch)
-        return sorted(out, key=lambda r: (r.partition, r.offset))
-    finally:
-        consumer.close()
-
-
 def test_agent_on_xvfb_through_the_gateway_into_kafka(
-    xsession: XSession, x_apps: dict[str, int], kafka_bootstrap: str, topic: str, tmp_path: Path
+    xsession: XSession,
+    x_apps: dict[str, int],
+    kafka_bootstrap: str,
+    topic: str,
+    read_topic: Callable[..., list[Any]],
+    tmp_path: Path,
 ) -> None:
     from collectors.agent.agent import EXIT_OK
     from collectors.agent.commands import build_agent
@@ -103,7 +85,7 @@ def test_agent_on_xvfb_through_the_gateway_into_kafka(
     finally:
         server.stop()
 
-    records = consume(kafka_bootstrap, topic)
+    records = read_topic(kafka_bootstrap, topic)
     values = [json.loads(r.value) for r in records]
     assert {r.key for r in records} == {DEVICE.encode()}
     assert [v["app"] for v in values] == ["xterm", "xcalc", "xlogo"]

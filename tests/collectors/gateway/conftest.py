@@ -92,29 +92,7 @@ class Kit:
         assert isinstance(body["error"]["message"], str)
         assert message_part in body["error"]["message"], body["error"]["message"]
 
-    @staticmethod
-    def consume(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Any]:
-        """Every record in the topic right now (all partitions, up to their end offsets)."""
-        from kafka import KafkaConsumer, TopicPartition
-
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
-        try:
-            deadline = time.monotonic() + timeout_s
-            while not (partitions := consumer.partitions_for_topic(topic)):
-                assert time.monotonic() < deadline, f"topic {topic} has no partitions"
-                time.sleep(0.1)
-            parts = [TopicPartition(topic, p) for p in sorted(partitions)]
-            consumer.assign(parts)
-            consumer.seek_to_beginning(*parts)
-            end = consumer.end_offsets(parts)
-            out: list[Any] = []
-            while any(consumer.position(tp) < end[tp] for tp in parts):
-                assert time.monotonic() < deadline, "timed out reading the topic"
-                for batch in consumer.poll(timeout_ms=500).values():
-                    out.extend(batch)
-            return out
-        finally:
-            consumer.close()
+    consume: Callable[..., list[Any]]  # set by the kit fixture: the shared read_topic
 
     @staticmethod
     def wait_for(predicate: Callable[[], bool], timeout_s: float = 30.0, what: str = "condition") -> None:
@@ -126,7 +104,8 @@ class Kit:
 
 
 @pytest.fixture
-def kit() -> type[Kit]:
+def kit(read_topic: Callable[..., list[Any]]) -> type[Kit]:
+    Kit.consume = staticmethod(read_topic)  # type: ignore[assignment]
     return Kit
 
 

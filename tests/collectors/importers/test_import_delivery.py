@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from kafka import KafkaConsumer
 
 from alignmon.stack.process import free_port
 from collectors.pseudonym import pseudonymise
@@ -45,16 +44,14 @@ def osquery_log(path: Path, host: str, n: int) -> Path:
     return path
 
 
-def consume(bootstrap: str, topic: str, expect: int) -> list[dict[str, Any]]:
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=8000)
-    values = [json.loads(m.value) for m in consumer]
-    consumer.close()
-    assert len(values) == expect
-    return values
+def values(read_topic: Any, bootstrap: str, topic: str, expect: int) -> list[dict[str, Any]]:
+    found = [json.loads(r.value) for r in read_topic(bootstrap, topic)]
+    assert len(found) == expect
+    return found
 
 
 def test_import_to_kafka_applies_the_gateway_policy(
-    kafka_bootstrap: str, topic: str, alignmon: Any, tmp_path: Path
+    kafka_bootstrap: str, topic: str, alignmon: Any, read_topic: Any, tmp_path: Path
 ) -> None:
     log = osquery_log(tmp_path / "osquery.log", "mac-7", 12)
     env = {"ALIGNMON_KAFKA_BOOTSTRAP": kafka_bootstrap, "ALIGNMON_TOPIC": topic, "ALIGNMON_PSEUDONYM_SECRET": SECRET}
@@ -62,14 +59,14 @@ def test_import_to_kafka_applies_the_gateway_policy(
     first = alignmon.run(args, env)
     assert first.returncode == 0, first.stderr
     assert "published 12 events to Kafka" in first.stderr
-    events = consume(kafka_bootstrap, topic, 12)
+    events = values(read_topic, kafka_bootstrap, topic, 12)
     assert {e["user"] for e in events} == {pseudonymise("ann.smith", SECRET.encode())}
     assert all(e["kind"] == "launch" and e["duration_s"] == 0 and e["source"] == "osquery" for e in events)
     assert "ann.smith" not in json.dumps(events)
 
 
 def test_import_to_gateway_goes_through_the_real_gateway(
-    kafka_bootstrap: str, topic: str, alignmon: Any, wait_for: Any, tmp_path: Path
+    kafka_bootstrap: str, topic: str, alignmon: Any, wait_for: Any, read_topic: Any, tmp_path: Path
 ) -> None:
     port = free_port()
     env = {
@@ -100,14 +97,14 @@ def test_import_to_gateway_goes_through_the_real_gateway(
     result = alignmon.run(args, env)
     assert result.returncode == 0, result.stderr
     assert "sent 7 events to the gateway" in result.stderr
-    events = consume(kafka_bootstrap, topic, 7)
+    events = values(read_topic, kafka_bootstrap, topic, 7)
     assert {e["device_id"] for e in events} == {"mac-9"}
     assert {e["user"] for e in events} == {pseudonymise("bo", SECRET.encode())}
 
     # A re-import sends the same ids again: the pipeline drops them, the topic just holds the resend.
     again = alignmon.run(args, env)
     assert again.returncode == 0, again.stderr
-    ids = [e["event_id"] for e in consume(kafka_bootstrap, topic, 14)]
+    ids = [e["event_id"] for e in values(read_topic, kafka_bootstrap, topic, 14)]
     assert len(set(ids)) == 7
 
 
