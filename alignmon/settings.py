@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = Field(
         "1GB", description="DuckDB memory_limit of the pipeline's connection; larger work spills to disk."
     )
+    batch_max_mib: float = Field(
+        16.0,
+        gt=0,
+        description="Largest batch (MiB of Kafka record values) the pipeline reads into one DuckDB transaction; "
+        "with duckdb_memory_limit it bounds the pipeline's memory whatever the backlog.",
+    )
     snapshot_interval_s: float = Field(30.0, description="Seconds between snapshot publications.")
     consumer_group: str = Field("alignmon-pipeline", description="Kafka consumer group of the pipeline.")
     exporter_host: str = Field("127.0.0.1", description="Address the metrics exporter listens on.")

@@ -5,6 +5,8 @@ Without --bootstrap a broker is started for the run (alignmon.stack) and stopped
 The gateway runs in this process (uvicorn in a thread); clients are separate processes, so the peak
 RSS reported (getrusage of this process) is the gateway's, not the clients'. A 202 from the gateway
 means Kafka acknowledged the batch (acks=all) unless it was spooled; the spool depth is reported too.
+Counts are events: the gateway packs a request's events into records of up to 500 (collectors.record),
+so the topic is read back to count the events in it.
 """
 
 from __future__ import annotations
@@ -86,13 +88,26 @@ def client(job: tuple[str, str, list[bytes], bool], go: Any, out: Any) -> None:
     out.put((accepted, failures, latencies))
 
 
-def topic_size(bootstrap: str, topic: str) -> int:
+def topic_events(bootstrap: str, topic: str, skip_key: bytes) -> tuple[int, int]:
+    """Events and records in the topic but `skip_key`'s; records are packed (collectors.record), so read them."""
     from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    from collectors.record import events_of  # noqa: PLC0415
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-        return int(sum(consumer.end_offsets(parts).values()))
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        end = consumer.end_offsets(parts)
+        events = records = 0
+        deadline = time.monotonic() + 120
+        while any(consumer.position(tp) < end[tp] for tp in parts) and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                ours = [r for r in batch if r.key != skip_key]
+                records += len(ours)
+                events += sum(len(events_of(r.value)) for r in ours)
+        return events, records
     finally:
         consumer.close()
 
@@ -162,7 +177,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         spooled = service.spool.depth
     finally:
         server.stop()
-    in_topic = topic_size(bootstrap, topic) - args.batch  # minus the warm-up batch
+    in_topic, records = topic_events(bootstrap, topic, skip_key=b"bench-warmup")
     if stack is not None:
         stack.kafka().stop()
     shutil.rmtree(work, ignore_errors=True)
@@ -174,6 +189,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "elapsed_s": elapsed,
         "events_per_s": accepted / elapsed,
         "in_topic": in_topic,
+        "records": records,
         "spooled_at_end": spooled,
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
@@ -200,7 +216,10 @@ def main() -> int:
         ("broker", result["bootstrap"]),
         ("batches", f"{args.batch} events/request, {args.clients} clients, gzip={'yes' if args.gzip else 'no'}"),
         ("events accepted (202)", f"{result['accepted']} in {result['elapsed_s']:.2f} s"),
-        ("events in the topic", f"{result['in_topic']} (spool at end: {result['spooled_at_end']})"),
+        (
+            "events in the topic",
+            f"{result['in_topic']} in {result['records']} records (spool at end: {result['spooled_at_end']})",
+        ),
         ("failed requests", str(result["failed_requests"])),
         ("throughput", f"{result['events_per_s']:,.0f} events/s (HTTP in -> Kafka-acknowledged)"),
         ("request latency", f"p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms"),

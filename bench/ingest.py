@@ -6,7 +6,11 @@ Without --bootstrap a broker is started for the run (alignmon.stack) and stopped
 (a) end to end: a topic is pre-filled with simulator events (3 partitions, keyed by device), then the
     real Consumer + Store (poll, decode, validation, dedup, rollup, offsets; one transaction per batch)
     drain it; events/s = rows committed / seconds from the consumer's creation to the last commit.
-    It runs in a fresh child process, so its peak RSS (ru_maxrss) is the pipeline's alone.
+    Two record shapes (--shapes): `packed`, written by collectors.publish exactly as the simulator,
+    importers and demo write (runs of one device's events per record, as the gateway packs a request),
+    and `single`, one event per record as a third-party producer may write.
+    It runs in a fresh child process, so its peak RSS (ru_maxrss) is the pipeline's alone; RSS is
+    also sampled as the backlog drains, to show whether memory follows the backlog.
 (b) the limit: the same rows (read back from (a)'s DuckDB as one prebuilt Arrow table) inserted into a
     plain table; the ratio (a)/(b) says how much of DuckDB's own speed the pipeline gets.
 (c) refresh: the adoption refresh for ONE new day on top of a history of N events (a scale-10 simulated
@@ -86,6 +90,13 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
 
 
+def current_rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def simulated_days(scale: float, newest: date) -> Iterator[tuple[date, list[dict[str, Any]]]]:
     """(day, events) going back in time from `newest`; weekends have none and are skipped."""
     from collectors.simulate import Organisation  # noqa: PLC0415
@@ -102,48 +113,78 @@ def simulated_days(scale: float, newest: date) -> Iterator[tuple[date, list[dict
 # (a) end to end
 
 
-def prefill(bootstrap: str, topic: str, events: int) -> int:
-    """Produce `events` simulator events (as the gateway would: JSON, keyed by device)."""
+def prefill(bootstrap: str, topic: str, events: int, shape: str) -> tuple[int, int]:
+    """Produce `events` simulator events as `shape` records; returns (events, records)."""
+    from collectors.publish import publish  # noqa: PLC0415
+    from collectors.record import records  # noqa: PLC0415
+
+    def fleet() -> Iterator[dict[str, Any]]:
+        sent = 0
+        for _day, day_events in simulated_days(5.0, AS_OF):
+            yield from day_events[: events - sent]
+            sent += min(len(day_events), events - sent)
+            if sent >= events:
+                return
+
+    if shape == "packed":
+        # The number of records publish() makes: the same packing, counted on the same events.
+        pairs = ((e["device_id"].encode(), json.dumps(e).encode()) for e in fleet())
+        return publish(bootstrap, topic, fleet()), sum(1 for _ in records(pairs))
     from kafka import KafkaProducer  # noqa: PLC0415
 
     producer = KafkaProducer(
         bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=1024 * 1024, max_request_size=4 * 1024**2
     )
     sent = 0
-    for _day, day_events in simulated_days(5.0, AS_OF):
-        for e in day_events[: events - sent]:
-            producer.send(topic, key=e["device_id"].encode(), value=json.dumps(e).encode())
-        sent += min(len(day_events), events - sent)
-        if sent >= events:
-            break
+    for e in fleet():
+        producer.send(topic, key=e["device_id"].encode(), value=json.dumps(e, separators=(",", ":")).encode())
+        sent += 1
     producer.flush(timeout=300)
     producer.close()
-    return sent
+    return sent, sent
 
 
-def consume(bootstrap: str, topic: str, events: int, db: str, batch: int, *, profile: bool) -> dict[str, Any]:
-    """Child process: drain the topic through the real pipeline code; timings, stage split and peak RSS."""
+def consume(bootstrap: str, topic: str, events: int, db: str, batch_mib: float, *, profile: bool) -> dict[str, Any]:
+    """Child process: drain the topic through the real pipeline code; timings, stage split and RSS."""
+    import pipeline.consumer as consumer_module  # noqa: PLC0415
     from alignmon.settings import Settings  # noqa: PLC0415
     from pipeline.batch import Batch  # noqa: PLC0415
     from pipeline.consumer import Consumer  # noqa: PLC0415
     from pipeline.store import Store  # noqa: PLC0415
 
-    class TimedStore(Store):
-        write_s = 0.0
+    spent = {"decode": 0.0, "write": 0.0}
 
+    class TimedStore(Store):
         def write(self, b: Batch, high_watermarks: dict[tuple[str, int], int] | None = None) -> int:
             began = time.perf_counter()
             try:
                 return super().write(b, high_watermarks)
             finally:
-                self.write_s += time.perf_counter() - began
+                spent["write"] += time.perf_counter() - began
 
+    def timed_decode(records: Any) -> Batch:
+        began = time.perf_counter()
+        try:
+            return decode(records)
+        finally:
+            spent["decode"] += time.perf_counter() - began
+
+    decode = consumer_module.decode  # type: ignore[attr-defined]
+    consumer_module.decode = timed_decode  # type: ignore[attr-defined,assignment]  # the stopwatch only
     rss_before = peak_rss_mib()
     store = TimedStore(db, "UTC", Settings().duckdb_memory_limit)  # as the pipeline runs it
     began = time.perf_counter()
-    consumer = Consumer(store, bootstrap, topic, f"{topic}.dlq", group=f"bench-{uuid.uuid4().hex}", max_batch=batch)
+    consumer = Consumer(
+        store,
+        bootstrap,
+        topic,
+        f"{topic}.dlq",
+        group=f"bench-{uuid.uuid4().hex}",
+        max_batch_bytes=int(batch_mib * 1024 * 1024),
+    )
     prof = cProfile.Profile() if profile else None
     handled, first_at, first_rows, step_s = 0, 0.0, 0, 0.0
+    rss_track: list[tuple[int, float]] = []  # (events handed over, current RSS MiB) at each quarter
     if prof:
         prof.enable()
     deadline = time.monotonic() + 1800
@@ -154,6 +195,9 @@ def consume(bootstrap: str, topic: str, events: int, db: str, batch: int, *, pro
         if n and not first_at:
             first_at, first_rows = time.perf_counter(), n
         handled += n
+        if handled >= (len(rss_track) + 1) * events / 4:
+            rss_track.append((handled, current_rss_mib()))
+    consumer.flush()
     done = time.perf_counter()
     if prof:
         prof.disable()
@@ -171,11 +215,12 @@ def consume(bootstrap: str, topic: str, events: int, db: str, batch: int, *, pro
         "first_commit_s": first_at - began if first_at else 0.0,
         "steady_s": done - first_at if first_at else 0.0,
         "steady_rows": handled - first_rows,
-        "write_s": store.write_s,
-        "decode_s": stats.batch_seconds_total - store.write_s,
-        "poll_s": step_s - stats.batch_seconds_total,
+        "write_s": spent["write"],
+        "decode_s": spent["decode"],
+        "main_s": step_s,
         "peak_rss_mib": peak_rss_mib(),
         "rss_at_start_mib": rss_before,
+        "rss_track": rss_track,
     }
     if prof:
         text = io.StringIO()
@@ -316,11 +361,17 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bootstrap", help="use this Kafka instead of starting one")
     p.add_argument("--events", type=int, default=1_000_000, help="events pre-filled for (a) (default 1,000,000)")
-    p.add_argument("--batch", type=int, default=20000, help="consumer max_batch (default 20000, the pipeline's)")
+    p.add_argument("--shapes", default="packed,single", help="record shapes for (a): packed, single (default both)")
+    p.add_argument(
+        "--batch-mib", type=float, default=16.0, help="consumer batch bound in MiB (default 16, ALIGNMON_BATCH_MAX_MIB)"
+    )
     p.add_argument("--history", default="1000000,10000000", help="history sizes for (c), comma-separated ('' to skip)")
     p.add_argument("--profile", action="store_true", help="cProfile the consumer in (a) and print the top functions")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     args = p.parse_args(argv)
+    shapes = [s for s in args.shapes.split(",") if s]
+    if not shapes or set(shapes) - {"packed", "single"}:
+        p.error("--shapes takes packed, single or both")
 
     work = Path(tempfile.mkdtemp(prefix="alignmon-bench-ingest-"))
     stack = None
@@ -337,18 +388,23 @@ def main(argv: list[str]) -> int:
             bootstrap = stack.kafka_bootstrap
         from alignmon.stack.kafka import ensure_topics  # noqa: PLC0415
 
-        topic = f"bench.ingest.{uuid.uuid4().hex[:8]}"
-        ensure_topics(bootstrap, {topic: 3, f"{topic}.dlq": 1})
-        t = time.perf_counter()
-        sent = prefill(bootstrap, topic, args.events)
-        prefill_s = time.perf_counter() - t
-        print(f"pre-filled {topic} with {sent:,} events in {prefill_s:.1f}s", flush=True)
-
-        db = str(work / "pipeline.duckdb")
-        a = in_child(partial(consume, profile=args.profile), bootstrap, topic, sent, db, args.batch)
-        b = raw_insert(db, work)
+        runs: dict[str, dict[str, Any]] = {}
+        for shape in shapes:
+            topic = f"bench.ingest.{shape}.{uuid.uuid4().hex[:8]}"
+            ensure_topics(bootstrap, {topic: 3, f"{topic}.dlq": 1})
+            t = time.perf_counter()
+            sent, records = prefill(bootstrap, topic, args.events, shape)
+            print(
+                f"pre-filled {topic}: {sent:,} events in {records:,} records, {time.perf_counter() - t:.1f}s",
+                flush=True,
+            )
+            db = str(work / f"pipeline-{shape}.duckdb")
+            runs[shape] = in_child(partial(consume, profile=args.profile), bootstrap, topic, sent, db, args.batch_mib)
+            runs[shape] |= {"sent": sent, "records": records, "db": db}
+            print(f"  drained at {runs[shape]['rows'] / runs[shape]['total_s']:,.0f} events/s", flush=True)
+        b = raw_insert(runs[shapes[0]]["db"], work)
         c = [in_child(refresh_cost, int(h), work / f"h{h}") for h in filter(None, args.history.split(","))]
-        report(argv, sent, a, b, c)
+        report(argv, runs, b, c)
     finally:
         if stack is not None:
             stack.kafka().stop()
@@ -359,9 +415,7 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def report(argv: list[str], sent: int, a: dict[str, Any], b: dict[str, float], c: list[dict[str, Any]]) -> None:
-    e2e = a["rows"] / a["total_s"]
-    steady = a["steady_rows"] / a["steady_s"] if a["steady_s"] else 0.0
+def report(argv: list[str], runs: dict[str, dict[str, Any]], b: dict[str, float], c: list[dict[str, Any]]) -> None:
     raw_one = b["rows"] / b["one_insert_s"]
     raw_batched = b["rows"] / b["per_20k_s"]
     lines = [
@@ -371,19 +425,29 @@ def report(argv: list[str], sent: int, a: dict[str, Any], b: dict[str, float], c
         "versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
         "",
         "(a) Kafka -> committed DuckDB rows (Consumer + decode/validate + Store.write incl. rollup and offsets)",
-        f"  events pre-filled {sent:,}; rows committed {a['rows']:,}; batches {a['batches']}; "
-        f"rejected {a['rejected']}; duplicates {a['duplicates']}",
-        f"  end to end   {e2e:>12,.0f} events/s  ({a['total_s']:.1f}s from the consumer's creation to the last commit;"
-        f" the first commit after {a['first_commit_s']:.1f}s)",
-        f"  steady state {steady:>12,.0f} events/s  (first commit to last commit)",
-        f"  time split   poll (Kafka fetch + record decode) {a['poll_s']:.1f}s | validate + Arrow "
-        f"{a['decode_s']:.1f}s | Store.write {a['write_s']:.1f}s",
-        f"  peak RSS     {a['peak_rss_mib']:,.0f} MiB (child process; {a['rss_at_start_mib']:,.0f} MiB after imports)",
-        "",
-        "(b) DuckDB limit: the same rows from a prebuilt Arrow table into a plain table",
+    ]
+    for shape, a in runs.items():
+        e2e = a["rows"] / a["total_s"]
+        steady = a["steady_rows"] / a["steady_s"] if a["steady_s"] else 0.0
+        track = ", ".join(f"{n / 1e6:.2f}M: {rss:,.0f}" for n, rss in a["rss_track"])
+        lines += [
+            f"  [{shape}] {a['sent']:,} events in {a['records']:,} records ({a['sent'] / a['records']:.1f} per record);"
+            f" rows committed {a['rows']:,}; batches {a['batches']}; rejected {a['rejected']};"
+            f" duplicates {a['duplicates']}",
+            f"  end to end   {e2e:>12,.0f} events/s  ({a['total_s']:.1f}s from the consumer's creation to the last"
+            f" commit; the first commit after {a['first_commit_s']:.1f}s)",
+            f"  steady state {steady:>12,.0f} events/s  (first commit to last commit)",
+            f"  time split   main thread {a['main_s']:.1f}s of which validate + Arrow {a['decode_s']:.1f}s"
+            f" (the rest: Kafka fetch + record decode) | writer thread Store.write {a['write_s']:.1f}s",
+            f"  peak RSS     {a['peak_rss_mib']:,.0f} MiB (child process; {a['rss_at_start_mib']:,.0f} MiB after"
+            f" imports); RSS MiB as the backlog drained: {track}",
+            f"  ratio to (b): end to end / one INSERT = {e2e / raw_one:.3f}; end to end / per 20k = "
+            f"{e2e / raw_batched:.3f}",
+            "",
+        ]
+    lines += [
+        f"(b) DuckDB limit: the same rows ([{next(iter(runs))}] run's) from a prebuilt Arrow table into a plain table",
         f"  one INSERT   {raw_one:>12,.0f} rows/s     per 20k batch {raw_batched:>12,.0f} rows/s",
-        f"  ratio (a)/(b): end to end / one INSERT = {e2e / raw_one:.3f}; end to end / per 20k = "
-        f"{e2e / raw_batched:.3f}",
         "",
         "(c) adoption refresh for one new day (scale-10 simulated organisation)",
         f"  {'history':>11} {'days':>5} {'users':>6} {'user-days':>10} {'load s':>7} {'full s':>7} "
@@ -397,8 +461,9 @@ def report(argv: list[str], sent: int, a: dict[str, Any], b: dict[str, float], c
             f"{r['peak_rss_mib']:>8.0f}"
         )
     print("\n".join(lines))
-    if "profile" in a:
-        print("\nprofile of (a), by own time:\n" + a["profile"])
+    for shape, a in runs.items():
+        if "profile" in a:
+            print(f"\nprofile of (a) [{shape}], by own time:\n" + a["profile"])
 
 
 if __name__ == "__main__":

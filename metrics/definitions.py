@@ -163,7 +163,11 @@ METRICS: tuple[MetricDef, ...] = (
         ("topic", "partition"),
     ),
     MetricDef("alignmon_pipeline_last_commit_timestamp_seconds", "gauge", "When the pipeline last committed."),
-    MetricDef("alignmon_pipeline_batch_duration_seconds", "summary", "Time to validate and commit one batch."),
+    MetricDef(
+        "alignmon_pipeline_batch_duration_seconds",
+        "summary",
+        "Time from validating a batch to its commit (batches overlap: one is validated while the one before commits).",
+    ),
     MetricDef("alignmon_pipeline_rollup_duration_seconds", "gauge", "Time the last adoption refresh took."),
     MetricDef(
         "alignmon_pipeline_offsets_out_of_range_total",

@@ -1,14 +1,18 @@
-"""Turn a poll of Kafka records into accepted rows and rejected records (pure: no I/O)."""
+"""Turn a poll of Kafka records into accepted rows and rejected events (pure: no I/O).
+
+A record holds one event or a JSON array of one device's events (collectors/record.py).
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import pyarrow as pa
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from collectors.event import UsageEvent
 
@@ -44,11 +48,15 @@ class Record(NamedTuple):
 
 
 class Rejected(NamedTuple):
+    """An event (or a whole record that holds none) the contract refused, and why."""
+
     topic: str
     partition: int
     offset: int
     reason: str
     payload: str
+    position: int | None = None  # index in a packed record; None for a record of one object
+    value: bytes | None = None  # the bytes to dead-letter: the record's, or the event's own JSON
 
 
 @dataclass
@@ -58,10 +66,12 @@ class Batch:
     rows: pa.Table
     rejected: list[Rejected] = field(default_factory=list)
     next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    duplicates: int = 0  # events dropped because an earlier one in this batch had the same event_id
 
     @property
     def size(self) -> int:
-        return int(self.rows.num_rows) + len(self.rejected)
+        """Events handled: stored, dropped as duplicates of the batch, or rejected."""
+        return int(self.rows.num_rows) + self.duplicates + len(self.rejected)
 
 
 def reason_of(exc: ValidationError | ValueError) -> str:
@@ -74,11 +84,14 @@ def reason_of(exc: ValidationError | ValueError) -> str:
 
 
 # The contract's fields, in COLUMNS order; the Kafka position and ingestion time follow them.
-_EVENT_FIELDS = COLUMNS.names[:11]
+_EVENT_FIELDS = frozenset(COLUMNS.names[:11])
+# A packed record is validated in one call (pydantic's Rust core walks the array): much cheaper than
+# an event at a time. Only a record that fails is taken apart to find and keep its good events.
+_PACKED = TypeAdapter(list[UsageEvent])
 
 
 def decode(records: Iterable[Any], ingested_at: datetime | None = None) -> Batch:
-    """Validate each record against the event contract; a bad one is rejected, never fatal."""
+    """Validate each event against the contract; a bad one is rejected, never fatal."""
     now = ingested_at or datetime.now(UTC)
     values: list[dict[str, Any]] = []
     topics: list[str] = []
@@ -86,33 +99,82 @@ def decode(records: Iterable[Any], ingested_at: datetime | None = None) -> Batch
     offsets: list[int] = []
     rejected: list[Rejected] = []
     next_offsets: dict[tuple[str, int], int] = {}
+    seen: set[str] = set()
+    duplicates = 0
     last_timestamp, produced = None, now
     for rec in records:
         next_offsets[(rec.topic, rec.partition)] = rec.offset + 1
         raw = rec.value or b""
+        # "Now" for the future-start check is when the producer wrote the record, so a replay
+        # long after the fact validates exactly as the first read did. Records of one producer
+        # batch share their timestamp: convert it once.
+        if rec.timestamp != last_timestamp:
+            last_timestamp = rec.timestamp
+            produced = datetime.fromtimestamp(rec.timestamp / 1000, UTC) if rec.timestamp >= 0 else now
+        events = _events(rec, raw, produced, rejected)
+        for ev in events:
+            if ev.event_id in seen:
+                duplicates += 1
+                continue
+            seen.add(ev.event_id)
+            # A validated model keeps its field values in __dict__; reading them there, column by
+            # column below, is much cheaper than per-row attribute access and tuples (bench/ingest.py).
+            values.append(ev.__dict__)
+        grown = len(values) - len(offsets)
+        topics += [rec.topic] * grown
+        partitions += [rec.partition] * grown
+        offsets += [rec.offset] * grown
+    n = len(values)
+    arrays = [pa.array([v[f.name] for v in values], type=f.type) for f in COLUMNS if f.name in _EVENT_FIELDS]
+    arrays += [
+        pa.array(topics, COLUMNS.field("kafka_topic").type),
+        pa.array(partitions, COLUMNS.field("kafka_partition").type),
+        pa.array(offsets, COLUMNS.field("kafka_offset").type),
+        pa.repeat(pa.scalar(now, COLUMNS.field("ingested_at").type), n),  # one conversion, not n
+    ]
+    table = pa.Table.from_arrays(arrays, schema=COLUMNS)
+    return Batch(table, rejected, next_offsets, duplicates)
+
+
+def _events(rec: Any, raw: bytes, produced: datetime, rejected: list[Rejected]) -> list[UsageEvent]:
+    """The valid events of one record; the invalid ones (or the whole record) go to `rejected`."""
+    context = {"now": produced}
+    try:
+        if raw.lstrip()[:1] != b"[":
+            return [UsageEvent.model_validate_json(raw, context=context)]
+        events = _PACKED.validate_json(raw, context=context)
+        if not events:
+            raise ValueError("empty record: an array of events must hold at least one")
+        return events
+    except (ValidationError, ValueError) as exc:
+        whole = _whole_record_problem(raw, exc)
+        if whole is not None:
+            rejected.append(Rejected(rec.topic, rec.partition, rec.offset, whole, _text(raw), None, raw))
+            return []
+    # A packed record with some bad events: keep the good ones, reject each bad one on its own.
+    good: list[UsageEvent] = []
+    for index, item in enumerate(json.loads(raw)):
+        text = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
         try:
-            # "Now" for the future-start check is when the producer wrote the record, so a replay
-            # long after the fact validates exactly as the first read did. Records of one producer
-            # batch share their timestamp: convert it once.
-            if rec.timestamp != last_timestamp:
-                last_timestamp = rec.timestamp
-                produced = datetime.fromtimestamp(rec.timestamp / 1000, UTC) if rec.timestamp >= 0 else now
-            ev = UsageEvent.model_validate_json(raw, context={"now": produced})
+            good.append(UsageEvent.model_validate_json(text, context=context))
         except (ValidationError, ValueError) as exc:
-            rejected.append(Rejected(rec.topic, rec.partition, rec.offset, reason_of(exc), _text(raw)))
-            continue
-        # A validated model keeps its field values in __dict__; reading them there, column by column
-        # below, is much cheaper than per-row attribute access and tuples (bench/ingest.py).
-        values.append(ev.__dict__)
-        topics.append(rec.topic)
-        partitions.append(rec.partition)
-        offsets.append(rec.offset)
-    columns: list[list[Any]] = [[v[name] for v in values] for name in _EVENT_FIELDS]
-    columns += [topics, partitions, offsets, [now] * len(values)]
-    table = pa.Table.from_arrays(
-        [pa.array(c, type=f.type) for c, f in zip(columns, COLUMNS, strict=True)], schema=COLUMNS
-    )
-    return Batch(table, rejected, next_offsets)
+            rejected.append(Rejected(rec.topic, rec.partition, rec.offset, reason_of(exc), text, index, text.encode()))
+    return good
+
+
+def _whole_record_problem(raw: bytes, exc: ValidationError | ValueError) -> str | None:
+    """Why the record as a whole is unusable, or None when it is an array with some bad events."""
+    if raw.lstrip()[:1] != b"[":
+        return reason_of(exc)
+    try:
+        items = json.loads(raw)
+    except ValueError as bad_json:
+        return f"record: invalid JSON: {bad_json}"
+    if not isinstance(items, list):
+        return reason_of(exc)
+    if not items:
+        return "record: empty array, a packed record must hold at least one event"
+    return None
 
 
 def _text(raw: bytes) -> str:

@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS rejected_events (
     kafka_offset    BIGINT NOT NULL,
     received_at     TIMESTAMPTZ NOT NULL,
     reason          VARCHAR NOT NULL,
-    payload         VARCHAR NOT NULL
+    payload         VARCHAR NOT NULL,
+    event_index     INTEGER  -- position in a packed record; NULL for a record of one event (or none)
 );
 -- Incremental daily rollup per user and raw application identifier, in the organisation's time
 -- zone; spans that cross midnight are split. Mapping raw identifiers to catalog applications
@@ -189,6 +190,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("DELETE FROM schema_info")
         con.execute("INSERT INTO schema_info VALUES (?)", [SCHEMA_VERSION])
     con.execute(TABLES)
+    # Raw tables keep their rows across versions: new columns are added, never rebuilt.
+    con.execute("ALTER TABLE rejected_events ADD COLUMN IF NOT EXISTS event_index INTEGER")
     con.execute(ADOPTION_CURRENT)
     con.execute(VIEWS)
     # The next refresh recomputes every day that has data (the series was dropped or is new).

@@ -37,7 +37,12 @@ class Pipeline:
         store = Store(settings.duckdb_path, settings.timezone, settings.duckdb_memory_limit)
         views.install(store.con)
         consumer = Consumer(
-            store, settings.kafka_bootstrap, settings.topic, settings.dlq_topic, group=settings.consumer_group
+            store,
+            settings.kafka_bootstrap,
+            settings.topic,
+            settings.dlq_topic,
+            group=settings.consumer_group,
+            max_batch_bytes=int(settings.batch_max_mib * 1024 * 1024),
         )
         pipeline = cls(settings, store, consumer)
         pipeline.find_catalog()
@@ -64,6 +69,7 @@ class Pipeline:
         """
         if self.catalog is None and not self.find_catalog():
             return False
+        self.consumer.flush()  # the refresh shares the writer's connection: never while it writes
         assert self.catalog is not None
         try:
             catalog = self.catalog.current()
@@ -120,6 +126,7 @@ class Pipeline:
             self.store.close()
 
     def snapshot(self) -> None:
+        self.consumer.flush()  # the copy holds every batch handed over so far
         cur = self.store.cursor()
         try:
             publish(cur, self.settings.snapshot_path)

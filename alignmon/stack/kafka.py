@@ -79,8 +79,15 @@ def cluster_id(state: Path) -> str:
     """16 random bytes, URL-safe base64 without padding; kept so a restart reuses the formatted log dir."""
     path = state / "cluster.id"
     if not path.exists():
-        path.write_text(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))
+        path.write_text(new_cluster_id())
     return path.read_text().strip()
+
+
+def new_cluster_id() -> str:
+    """Never starting with '-' (as Kafka's own Uuid.randomUuid): the storage tool would take it for an option."""
+    while (cid := base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")).startswith("-"):
+        pass
+    return cid
 
 
 def server_properties(data_dir: Path, port: int, controller_port: int) -> str:

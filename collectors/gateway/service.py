@@ -3,6 +3,10 @@
 Delivery rule: an event is acknowledged to the client only once Kafka has acknowledged it or it is
 fsynced in the disk spool. While the spool holds anything, new events are appended behind it, and a
 background thread replays it to Kafka in order, so each device's events keep their order.
+
+Kafka gets packed records (collectors.record: a request's events become one record per 500). The spool
+keeps one event per spool record, so its depth, the spooled and replayed counts and the client's
+`accepted` all count events; replay packs consecutive events of a device again before sending.
 """
 
 from __future__ import annotations
@@ -25,14 +29,15 @@ from collectors.gateway.errors import GatewayError
 from collectors.gateway.metrics import GatewayMetrics
 from collectors.gateway.policy import PrivacyPolicy, load_departments
 from collectors.gateway.ratelimit import RateLimiter, retry_after
-from collectors.gateway.sink import KafkaSink, Record, Sink
+from collectors.gateway.sink import KafkaSink, Sink
 from collectors.gateway.tokens import TokenStore
+from collectors.record import Record, pack, runs
 from collectors.spool import Spool
 
 log = logging.getLogger(__name__)
 
 MAX_ERRORS = 100  # error entries listed in one answer; the rejected count stays exact
-REPLAY_BATCH = 500
+REPLAY_BATCH = 5000  # events per replay round: a few packed records, a few MiB at most
 _KEY_LEN = struct.Struct(">H")
 
 
@@ -45,7 +50,7 @@ def _utcnow() -> datetime:
 
 
 def encode_record(record: Record) -> bytes:
-    """A Kafka record as one spool record: key length, key, value."""
+    """A one-event record (device key, event JSON) as one spool record: key length, key, value."""
     return _KEY_LEN.pack(len(record.key)) + record.key + record.value
 
 
@@ -189,7 +194,7 @@ class GatewayService:
         """Validate each item as an event of `device_id`, apply the policy and deliver the accepted ones."""
         now = self.clock()
         result = IngestResult()
-        accepted: list[Record] = []
+        accepted: list[Record] = []  # one event each; deliver packs them
         for index, item in enumerate(items):
             try:
                 event = UsageEvent.model_validate(item, context={"now": now})
@@ -223,31 +228,41 @@ class GatewayService:
         if len(result.errors) < MAX_ERRORS:
             result.errors.append(error)
 
-    def deliver(self, records: Sequence[Record]) -> None:
-        """Make records durable: Kafka if it acknowledges, else (or while the spool is busy) the spool."""
-        if not records:
+    def deliver(self, events: Sequence[Record]) -> None:
+        """Make events durable: Kafka if it acknowledges, else (or while the spool is busy) the spool.
+
+        Each item is one event (device key, event JSON); consecutive events of a device go to Kafka
+        packed into one record, and whatever Kafka did not acknowledge is spooled in order.
+        """
+        if not events:
             return
         with self._route:
             behind_spool = self.spool.depth > 0
             if behind_spool:
-                self._to_spool(records)
+                self._to_spool(events)
                 return
-        began = time.perf_counter()
-        acked = self.sink.send(records)
-        self.metrics.produce_seconds.observe(time.perf_counter() - began)
-        self.metrics.kafka_up.set(1 if acked == len(records) else 0)
-        if acked < len(records):
+        done = self._send_packed(events)
+        if done < len(events):
             with self._route:
-                self._to_spool(records[acked:])
+                self._to_spool(events[done:])
 
-    def _to_spool(self, records: Sequence[Record]) -> None:
+    def _send_packed(self, events: Sequence[Record]) -> int:
+        """Send events packed into records; returns how many leading EVENTS Kafka acknowledged."""
+        grouped = list(runs(events))
+        began = time.perf_counter()
+        acked = self.sink.send([Record(key, pack(run)) for key, run in grouped])
+        self.metrics.produce_seconds.observe(time.perf_counter() - began)
+        self.metrics.kafka_up.set(1 if acked == len(grouped) else 0)
+        return sum(len(run) for _, run in grouped[:acked])
+
+    def _to_spool(self, events: Sequence[Record]) -> None:
         try:
-            self.spool.append(encode_record(r) for r in records)
+            self.spool.append(encode_record(e) for e in events)
         except OSError as exc:
             raise GatewayError(
                 503, f"Kafka is unreachable and the disk spool failed ({exc.strerror or exc}): retry later"
             ) from None
-        self.metrics.spooled.inc(len(records))
+        self.metrics.spooled.inc(len(events))
         self._wake.set()
 
     def health(self) -> dict[str, Any]:
@@ -262,20 +277,17 @@ class GatewayService:
     # -- replay -----------------------------------------------------------------------------------
 
     def replay_once(self) -> int:
-        """Send the oldest spooled batch to Kafka; returns the count delivered, raises if not all were."""
+        """Send the oldest spooled events to Kafka; returns how many were delivered, raises if not all were."""
         batch = self.spool.peek(REPLAY_BATCH)
         if batch is None:
             return 0
-        records = [decode_record(data) for data in batch.records]
-        began = time.perf_counter()
-        acked = self.sink.send(records)
-        self.metrics.produce_seconds.observe(time.perf_counter() - began)
-        self.metrics.kafka_up.set(1 if acked == len(records) else 0)
-        self.spool.commit(batch, acked)
-        self.metrics.replayed.inc(acked)
-        if acked < len(records):
-            raise KafkaUnavailableError(f"Kafka acknowledged only {acked} of {len(records)} spooled events")
-        return acked
+        events = [decode_record(data) for data in batch.records]
+        done = self._send_packed(events)
+        self.spool.commit(batch, done)
+        self.metrics.replayed.inc(done)
+        if done < len(events):
+            raise KafkaUnavailableError(f"Kafka acknowledged only {done} of {len(events)} spooled events")
+        return done
 
     def _replay_loop(self) -> None:
         backoff = self._replay_backoff_s

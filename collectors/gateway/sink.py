@@ -1,7 +1,8 @@
 """Where accepted events go: a Kafka producer, or an in-memory stand-in for unit tests.
 
-Both honour one contract, checked by the same test suite: `send` delivers records in order and
-returns how many leading records are durably acknowledged; the caller keeps the rest.
+Both honour one contract, checked by the same test suite: `send` delivers records (collectors.record:
+one or several events of one device each) in order and returns how many leading records are durably
+acknowledged; the caller keeps the rest.
 """
 
 from __future__ import annotations
@@ -11,16 +12,11 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
+
+from collectors.record import Record
 
 log = logging.getLogger(__name__)
-
-
-class Record(NamedTuple):
-    """One Kafka record: the partition key (the device id) and the value (the event's JSON)."""
-
-    key: bytes
-    value: bytes
 
 
 class Sink(Protocol):

@@ -121,3 +121,12 @@ def test_the_cli_reports_status_with_exit_codes(own_stack: Stack, tmp_path: Path
     assert cli("status").returncode == 0
     assert "stopped: " in cli("down").stdout
     assert cli("status").returncode == 3
+
+
+def test_cluster_ids_never_start_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The storage tool reads "-t -abc..." as two options: Kafka's Uuid.randomUuid() avoids a leading '-' too.
+    from alignmon.stack import kafka
+
+    draws = iter([b"\xfb" + bytes(15), b"\x00" * 16])  # the first encodes to "-wAA...", the second to "AAAA..."
+    monkeypatch.setattr(kafka.os, "urandom", lambda n: next(draws))
+    assert kafka.new_cluster_id() == "A" * 22

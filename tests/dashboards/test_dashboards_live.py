@@ -8,7 +8,6 @@ variables set to `.*` and asserts it returns at least one series.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -60,8 +59,8 @@ class Fleet:
 
 def _produce(bootstrap: str, topic: str, state: Path) -> int:
     """Write the simulated organisation's catalog and directory; backfill DAYS days into Kafka, as the demo does."""
-    from collectors.gateway.sink import KafkaSink, Record
     from collectors.pseudonym import key_from
+    from collectors.publish import publish
     from collectors.simulate import Organisation
 
     today = Settings().today()
@@ -70,21 +69,12 @@ def _produce(bootstrap: str, topic: str, state: Path) -> int:
     org.write_catalog(state / "catalog" / "catalog.yaml")
     org.write_directory(state / "directory.csv")
     key = key_from(SECRET, False)
-    sink = KafkaSink(bootstrap, topic, timeout_s=30)
-    total = 0
-    try:
-        for n in range(DAYS, -1, -1):
-            records = [
-                Record(e["device_id"].encode(), json.dumps(e).encode())
-                for e in org.dicts_for_day(today - timedelta(days=n), pseudonymise_with=key, with_department=True)
-            ]
-            for i in range(0, len(records), 20000):
-                chunk = records[i : i + 20000]
-                assert sink.send(chunk) == len(chunk), "Kafka did not acknowledge the backfill"
-            total += len(records)
-    finally:
-        sink.close()
-    return total
+    events = (
+        e
+        for n in range(DAYS, -1, -1)
+        for e in org.dicts_for_day(today - timedelta(days=n), pseudonymise_with=key, with_department=True)
+    )
+    return publish(bootstrap, topic, events)
 
 
 @pytest.fixture(scope="module")

@@ -100,3 +100,29 @@ def test_restart_resumes_from_stored_offsets(kafka_bootstrap: str, topic: str, t
     assert second.stats.duplicates == 0
     assert store.con.execute("SELECT count(*) FROM events").fetchone() == (30,)
     store.close()
+
+
+def test_a_batch_ends_near_its_byte_bound(kafka_bootstrap: str, topic: str, tmp_path: Path) -> None:
+    payloads = [json.dumps(event(i)).encode() for i in range(3000)]
+    produce(kafka_bootstrap, topic, payloads)
+    record = max(len(p) for p in payloads)
+    bound = 50 * record  # ~50 records: a small fraction of the backlog
+
+    store = Store(tmp_path / "b.duckdb")
+    consumer = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq", group=f"g-{uuid.uuid4().hex}")
+    consumer.max_batch_bytes = bound
+    sizes: list[int] = []
+    try:
+        for _ in range(1000):
+            if sum(sizes) >= len(payloads):
+                break
+            consumer.step(on_batch=lambda b: sizes.append(b.size))
+        consumer.flush()
+    finally:
+        consumer.close()
+    assert sum(sizes) == len(payloads)
+    # The bound stops the reading; the last poll may add a slice sized for what was left under it.
+    assert max(sizes) * min(len(p) for p in payloads) <= 2 * bound
+    assert len(sizes) >= len(payloads) // 100
+    assert store.con.execute("SELECT count(*) FROM events").fetchone() == (len(payloads),)
+    store.close()

@@ -24,6 +24,7 @@ from collectors.gateway.app import create_app
 from collectors.gateway.server import BackgroundServer
 from collectors.gateway.service import GatewayService
 from collectors.gateway.sink import MemorySink, Sink
+from collectors.record import events_of
 
 SECRET = "gateway-test-secret-0123456789"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -153,7 +154,8 @@ class Gateway:
         return self.sink
 
     def sent(self) -> list[dict[str, Any]]:
-        return [json.loads(r.value) for r in self.memory.records]
+        """The events the memory sink got, in order, unpacked from their records."""
+        return [e for r in self.memory.records for e in events_of(r.value)]
 
     def stop(self) -> None:
         self.client.close()

@@ -5,7 +5,6 @@ The broker is stopped and started here, so it is not the session's shared one.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from alignmon.stack.kafka import ensure_topics
 from alignmon.stack.process import Service, free_port
 from alignmon.stack.stack import Stack, StackConfig
 from collectors.gateway.sink import KafkaSink
+from collectors.record import events_of
 
 pytestmark = pytest.mark.integration
 
@@ -75,10 +75,12 @@ class Sender:
         records = self.kit.consume(bootstrap, topic)
         by_device: dict[str, list[str]] = {d: [] for d in DEVICES}
         for record in sorted(records, key=lambda r: (r.partition, r.offset)):
-            by_device[record.key.decode()].append(json.loads(record.value)["event_id"])
+            events = events_of(record.value)
+            assert {e["device_id"] for e in events} == {record.key.decode()}  # a record holds one device
+            by_device[record.key.decode()].extend(e["event_id"] for e in events)
         for device in DEVICES:
             assert by_device[device] == self.accepted[device]
-        assert len(records) == sum(len(ids) for ids in self.accepted.values())
+        assert sum(len(ids) for ids in by_device.values()) == sum(len(ids) for ids in self.accepted.values())
 
 
 def start_gateway(

@@ -19,19 +19,33 @@ from collectors.gateway.service import (
     decode_record,
     encode_record,
 )
-from collectors.gateway.sink import MemorySink, Record
+from collectors.gateway.sink import MemorySink
 from collectors.pseudonym import DEV_KEY
+from collectors.record import Record, events_of
 
 Gateway = Any
 Kit = Any
 
 
-def records(*ids: str, device: str = "d1") -> list[Record]:
+def events(*ids: str, device: str = "d1") -> list[Record]:
+    """One-event records (device key, event JSON): what `deliver` takes."""
     return [Record(device.encode(), json.dumps({"event_id": i}).encode()) for i in ids]
 
 
 def ids(sink: MemorySink) -> list[str]:
-    return [json.loads(r.value)["event_id"] for r in sink.records]
+    return [e["event_id"] for r in sink.records for e in events_of(r.value)]
+
+
+def shape(sink: MemorySink) -> list[tuple[bytes, list[str]]]:
+    """Each record the sink got: its key and the ids of the events packed in it."""
+    return [(r.key, [e["event_id"] for e in events_of(r.value)]) for r in sink.records]
+
+
+def metric(svc: GatewayService, name: str) -> float:
+    for line in svc.metrics.exposition().decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not exposed")
 
 
 def service(settings: Settings, sink: MemorySink) -> GatewayService:
@@ -49,28 +63,30 @@ def test_events_go_to_the_spool_while_kafka_is_away_and_replay_in_order(settings
     svc = service(settings, sink)
     try:
         sink.up = False
-        svc.deliver(records("a", "b"))
+        svc.deliver(events("a", "b"))
         assert sink.records == [] and svc.spool.depth == 2
         sink.up = True
-        svc.deliver(records("c"))  # Kafka is back, but the spool is not empty: c must queue behind a, b
+        svc.deliver(events("c"))  # Kafka is back, but the spool is not empty: c must queue behind a, b
         assert sink.records == [] and svc.spool.depth == 3
         assert svc.replay_once() == 3
-        assert ids(sink) == ["a", "b", "c"] and svc.spool.depth == 0
-        svc.deliver(records("d"))  # spool empty again: straight to Kafka
+        assert shape(sink) == [(b"d1", ["a", "b", "c"])] and svc.spool.depth == 0  # replay packs them again
+        svc.deliver(events("d"))  # spool empty again: straight to Kafka
         assert ids(sink) == ["a", "b", "c", "d"] and svc.spool.depth == 0
     finally:
         svc.stop()
 
 
-def test_a_partly_acknowledged_send_spools_only_the_rest(settings: Settings) -> None:
+def test_a_partly_acknowledged_send_spools_only_the_events_of_the_rest(settings: Settings) -> None:
     sink = MemorySink()
     svc = service(settings, sink)
     try:
-        sink.fail_after = 2
-        svc.deliver(records("a", "b", "c", "d"))
-        assert ids(sink) == ["a", "b"] and svc.spool.depth == 2
-        svc.replay_once()
-        assert ids(sink) == ["a", "b", "c", "d"]
+        sink.fail_after = 1  # of the records [a, b], [c], [d, e]: only the first
+        svc.deliver(events("a", "b") + events("c", device="d2") + events("d", "e"))
+        assert shape(sink) == [(b"d1", ["a", "b"])] and svc.spool.depth == 3
+        assert metric(svc, "alignmon_gateway_events_spooled_total") == 3
+        assert svc.replay_once() == 3
+        assert shape(sink) == [(b"d1", ["a", "b"]), (b"d2", ["c"]), (b"d1", ["d", "e"])]
+        assert metric(svc, "alignmon_gateway_events_replayed_total") == 3
     finally:
         svc.stop()
 
@@ -80,14 +96,17 @@ def test_a_partly_acknowledged_replay_commits_only_what_kafka_has(settings: Sett
     svc = service(settings, sink)
     try:
         sink.up = False
-        svc.deliver(records("a", "b", "c"))
+        svc.deliver(events("a", "b") + events("c", device="d2") + events("d"))
         sink.up = True
-        sink.fail_after = 1
-        with pytest.raises(KafkaUnavailableError, match="acknowledged only 1 of 3"):
+        sink.fail_after = 1  # of the replayed records [a, b], [c], [d]: only the first
+        with pytest.raises(KafkaUnavailableError, match="acknowledged only 2 of 4"):
             svc.replay_once()
-        assert ids(sink) == ["a"] and svc.spool.depth == 2
+        assert ids(sink) == ["a", "b"] and svc.spool.depth == 2
+        assert metric(svc, "alignmon_gateway_spool_events") == 2
+        assert metric(svc, "alignmon_gateway_events_replayed_total") == 2
         assert svc.replay_once() == 2
-        assert ids(sink) == ["a", "b", "c"]
+        assert ids(sink) == ["a", "b", "c", "d"]
+        assert metric(svc, "alignmon_gateway_events_replayed_total") == 4
     finally:
         svc.stop()
 
@@ -96,7 +115,7 @@ def test_spooled_events_survive_a_restart_and_are_replayed_at_start(settings: Se
     down = MemorySink()
     down.up = False
     first = service(settings, down)
-    first.deliver(records("a", "b", device="d1") + records("x", device="d2"))
+    first.deliver(events("a", "b", device="d1") + events("x", device="d2"))
     first.stop()
 
     up = MemorySink()
@@ -105,8 +124,7 @@ def test_spooled_events_survive_a_restart_and_are_replayed_at_start(settings: Se
     second.start()
     try:
         kit.wait_for(lambda: second.spool.depth == 0, what="replay at start")
-        assert ids(up) == ["a", "b", "x"]
-        assert [r.key for r in up.records] == [b"d1", b"d1", b"d2"]
+        assert shape(up) == [(b"d1", ["a", "b"]), (b"d2", ["x"])]
     finally:
         second.stop()
 
@@ -124,7 +142,45 @@ def test_http_202_while_kafka_is_away_then_the_background_replay_delivers(
     sink.up = True
     kit.wait_for(lambda: gw.service.spool.depth == 0, what="replay of the spool")
     assert [e["event_id"] for e in gw.sent()] == ["laptop-1-0", "laptop-1-1", "laptop-1-2"]
+    assert len(sink.records) == 1  # the request's three events, packed into one record on replay
     assert gw.client.get("/healthz").json() == {"status": "ok", "kafka": {"reachable": True}, "spool": {"depth": 0}}
+
+
+def test_one_request_becomes_one_record_per_500_events_in_order(settings: Settings, kit: Kit) -> None:
+    sink = MemorySink()
+    svc = GatewayService.from_settings(settings, sink=sink, clock=kit.clock)
+    try:
+        items = [kit.event(n % 60, event_id=f"e{n}") for n in range(1201)]
+        result = svc.ingest("laptop-1", items)
+        assert (result.accepted, result.rejected) == (1201, 0)
+        assert [(key, len(got)) for key, got in shape(sink)] == [
+            (b"laptop-1", 500),
+            (b"laptop-1", 500),
+            (b"laptop-1", 201),
+        ]
+        assert ids(sink) == [f"e{n}" for n in range(1201)]
+        assert metric(svc, "alignmon_gateway_events_accepted_total") == 1201
+    finally:
+        svc.stop()
+
+
+def test_spool_metrics_count_events_when_kafka_takes_part_of_a_request(settings: Settings, kit: Kit) -> None:
+    sink = MemorySink()
+    svc = GatewayService.from_settings(settings, sink=sink, clock=kit.clock)
+    try:
+        sink.fail_after = 1  # the first record (500 events) is acknowledged, the other 701 events are not
+        svc.ingest("laptop-1", [kit.event(n % 60, event_id=f"e{n}") for n in range(1201)])
+        assert ids(sink) == [f"e{n}" for n in range(500)]
+        assert svc.spool.depth == 701 and svc.health()["spool"] == {"depth": 701}
+        assert metric(svc, "alignmon_gateway_events_spooled_total") == 701
+        assert metric(svc, "alignmon_gateway_spool_events") == 701
+        assert svc.replay_once() == 701
+        assert ids(sink) == [f"e{n}" for n in range(1201)]
+        assert [len(got) for _, got in shape(sink)] == [500, 500, 201]  # replay packs by MAX_EVENTS too
+        assert metric(svc, "alignmon_gateway_events_replayed_total") == 701
+        assert metric(svc, "alignmon_gateway_spool_events") == 0
+    finally:
+        svc.stop()
 
 
 def test_metrics_use_their_own_registry_and_bounded_labels(gateway: Gateway, kit: Kit) -> None:

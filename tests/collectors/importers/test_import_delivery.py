@@ -12,6 +12,7 @@ import pytest
 
 from alignmon.stack.process import free_port
 from collectors.pseudonym import pseudonymise
+from collectors.record import events_of
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,7 @@ def osquery_log(path: Path, host: str, n: int) -> Path:
 
 
 def values(read_topic: Any, bootstrap: str, topic: str, expect: int) -> list[dict[str, Any]]:
-    found = [json.loads(r.value) for r in read_topic(bootstrap, topic)]
+    found = [e for r in read_topic(bootstrap, topic) for e in events_of(r.value)]
     assert len(found) == expect
     return found
 
