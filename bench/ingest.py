@@ -6,9 +6,10 @@ Without --bootstrap a broker is started for the run (alignmon.stack) and stopped
 (a) end to end: a topic is pre-filled with simulator events (3 partitions, keyed by device), then the
     real Consumer + Store (poll, decode, validation, dedup, rollup, offsets; one transaction per batch)
     drain it; events/s = rows committed / seconds from the consumer's creation to the last commit.
-    Two record shapes (--shapes): `packed`, written by collectors.publish exactly as the simulator,
+    Record shapes (--shapes): `packed`, written by collectors.publish exactly as the simulator,
     importers and demo write (runs of one device's events per record, as the gateway packs a request),
-    and `single`, one event per record as a third-party producer may write.
+    `single`, one event per record as a third-party producer may write, and `upN`, at most N events a
+    record (a gateway fed by agents that upload a few events at a time).
     It runs in a fresh child process, so its peak RSS (ru_maxrss) is the pipeline's alone; RSS is
     also sampled as the backlog drains, to show whether memory follows the backlog.
 (b) the limit: the same rows (read back from (a)'s DuckDB as one prebuilt Arrow table) inserted into a
@@ -26,6 +27,7 @@ import json
 import multiprocessing as mp
 import platform
 import pstats
+import re
 import resource
 import shlex
 import shutil
@@ -116,7 +118,7 @@ def simulated_days(scale: float, newest: date) -> Iterator[tuple[date, list[dict
 def prefill(bootstrap: str, topic: str, events: int, shape: str) -> tuple[int, int]:
     """Produce `events` simulator events as `shape` records; returns (events, records)."""
     from collectors.publish import publish  # noqa: PLC0415
-    from collectors.record import records  # noqa: PLC0415
+    from collectors.record import events_of, records  # noqa: PLC0415
 
     def fleet() -> Iterator[dict[str, Any]]:
         sent = 0
@@ -126,22 +128,26 @@ def prefill(bootstrap: str, topic: str, events: int, shape: str) -> tuple[int, i
             if sent >= events:
                 return
 
+    def pairs() -> Iterator[tuple[bytes, bytes]]:
+        return ((e["device_id"].encode(), json.dumps(e, separators=(",", ":")).encode()) for e in fleet())
+
     if shape == "packed":
         # The number of records publish() makes: the same packing, counted on the same events.
-        pairs = ((e["device_id"].encode(), json.dumps(e).encode()) for e in fleet())
-        return publish(bootstrap, topic, fleet()), sum(1 for _ in records(pairs))
+        return publish(bootstrap, topic, fleet()), sum(1 for _ in records(pairs()))
     from kafka import KafkaProducer  # noqa: PLC0415
 
     producer = KafkaProducer(
         bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=1024 * 1024, max_request_size=4 * 1024**2
     )
-    sent = 0
-    for e in fleet():
-        producer.send(topic, key=e["device_id"].encode(), value=json.dumps(e, separators=(",", ":")).encode())
-        sent += 1
+    most = 1 if shape == "single" else int(shape.removeprefix("up"))
+    sent = made = 0
+    for record in records(pairs(), max_events=most):
+        producer.send(topic, key=record.key, value=record.value)
+        sent += 1 if most == 1 else len(events_of(record.value))
+        made += 1
     producer.flush(timeout=300)
     producer.close()
-    return sent, sent
+    return sent, made
 
 
 def consume(bootstrap: str, topic: str, events: int, db: str, batch_mib: float, *, profile: bool) -> dict[str, Any]:
@@ -361,7 +367,12 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bootstrap", help="use this Kafka instead of starting one")
     p.add_argument("--events", type=int, default=1_000_000, help="events pre-filled for (a) (default 1,000,000)")
-    p.add_argument("--shapes", default="packed,single", help="record shapes for (a): packed, single (default both)")
+    p.add_argument(
+        "--shapes",
+        default="packed,single",
+        help="record shapes for (a), comma-separated: packed (as collectors.publish writes), single (one event a "
+        "record), upN (at most N events of a device a record, e.g. up5 for small agent uploads); default packed,single",
+    )
     p.add_argument(
         "--batch-mib", type=float, default=16.0, help="consumer batch bound in MiB (default 16, ALIGNMON_BATCH_MAX_MIB)"
     )
@@ -370,8 +381,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     args = p.parse_args(argv)
     shapes = [s for s in args.shapes.split(",") if s]
-    if not shapes or set(shapes) - {"packed", "single"}:
-        p.error("--shapes takes packed, single or both")
+    if not shapes or any(s not in ("packed", "single") and not re.fullmatch(r"up[1-9][0-9]*", s) for s in shapes):
+        p.error("--shapes takes packed, single and upN (N >= 1), comma-separated")
 
     work = Path(tempfile.mkdtemp(prefix="alignmon-bench-ingest-"))
     stack = None
