@@ -88,6 +88,7 @@ _EVENT_FIELDS = frozenset(COLUMNS.names[:11])
 # A packed record is validated in one call (pydantic's Rust core walks the array): much cheaper than
 # an event at a time. Only a record that fails is taken apart to find and keep its good events.
 _PACKED = TypeAdapter(list[UsageEvent])
+_EMPTY = "record: empty array, a packed record must hold at least one event"
 
 
 def decode(records: Iterable[Any], ingested_at: datetime | None = None) -> Batch:
@@ -144,7 +145,7 @@ def _events(rec: Any, raw: bytes, produced: datetime, rejected: list[Rejected]) 
             return [UsageEvent.model_validate_json(raw, context=context)]
         events = _PACKED.validate_json(raw, context=context)
         if not events:
-            raise ValueError("empty record: an array of events must hold at least one")
+            raise ValueError(_EMPTY)
         return events
     except (ValidationError, ValueError) as exc:
         whole = _whole_record_problem(raw, exc)
@@ -173,7 +174,7 @@ def _whole_record_problem(raw: bytes, exc: ValidationError | ValueError) -> str 
     if not isinstance(items, list):
         return reason_of(exc)
     if not items:
-        return "record: empty array, a packed record must hold at least one event"
+        return _EMPTY
     return None
 
 
