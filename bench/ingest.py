@@ -15,7 +15,9 @@ Without --bootstrap a broker is started for the run (alignmon.stack) and stopped
 (b) the limit: the same rows (read back from (a)'s DuckDB as one prebuilt Arrow table) inserted into a
     plain table; the ratio (a)/(b) says how much of DuckDB's own speed the pipeline gets.
 (c) refresh: the adoption refresh for ONE new day on top of a history of N events (a scale-10 simulated
-    organisation, written through Store.write), after the history's own first full refresh.
+    organisation, written through Store.write in 500k-event batches, whose cost per event is reported for
+    the first and the last batch: it shows whether a write grows with the history), after the history's
+    own first full refresh.
 """
 
 from __future__ import annotations
@@ -310,6 +312,7 @@ def refresh_cost(history: int, work: Path) -> dict[str, Any]:
 
     began = time.perf_counter()
     pending: list[dict[str, Any]] = []
+    write_us: list[float] = []  # Store.write per event, batch by batch, as the history grows
     loaded, oldest = 0, AS_OF
     day = AS_OF - timedelta(days=1)
     while loaded < history:
@@ -322,7 +325,10 @@ def refresh_cost(history: int, work: Path) -> dict[str, Any]:
         day -= timedelta(days=1)
         if len(pending) >= 500_000 or loaded >= history:
             # Oldest days last is fine: the store's rollup is additive and order-free.
-            store.write(Batch(history_table(pending, loaded - len(pending)), next_offsets={("history", 0): loaded}))
+            rows = history_table(pending, loaded - len(pending))
+            t = time.perf_counter()
+            store.write(Batch(rows, next_offsets={("history", 0): loaded}))
+            write_us.append((time.perf_counter() - t) / len(pending) * 1e6)
             pending = []
     load_s = time.perf_counter() - began
     udaily = store.con.execute("SELECT count(*) FROM usage_user_daily").fetchone()[0]  # type: ignore[index]
@@ -345,6 +351,8 @@ def refresh_cost(history: int, work: Path) -> dict[str, Any]:
         "users": len(org.users),
         "usage_user_daily_rows": udaily,
         "load_s": load_s,
+        "write_us_first": write_us[0],
+        "write_us_last": write_us[-1],
         "full_refresh_s": full_s,
         "new_day_events": len(today),
         "write_new_day_s": write_day_s,
@@ -462,12 +470,15 @@ def report(argv: list[str], runs: dict[str, dict[str, Any]], b: dict[str, float]
         "",
         "(c) adoption refresh for one new day (scale-10 simulated organisation)",
         f"  {'history':>11} {'days':>5} {'users':>6} {'user-days':>10} {'load s':>7} {'full s':>7} "
-        f"{'new day':>8} {'write s':>8} {'refresh s':>10} {'again s':>8} {'db MiB':>7} {'RSS MiB':>8}",
+        f"{'write us/ev':>12} {'new day':>8} {'write s':>8} {'refresh s':>10} {'again s':>8} {'db MiB':>7} "
+        f"{'RSS MiB':>8}",
     ]
     for r in c:
         lines.append(
             f"  {r['history']:>11,} {r['days']:>5} {r['users']:>6} {r['usage_user_daily_rows']:>10,} "
-            f"{r['load_s']:>7.1f} {r['full_refresh_s']:>7.2f} {r['new_day_events']:>8,} {r['write_new_day_s']:>8.2f} "
+            f"{r['load_s']:>7.1f} {r['full_refresh_s']:>7.2f} "
+            f"{r['write_us_first']:>5.1f}-{r['write_us_last']:<6.1f} "
+            f"{r['new_day_events']:>8,} {r['write_new_day_s']:>8.2f} "
             f"{r['refresh_one_day_s']:>10.3f} {r['refresh_again_median_s']:>8.3f} {r['db_mib']:>7.0f} "
             f"{r['peak_rss_mib']:>8.0f}"
         )
