@@ -56,7 +56,7 @@ class Settings(BaseSettings):
         "1GB", description="DuckDB memory_limit of the pipeline's connection; larger work spills to disk."
     )
     batch_max_mib: float = Field(
-        16.0,
+        32.0,
         gt=0,
         description="Largest batch (MiB of Kafka record values) the pipeline reads into one DuckDB transaction; "
         "with duckdb_memory_limit it bounds the pipeline's memory whatever the backlog.",

@@ -229,6 +229,7 @@ def consume(bootstrap: str, topic: str, events: int, db: str, batch_mib: float, 
         "peak_rss_mib": peak_rss_mib(),
         "rss_at_start_mib": rss_before,
         "rss_track": rss_track,
+        "settings": f"batch {batch_mib:g} MiB, DuckDB memory limit {Settings().duckdb_memory_limit}",
     }
     if prof:
         text = io.StringIO()
@@ -382,12 +383,16 @@ def main(argv: list[str]) -> int:
         "record), upN (at most N events of a device a record, e.g. up5 for small agent uploads); default packed,single",
     )
     p.add_argument(
-        "--batch-mib", type=float, default=16.0, help="consumer batch bound in MiB (default 16, ALIGNMON_BATCH_MAX_MIB)"
+        "--batch-mib", type=float, help="consumer batch bound in MiB (default: the pipeline's ALIGNMON_BATCH_MAX_MIB)"
     )
     p.add_argument("--history", default="1000000,10000000", help="history sizes for (c), comma-separated ('' to skip)")
     p.add_argument("--profile", action="store_true", help="cProfile the consumer in (a) and print the top functions")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     args = p.parse_args(argv)
+    if args.batch_mib is None:
+        from alignmon.settings import Settings  # noqa: PLC0415
+
+        args.batch_mib = Settings().batch_max_mib
     shapes = [s for s in args.shapes.split(",") if s]
     if not shapes or any(s not in ("packed", "single") and not re.fullmatch(r"up[1-9][0-9]*", s) for s in shapes):
         p.error("--shapes takes packed, single and upN (N >= 1), comma-separated")
@@ -452,7 +457,7 @@ def report(argv: list[str], runs: dict[str, dict[str, Any]], b: dict[str, float]
         lines += [
             f"  [{shape}] {a['sent']:,} events in {a['records']:,} records ({a['sent'] / a['records']:.1f} per record);"
             f" rows committed {a['rows']:,}; batches {a['batches']}; rejected {a['rejected']};"
-            f" duplicates {a['duplicates']}",
+            f" duplicates {a['duplicates']}; {a['settings']}",
             f"  end to end   {e2e:>12,.0f} events/s  ({a['total_s']:.1f}s from the consumer's creation to the last"
             f" commit; the first commit after {a['first_commit_s']:.1f}s)",
             f"  steady state {steady:>12,.0f} events/s  (first commit to last commit)",

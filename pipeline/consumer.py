@@ -87,7 +87,7 @@ class Consumer:
         *,
         group: str,
         max_batch: int = 100_000,
-        max_batch_bytes: int = 16 * 1024 * 1024,
+        max_batch_bytes: int = 32 * 1024 * 1024,
         max_wait_s: float = 0.5,
     ) -> None:
         self.store, self.topic, self.dlq_topic = store, topic, dlq_topic
