@@ -208,6 +208,8 @@ class Consumer:
             if self.listener.to_check:
                 self.check_retention()
             for part in polled.values():
+                if not part:
+                    continue
                 records.extend(part)
                 got = sum(len(r.value or b"") for r in part)
                 size += got
