@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import httpx
 import pytest
 from kafka import KafkaProducer
 
@@ -44,20 +43,6 @@ def produce(bootstrap: str, topic: str, first: int, n: int) -> None:
         producer.send(topic, key=event["device_id"].encode(), value=json.dumps(event).encode())
     producer.flush(timeout=120)
     producer.close()
-
-
-def ingested(url: str) -> int | None:
-    try:
-        text = httpx.get(url, timeout=2).text
-    except httpx.HTTPError:
-        return None
-    return int(
-        sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith("alignmon_events_ingested_total{")
-        )
-    )
 
 
 def count_in_new_process(snapshot: Path) -> int | None:
@@ -91,7 +76,7 @@ def pipeline_env(kafka_bootstrap: str, topic: str, tmp_path: Path, port: int, in
 
 
 def test_open_analyst_session_neither_blocks_nor_breaks_ingestion(
-    alignmon: Any, kafka_bootstrap: str, topic: str, tmp_path: Path, wait_for: Callable[..., Any]
+    alignmon: Any, kafka_bootstrap: str, topic: str, tmp_path: Path, wait_for: Callable[..., Any], ingested: Any
 ) -> None:
     port = free_port()
     env = pipeline_env(kafka_bootstrap, topic, tmp_path, port, interval_s=1)
@@ -145,7 +130,7 @@ def test_open_analyst_session_neither_blocks_nor_breaks_ingestion(
 
 
 def test_snapshot_catches_up_when_the_stream_goes_idle(
-    alignmon: Any, kafka_bootstrap: str, topic: str, tmp_path: Path, wait_for: Callable[..., Any]
+    alignmon: Any, kafka_bootstrap: str, topic: str, tmp_path: Path, wait_for: Callable[..., Any], ingested: Any
 ) -> None:
     port = free_port()
     env = pipeline_env(kafka_bootstrap, topic, tmp_path, port, interval_s=3)

@@ -6,6 +6,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
@@ -39,16 +40,7 @@ def produce(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
     producer.close()
 
 
-def drain(consumer: Consumer, expected: int, max_steps: int = 60) -> int:
-    handled = 0
-    for _ in range(max_steps):
-        handled += consumer.step()
-        if handled >= expected:
-            break
-    return handled
-
-
-def test_rows_rejects_and_offsets_commit_together(kafka_bootstrap: str, topic: str, tmp_path: Path) -> None:
+def test_rows_rejects_and_offsets_commit_together(kafka_bootstrap: str, topic: str, tmp_path: Path, drain: Any) -> None:
     dlq = f"{topic}.dlq"
     ensure_topics(kafka_bootstrap, {dlq: 1})
     good = [json.dumps(event(i)).encode() for i in range(50)]
@@ -82,7 +74,7 @@ def test_rows_rejects_and_offsets_commit_together(kafka_bootstrap: str, topic: s
     store.close()
 
 
-def test_restart_resumes_from_stored_offsets(kafka_bootstrap: str, topic: str, tmp_path: Path) -> None:
+def test_restart_resumes_from_stored_offsets(kafka_bootstrap: str, topic: str, tmp_path: Path, drain: Any) -> None:
     path = tmp_path / "b.duckdb"
     produce(kafka_bootstrap, topic, [json.dumps(event(i)).encode() for i in range(20)])
     store = Store(path)

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import httpx
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from prometheus_client import CollectorRegistry
@@ -167,21 +166,6 @@ def assert_exactly_once(path: Path, topic: str, bootstrap: str, events: list[dic
     assert offsets == end_offsets(bootstrap, topic)
 
 
-def ingested(metrics_url: str) -> int | None:
-    """alignmon_events_ingested_total summed over its labels, or None while the exporter is not up."""
-    try:
-        text = httpx.get(metrics_url, timeout=2).text
-    except httpx.HTTPError:
-        return None
-    return int(
-        sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith("alignmon_events_ingested_total{")
-        )
-    )
-
-
 class PipelineRunner:
     """Starts `alignmon pipeline` subprocesses on one DuckDB file, each on a fresh exporter port and group.
 
@@ -226,7 +210,7 @@ def stop_cleanly(proc: subprocess.Popen[bytes]) -> None:
 
 
 def test_kill_9_mid_stream_three_times_loses_and_repeats_nothing(
-    alignmon: Any, kafka_bootstrap: str, topic: str, tmp_path: Path, wait_for: Callable[..., Any]
+    alignmon: Any, kafka_bootstrap: str, topic: str, tmp_path: Path, wait_for: Callable[..., Any], ingested: Any
 ) -> None:
     ensure_topics(kafka_bootstrap, {f"{topic}.dlq": 1})
     events = [synthetic(i) for i in range(200_000)]
@@ -272,7 +256,7 @@ def own_broker(tmp_path: Path) -> Iterator[tuple[Stack, Service]]:
 
 
 def test_broker_restart_mid_stream(
-    alignmon: Any, own_broker: tuple[Stack, Service], tmp_path: Path, wait_for: Callable[..., Any]
+    alignmon: Any, own_broker: tuple[Stack, Service], tmp_path: Path, wait_for: Callable[..., Any], ingested: Any
 ) -> None:
     stack, broker = own_broker
     bootstrap = stack.kafka_bootstrap
@@ -338,17 +322,8 @@ def test_broker_restart_mid_stream(
     assert_exactly_once(runner.db, topic, bootstrap, events)
 
 
-def drain(consumer: Consumer, expected: int, max_steps: int = 200) -> int:
-    handled = 0
-    for _ in range(max_steps):
-        handled += consumer.step()
-        if handled >= expected:
-            break
-    return handled
-
-
 def test_offsets_lost_to_retention_are_reported_loudly(
-    kafka_bootstrap: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    kafka_bootstrap: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, drain: Any
 ) -> None:
     topic = f"retention.{uuid.uuid4().hex[:8]}"
     ensure_topics(kafka_bootstrap, {topic: 1, f"{topic}.dlq": 1})
@@ -410,7 +385,7 @@ POISON: list[bytes] = [
 ]
 
 
-def test_poison_messages_never_stall_the_stream(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_poison_messages_never_stall_the_stream(kafka_bootstrap: str, tmp_path: Path, drain: Any) -> None:
     topic = f"poison.{uuid.uuid4().hex[:8]}"
     dlq = f"{topic}.dlq"
     ensure_topics(kafka_bootstrap, {topic: 1, dlq: 1})
@@ -463,7 +438,9 @@ def test_poison_messages_never_stall_the_stream(kafka_bootstrap: str, tmp_path: 
         assert letter.value == stream[offset]
 
 
-def test_bad_events_of_a_packed_record_are_dead_lettered_one_by_one(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_bad_events_of_a_packed_record_are_dead_lettered_one_by_one(
+    kafka_bootstrap: str, tmp_path: Path, drain: Any
+) -> None:
     topic = f"packed.{uuid.uuid4().hex[:8]}"
     dlq = f"{topic}.dlq"
     ensure_topics(kafka_bootstrap, {topic: 1, dlq: 1})

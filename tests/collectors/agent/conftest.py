@@ -315,62 +315,20 @@ AW_AFK = [
 ]
 
 
-@dataclass
-class AwServer:
-    url: str
-
-
 @pytest.fixture(scope="session")
-def aw_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwServer]:
+def aw_server(start_aw_server: Callable[[str], Any]) -> Any:
     """A real aw-server (PyPI aw-server, testing mode) with a window and an AFK bucket of AW_HOST."""
-    import sys
+    from aw_core.models import Event
 
-    import httpx
-
-    from alignmon.stack.process import free_port
-
-    root = tmp_path_factory.mktemp("aw")
-    xdg = {name: str(root / name.lower()) for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with (root / "aw-server.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "aw_server", "--testing", "--host", "127.0.0.1", "--port", str(port)],
-            env={**os.environ, **xdg},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (root / "aw-server.log").read_text()
-            assert time.monotonic() < deadline, "aw-server did not start"
-            try:
-                if httpx.get(f"{url}/api/0/info", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        with pytest.MonkeyPatch.context() as mp:
-            for name, value in xdg.items():
-                mp.setenv(name, value)
-            from aw_client import ActivityWatchClient
-            from aw_core.models import Event
-
-            client = ActivityWatchClient("alignmon-agent-test", testing=True, host="127.0.0.1", port=port)
-            client.client_hostname = AW_HOST
-            for bucket, kind, events in (
-                (f"aw-watcher-window_{AW_HOST}", "currentwindow", AW_WINDOW),
-                (f"aw-watcher-afk_{AW_HOST}", "afkstatus", AW_AFK),
-            ):
-                client.create_bucket(bucket, kind)
-                client.insert_events(
-                    bucket, [Event(timestamp=ts, duration=timedelta(seconds=d), data=data) for ts, d, data in events]
-                )
-        yield AwServer(url)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    server = start_aw_server("aw")
+    with server.clients("alignmon-agent-test") as client:
+        aw = client(AW_HOST)
+        for bucket, kind, events in (
+            (f"aw-watcher-window_{AW_HOST}", "currentwindow", AW_WINDOW),
+            (f"aw-watcher-afk_{AW_HOST}", "afkstatus", AW_AFK),
+        ):
+            aw.create_bucket(bucket, kind)
+            aw.insert_events(
+                bucket, [Event(timestamp=ts, duration=timedelta(seconds=d), data=data) for ts, d, data in events]
+            )
+    return server

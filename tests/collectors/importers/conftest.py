@@ -6,15 +6,10 @@ is written by hand.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any
 
 import httpx
 import pytest
@@ -60,52 +55,11 @@ OVERLAP_AFK_EVENTS = [(at(16, 10, 0), 3600, {"status": "not-afk"})]  # 10:00-11:
 WEB_EVENTS = [(at(14, 9, 0), 60, {"url": "https://example.org/", "title": "Example", "audible": False})]
 
 
-class AwServer(NamedTuple):
-    url: str
-    log: Path
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _xdg(root: Path) -> dict[str, str]:
-    dirs = {name: root / name.lower() for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
-    for path in dirs.values():
-        path.mkdir(parents=True, exist_ok=True)
-    return {name: str(path) for name, path in dirs.items()}
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"aw-server exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/api/0/info", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"aw-server not ready after {timeout} s:\n{log.read_text()}")
-
-
-def _feed(port: int, xdg: dict[str, str]) -> None:
+def _feed(server: Any) -> None:
     """Create buckets and insert the known events through aw-client, as a watcher would."""
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in xdg.items():
-            mp.setenv(name, value)  # aw-client reads and writes its config and lock files here
-        from aw_client import ActivityWatchClient
-        from aw_core.models import Event
+    from aw_core.models import Event
 
-        def client(hostname: str) -> ActivityWatchClient:
-            c = ActivityWatchClient("alignmon-test", testing=True, host="127.0.0.1", port=port)
-            c.client_hostname = hostname  # the hostname aw-client puts in the bucket metadata
-            return c
-
+    with server.clients("alignmon-test") as client:
         main = client(HOST)
         main.create_bucket(WINDOW_BUCKET, "currentwindow")
         main.create_bucket(AFK_BUCKET, "afkstatus")
@@ -141,35 +95,15 @@ def _feed(port: int, xdg: dict[str, str]) -> None:
 
 
 @pytest.fixture(scope="session")
-def aw_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwServer]:
-    """A real aw-server in testing mode on a free loopback port with a temporary data dir."""
-    root = tmp_path_factory.mktemp("activitywatch")
-    xdg = _xdg(root)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = root / "aw-server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "aw_server", "--testing", "--host", "127.0.0.1", "--port", str(port)],
-            env={**os.environ, **xdg},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_ready(url, proc, log)
-        _feed(port, xdg)
-        yield AwServer(url, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def aw_server(start_aw_server: Callable[[str], Any]) -> Any:
+    """A real aw-server (testing mode, own data dirs) fed with the events above through aw-client."""
+    server = start_aw_server("activitywatch")
+    _feed(server)
+    return server
 
 
 @pytest.fixture(scope="session")
-def aw_export(aw_server: AwServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def aw_export(aw_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The export file as the server's own /api/0/export endpoint writes it."""
     response = httpx.get(f"{aw_server.url}/api/0/export", timeout=10.0)
     response.raise_for_status()

@@ -1,0 +1,92 @@
+"""Fixtures shared by the collector tests: a real ActivityWatch server (PyPI aw-server) to feed and read."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from alignmon.stack.process import free_port
+
+
+@dataclass
+class AwServer:
+    """One aw-server in testing mode on a free loopback port, with its own XDG data dirs."""
+
+    url: str
+    port: int
+    log: Path
+    xdg: dict[str, str] = field(repr=False)
+
+    @contextmanager
+    def clients(self, name: str) -> Iterator[Callable[[str], Any]]:
+        """`client(hostname)` makers for aw-client, which keeps its config and lock files under XDG dirs."""
+        with pytest.MonkeyPatch.context() as mp:
+            for var, value in self.xdg.items():
+                mp.setenv(var, value)
+            from aw_client import ActivityWatchClient
+
+            def client(hostname: str) -> Any:
+                c = ActivityWatchClient(name, testing=True, host="127.0.0.1", port=self.port)
+                c.client_hostname = hostname  # the hostname aw-client puts in the bucket metadata
+                return c
+
+            yield client
+
+
+def _wait_ready(server: AwServer, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"aw-server exited with {proc.returncode}:\n{server.log.read_text()}")
+        try:
+            if httpx.get(f"{server.url}/api/0/info", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"aw-server not ready after {timeout} s:\n{server.log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def start_aw_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], AwServer]]:
+    """`start_aw_server(name)`: a fresh, empty aw-server per call, stopped at the end of the session."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str) -> AwServer:
+        root = tmp_path_factory.mktemp(name)
+        xdg = {var: str(root / var.lower()) for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
+        for path in xdg.values():
+            Path(path).mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        server = AwServer(f"http://127.0.0.1:{port}", port, root / "aw-server.log", xdg)
+        with server.log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "aw_server", "--testing", "--host", "127.0.0.1", "--port", str(port)],
+                env={**os.environ, **xdg},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        procs.append(proc)
+        _wait_ready(server, proc)
+        return server
+
+    try:
+        yield start
+    finally:
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
