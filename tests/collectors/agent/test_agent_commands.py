@@ -97,26 +97,25 @@ def test_once_with_whatpulse_uploads_settled_hours(tmp_path: Path, stub: Stub, m
     con.close()
     monkeypatch.setenv(TOKEN_ENV, "secret-token")
     monkeypatch.setenv("TZ", "UTC")
-    code = main(
-        [
-            "agent",
-            "--gateway",
-            stub.url,
-            "--source",
-            "whatpulse",
-            "--whatpulse-db",
-            str(db),
-            "--once",
-            "--interval",
-            "0.05",
-            "--spool",
-            str(tmp_path / "spool"),
-            "--device",
-            "pc-7",
-            "--user",
-            "carol",
-        ]
-    )
+    argv = [
+        "agent",
+        "--gateway",
+        stub.url,
+        "--source",
+        "whatpulse",
+        "--whatpulse-db",
+        str(db),
+        "--once",
+        "--interval",
+        "0.05",
+        "--spool",
+        str(tmp_path / "spool"),
+        "--device",
+        "pc-7",
+        "--user",
+        "carol",
+    ]
+    code = main(argv)
     assert code == 0
     (request,) = stub.requests
     assert request.headers["Authorization"] == "Bearer secret-token"
@@ -130,27 +129,5 @@ def test_once_with_whatpulse_uploads_settled_hours(tmp_path: Path, stub: Stub, m
     )
     assert datetime.fromisoformat(sent["start"]) == hour
     # A second run sends nothing again: the mark is in the spool directory.
-    assert (
-        main(
-            [
-                "agent",
-                "--gateway",
-                stub.url,
-                "--source",
-                "whatpulse",
-                "--whatpulse-db",
-                str(db),
-                "--once",
-                "--interval",
-                "0.05",
-                "--spool",
-                str(tmp_path / "spool"),
-                "--device",
-                "pc-7",
-                "--user",
-                "carol",
-            ]
-        )
-        == 0
-    )
+    assert main(argv) == 0
     assert len(stub.requests) == 1
