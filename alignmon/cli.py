@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 
-from alignmon import __version__
+from alignmon import __version__, logs
 from alignmon.errors import AlignmonError
 
 # Modules that define register(subparsers), in the order `alignmon --help` lists them.
@@ -48,15 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if not args.verbose:
-        # kafka-python and httpx log every connection at INFO; users want alignmon's own progress.
-        for noisy in ("kafka", "httpx", "uvicorn.access"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.configure(args.verbose)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
