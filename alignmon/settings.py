@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     dlq_topic: str = Field("alignmon.usage.dlq", description="Kafka dead-letter topic for events the pipeline rejects.")
     topic_partitions: int = Field(3, description="Partitions created for the usage topic (keyed by device).")
 
+    # the event contract (checked by the gateway, the importers and the pipeline alike)
+    event_earliest: date = Field(
+        date(2000, 1, 1), description="Earliest `start` an event may have; an earlier one is refused with its reason."
+    )
+    event_max_future_s: float = Field(
+        300.0, gt=0, description="Seconds an event's `start` may lie ahead of the receiver's clock (clock skew)."
+    )
+
     # gateway
     gateway_host: str = Field("127.0.0.1", description="Address the gateway listens on.")
     gateway_port: int = Field(18700, description="Port the gateway listens on.")
@@ -46,6 +54,26 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(10 * 1024 * 1024, description="Largest accepted request body (after gunzip).")
     rate_limit_per_s: float = Field(20.0, description="Requests per second allowed per device (token bucket).")
     rate_limit_burst: int = Field(40, description="Burst size of the per-device rate limit.")
+    max_events_per_request: int = Field(
+        5000, ge=1, description="Most events accepted in one request; a larger batch is refused with 413."
+    )
+    max_json_depth: int = Field(
+        8, ge=2, description="Deepest JSON nesting (arrays and objects) accepted in a request body; deeper is a 400."
+    )
+    gateway_header_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds a connection may take to send a complete request head before it is closed."
+    )
+    gateway_body_timeout_s: float = Field(
+        30.0, gt=0, description="Seconds a request may take to send its body before it is answered 408."
+    )
+    gateway_keep_alive_s: float = Field(5.0, gt=0, description="Seconds an idle keep-alive connection stays open.")
+    gateway_max_connections: int = Field(
+        1000, ge=1, description="Open connections and requests in progress above which the gateway answers 503."
+    )
+    auth_failures_per_s: float = Field(
+        0.2, description="Bad-token attempts per second allowed per client address before 429 (0 disables)."
+    )
+    auth_failure_burst: int = Field(10, ge=1, description="Burst size of the per-address bad-token limit.")
 
     # pipeline
     duckdb_path: Path = Field(Path(".alignmon/alignmon.duckdb"), description="The pipeline's DuckDB file.")
@@ -62,7 +90,12 @@ class Settings(BaseSettings):
         "with duckdb_memory_limit it bounds the pipeline's memory whatever the backlog.",
     )
     snapshot_interval_s: float = Field(30.0, description="Seconds between snapshot publications.")
-    consumer_group: str = Field("alignmon-pipeline", description="Kafka consumer group of the pipeline.")
+    dedup_horizon_days: int = Field(
+        14,
+        ge=1,
+        description="Days an event's (device_id, event_id) is remembered: a resend within them is dropped as a "
+        "duplicate whatever its start (Kafka keeps 7 days; agents' spools resend sooner).",
+    )
     exporter_host: str = Field("127.0.0.1", description="Address the metrics exporter listens on.")
     exporter_port: int = Field(19708, description="Port of the pipeline's Prometheus exporter (/metrics).")
     timezone: str = Field("UTC", description="The organisation's time zone: days are calendar days here.")
@@ -70,6 +103,11 @@ class Settings(BaseSettings):
     catalog_dir: Path = Field(Path("catalog/demo"), description="Folder of catalog YAML files.")
     refresh_interval_s: float = Field(15.0, description="Seconds between adoption refreshes in the pipeline.")
     as_of: date | None = Field(None, description="Compute adoption as of this day, not today (reproducible runs).")
+
+    def event_bounds(self) -> dict[str, object]:
+        """The contract's time bounds as UsageEvent's validation context takes them."""
+        earliest = datetime(self.event_earliest.year, self.event_earliest.month, self.event_earliest.day, tzinfo=UTC)
+        return {"earliest": earliest, "max_future": timedelta(seconds=self.event_max_future_s)}
 
     def pseudonym_key(self) -> bytes:
         """The key for user pseudonyms (gateway and directory must use the same one)."""
@@ -79,7 +117,6 @@ class Settings(BaseSettings):
 
     def today(self) -> date:
         """The as-of day: the configured one, or today in the organisation's time zone."""
-        from datetime import datetime  # noqa: PLC0415
         from zoneinfo import ZoneInfo  # noqa: PLC0415
 
         return self.as_of or datetime.now(ZoneInfo(self.timezone)).date()

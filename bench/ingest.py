@@ -187,7 +187,6 @@ def consume(bootstrap: str, topic: str, events: int, db: str, batch_mib: float, 
         bootstrap,
         topic,
         f"{topic}.dlq",
-        group=f"bench-{uuid.uuid4().hex}",
         max_batch_bytes=int(batch_mib * 1024 * 1024),
     )
     prof = cProfile.Profile() if profile else None

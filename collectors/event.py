@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,10 @@ from pydantic import (
 SCHEMA_VERSION: Final = 1
 MAX_DURATION_S = 24 * 3600
 MAX_FUTURE = timedelta(minutes=5)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+# RFC 3339 (the profile of ISO 8601 the contract names): a Unix number, a date alone or an offset-less
+# time are refused rather than guessed at.
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 SCHEMA_PATH = Path(__file__).with_name("usage-event.schema.json")
 
 # Namespace for deterministic event ids: importers derive ids from the record, so a re-import is a no-op.
@@ -47,8 +52,14 @@ class UsageEvent(BaseModel):
     app: Annotated[str, Field(min_length=1, max_length=512)] = Field(
         description="The raw application identifier as seen: executable name, bundle id or path."
     )
-    start: AwareDatetime = Field(description="Start of the span, RFC 3339 with a UTC offset.")
-    duration_s: float = Field(ge=0, le=MAX_DURATION_S, description="Length of the span in seconds; 0 for launch.")
+    start: AwareDatetime = Field(
+        description="Start of the span: an RFC 3339 string with a UTC offset, not before 2000-01-01 and not more "
+        "than 5 minutes ahead of the receiver's clock (both bounds are settings of the receiver).",
+        json_schema_extra={"pattern": RFC3339.pattern},
+    )
+    duration_s: float = Field(
+        ge=0, le=MAX_DURATION_S, strict=True, description="Length of the span in seconds (a JSON number); 0 for launch."
+    )
     source: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = Field(
         description="Producer: agent, activitywatch, whatpulse, osquery, simulator, ..."
     )
@@ -57,17 +68,34 @@ class UsageEvent(BaseModel):
     )
     department: Annotated[str, Field(min_length=1, max_length=128)] | None = Field(
         default=None,
-        description="Department, added by the gateway from the directory when one is configured.",
+        description="Department, added by the gateway from its directory; never taken from a device "
+        "(the gateway drops a device's own value).",
     )
     schema_version: Literal[1] = Field(default=SCHEMA_VERSION, description="Version of this contract.")
 
+    @field_validator("start", mode="before")
+    @classmethod
+    def _rfc3339(cls, value: object) -> object:
+        # A datetime comes from Python code (importers, the agent); anything a client sends is text.
+        if isinstance(value, datetime):
+            return value
+        if not isinstance(value, str) or not RFC3339.fullmatch(value):
+            raise ValueError("start must be an RFC 3339 string with a UTC offset, e.g. 2026-03-02T09:15:00Z")
+        return value
+
     @field_validator("start")
     @classmethod
-    def _not_in_future(cls, value: datetime, info: ValidationInfo) -> datetime:
-        # The clock is injectable through the validation context so tests never depend on the real time.
-        now = (info.context or {}).get("now") or datetime.now(UTC)
-        if value - now > MAX_FUTURE:
-            raise ValueError(f"start is more than {int(MAX_FUTURE.total_seconds() // 60)} minutes in the future")
+    def _within_window(cls, value: datetime, info: ValidationInfo) -> datetime:
+        # The clock and the bounds come through the validation context (the receiver's settings; tests
+        # inject a fixed clock). Years are compared first: an offset on year 1 or 9999 would overflow.
+        context = info.context or {}
+        now = context.get("now") or datetime.now(UTC)
+        earliest: datetime = context.get("earliest") or EARLIEST
+        max_future: timedelta = context.get("max_future") or MAX_FUTURE
+        if value.year < earliest.year or value < earliest:
+            raise ValueError(f"start is before {earliest:%Y-%m-%d}, the earliest date this receiver accepts")
+        if value.year > now.year + 1 or value - now > max_future:
+            raise ValueError(f"start is more than {max_future.total_seconds() / 60:g} minutes in the future")
         return value
 
     @model_validator(mode="after")

@@ -238,13 +238,18 @@ class Spool:
     def _store_position(self, position: Position) -> None:
         path = self.directory / POSITION_FILE
         tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            _write_all(fd, f"{position.segment} {position.offset}\n".encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                _write_all(fd, f"{position.segment} {position.offset}\n".encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except OSError:
+            # Disk full: leave the old position file as it was, and free what the attempt took.
+            tmp.unlink(missing_ok=True)
+            raise
         _fsync_dir(self.directory)
 
     def _recover(self) -> list[int]:

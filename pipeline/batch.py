@@ -6,7 +6,7 @@ A record holds one event or a JSON array of one device's events (collectors/reco
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -66,7 +66,7 @@ class Batch:
     rows: pa.Table
     rejected: list[Rejected] = field(default_factory=list)
     next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
-    duplicates: int = 0  # events dropped because an earlier one in this batch had the same event_id
+    duplicates: int = 0  # events dropped because an earlier one in this batch had the same (device_id, event_id)
 
     @property
     def size(self) -> int:
@@ -91,8 +91,13 @@ _PACKED = TypeAdapter(list[UsageEvent])
 _EMPTY = "record: empty array, a packed record must hold at least one event"
 
 
-def decode(records: Iterable[Any], ingested_at: datetime | None = None) -> Batch:
-    """Validate each event against the contract; a bad one is rejected, never fatal."""
+def decode(
+    records: Iterable[Any], ingested_at: datetime | None = None, bounds: Mapping[str, object] | None = None
+) -> Batch:
+    """Validate each event against the contract; a bad one is rejected, never fatal.
+
+    `bounds` are the contract's time bounds (Settings.event_bounds); the contract's defaults otherwise.
+    """
     now = ingested_at or datetime.now(UTC)
     values: list[dict[str, Any]] = []
     topics: list[str] = []
@@ -100,7 +105,7 @@ def decode(records: Iterable[Any], ingested_at: datetime | None = None) -> Batch
     offsets: list[int] = []
     rejected: list[Rejected] = []
     next_offsets: dict[tuple[str, int], int] = {}
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     duplicates = 0
     last_timestamp, produced = None, now
     for rec in records:
@@ -112,12 +117,13 @@ def decode(records: Iterable[Any], ingested_at: datetime | None = None) -> Batch
         if rec.timestamp != last_timestamp:
             last_timestamp = rec.timestamp
             produced = datetime.fromtimestamp(rec.timestamp / 1000, UTC) if rec.timestamp >= 0 else now
-        events = _events(rec, raw, produced, rejected)
+        events = _contained(rec, raw, {**(bounds or {}), "now": produced}, rejected)
         for ev in events:
-            if ev.event_id in seen:
+            key = (ev.device_id, ev.event_id)
+            if key in seen:
                 duplicates += 1
                 continue
-            seen.add(ev.event_id)
+            seen.add(key)
             # A validated model keeps its field values in __dict__; reading them there, column by
             # column below, is much cheaper than per-row attribute access and tuples (bench/ingest.py).
             values.append(ev.__dict__)
@@ -137,9 +143,22 @@ def decode(records: Iterable[Any], ingested_at: datetime | None = None) -> Batch
     return Batch(table, rejected, next_offsets, duplicates)
 
 
-def _events(rec: Any, raw: bytes, produced: datetime, rejected: list[Rejected]) -> list[UsageEvent]:
+def _contained(rec: Any, raw: bytes, context: dict[str, object], rejected: list[Rejected]) -> list[UsageEvent]:
+    """`_events`, with any failure of one record turned into that record's rejection: never a stalled stream."""
+    mark = len(rejected)
+    try:
+        return _events(rec, raw, context, rejected)
+    except RecursionError:
+        reason = "record: JSON nested too deeply to read"
+    except Exception as exc:  # whatever one record does, the next one is read
+        reason = f"record: could not be decoded: {type(exc).__name__}: {exc}"
+    del rejected[mark:]  # the record is rejected whole, not also event by event
+    rejected.append(Rejected(rec.topic, rec.partition, rec.offset, reason, _text(raw), None, raw))
+    return []
+
+
+def _events(rec: Any, raw: bytes, context: dict[str, object], rejected: list[Rejected]) -> list[UsageEvent]:
     """The valid events of one record; the invalid ones (or the whole record) go to `rejected`."""
-    context = {"now": produced}
     try:
         if raw.lstrip()[:1] != b"[":
             return [UsageEvent.model_validate_json(raw, context=context)]

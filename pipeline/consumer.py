@@ -3,26 +3,40 @@
 Two threads share the work so both cores are busy: this one polls Kafka and validates (Python),
 a writer thread commits the previous batch to DuckDB (C++, which releases the GIL). At most one
 batch is in the writer and one being read, so memory follows the batch size, never the backlog.
+
+No record can stop the stream: whatever fails while one record is decoded, validated or stored is
+that record's rejection (a batch whose write fails is bisected to the record to blame), and a dead
+letter too large for Kafka is sent truncated. Only the infrastructure (Kafka, the disk, DuckDB
+itself) can stop it, and then nothing is committed past the failure.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
-from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+import duckdb
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 
-from pipeline.batch import Batch, decode
+from pipeline.batch import COLUMNS, Batch, Record, Rejected, decode
+from pipeline.dead_letter import dead_letter
 from pipeline.store import Store
 
 log = logging.getLogger(__name__)
 
 _POLL_RECORDS = 1000  # records per poll() call: small next to a batch, large next to a call's overhead
+_PARTITIONS_CHECK_S = 30.0  # how often the topic's partition count is looked at again (from cached metadata)
+# Failures of the machinery, never of one record: they stop the batch (nothing is committed past them)
+# instead of condemning records. Anything else a write raises is blamed on a record and bisected.
+INFRASTRUCTURE = (duckdb.OperationalError, duckdb.FatalException, duckdb.InterruptException, KafkaError, OSError)
 
 
 @dataclass
@@ -40,40 +54,11 @@ class ConsumerStats:
     snapshot_at: float = 0.0  # unix time of the last published snapshot
 
 
-class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
-    """On assignment, continue exactly where the last committed DuckDB transaction ended.
-
-    kafka-python calls this from inside poll(), where blocking broker calls are not allowed, so it
-    only seeks (a local operation) and leaves the retention check to the consumer loop.
-    """
-
-    def __init__(self, consumer: KafkaConsumer, store: Store, topic: str, flush: Callable[[], None]) -> None:
-        self.consumer, self.store, self.topic, self.flush = consumer, store, topic, flush
-        self.to_check: dict[TopicPartition, int] = {}
-        self.rebalanced = False
-
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        pass  # nothing to commit: every written batch already carries its offsets
-
-    def on_partitions_assigned(self, assigned: Any) -> None:
-        # The batch in the writer commits first, so the offsets read here include it; records read
-        # before this rebalance but not yet handed over are dropped by _poll and read again.
-        self.flush()
-        self.rebalanced = True
-        stored = self.store.stored_offsets(self.topic)
-        for tp in assigned:
-            offset = stored.get(tp.partition)
-            if offset is None:
-                self.consumer.seek_to_beginning(tp)
-            else:
-                self.consumer.seek(tp, offset)
-                self.to_check[tp] = offset
-        log.info("assigned %s", ", ".join(f"{tp.topic}-{tp.partition}" for tp in assigned) or "nothing")
-
-
 class Consumer:
     """Poll, validate, dead-letter and commit, batch after batch, until stopped.
 
+    The consumer assigns itself every partition of the topic (no group: offsets live in DuckDB, and
+    DuckDB has one writer), so a restart reads at once instead of waiting for a group to rebalance.
     `step()` hands a batch to the writer and returns; everything handed over is committed once the
     next `step()`, `flush()` or `close()` returns.
     """
@@ -85,18 +70,19 @@ class Consumer:
         topic: str,
         dlq_topic: str,
         *,
-        group: str,
         max_batch: int = 100_000,
         max_batch_bytes: int = 32 * 1024 * 1024,
         max_wait_s: float = 0.5,
+        event_bounds: dict[str, object] | None = None,
     ) -> None:
         self.store, self.topic, self.dlq_topic = store, topic, dlq_topic
         self.max_batch, self.max_batch_bytes, self.max_wait_s = max_batch, max_batch_bytes, max_wait_s
+        self.event_bounds = event_bounds
         self.stats = ConsumerStats()
         self.stopping = threading.Event()
         self.consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,
-            group_id=group,
+            group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=max_batch,
@@ -104,12 +90,14 @@ class Consumer:
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="duckdb-writer")
-        self._pending: Future[None] | None = None
-        self._on_batch: tuple[Callable[[Batch], None], Batch] | None = None
+        self._pending: _InFlight | None = None
+        self._on_batch: Callable[[Batch], None] | None = None
         self._record_bytes = 256.0  # running mean of a record's value size, for sizing polls
-        self.listener = _SeekToStored(self.consumer, store, topic, self.flush)
-        self.consumer.subscribe([topic], listener=self.listener)
+        self._carry: list[Any] = []  # records read beyond the last batch's byte bound: the next batch's first
+        self._partitions: set[int] = set()
+        self._partitions_checked = 0.0
         self.dlq = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+        self._assign()
 
     def run(self, on_batch: Callable[[Batch], None] | None = None) -> None:
         while not self.stopping.is_set():
@@ -120,27 +108,78 @@ class Consumer:
 
         `on_batch` runs (in this thread) once the batch is committed, at the latest in `flush()`.
         """
+        if time.monotonic() - self._partitions_checked >= _PARTITIONS_CHECK_S:
+            self._assign()
         records = self._poll()
         if not records:
             self.flush()
             return 0
         began = time.monotonic()
-        batch = decode(records)
-        self._dead_letter(batch)
+        batch = decode(records, bounds=self.event_bounds)
+        dead_letter(self.dlq, self.dlq_topic, batch.rejected, self.stopping)
         hw = {(tp.topic, tp.partition): self.consumer.highwater(tp) for tp in self.consumer.assignment()}
+        known = {k: v for k, v in hw.items() if v is not None}
         self.flush()  # one batch in the writer at a time: it commits in order
-        self._pending = self._writer.submit(self._write, batch, {k: v for k, v in hw.items() if v is not None}, began)
-        self._on_batch = (on_batch, batch) if on_batch is not None else None
+        self._pending = _InFlight(self._writer.submit(self._write, batch, known, began), records, batch, known)
+        self._on_batch = on_batch
         return batch.size
 
     def flush(self) -> None:
-        """Wait until the batch in the writer is committed; a failed write raises here."""
+        """Wait until the batch in the writer is committed; an infrastructure failure raises here.
+
+        Any other failure is blamed on a record: the batch is stored again by halves until the record
+        is found, which is then dead-lettered, and everything else of the batch is committed.
+        """
         pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
-            done, self._on_batch = self._on_batch, None
-            if done is not None:
-                done[0](done[1])
+        if pending is None:
+            return
+        try:
+            pending.future.result()
+            written = [pending.batch]
+        except INFRASTRUCTURE:
+            raise
+        except Exception as exc:  # a record's fault: find it, keep the rest
+            log.warning(
+                "a batch of %d records failed to store (%s); looking for the record to blame", len(pending.records), exc
+            )
+            written = self._by_halves(pending.records, pending.high_watermarks)
+        on_batch, self._on_batch = self._on_batch, None
+        if on_batch is not None:
+            for batch in written:
+                on_batch(batch)
+
+    def _by_halves(self, records: list[Any], high_watermarks: dict[tuple[str, int], int]) -> list[Batch]:
+        """Store `records` in offset order, halving any part that fails; returns the batches committed.
+
+        The decoder's rejections were dead-lettered when the whole batch was first read: not again here.
+        """
+        began = time.monotonic()
+        try:
+            batch = decode(records, bounds=self.event_bounds)
+            self._write(batch, high_watermarks, began)
+            return [batch]
+        except INFRASTRUCTURE:
+            raise
+        except Exception as exc:  # narrowed down below
+            if len(records) > 1:
+                mid = len(records) // 2
+                return self._by_halves(records[:mid], high_watermarks) + self._by_halves(records[mid:], high_watermarks)
+            return [self._blame(records[0], exc, high_watermarks, began)]
+
+    def _blame(self, record: Any, exc: Exception, high_watermarks: dict[tuple[str, int], int], began: float) -> Batch:
+        """Reject one record that cannot be stored, unless the store fails on a known-good event too."""
+        if not self.store.accepts(decode([_canary()], bounds=self.event_bounds)):
+            raise exc  # not this record's fault: a defect or a broken store, which must stop the pipeline
+        raw = record.value or b""
+        reason = f"store: {type(exc).__name__}: {exc}"
+        rejected = Rejected(record.topic, record.partition, record.offset, reason, _text(raw), None, raw)
+        log.error(
+            "record %s/%d/%d cannot be stored, dead-lettered: %s", record.topic, record.partition, record.offset, reason
+        )
+        dead_letter(self.dlq, self.dlq_topic, [rejected], self.stopping)
+        batch = Batch(COLUMNS.empty_table(), [rejected], {(record.topic, record.partition): record.offset + 1})
+        self._write(batch, high_watermarks, began)
+        return batch
 
     def _write(self, batch: Batch, high_watermarks: dict[tuple[str, int], int], began: float) -> None:
         inserted = self.store.write(batch, high_watermarks)
@@ -153,14 +192,42 @@ class Consumer:
         s.last_batch_s = took
         s.batch_seconds_total += took
 
-    def check_retention(self) -> None:
-        """Report stored offsets that Kafka no longer has: never a silent auto_offset_reset."""
-        pending, self.listener.to_check = self.listener.to_check, {}
-        if not pending:
+    def _assign(self) -> None:
+        """Read every partition of the topic from the offsets stored in DuckDB (the beginning if none).
+
+        Called at start and every _PARTITIONS_CHECK_S, so partitions added to the topic are read too.
+        """
+        self._partitions_checked = time.monotonic()
+        partitions = self.consumer.partitions_for_topic(self.topic)
+        if not partitions or partitions == self._partitions:
+            if not partitions:
+                log.warning("topic %s has no partitions yet (does it exist?); looking again shortly", self.topic)
+                self._partitions_checked -= _PARTITIONS_CHECK_S - 1.0
             return
-        first = self.consumer.beginning_offsets(list(pending))
-        last = self.consumer.end_offsets(list(pending))
-        for tp, offset in pending.items():
+        self.flush()  # positions are set from what is committed: nothing may be in the writer
+        self._carry = []
+        assigned = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        self.consumer.assign(assigned)
+        stored = self.store.stored_offsets(self.topic)
+        to_check = {}
+        for tp in assigned:
+            offset = stored.get(tp.partition)
+            if offset is None:
+                self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, offset)
+                to_check[tp] = offset
+        self._partitions = set(partitions)
+        log.info("reading %s", ", ".join(f"{tp.topic}-{tp.partition}" for tp in assigned))
+        self.check_retention(to_check)
+
+    def check_retention(self, stored: dict[TopicPartition, int]) -> None:
+        """Report stored offsets that Kafka no longer has: never a silent auto_offset_reset."""
+        if not stored:
+            return
+        first = self.consumer.beginning_offsets(list(stored))
+        last = self.consumer.end_offsets(list(stored))
+        for tp, offset in stored.items():
             if offset < first[tp]:
                 self.stats.out_of_range += 1
                 log.error(
@@ -172,10 +239,7 @@ class Consumer:
                     first[tp],
                     first[tp] - offset,
                 )
-                # auto_offset_reset may already have moved past the gap and handed us records from
-                # first[tp] on in this very poll; seeking back would read them a second time.
-                if self.consumer.position(tp) < first[tp]:
-                    self.consumer.seek(tp, first[tp])
+                self.consumer.seek(tp, first[tp])
             elif offset > last[tp]:
                 self.stats.out_of_range += 1
                 log.error(
@@ -188,52 +252,41 @@ class Consumer:
                 self.consumer.seek(tp, last[tp])
 
     def _poll(self) -> list[Any]:
-        """Records until the batch is full (records or bytes) or max_wait_s has passed."""
+        """Records until the batch is full (records or bytes) or max_wait_s has passed.
+
+        What a poll returns beyond the byte bound is carried over to the next batch, so every batch
+        keeps its bound (a single record larger than the bound makes a batch of its own).
+        """
         records: list[Any] = []
         size = 0
+        carry, self._carry = self._carry, []
         deadline = time.monotonic() + self.max_wait_s
-        while len(records) < self.max_batch and size < self.max_batch_bytes and not self.stopping.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            # Each poll takes a slice of what kafka-python buffered, sized by the records seen so far,
-            # so a batch ends close to max_batch_bytes instead of a whole fetch beyond it.
-            fits = int((self.max_batch_bytes - size) / self._record_bytes) + 1
-            take = min(self.max_batch - len(records), _POLL_RECORDS, fits)
-            polled = self.consumer.poll(timeout_ms=int(remaining * 1000), max_records=take)
-            if self.listener.rebalanced:
-                # Positions were reset to the stored offsets: what was read before is read again.
-                self.listener.rebalanced = False
-                records, size = [], 0
-            if self.listener.to_check:
-                self.check_retention()
-            for part in polled.values():
-                if not part:
-                    continue
-                records.extend(part)
-                got = sum(len(r.value or b"") for r in part)
-                size += got
-                self._record_bytes = max(1.0, 0.8 * self._record_bytes + 0.2 * got / len(part))
+        while not self.stopping.is_set():
+            if not carry:
+                if len(records) >= self.max_batch or size >= self.max_batch_bytes:
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                # Each poll takes a slice of what kafka-python buffered, sized by the records seen so far.
+                fits = int((self.max_batch_bytes - size) / self._record_bytes) + 1
+                take = min(self.max_batch - len(records), _POLL_RECORDS, fits)
+                polled = self.consumer.poll(timeout_ms=int(remaining * 1000), max_records=take)
+                carry = [r for part in polled.values() for r in part]
+                if carry:
+                    got = sum(len(r.value or b"") for r in carry)
+                    self._record_bytes = max(1.0, 0.8 * self._record_bytes + 0.2 * got / len(carry))
+                continue
+            for i, rec in enumerate(carry):
+                grown = size + len(rec.value or b"")
+                if records and (grown > self.max_batch_bytes or len(records) >= self.max_batch):
+                    self._carry = carry[i:]
+                    return records
+                records.append(rec)
+                size = grown
+            carry = []
+        self._carry = carry + self._carry
         return records
-
-    def _dead_letter(self, batch: Batch) -> None:
-        """Rejected events also go to the dead-letter topic, before the transaction that skips them commits.
-
-        A crash between the two can repeat a dead-letter message (at-least-once there); the
-        rejected_events table, written with the offsets, is the exactly-once record.
-        """
-        if not batch.rejected:
-            return
-        for r in batch.rejected:
-            # The bytes as received (rejected_events keeps a text rendering, lossy for non-UTF-8),
-            # or the one bad event of a packed record, so a dead letter can be replayed once fixed.
-            where = f"{r.topic}/{r.partition}/{r.offset}" + ("" if r.position is None else f"#{r.position}")
-            self.dlq.send(
-                self.dlq_topic,
-                value=r.value if r.value is not None else r.payload.encode(),
-                headers=[("reason", r.reason.encode()[:1000]), ("source", where.encode())],
-            )
-        self.dlq.flush(timeout=30)
 
     def close(self) -> None:
         try:
@@ -242,3 +295,32 @@ class Consumer:
             self._writer.shutdown()
             self.consumer.close(autocommit=False)
         self.dlq.close(timeout=10)
+
+
+class _InFlight(NamedTuple):
+    """The batch in the writer, with what it takes to store it again by halves if it fails."""
+
+    future: Future[None]
+    records: list[Any]
+    batch: Batch
+    high_watermarks: dict[tuple[str, int], int]
+
+
+def _canary() -> Record:
+    """A valid one-event record: if even this cannot be stored, the store is to blame, not a record."""
+    now = datetime.now(UTC)
+    event = {
+        "event_id": "canary",
+        "kind": "focus",
+        "device_id": "canary",
+        "user": "canary",
+        "app": "canary",
+        "start": (now - timedelta(minutes=1)).isoformat(),
+        "duration_s": 1.0,
+        "source": "canary",
+    }
+    return Record("canary", 0, 0, int(now.timestamp() * 1000), json.dumps(event).encode())
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="backslashreplace")

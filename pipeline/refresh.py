@@ -289,14 +289,21 @@ def refresh(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date, k: in
     """Bring adoption_series up to `as_of` and rewrite the current figures; returns seconds taken."""
     began = time.perf_counter()
     map_new_apps(con, catalog)
-    row = con.execute("SELECT dirty_from, computed_to FROM refresh_state").fetchone()
+    # Clamped in SQL: a day beyond Python's range (a BC start stored before the contract bounded it)
+    # would come back as text and stop every refresh.
+    floor = as_of - timedelta(days=MAX_BACKFILL_DAYS)
+    row = con.execute(
+        "SELECT CASE WHEN dirty_from IS NOT NULL THEN greatest(dirty_from, $f) END, "
+        "CASE WHEN computed_to IS NOT NULL THEN greatest(computed_to, $f) END FROM refresh_state",
+        {"f": floor},
+    ).fetchone()
     dirty_from, computed_to = row or (None, None)
     first_go_live = con.execute("SELECT min(go_live) FROM catalog_investments").fetchone()[0]  # type: ignore[index]
     if first_go_live is None:
         return 0.0
     candidates = [d for d in (dirty_from, computed_to + timedelta(days=1) if computed_to else None) if d]
     first = min(candidates) if candidates else first_go_live
-    first = max(first, first_go_live, as_of - timedelta(days=MAX_BACKFILL_DAYS))
+    first = max(first, first_go_live, floor)
     con.execute("BEGIN")
     try:
         con.execute(_ACTIVE, {"first": min(first, as_of), "last": as_of})

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import duckdb
 
+# The dedup key of an event: who sent it (device_id) and its id, hashed to 128 bits (md5: collisions
+# are out of reach at any fleet's volume, and the narrow column keeps the dedup join cheap).
+EVENT_KEY = "md5_number(device_id || chr(31) || event_id)"
+
 TABLES = """
 CREATE TABLE IF NOT EXISTS events (
     event_id       VARCHAR NOT NULL,
@@ -22,6 +26,10 @@ CREATE TABLE IF NOT EXISTS events (
     kafka_offset    BIGINT NOT NULL,
     ingested_at    TIMESTAMPTZ NOT NULL
 );
+-- The dedup memory: one 128-bit hash of (device_id, event_id) per stored event, kept for the dedup
+-- horizon (Store prunes older days). A hash join over this narrow table finds a resend whatever its
+-- start; an index would have to fit in memory and costs ~60 us a row to maintain (measured).
+CREATE TABLE IF NOT EXISTS event_keys (key UHUGEINT NOT NULL, seen DATE NOT NULL);
 -- Running totals for the exporter, kept in the write transaction so a scrape never counts `events`.
 CREATE TABLE IF NOT EXISTS ingest_totals (
     source VARCHAR NOT NULL, kind VARCHAR NOT NULL, events BIGINT NOT NULL, PRIMARY KEY (source, kind)
@@ -183,6 +191,7 @@ DERIVED = (
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
     """Create what is missing; on a schema change rebuild the derived tables. Safe to repeat."""
     con.execute("CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL)")
+    had_keys = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'event_keys'").fetchone() == (1,)
     row = con.execute("SELECT max(version) FROM schema_info").fetchone()
     if row is None or row[0] != SCHEMA_VERSION:
         for table in DERIVED:
@@ -199,5 +208,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
         "UPDATE refresh_state SET dirty_from = (SELECT min(day) FROM usage_user_daily) "
         "WHERE computed_to IS NULL AND dirty_from IS NULL"
     )
+    if not had_keys:  # a file from before the dedup memory: remember what it holds (pruned on the first write)
+        con.execute(f"INSERT INTO event_keys SELECT {EVENT_KEY}, ingested_at::DATE FROM events")
     if con.execute("SELECT count(*) FROM ingest_totals").fetchone() == (0,):
         con.execute("INSERT INTO ingest_totals SELECT source, kind, count(*) FROM events GROUP BY ALL")

@@ -34,15 +34,17 @@ class Pipeline:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
-        store = Store(settings.duckdb_path, settings.timezone, settings.duckdb_memory_limit)
+        store = Store(
+            settings.duckdb_path, settings.timezone, settings.duckdb_memory_limit, settings.dedup_horizon_days
+        )
         views.install(store.con)
         consumer = Consumer(
             store,
             settings.kafka_bootstrap,
             settings.topic,
             settings.dlq_topic,
-            group=settings.consumer_group,
             max_batch_bytes=int(settings.batch_max_mib * 1024 * 1024),
+            event_bounds=settings.event_bounds(),
         )
         pipeline = cls(settings, store, consumer)
         pipeline.find_catalog()

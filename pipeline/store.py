@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from pipeline.batch import Batch
-from pipeline.schema import migrate
+from pipeline.schema import EVENT_KEY, migrate
 
 log = logging.getLogger(__name__)
 
-# New rows only: none already stored (decode already dropped repeats within the batch). The probe
-# on `events` is limited to the batch's time range so its cost follows the batch, not the history.
-_FRESH = """
+# New rows only: none whose (device_id, event_id) is already stored within the dedup horizon, whatever
+# its start (decode already dropped repeats within the batch).
+_FRESH = f"""
 CREATE OR REPLACE TEMP TABLE fresh AS
-SELECT b.* FROM batch b
-WHERE NOT EXISTS (
-    SELECT 1 FROM events e
-    WHERE e.start BETWEEN (SELECT min(start) FROM batch) AND (SELECT max(start) FROM batch)
-      AND e.event_id = b.event_id)
+WITH b AS (SELECT *, {EVENT_KEY} AS _key FROM batch)
+SELECT * FROM b WHERE NOT EXISTS (SELECT 1 FROM event_keys k WHERE k.key = b._key)
 """
 
 # Add every span's seconds into the daily rollup, split at local midnight (timezone() turns a local
@@ -66,16 +63,35 @@ ON CONFLICT (day, "user", app) DO UPDATE SET
 class Store:
     """The single writer of the pipeline's DuckDB file."""
 
-    def __init__(self, path: Path | str, timezone: str = "UTC", memory_limit: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        timezone: str = "UTC",
+        memory_limit: str | None = None,
+        dedup_horizon_days: int = 14,
+    ) -> None:
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(path))
+        try:
+            self.con = duckdb.connect(str(path))
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            from alignmon.errors import DatabaseInUseError  # noqa: PLC0415  (only this failure needs it)
+
+            # A second writer is an operator's mistake, not a bug: say which process to stop, not a traceback.
+            in_use = DatabaseInUseError.from_lock_failure(
+                path, exc, "stop it (is the pipeline running?) or query the analysts' snapshot with `alignmon sql`"
+            )
+            if in_use is None:
+                raise
+            raise in_use from exc
         self.con.execute("SET TimeZone = 'UTC'")
         if memory_limit:
             # DuckDB's default is 80% of RAM: a long backlog would grow its cache far beyond what it needs.
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
         self.timezone = timezone
+        self.dedup_horizon = timedelta(days=dedup_horizon_days)
+        self._pruned_on: date | None = None
         migrate(self.con)
 
     def close(self) -> None:
@@ -91,8 +107,19 @@ class Store:
         ).fetchall()
         return {int(p): int(o) for p, o in rows}
 
-    def write(self, batch: Batch, high_watermarks: dict[tuple[str, int], int] | None = None) -> int:
-        """Commit one batch atomically; returns the number of new rows (duplicates by event_id are dropped)."""
+    def accepts(self, batch: Batch) -> bool:
+        """Whether the store can write `batch` now (written, then rolled back): tells a bad record from a bad store."""
+        try:
+            self.write(batch, dry_run=True)
+        except Exception:  # any failure is the answer
+            log.exception("the store cannot write a known-good batch")
+            return False
+        return True
+
+    def write(
+        self, batch: Batch, high_watermarks: dict[tuple[str, int], int] | None = None, *, dry_run: bool = False
+    ) -> int:
+        """Commit one batch atomically; returns the number of new rows (repeats of a stored key are dropped)."""
         con = self.con
         now = datetime.now(UTC)
         con.execute("BEGIN")
@@ -100,7 +127,10 @@ class Store:
             con.register("batch", batch.rows)
             con.execute(_FRESH)
             inserted = int(con.execute("SELECT count(*) FROM fresh").fetchone()[0])  # type: ignore[index]
-            con.execute("INSERT INTO events SELECT * FROM fresh")
+            con.execute("INSERT INTO events SELECT * EXCLUDE (_key) FROM fresh")
+            con.execute("INSERT INTO event_keys SELECT _key, ? FROM fresh", [now.date()])
+            if self._pruned_on != now.date():
+                con.execute("DELETE FROM event_keys WHERE seen < ?", [now.date() - self.dedup_horizon])
             con.execute(
                 "INSERT INTO ingest_totals SELECT source, kind, count(*) FROM fresh GROUP BY ALL "
                 "ON CONFLICT (source, kind) DO UPDATE SET events = events + excluded.events"
@@ -136,8 +166,10 @@ class Store:
                 )
             con.execute("DROP TABLE fresh")
             con.unregister("batch")
-            con.execute("COMMIT")
+            con.execute("ROLLBACK" if dry_run else "COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        if not dry_run:
+            self._pruned_on = now.date()
         return inserted

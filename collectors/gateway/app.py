@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -48,18 +49,24 @@ class CountResponses:
         await self.app(scope, receive, counting_send)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing more than `limit` bytes before reading them all."""
+async def read_body(request: Request, limit: int, timeout_s: float | None = None) -> bytes:
+    """The raw body, refusing more than `limit` bytes before reading them all, and 408 after `timeout_s`."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise too_large(limit)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise GatewayError(
+            408, f"the request body did not arrive within {timeout_s:g} s: send it at once, or smaller batches"
+        ) from None
     return b"".join(chunks)
 
 
@@ -67,15 +74,19 @@ def create_app(service: GatewayService) -> Starlette:
     """The gateway's ASGI app; its lifespan starts and stops the service (spool replay, producer)."""
 
     async def post_events(request: Request) -> Response:
-        device = await run_in_threadpool(service.authenticate, request.headers.get("authorization"))
+        address = request.client.host if request.client else None
+        device = await run_in_threadpool(service.authenticate, request.headers.get("authorization"), address)
         service.check_rate(device)
-        body = await read_body(request, service.max_body_bytes)
+        body = await read_body(request, service.max_body_bytes, service.body_timeout_s)
         items = await run_in_threadpool(
-            decode_body,
-            body,
-            request.headers.get("content-type"),
-            request.headers.get("content-encoding"),
-            service.max_body_bytes,
+            lambda: decode_body(
+                body,
+                request.headers.get("content-type"),
+                request.headers.get("content-encoding"),
+                service.max_body_bytes,
+                max_depth=service.max_json_depth,
+                max_events=service.max_events,
+            )
         )
         result = await run_in_threadpool(service.ingest, device, items)
         return JSONResponse(result.to_json(), status_code=202)

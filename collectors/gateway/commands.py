@@ -101,7 +101,7 @@ def _gateway(args: argparse.Namespace) -> int:
 
     from alignmon.settings import Settings  # noqa: PLC0415
     from collectors.gateway.app import create_app  # noqa: PLC0415
-    from collectors.gateway.server import uvicorn_config  # noqa: PLC0415
+    from collectors.gateway.server import Limits, uvicorn_config  # noqa: PLC0415
     from collectors.gateway.service import GatewayService  # noqa: PLC0415
 
     settings = Settings()
@@ -109,5 +109,5 @@ def _gateway(args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else settings.gateway_port
     service = GatewayService.from_settings(settings)
     print(f"alignmon gateway on http://{host}:{port} -> Kafka {settings.kafka_bootstrap} topic {settings.topic}")
-    uvicorn.Server(uvicorn_config(create_app(service), host, port)).run()
+    uvicorn.Server(uvicorn_config(create_app(service), host, port, Limits.from_settings(settings))).run()
     return 0

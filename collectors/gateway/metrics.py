@@ -46,6 +46,26 @@ class GatewayMetrics:
             registry=r,
         )
 
+        self.refused = Counter(
+            "alignmon_gateway_events_refused",
+            "Events Kafka refused for good (answered 503, or held in the spool), by producer error.",
+            ["reason"],
+            registry=r,
+        )
+        self.producer_refusing = Gauge(
+            "alignmon_gateway_producer_refusing",
+            "1 while Kafka refuses the gateway's events for good (the last produce failed permanently), else 0.",
+            registry=r,
+        )
+        self.spool_commit_failing = Gauge(
+            "alignmon_gateway_spool_commit_failing",
+            "1 while the spool cannot record that delivered events left it (disk full?), else 0.",
+            registry=r,
+        )
+        self.spool_commit_failures = Counter(
+            "alignmon_gateway_spool_commit_failures", "Failed attempts to record the spool's read position.", registry=r
+        )
+
     def track_spool(self, depth: Callable[[], float]) -> None:
         """Read the spool depth at scrape time instead of keeping a second copy of it."""
         self.spool_depth.set_function(depth)

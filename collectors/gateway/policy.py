@@ -39,7 +39,7 @@ def load_departments(path: Path, key: bytes) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class PrivacyPolicy:
-    """Pseudonymise the user, drop the title unless enabled, set the department from the directory."""
+    """Pseudonymise the user, drop the title unless enabled, set the department from the directory only."""
 
     key: bytes
     titles_enabled: bool = False
@@ -48,10 +48,9 @@ class PrivacyPolicy:
     def apply(self, event: UsageEvent) -> UsageEvent:
         """The event as it may leave the gateway: no raw user name, no title unless allowed."""
         pseudonym = pseudonymise(event.user, self.key)
-        update: dict[str, object] = {"user": pseudonym}
+        # A device never decides its user's department (it could claim any): only the directory does.
+        departments = self.departments or {}
+        update: dict[str, object] = {"user": pseudonym, "department": departments.get(pseudonym)}
         if not self.titles_enabled:
             update["title"] = None
-        if self.departments is not None:
-            # The directory is the authority when configured: a device cannot claim a department.
-            update["department"] = self.departments.get(pseudonym)
         return event.model_copy(update=update)

@@ -36,6 +36,16 @@ class RateLimiter:
             self._buckets[key] = (tokens, now)
             return (1.0 - tokens) / self.rate
 
+    def wait(self, key: str) -> float:
+        """Seconds until `key` could take a token (0.0 if it can now), without taking one."""
+        if self.rate <= 0:
+            return 0.0
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
     def _evict(self, now: float) -> None:
         # A bucket that has refilled completely holds no state worth keeping.
         if len(self._buckets) <= self._max_keys:

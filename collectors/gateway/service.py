@@ -4,6 +4,11 @@ Delivery rule: an event is acknowledged to the client only once Kafka has acknow
 fsynced in the disk spool. While the spool holds anything, new events are appended behind it, and a
 background thread replays it to Kafka in order, so each device's events keep their order.
 
+When Kafka refuses events for good (a producer error no retry cures, such as timestamps out of the
+broker's range), requests are answered 503 with the reason instead of filling the spool. When the
+spool cannot record that replayed events left it (disk full), the position Kafka acknowledged is
+kept in memory and only the commit is retried, with exponential backoff: the batch is not re-sent.
+
 Kafka gets packed records (collectors.record: a request's events become one record per 500). The spool
 keeps one event per spool record, so its depth, the spooled and replayed counts and the client's
 `accepted` all count events; replay packs consecutive events of a device again before sending.
@@ -18,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -29,20 +34,26 @@ from collectors.gateway.errors import GatewayError
 from collectors.gateway.metrics import GatewayMetrics
 from collectors.gateway.policy import PrivacyPolicy, load_departments
 from collectors.gateway.ratelimit import RateLimiter, retry_after
-from collectors.gateway.sink import KafkaSink, Sink
+from collectors.gateway.sink import KafkaSink, ProducerRefusedError, Sink
 from collectors.gateway.tokens import TokenStore
 from collectors.record import Record, pack, runs
-from collectors.spool import Spool
+from collectors.spool import Batch, Spool
 
 log = logging.getLogger(__name__)
 
 MAX_ERRORS = 100  # error entries listed in one answer; the rejected count stays exact
 REPLAY_BATCH = 5000  # events per replay round: a few packed records, a few MiB at most
+MAX_BACKOFF_S = 60.0  # longest wait between replay (or spool commit) attempts
+LOG_EVERY_S = 60.0  # a failure that persists is logged at most this often
 _KEY_LEN = struct.Struct(">H")
 
 
 class KafkaUnavailableError(TransientError):
     """Kafka did not acknowledge a whole batch; what it did acknowledge is committed, the rest waits."""
+
+
+class SpoolCommitError(TransientError):
+    """Kafka has the replayed events but the spool could not record it; only the commit is retried."""
 
 
 def _utcnow() -> datetime:
@@ -98,14 +109,30 @@ class GatewayService:
         clock: Callable[[], datetime] = _utcnow,
         metrics: GatewayMetrics | None = None,
         replay_backoff_s: float = 1.0,
+        auth_limiter: RateLimiter | None = None,
+        max_json_depth: int = 8,
+        max_events: int = 5000,
+        body_timeout_s: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        event_bounds: dict[str, object] | None = None,
     ) -> None:
         self.tokens = tokens
+        self.event_bounds = event_bounds or {}
         self.sink = sink
         self.spool = spool
         self.policy = policy
         self.limiter = limiter
         self.max_body_bytes = max_body_bytes
+        self.auth_limiter = auth_limiter if auth_limiter is not None else RateLimiter(0, 1)
+        self.max_json_depth = max_json_depth
+        self.max_events = max_events
+        self.body_timeout_s = body_timeout_s
         self.clock = clock
+        self._monotonic = monotonic
+        self._refusal: ProducerRefusedError | None = None  # why Kafka refuses events for good, while it does
+        self._unrecorded: tuple[Batch, int] | None = None  # replayed and acknowledged, not yet committed
+        self._commit_error: str | None = None
+        self._last_commit_log = float("-inf")
         self.metrics = metrics if metrics is not None else GatewayMetrics()
         self.metrics.track_spool(lambda: self.spool.depth)
         self._replay_backoff_s = replay_backoff_s
@@ -142,6 +169,12 @@ class GatewayService:
             clock=clock,
             metrics=metrics,
             replay_backoff_s=replay_backoff_s,
+            auth_limiter=RateLimiter(settings.auth_failures_per_s, settings.auth_failure_burst, monotonic),
+            max_json_depth=settings.max_json_depth,
+            max_events=settings.max_events_per_request,
+            body_timeout_s=settings.gateway_body_timeout_s,
+            monotonic=monotonic,
+            event_bounds=settings.event_bounds(),
         )
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -161,20 +194,37 @@ class GatewayService:
         if self._replayer is not None:
             self._replayer.join(timeout=30)
             self._replayer = None
+        if self._unrecorded is not None:  # one last try, or the next start replays these events again
+            try:
+                self._commit(*self._unrecorded)
+            except SpoolCommitError:
+                log.warning("the spool could not record %d delivered events; they are sent again", self._unrecorded[1])
         self.sink.close()
         self.spool.close()
         self.tokens.close()
 
     # -- requests ---------------------------------------------------------------------------------
 
-    def authenticate(self, authorization: str | None) -> str:
-        """The device of a `Bearer <token>` header; 401 when missing, unknown or revoked."""
+    def authenticate(self, authorization: str | None, address: str | None = None) -> str:
+        """The device of a `Bearer <token>` header; 401 when missing, unknown or revoked.
+
+        Bad tokens are limited per client `address` (429 once over the limit), so tokens cannot be guessed fast.
+        """
         challenge = {"WWW-Authenticate": 'Bearer realm="alignmon"'}
         scheme, _, token = (authorization or "").strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise GatewayError(401, "missing device token: send 'Authorization: Bearer <device token>'", challenge)
+        key = address or "unknown"
+        wait = self.auth_limiter.wait(key)
+        if wait > 0:
+            raise GatewayError(
+                429,
+                f"too many bad device tokens from this address: retry after {retry_after(wait)} s",
+                {"Retry-After": retry_after(wait)},
+            )
         device = self.tokens.authenticate(token.strip())
         if device is None:
+            self.auth_limiter.acquire(key)
             raise GatewayError(
                 401, "invalid or revoked device token: ask an admin for a new one (alignmon tokens issue)", challenge
             )
@@ -197,7 +247,7 @@ class GatewayService:
         accepted: list[Record] = []  # one event each; deliver packs them
         for index, item in enumerate(items):
             try:
-                event = UsageEvent.model_validate(item, context={"now": now})
+                event = UsageEvent.model_validate(item, context={**self.event_bounds, "now": now})
             except ValidationError as exc:
                 details = exc.errors(include_url=False)
                 self._reject(result, index, str(details[0]["type"]) if details else "invalid")
@@ -239,21 +289,43 @@ class GatewayService:
         with self._route:
             behind_spool = self.spool.depth > 0
             if behind_spool:
+                if self._refusal is not None:  # the spool's head is refused: do not queue more behind it
+                    self._refuse(len(events), self._refusal)
                 self._to_spool(events)
                 return
-        done = self._send_packed(events)
+        done, refused = self._send_packed(events)
+        if refused is not None:
+            self._refuse(len(events) - done, refused)
         if done < len(events):
             with self._route:
                 self._to_spool(events[done:])
 
-    def _send_packed(self, events: Sequence[Record]) -> int:
-        """Send events packed into records; returns how many leading EVENTS Kafka acknowledged."""
+    def _refuse(self, count: int, refused: ProducerRefusedError) -> NoReturn:
+        """503: events Kafka would refuse are not accepted (nor spooled), so the sender keeps them."""
+        self.metrics.refused.labels(reason=refused.kind).inc(count)
+        raise GatewayError(503, f"{refused}. The events were not accepted: retry once the gateway is fixed")
+
+    def _send_packed(self, events: Sequence[Record]) -> tuple[int, ProducerRefusedError | None]:
+        """Send events packed into records: how many leading EVENTS Kafka acknowledged, and a permanent refusal."""
         grouped = list(runs(events))
         began = time.perf_counter()
-        acked = self.sink.send([Record(key, pack(run)) for key, run in grouped])
+        refused: ProducerRefusedError | None = None
+        try:
+            acked = self.sink.send([Record(key, pack(run)) for key, run in grouped])
+        except ProducerRefusedError as exc:
+            acked, refused = exc.acked, exc
         self.metrics.produce_seconds.observe(time.perf_counter() - began)
         self.metrics.kafka_up.set(1 if acked == len(grouped) else 0)
-        return sum(len(run) for _, run in grouped[:acked])
+        if refused is not None:
+            if self._refusal is None:
+                log.error("%s; answering 503 until it is fixed", refused)
+            self._refusal = refused
+            self.metrics.producer_refusing.set(1)
+        elif acked == len(grouped) and self._refusal is not None:
+            log.info("Kafka accepts the gateway's events again")
+            self._refusal = None
+            self.metrics.producer_refusing.set(0)
+        return sum(len(run) for _, run in grouped[:acked]), refused
 
     def _to_spool(self, events: Sequence[Record]) -> None:
         try:
@@ -268,26 +340,51 @@ class GatewayService:
     def health(self) -> dict[str, Any]:
         reachable = self.sink.reachable()
         depth = self.spool.depth
+        healthy = reachable and depth == 0 and self._refusal is None and self._commit_error is None
         return {
-            "status": "ok" if reachable and depth == 0 else "degraded",
-            "kafka": {"reachable": reachable},
-            "spool": {"depth": depth},
+            "status": "ok" if healthy else "degraded",
+            "kafka": {"reachable": reachable, "refused": None if self._refusal is None else str(self._refusal)},
+            "spool": {"depth": depth, "commit_error": self._commit_error},
         }
 
     # -- replay -----------------------------------------------------------------------------------
 
     def replay_once(self) -> int:
         """Send the oldest spooled events to Kafka; returns how many were delivered, raises if not all were."""
-        batch = self.spool.peek(REPLAY_BATCH)
-        if batch is None:
-            return 0
-        events = [decode_record(data) for data in batch.records]
-        done = self._send_packed(events)
-        self.spool.commit(batch, done)
-        self.metrics.replayed.inc(done)
-        if done < len(events):
-            raise KafkaUnavailableError(f"Kafka acknowledged only {done} of {len(events)} spooled events")
+        if self._unrecorded is not None:
+            batch, done = self._unrecorded
+            self._commit(batch, done)  # Kafka has these already: never send them again
+        else:
+            peeked = self.spool.peek(REPLAY_BATCH)
+            if peeked is None:
+                return 0
+            batch = peeked
+            events = [decode_record(data) for data in batch.records]
+            done, refused = self._send_packed(events)
+            self._commit(batch, done)
+            if refused is not None:
+                self.metrics.refused.labels(reason=refused.kind).inc(len(events) - done)
+                raise KafkaUnavailableError(f"{refused}; the spooled events wait")
+        if done < len(batch):
+            raise KafkaUnavailableError(f"Kafka acknowledged only {done} of {len(batch)} spooled events")
         return done
+
+    def _commit(self, batch: Batch, done: int) -> None:
+        """Record in the spool that `done` events of `batch` are in Kafka; on failure remember it for a retry."""
+        try:
+            self.spool.commit(batch, done)
+        except OSError as exc:
+            self._unrecorded = (batch, done)
+            self._commit_error = f"cannot record delivered events in the spool: {exc.strerror or exc}"
+            self.metrics.spool_commit_failing.set(1)
+            self.metrics.spool_commit_failures.inc()
+            raise SpoolCommitError(self._commit_error) from exc
+        if self._unrecorded is not None:
+            log.info("the spool recorded its delivered events again")
+        self._unrecorded = None
+        self._commit_error = None
+        self.metrics.spool_commit_failing.set(0)
+        self.metrics.replayed.inc(done)
 
     def _replay_loop(self) -> None:
         backoff = self._replay_backoff_s
@@ -299,9 +396,18 @@ class GatewayService:
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
+            except SpoolCommitError as exc:
+                now = self._monotonic()
+                if now - self._last_commit_log >= LOG_EVERY_S:
+                    self._last_commit_log = now
+                    log.error("%s; retrying the commit (not the send) with backoff", exc)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                continue
             except Exception:
                 log.exception("replaying the spool failed; retrying")
                 self._stopping.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
                 continue
             backoff = self._replay_backoff_s
             if delivered == 0:

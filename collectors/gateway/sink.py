@@ -11,19 +11,55 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from alignmon.errors import AlignmonError
 from collectors.record import Record
 
 log = logging.getLogger(__name__)
+
+
+# Producer errors that a retry of the same records cannot cure (kafka-python marks them non-retriable):
+# the broker refuses the records themselves or this producer's configuration.
+PERMANENT_ERRORS = (
+    "InvalidTimestampError",
+    "MessageSizeTooLargeError",
+    "RecordListTooLargeError",
+    "InvalidRecordError",
+    "InvalidTopicError",
+    "InvalidRequiredAcksError",
+    "PolicyViolationError",
+    "TopicAuthorizationFailedError",
+    "ClusterAuthorizationFailedError",
+    "UnsupportedForMessageFormatError",
+    "UnsupportedCompressionTypeError",
+)
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether a producer error refuses the records for good (a clock far off, a record too large, no access)."""
+    return any(cls.__name__ in PERMANENT_ERRORS for cls in type(exc).__mro__)
+
+
+class ProducerRefusedError(AlignmonError):
+    """Kafka refused records for good; `acked` leading records were acknowledged before."""
+
+    def __init__(self, acked: int, kind: str, reason: str) -> None:
+        super().__init__(f"Kafka refuses the events ({kind}): {reason}")
+        self.acked = acked
+        self.kind = kind
+        self.reason = reason
 
 
 class Sink(Protocol):
     """Somewhere records become durable."""
 
     def send(self, records: Sequence[Record]) -> int:
-        """Deliver in order; returns how many leading records are acknowledged (all on success)."""
+        """Deliver in order; returns how many leading records are acknowledged (all on success).
+
+        Raises ProducerRefusedError when the destination refuses records for good.
+        """
         ...
 
     def reachable(self) -> bool:
@@ -40,12 +76,15 @@ class MemorySink:
         self.records: list[Record] = []
         self.up = True
         self.fail_after: int | None = None  # acknowledge only this many records of the next send
+        self.refuse: str | None = None  # refuse every send for good, with this reason
         self._lock = threading.Lock()
 
     def send(self, records: Sequence[Record]) -> int:
         with self._lock:
             if not self.up:
                 return 0
+            if self.refuse is not None:
+                raise ProducerRefusedError(0, "InvalidTimestampError", self.refuse)
             count = len(records) if self.fail_after is None else min(self.fail_after, len(records))
             self.fail_after = None
             self.records.extend(records[:count])
@@ -86,12 +125,14 @@ class KafkaSink:
         timeout_s: float = 5.0,
         linger_ms: int = 10,
         batch_size: int = 512 * 1024,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.timeout_s = timeout_s
         self.linger_ms = linger_ms
         self.batch_size = batch_size
+        self.clock = clock  # record timestamps in seconds; None lets the producer stamp them
         self._producer: Any = None
         self._lock = threading.Lock()
 
@@ -145,11 +186,15 @@ class KafkaSink:
             log.warning("Kafka at %s is not reachable: %s", self.bootstrap, exc)
             return 0
         futures = []
+        refused: BaseException | None = None
         try:
             for record in records:
-                futures.append(producer.send(self.topic, key=record.key, value=record.value))
+                stamp = None if self.clock is None else int(self.clock() * 1000)
+                futures.append(producer.send(self.topic, key=record.key, value=record.value, timestamp_ms=stamp))
         except KafkaError as exc:
             log.warning("producing to Kafka failed: %s", exc)
+            if is_permanent(exc):
+                refused = exc
         # Wait for every future, even after a failure: once all have resolved, none can be delivered
         # late (after the caller spooled it), and the producer can be closed without waiting.
         deadline = time.monotonic() + self.timeout_s + 2.0
@@ -160,12 +205,15 @@ class KafkaSink:
             except Exception as exc:  # any failure means not acknowledged: the caller spools it
                 if not failed:
                     log.warning("Kafka did not acknowledge a record: %s", exc or type(exc).__name__)
+                    refused = exc if is_permanent(exc) else None
                 failed = True
                 continue
             if not failed:
                 acked += 1
         if acked < len(records):
             self._discard(producer)
+            if refused is not None:
+                raise ProducerRefusedError(acked, type(refused).__name__, str(refused) or type(refused).__name__)
         return acked
 
     def reachable(self) -> bool:

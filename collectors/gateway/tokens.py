@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import sqlite3
 import threading
@@ -46,7 +47,8 @@ class TokenStore:
     def __init__(self, path: Path, clock: Callable[[], datetime] = _now) -> None:
         self.path = Path(path)
         self._clock = clock
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _create_private(self.path)
         # Autocommit: every read sees what another process (the CLI) committed, so a revoke applies at once.
         self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
@@ -95,6 +97,16 @@ class TokenStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only; SQLite gives its -wal and -shm files the same mode.
+
+    Only token hashes are stored, but the device list is nobody else's business either.
+    """
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)  # a file from an older version was created 0644
 
 
 def check_device_id(device_id: str) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import jsonschema
 import pytest
 from pydantic import ValidationError
 
+from alignmon.settings import Settings
 from collectors.event import SCHEMA_PATH, UsageEvent, deterministic_id, json_schema
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -54,7 +55,12 @@ def test_model_and_schema_agree_on_a_valid_event() -> None:
         ({"duration_s": 86_401}, "duration_s", "less than or equal to 86400"),
         ({"duration_s": -1}, "duration_s", "greater than or equal to 0"),
         ({"start": "2026-11-20T12:06:00+00:00"}, "start", "more than 5 minutes in the future"),
-        ({"start": "2026-11-20T09:00:00"}, "start", "timezone"),
+        ({"start": "2026-11-20T09:00:00"}, "start", "RFC 3339 string with a UTC offset"),
+        ({"start": 1763629200}, "start", "RFC 3339 string with a UTC offset"),
+        ({"start": "1999-12-31T23:59:59Z"}, "start", "before 2000-01-01"),
+        ({"start": "0001-01-01T00:00:00+23:59"}, "start", "before 2000-01-01"),
+        ({"duration_s": "30"}, "duration_s", "valid number"),
+        ({"duration_s": True}, "duration_s", "valid number"),
         ({"kind": "launch"}, "event", "launch event has no duration"),
         ({"kind": "typing"}, "kind", "'focus', 'open' or 'launch'"),
         ({"source": "Agent!"}, "source", "pattern"),
@@ -77,3 +83,13 @@ def test_deterministic_ids_repeat_for_the_same_record_only() -> None:
     assert deterministic_id("osquery", "mac-1", 42) == deterministic_id("osquery", "mac-1", 42)
     assert deterministic_id("osquery", "mac-1", 42) != deterministic_id("osquery", "mac-1", 43)
     assert deterministic_id("osquery", "mac-1", 42) != deterministic_id("whatpulse", "mac-1", 42)
+
+
+def test_the_time_bounds_are_the_receivers_settings() -> None:
+    bounds = Settings(event_earliest=date(2026, 1, 1), event_max_future_s=3600).event_bounds()
+    context = {"now": NOW, **bounds}
+    assert UsageEvent.model_validate(valid(start=(NOW + timedelta(minutes=50)).isoformat()), context=context)
+    with pytest.raises(ValidationError, match="before 2026-01-01"):
+        UsageEvent.model_validate(valid(start="2025-12-31T23:00:00Z"), context=context)
+    with pytest.raises(ValidationError, match="more than 60 minutes in the future"):
+        UsageEvent.model_validate(valid(start=(NOW + timedelta(minutes=70)).isoformat()), context=context)

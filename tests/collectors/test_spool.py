@@ -174,3 +174,32 @@ def test_a_failed_write_leaves_no_partial_record(tmp_path: Path, monkeypatch: py
     spool.append([b"next"])
     assert drain(spool) == [b"ok", b"next"]
     spool.close()
+
+
+def test_a_commit_on_a_full_disk_changes_nothing_and_can_be_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import collectors.spool as spool_module
+
+    with Spool(tmp_path) as spool:
+        spool.append([b"a", b"b", b"c"])
+        batch = spool.peek(2)
+        assert batch is not None
+
+        def disk_full(fd: int, data: bytes) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(spool_module, "_write_all", disk_full)
+            with pytest.raises(OSError, match="No space left"):
+                spool.commit(batch)
+        assert not (tmp_path / "position.tmp").exists()  # the failed attempt holds no disk space
+        assert spool.depth == 3
+        again = spool.peek(2)
+        assert again is not None and again.records == [b"a", b"b"]
+        spool.commit(batch)  # the same batch commits once the disk has room again
+        assert spool.depth == 1
+    with Spool(tmp_path) as reopened:
+        assert drain(reopened) == [b"c"]

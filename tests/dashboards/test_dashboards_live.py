@@ -89,7 +89,6 @@ def fleet(
         "ALIGNMON_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
         "ALIGNMON_TOPIC": topic,
         "ALIGNMON_DLQ_TOPIC": f"{topic}.dlq",
-        "ALIGNMON_CONSUMER_GROUP": f"dashboards-{topic}",
         "ALIGNMON_PSEUDONYM_SECRET": SECRET,
         "ALIGNMON_CATALOG_DIR": str(state / "catalog"),
         "ALIGNMON_DIRECTORY_CSV": str(state / "directory.csv"),

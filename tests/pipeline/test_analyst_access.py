@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,7 +69,6 @@ def pipeline_env(kafka_bootstrap: str, topic: str, tmp_path: Path, port: int, in
         "ALIGNMON_SNAPSHOT_INTERVAL_S": str(interval_s),
         "ALIGNMON_EXPORTER_PORT": str(port),
         "ALIGNMON_CATALOG_DIR": str(tmp_path / "no-catalog"),
-        "ALIGNMON_CONSUMER_GROUP": f"analyst-{uuid.uuid4().hex[:8]}",
         "ALIGNMON_DEV_MODE": "1",
     }
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
@@ -49,7 +49,7 @@ def test_rows_rejects_and_offsets_commit_together(kafka_bootstrap: str, topic: s
     produce(kafka_bootstrap, topic, good + dupes + bad)
 
     store = Store(tmp_path / "a.duckdb")
-    consumer = Consumer(store, kafka_bootstrap, topic, dlq, group=f"g-{uuid.uuid4().hex}")
+    consumer = Consumer(store, kafka_bootstrap, topic, dlq)
     try:
         assert drain(consumer, 57) == 57
     finally:
@@ -78,7 +78,7 @@ def test_restart_resumes_from_stored_offsets(kafka_bootstrap: str, topic: str, t
     path = tmp_path / "b.duckdb"
     produce(kafka_bootstrap, topic, [json.dumps(event(i)).encode() for i in range(20)])
     store = Store(path)
-    first = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq", group="same-group")
+    first = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq")
     drain(first, 20)
     first.close()
     store.close()
@@ -86,7 +86,7 @@ def test_restart_resumes_from_stored_offsets(kafka_bootstrap: str, topic: str, t
     produce(kafka_bootstrap, topic, [json.dumps(event(i)).encode() for i in range(20, 30)])
     store = Store(path)
     # A new group id: Kafka knows nothing of it, so only the offsets stored in DuckDB prevent a re-read.
-    second = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq", group=f"g-{uuid.uuid4().hex}")
+    second = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq")
     assert drain(second, 10) == 10
     second.close()
     assert second.stats.duplicates == 0
@@ -101,7 +101,7 @@ def test_a_batch_ends_near_its_byte_bound(kafka_bootstrap: str, topic: str, tmp_
     bound = 50 * record  # ~50 records: a small fraction of the backlog
 
     store = Store(tmp_path / "b.duckdb")
-    consumer = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq", group=f"g-{uuid.uuid4().hex}")
+    consumer = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq")
     consumer.max_batch_bytes = bound
     sizes: list[int] = []
     try:
@@ -117,4 +117,104 @@ def test_a_batch_ends_near_its_byte_bound(kafka_bootstrap: str, topic: str, tmp_
     assert max(sizes) * min(len(p) for p in payloads) <= 2 * bound
     assert len(sizes) >= len(payloads) // 100
     assert store.con.execute("SELECT count(*) FROM events").fetchone() == (len(payloads),)
+    store.close()
+
+
+class PickyStore(Store):
+    """A store that cannot take one event (standing in for a value DuckDB refuses); `broken` refuses all."""
+
+    broken = False
+
+    def write(self, batch: Any, high_watermarks: Any = None, *, dry_run: bool = False) -> int:
+        if self.broken or "ev-13" in batch.rows.column("event_id").to_pylist():
+            raise duckdb.ConversionException("Conversion Error: cannot store this value")
+        return super().write(batch, high_watermarks, dry_run=dry_run)
+
+
+def test_a_record_the_store_refuses_is_found_by_halves_and_dead_lettered(
+    kafka_bootstrap: str, topic: str, tmp_path: Path, read_topic: Any
+) -> None:
+    dlq = f"{topic}.dlq"
+    ensure_topics(kafka_bootstrap, {dlq: 1})
+    payloads = [json.dumps(event(i)).encode() for i in range(40)]
+    produce(kafka_bootstrap, topic, payloads)
+    store = PickyStore(tmp_path / "p.duckdb")
+    consumer = Consumer(store, kafka_bootstrap, topic, dlq)
+    batches: list[Any] = []
+    try:
+        for _ in range(50):
+            consumer.step(on_batch=batches.append)
+            consumer.flush()
+            if sum(store.stored_offsets(topic).values()) == 40:
+                break
+    finally:
+        consumer.close()
+    con = store.con
+    assert sorted(r[0] for r in con.execute("SELECT event_id FROM events").fetchall()) == sorted(
+        f"ev-{i}" for i in range(40) if i != 13
+    )
+    (reason, payload), *more = con.execute("SELECT reason, payload FROM rejected_events").fetchall()
+    assert not more and reason.startswith("store: ConversionException") and json.loads(payload)["event_id"] == "ev-13"
+    assert sum(store.stored_offsets(topic).values()) == 40
+    assert consumer.stats.rejected == 1 and consumer.stats.events == 39
+    assert sum(b.size for b in batches) == 40  # on_batch saw every part that was committed
+    letters = read_topic(kafka_bootstrap, dlq)
+    assert [json.loads(m.value)["event_id"] for m in letters] == ["ev-13"]
+    assert dict(letters[0].headers)["reason"].startswith(b"store: ConversionException")
+    store.close()
+
+
+def test_a_store_that_refuses_everything_stops_the_pipeline_instead_of_dead_lettering(
+    kafka_bootstrap: str, topic: str, tmp_path: Path
+) -> None:
+    produce(kafka_bootstrap, topic, [json.dumps(event(i)).encode() for i in range(10)])
+    store = PickyStore(tmp_path / "b.duckdb")
+    store.broken = True
+    consumer = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq")
+    try:
+        with pytest.raises(duckdb.ConversionException):
+            for _ in range(50):
+                consumer.step()
+                consumer.flush()
+    finally:
+        store.broken = False
+        consumer.close()
+    assert store.con.execute("SELECT count(*) FROM rejected_events").fetchone() == (0,)
+    assert store.stored_offsets(topic) == {}  # nothing committed past the failure: a restart reads it all again
+    store.close()
+
+
+def test_the_first_batch_keeps_its_byte_bound(kafka_bootstrap: str, topic: str, tmp_path: Path) -> None:
+    """Finding 12: the first batch once took 1,000 packed records (9.5 MB) whatever the bound."""
+    packed = [json.dumps([event(r * 50 + i) for i in range(50)]).encode() for r in range(200)]
+    produce(kafka_bootstrap, topic, packed)
+    bound = 256 * 1024
+    store = Store(tmp_path / "f.duckdb")
+    consumer = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq", max_batch_bytes=bound)
+    sizes: list[int] = []
+    try:
+        for _ in range(500):
+            consumer.step(on_batch=lambda b: sizes.append(int(b.rows.num_rows)))
+            consumer.flush()
+            if sum(sizes) == 200 * 50:
+                break
+    finally:
+        consumer.close()
+    record = max(len(p) for p in packed)
+    assert sum(sizes) == 200 * 50
+    assert max(sizes) * record / 50 <= bound + record  # every batch, the first included
+    store.close()
+
+
+def test_the_consumer_reads_without_a_group(kafka_bootstrap: str, topic: str, tmp_path: Path, drain: Any) -> None:
+    """Finding 12: offsets live in DuckDB, so no group is joined and a restart need not wait for one."""
+    produce(kafka_bootstrap, topic, [json.dumps(event(i)).encode() for i in range(5)])
+    store = Store(tmp_path / "g.duckdb")
+    consumer = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq")
+    try:
+        assert consumer.consumer.config["group_id"] is None
+        assert {tp.topic for tp in consumer.consumer.assignment()} == {topic}
+        assert drain(consumer, 5) == 5
+    finally:
+        consumer.close()
     store.close()

@@ -52,7 +52,7 @@ def fleet(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> tup
     producer.close()
 
     store = Store(tmp / "fleet.duckdb")
-    consumer = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq", group=f"fleet-{uuid.uuid4().hex[:8]}")
+    consumer = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq")
     handled = 0
     try:
         for _ in range(500):

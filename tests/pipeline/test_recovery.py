@@ -196,7 +196,6 @@ class PipelineRunner:
         env = {
             **self.env,
             "ALIGNMON_EXPORTER_PORT": str(port),
-            "ALIGNMON_CONSUMER_GROUP": f"recovery-{uuid.uuid4().hex[:8]}",
         }
         return self.alignmon.start(["pipeline"], env, f"pipeline-{self.runs}"), f"http://127.0.0.1:{port}/metrics"
 
@@ -335,7 +334,7 @@ def test_offsets_lost_to_retention_are_reported_loudly(
     events = [synthetic(i, "retention") for i in range(60)]
     produce(kafka_bootstrap, topic, [json.dumps(e).encode() for e in events[:30]])
     store = Store(tmp_path / "r.duckdb")
-    first = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq", group=f"g-{uuid.uuid4().hex}")
+    first = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq")
     assert drain(first, 30) == 30
     first.close()
     assert store.stored_offsets(topic) == {0: 30}
@@ -350,7 +349,7 @@ def test_offsets_lost_to_retention_are_reported_loudly(
         admin.close()
 
     caplog.set_level(logging.INFO, logger="pipeline.consumer")
-    second = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq", group=f"g-{uuid.uuid4().hex}")
+    second = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq")
     try:
         assert drain(second, 15) == 15
         # A few more polls: nothing else may arrive (no re-read after the retention seek).
@@ -406,7 +405,7 @@ def test_poison_messages_never_stall_the_stream(kafka_bootstrap: str, tmp_path: 
     produce(kafka_bootstrap, topic, stream, key=b"one-device")
 
     store = Store(tmp_path / "p.duckdb")
-    consumer = Consumer(store, kafka_bootstrap, topic, dlq, group=f"g-{uuid.uuid4().hex}", max_batch=100)
+    consumer = Consumer(store, kafka_bootstrap, topic, dlq, max_batch=100)
     try:
         assert drain(consumer, len(stream), max_steps=400) == len(stream)
     finally:
@@ -454,7 +453,7 @@ def test_bad_events_of_a_packed_record_are_dead_lettered_one_by_one(
     produce(kafka_bootstrap, topic, [json.dumps([good1, bad, good2]).encode(), b"[]"], key=b"one-device")
 
     store = Store(tmp_path / "p.duckdb")
-    consumer = Consumer(store, kafka_bootstrap, topic, dlq, group=f"g-{uuid.uuid4().hex}")
+    consumer = Consumer(store, kafka_bootstrap, topic, dlq)
     try:
         assert drain(consumer, 4, max_steps=50) == 4  # 2 stored + 2 rejected (one event, one empty record)
     finally:

@@ -21,7 +21,7 @@ import pytest
 
 from alignmon.settings import Settings
 from collectors.gateway.app import create_app
-from collectors.gateway.server import BackgroundServer
+from collectors.gateway.server import BackgroundServer, Limits
 from collectors.gateway.service import GatewayService
 from collectors.gateway.sink import MemorySink, Sink
 from collectors.record import events_of
@@ -178,7 +178,7 @@ def make_gateway() -> Iterator[Callable[..., Gateway]]:
         monotonic = FakeMonotonic()
         service = GatewayService.from_settings(settings, sink=target, clock=clock, monotonic=monotonic, **service_args)
         token = service.tokens.issue(device)
-        server = BackgroundServer(create_app(service)).start()
+        server = BackgroundServer(create_app(service), limits=Limits.from_settings(settings)).start()
         client = httpx.Client(base_url=server.url, timeout=60)
         gw = Gateway(server, client, service, target, token, monotonic, device)
         started.append(gw)

@@ -97,7 +97,11 @@ def test_health_and_metrics_with_kafka_up(
 
     wired = settings.model_copy(update={"kafka_bootstrap": kafka_bootstrap, "topic": topic})
     gw = make_gateway(wired, sink=KafkaSink(kafka_bootstrap, topic), clock=now)
-    assert gw.client.get("/healthz").json() == {"status": "ok", "kafka": {"reachable": True}, "spool": {"depth": 0}}
+    assert gw.client.get("/healthz").json() == {
+        "status": "ok",
+        "kafka": {"reachable": True, "refused": None},
+        "spool": {"depth": 0, "commit_error": None},
+    }
     gw.post_events([kit.event(i, now=now()) for i in range(5)])
     text = gw.client.get("/metrics").text
     assert "alignmon_gateway_events_accepted_total 5.0" in text

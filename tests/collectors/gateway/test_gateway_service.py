@@ -138,12 +138,20 @@ def test_http_202_while_kafka_is_away_then_the_background_replay_delivers(
     response = gw.post_events([kit.event(i) for i in range(3)])
     assert response.status_code == 202 and response.json()["accepted"] == 3
     health = gw.client.get("/healthz").json()
-    assert health == {"status": "degraded", "kafka": {"reachable": False}, "spool": {"depth": 3}}
+    assert health == {
+        "status": "degraded",
+        "kafka": {"reachable": False, "refused": None},
+        "spool": {"depth": 3, "commit_error": None},
+    }
     sink.up = True
     kit.wait_for(lambda: gw.service.spool.depth == 0, what="replay of the spool")
     assert [e["event_id"] for e in gw.sent()] == ["laptop-1-0", "laptop-1-1", "laptop-1-2"]
     assert len(sink.records) == 1  # the request's three events, packed into one record on replay
-    assert gw.client.get("/healthz").json() == {"status": "ok", "kafka": {"reachable": True}, "spool": {"depth": 0}}
+    assert gw.client.get("/healthz").json() == {
+        "status": "ok",
+        "kafka": {"reachable": True, "refused": None},
+        "spool": {"depth": 0, "commit_error": None},
+    }
 
 
 def test_one_request_becomes_one_record_per_500_events_in_order(settings: Settings, kit: Kit) -> None:
@@ -171,7 +179,7 @@ def test_spool_metrics_count_events_when_kafka_takes_part_of_a_request(settings:
         sink.fail_after = 1  # the first record (500 events) is acknowledged, the other 701 events are not
         svc.ingest("laptop-1", [kit.event(n % 60, event_id=f"e{n}") for n in range(1201)])
         assert ids(sink) == [f"e{n}" for n in range(500)]
-        assert svc.spool.depth == 701 and svc.health()["spool"] == {"depth": 701}
+        assert svc.spool.depth == 701 and svc.health()["spool"] == {"depth": 701, "commit_error": None}
         assert metric(svc, "alignmon_gateway_events_spooled_total") == 701
         assert metric(svc, "alignmon_gateway_spool_events") == 701
         assert svc.replay_once() == 701
