@@ -163,17 +163,19 @@ def consume(bootstrap: str, topic: str, events: int, db: str, batch_mib: float, 
     spent = {"decode": 0.0, "write": 0.0}
 
     class TimedStore(Store):
-        def write(self, b: Batch, high_watermarks: dict[tuple[str, int], int] | None = None) -> int:
+        def write(
+            self, b: Batch, high_watermarks: dict[tuple[str, int], int] | None = None, *, dry_run: bool = False
+        ) -> int:
             began = time.perf_counter()
             try:
-                return super().write(b, high_watermarks)
+                return super().write(b, high_watermarks, dry_run=dry_run)
             finally:
                 spent["write"] += time.perf_counter() - began
 
-    def timed_decode(records: Any) -> Batch:
+    def timed_decode(records: Any, **kwargs: Any) -> Batch:
         began = time.perf_counter()
         try:
-            return decode(records)
+            return decode(records, **kwargs)
         finally:
             spent["decode"] += time.perf_counter() - began
 
@@ -188,6 +190,7 @@ def consume(bootstrap: str, topic: str, events: int, db: str, batch_mib: float, 
         topic,
         f"{topic}.dlq",
         max_batch_bytes=int(batch_mib * 1024 * 1024),
+        event_bounds=Settings().event_bounds(),
     )
     prof = cProfile.Profile() if profile else None
     handled, first_at, first_rows, step_s = 0, 0.0, 0, 0.0

@@ -174,6 +174,13 @@ METRICS: tuple[MetricDef, ...] = (
         "counter",
         "Stored offsets found outside the topic's retained range (records lost to retention).",
     ),
+    MetricDef(
+        "alignmon_catalog_valid",
+        "gauge",
+        "1 if the catalog files as last read are a valid catalog; 0 if not (the last good catalog stays in use) "
+        "or none is loaded yet.",
+    ),
+    MetricDef("alignmon_catalog_load_errors_total", "counter", "Catalog reloads that failed."),
     MetricDef("alignmon_snapshot_age_seconds", "gauge", "Age of the analysts' read-only snapshot."),
     MetricDef("alignmon_exporter_scrape_duration_seconds", "gauge", "Time this scrape took to read DuckDB."),
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 from prometheus_client import CollectorRegistry, start_http_server
@@ -18,6 +18,9 @@ from prometheus_client.registry import Collector
 
 from metrics.definitions import BY_NAME
 from pipeline.consumer import ConsumerStats
+
+if TYPE_CHECKING:
+    from pipeline.catalog import CatalogSource
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +64,16 @@ class PipelineCollector(Collector):
     """Adoption figures and pipeline health, read from DuckDB on every scrape."""
 
     def __init__(
-        self, cursor: CursorFactory, stats: ConsumerStats | None = None, clock: Callable[[], float] = time.time
+        self,
+        cursor: CursorFactory,
+        stats: ConsumerStats | None = None,
+        clock: Callable[[], float] = time.time,
+        catalog: Callable[[], CatalogSource | None] | None = None,
     ) -> None:
         self.cursor = cursor
         self.stats = stats
         self.clock = clock
+        self.catalog = catalog  # a callable: the pipeline finds its catalog only once the folder exists
 
     def describe(self) -> list[Metric]:
         return []  # families are built per scrape; nothing to pre-register
@@ -88,6 +96,7 @@ class PipelineCollector(Collector):
         yield up
         yield from families
         yield from self._from_stats()
+        yield from self._catalog()
         took = family("alignmon_exporter_scrape_duration_seconds")
         took.add_metric([], time.perf_counter() - began)
         yield took
@@ -181,6 +190,18 @@ class PipelineCollector(Collector):
             last.add_metric([], newest)
         yield lag
         yield last
+
+    def _catalog(self) -> Iterator[Metric]:
+        if self.catalog is None:
+            return
+        # Attributes only: current() would reload the files and take the watcher's lock on the scrape thread.
+        source = self.catalog()
+        valid = family("alignmon_catalog_valid")
+        valid.add_metric([], 1.0 if source is not None and source.valid else 0.0)
+        yield valid
+        errors = family("alignmon_catalog_load_errors_total")
+        errors.add_metric([], source.load_errors if source is not None else 0)
+        yield errors
 
     def _from_stats(self) -> Iterator[Metric]:
         if self.stats is None:

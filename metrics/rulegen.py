@@ -319,6 +319,50 @@ def pipeline_alerts(t: Thresholds) -> list[AlertSpec]:
             "its metrics port and that Prometheus' scrape config points at it; database unreadable: read the "
             "pipeline log for the DuckDB error (disk full, file moved, lock held by another process).",
         ),
+        AlertSpec(
+            "CatalogInvalid",
+            a.catalog_invalid,
+            "max by (job, instance) (alignmon_catalog_valid) == 0",
+            itops,
+            "alignmon catalog is invalid: edits are not taking effect",
+            "The catalog files the pipeline ({{ $labels.job }}) last read are not a valid catalog. Adoption is "
+            "computed with the last good catalog (none, if it never loaded one), so recent edits have no effect.\n"
+            "What to do: run `alignmon catalog check` on ALIGNMON_CATALOG_DIR and fix every error it prints "
+            "(the pipeline log shows the same errors).",
+        ),
+    ]
+
+
+def gateway_alerts(t: Thresholds) -> list[AlertSpec]:
+    """Gateway health, for IT operations: events devices send that cannot reach Kafka."""
+    a = t.alerts
+    itops = {"team": "itops"}
+    return [
+        AlertSpec(
+            "GatewayRefusingEvents",
+            a.gateway_refusing,
+            "max by (job, instance) (alignmon_gateway_producer_refusing) == 1",
+            itops,
+            "alignmon gateway {{ $labels.instance }}: Kafka refuses its events for good",
+            "Kafka answers the gateway ({{ $labels.job }} at {{ $labels.instance }}) with a producer error that "
+            "no retry cures, so devices get 503 and keep their events. GET /healthz shows the reason under "
+            "kafka.refused; alignmon_gateway_events_refused_total counts the events by error.\n"
+            "What to do: InvalidTimestampError: fix the gateway host's clock (NTP); MessageSizeTooLargeError: "
+            "raise the topic's max.message.bytes or lower the batch size; authorization errors: grant the "
+            "gateway's principal write access to the topic.",
+        ),
+        AlertSpec(
+            "GatewaySpoolCommitFailing",
+            a.spool_commit_failing,
+            "max by (job, instance) (alignmon_gateway_spool_commit_failing) == 1",
+            itops,
+            "alignmon gateway {{ $labels.instance }}: the spool cannot record delivered events",
+            "The gateway ({{ $labels.job }} at {{ $labels.instance }}) replayed spooled events to Kafka but "
+            "cannot write the spool's read position; it retries only the write, with backoff, and sends "
+            "nothing twice meanwhile. A restart before it succeeds sends those events again. GET /healthz shows "
+            "the error under spool.commit_error.\n"
+            "What to do: free disk space on the spool's volume (ALIGNMON_SPOOL_DIR) or fix its permissions.",
+        ),
     ]
 
 
@@ -329,6 +373,7 @@ def rule_groups(t: Thresholds) -> list[dict[str, Any]]:
         {"name": "alignmon-adoption.alerts", "rules": [alert_rule(t, a) for a in adoption_alerts(t)]},
         {"name": "alignmon-governance.alerts", "rules": [alert_rule(t, a) for a in governance_alerts(t)]},
         {"name": "alignmon-pipeline.alerts", "rules": [alert_rule(t, a) for a in pipeline_alerts(t)]},
+        {"name": "alignmon-gateway.alerts", "rules": [alert_rule(t, a) for a in gateway_alerts(t)]},
     ]
 
 

@@ -85,6 +85,9 @@ class Alerts(_Strict):
     lag: LagThreshold = Field(alias="ConsumerLagHigh")
     rejected: RejectedThreshold = Field(alias="RejectedEventRateHigh")
     exporter_down: AlertThreshold = Field(alias="ExporterDown")
+    catalog_invalid: AlertThreshold = Field(alias="CatalogInvalid")
+    gateway_refusing: AlertThreshold = Field(alias="GatewayRefusingEvents")
+    spool_commit_failing: AlertThreshold = Field(alias="GatewaySpoolCommitFailing")
 
 
 class Thresholds(_Strict):

@@ -96,7 +96,8 @@ class Pipeline:
 
     def run(self) -> None:
         s = self.settings
-        server = serve(PipelineCollector(self.store.cursor, self.consumer.stats), s.exporter_host, s.exporter_port)
+        collector = PipelineCollector(self.store.cursor, self.consumer.stats, catalog=lambda: self.catalog)
+        server = serve(collector, s.exporter_host, s.exporter_port)
         last_report = last_refresh = last_snapshot = time.monotonic()
         self.refresh()
         changed = True  # the refresh wrote figures: the first snapshot is due at once

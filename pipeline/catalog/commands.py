@@ -27,7 +27,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "check",
         help="Validate a catalog folder and print a summary, or every error as file:line: field: message.",
         description="Validate every *.yaml/*.yml file in DIR as one catalog (and the directory CSV, if any). "
-        "Prints a summary and warnings and exits 0, or prints every error and exits 1.",
+        "Prints a summary and warnings and exits 0, or prints every error and exits 1. Besides the schema, "
+        "these are errors: an empty or comment-only file, a catalog without investments, YAML nested deeper "
+        "than 64 levels, and YAML aliases that add more than 100,000 values.",
     )
     check.add_argument(
         "dir",

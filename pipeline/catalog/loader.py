@@ -29,6 +29,7 @@ from pipeline.catalog.yamlfile import Loc, YamlDocument, parse_yaml
 
 CATALOG_SUFFIXES = (".yaml", ".yml")
 _INVESTMENT_DEFAULTS = ("tolerance", "low_days", "min_coverage")
+_SECTIONS = "a catalog file holds applications:, objectives:, investments: or settings:"
 
 
 def catalog_files(path: Path) -> list[Path]:
@@ -37,11 +38,14 @@ def catalog_files(path: Path) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise CatalogError([CatalogIssue(str(path), 0, "(folder)", "no such catalog folder or file")])
-    files = sorted(
-        child
-        for child in path.iterdir()
-        if child.suffix.lower() in CATALOG_SUFFIXES and child.is_file() and not child.name.startswith(".")
-    )
+    try:
+        files = sorted(
+            child
+            for child in path.iterdir()
+            if child.suffix.lower() in CATALOG_SUFFIXES and child.is_file() and not child.name.startswith(".")
+        )
+    except OSError as exc:  # unreadable, or removed since is_dir(): a catalog problem, not a crash
+        raise CatalogError([CatalogIssue(str(path), 0, "(folder)", f"cannot read: {exc.strerror or exc}")]) from exc
     if not files:
         raise CatalogError([CatalogIssue(str(path), 0, "(folder)", "no catalog files (*.yaml, *.yml) in this folder")])
     return files
@@ -76,16 +80,24 @@ def parse_catalog(sources: Sequence[tuple[Path, str]], directory: Directory | No
         issues += syntax
         if doc is None:
             continue
-        data: Any = {} if doc.data is None else doc.data
-        if not isinstance(data, dict):
+        if doc.data is None:
+            # An editor's truncated save or a blanked file must not pass as a catalog with nothing in it.
             issues.append(
-                doc.issue((), "a catalog file is a mapping of applications:, objectives:, investments:, settings:")
+                CatalogIssue(str(path), 0, "(file)", f"the file is empty (only comments or blank lines); {_SECTIONS}")
             )
             continue
+        if not isinstance(doc.data, dict):
+            issues.append(doc.issue((), f"a catalog file is a mapping; {_SECTIONS}"))
+            continue
         try:
-            parsed.append(_Parsed(doc, CatalogDocument.model_validate(data)))
+            model = CatalogDocument.model_validate(doc.data)
         except ValidationError as exc:
             issues += [doc.issue(err["loc"], _message(err)) for err in exc.errors()]
+            continue
+        if not (model.applications or model.objectives or model.investments or model.settings is not None):
+            issues.append(CatalogIssue(str(path), 0, "(file)", f"the file holds no catalog content; {_SECTIONS}"))
+            continue
+        parsed.append(_Parsed(doc, model))
     if issues:
         # Cross-checks on a partial catalog would report ids as unknown that only failed to parse.
         raise CatalogError(_sorted(issues))
@@ -96,6 +108,10 @@ def parse_catalog(sources: Sequence[tuple[Path, str]], directory: Directory | No
     settings, setting_issues = _merge_settings(parsed)
     if setting_issues:
         raise CatalogError(setting_issues)
+    if not any(_investments(parsed)):
+        # Adoption is measured per investment: without one the pipeline would compute nothing and the
+        # exporter keep serving the last figures, so this is an error, not a quiet empty catalog.
+        raise CatalogError([CatalogIssue(_where(sources), 0, "(catalog)", "the catalog holds no investments")])
     return Catalog(
         applications={app.id: _with_app_defaults(app, settings) for p in parsed for app in p.model.applications},
         objectives=[_with_objective_defaults(obj, settings) for p in parsed for obj in p.model.objectives],
@@ -123,6 +139,12 @@ class _Where:
 
     def describe(self) -> str:
         return f"{self.doc.path}:{self.doc.line_of(self.loc)}"
+
+
+def _where(sources: Sequence[tuple[Path, str]]) -> str:
+    """The catalog as one place to name: its file, or the folder of its files."""
+    folders = {path.parent for path, _ in sources}
+    return str(sources[0][0]) if len(sources) == 1 or len(folders) != 1 else str(folders.pop())
 
 
 def _sorted(issues: Iterable[CatalogIssue]) -> list[CatalogIssue]:

@@ -22,7 +22,10 @@ class CatalogSource:
     """The current catalog of a folder (plus an optional directory CSV), reloaded when a file changes.
 
     `current()` stats the files (at most every `check_interval_s`) and reloads when a name, mtime or size
-    differs. An invalid edit is logged and the last good catalog stays in use; `last_error` holds it.
+    differs. An invalid edit (an empty file included) is logged and the last good catalog stays in use.
+
+    For the exporter: `valid` is False while the files on disk are not a valid catalog, `last_error` says
+    why, `failed_since` is the wall-clock time that started, and `load_errors` counts failed reloads.
     """
 
     def __init__(
@@ -33,6 +36,7 @@ class CatalogSource:
         *,
         check_interval_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if directory_csv is not None and key is None:
             raise ValueError("a directory CSV needs the pseudonym key the gateway uses")
@@ -41,13 +45,21 @@ class CatalogSource:
         self._key = key
         self._interval = check_interval_s
         self._clock = clock
+        self._wall_clock = wall_clock
         self._checked_at: float | None = None
         self._fingerprint: Fingerprint | None = None
         self._catalog: Catalog | None = None
         self.generation = 0
         self.last_error: CatalogError | None = None
+        self.failed_since: float | None = None  # time.time() of the first failed reload since the last good one
+        self.load_errors = 0  # failed reloads since start; a broken file is re-read only when it changes
         # The pipeline loop and the exporter's scrape thread may both ask; one reload at a time.
         self._lock = threading.Lock()
+
+    @property
+    def valid(self) -> bool:
+        """Whether the files, as last read, are a valid catalog (False before a first successful load)."""
+        return self._catalog is not None and self.last_error is None
 
     def current(self) -> Catalog:
         """The catalog to use now; raises CatalogError only if no valid catalog was ever loaded."""
@@ -74,6 +86,9 @@ class CatalogSource:
             catalog = load_catalog(self.catalog_dir, directory)
         except CatalogError as exc:
             self.last_error = exc
+            self.load_errors += 1
+            if self.failed_since is None:
+                self.failed_since = self._wall_clock()
             kept = "keeping the last good catalog" if self._catalog is not None else "no catalog loaded yet"
             log.error("catalog %s is invalid (%s):\n%s", self.catalog_dir, kept, exc)
             return
@@ -81,6 +96,7 @@ class CatalogSource:
             log.warning("%s", warning)
         self._catalog = catalog
         self.last_error = None
+        self.failed_since = None
         self.generation += 1
         log.info(
             "catalog loaded from %s (generation %d): %d applications, %d investments",
@@ -98,7 +114,10 @@ class CatalogSource:
     def _stat(self) -> Fingerprint:
         paths: list[Path] = []
         if self.catalog_dir.is_dir():
-            paths += sorted(child for child in self.catalog_dir.iterdir() if child.suffix.lower() in CATALOG_SUFFIXES)
+            try:
+                paths += sorted(c for c in self.catalog_dir.iterdir() if c.suffix.lower() in CATALOG_SUFFIXES)
+            except OSError:  # the reload will report it; stat must not end the pipeline
+                paths.append(self.catalog_dir)
         else:
             paths.append(self.catalog_dir)
         if self.directory_csv is not None:

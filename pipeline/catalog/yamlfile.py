@@ -13,6 +13,14 @@ from pipeline.catalog.errors import CatalogIssue
 
 Loc = tuple[str | int, ...]
 
+# A catalog is a few levels deep (objectives > initiatives > investments > owner); PyYAML composes and
+# walks nodes recursively, so an unbounded depth ends in RecursionError instead of a located error.
+MAX_DEPTH = 64
+# Aliases let a few lines expand exponentially ("billion laughs"); every later step (validation, line
+# recording) walks the expanded tree, so the values aliases add are bounded, far above what reuse needs.
+# Values written out are not: their cost follows the file's size.
+MAX_ALIAS_VALUES = 100_000
+
 
 def format_loc(loc: Sequence[str | int]) -> str:
     """`('objectives', 0, 'name')` -> `objectives[0].name`; the empty path is `(root)`."""
@@ -53,12 +61,38 @@ class YamlDocument:
         )
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses to compose a node nested deeper than MAX_DEPTH (before recursing into it)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self._depth >= MAX_DEPTH:
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels", mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def parse_yaml(path: Path, text: str) -> tuple[YamlDocument | None, list[CatalogIssue]]:
-    """Parse one YAML document; returns the document or the syntax problems (duplicate keys included)."""
-    loader = yaml.SafeLoader(text)
+    """Parse one YAML document; returns the document or the syntax problems (duplicate keys included).
+
+    Refused as a located error: nesting deeper than MAX_DEPTH, aliases that add more than MAX_ALIAS_VALUES
+    values, and an alias inside the node it names.
+    """
+    loader = _BoundedLoader(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_expansion(node)
         data = loader.construct_document(node) if node is not None else None
+    except _RefusedError as exc:
+        return None, [CatalogIssue(str(path), exc.node.start_mark.line + 1, "(yaml)", str(exc))]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -94,3 +128,50 @@ def _record(node: yaml.Node, loc: Loc, lines: dict[Loc, int], issues: list[Catal
         for index, item in enumerate(node.value):
             lines[(*loc, index)] = item.start_mark.line + 1
             _record(item, (*loc, index), lines, issues, path)
+
+
+class _RefusedError(Exception):
+    """A composed document that must not be constructed; `node` locates the problem."""
+
+    def __init__(self, node: yaml.Node, message: str) -> None:
+        super().__init__(message)
+        self.node = node
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Raise _RefusedError at the first node whose alias-expanded size or depth is over the bounds, or that
+    contains itself through an alias.
+
+    Each distinct node is visited once (sizes are memoised), so this costs the composed document, not its
+    expansion. The walk's own recursion stays within MAX_DEPTH: an alias names a node composed before it,
+    which is either finished (memoised) or an ancestor (a cycle).
+    """
+    done: dict[int, tuple[int, int]] = {}  # id(node) -> (values, depth) once expanded
+    open_nodes: set[int] = set()
+
+    def visit(node: yaml.Node) -> tuple[int, int]:
+        if id(node) in done:
+            return done[id(node)]
+        if id(node) in open_nodes:
+            raise _RefusedError(node, "an alias names a node that contains it (a recursive document)")
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        open_nodes.add(id(node))
+        values, depth = 1, 0
+        for child in children:
+            child_values, child_depth = visit(child)
+            values += child_values
+            depth = max(depth, child_depth)
+        open_nodes.discard(id(node))
+        # The node's distinct values are at most those visited so far plus itself: the rest are repeats.
+        if values - (len(done) + 1) > MAX_ALIAS_VALUES:
+            raise _RefusedError(node, f"aliases expand this by more than {MAX_ALIAS_VALUES:,} values")
+        if depth + 1 > MAX_DEPTH:
+            raise _RefusedError(node, f"nested deeper than {MAX_DEPTH} levels once aliases are expanded")
+        done[id(node)] = (values, depth + 1)
+        return done[id(node)]
+
+    visit(root)

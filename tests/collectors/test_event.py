@@ -55,7 +55,7 @@ def test_model_and_schema_agree_on_a_valid_event() -> None:
         ({"duration_s": 86_401}, "duration_s", "less than or equal to 86400"),
         ({"duration_s": -1}, "duration_s", "greater than or equal to 0"),
         ({"start": "2026-11-20T12:06:00+00:00"}, "start", "more than 5 minutes in the future"),
-        ({"start": "2026-11-20T09:00:00"}, "start", "RFC 3339 string with a UTC offset"),
+        ({"start": "2026-11-20T09:00:00"}, "start", "timezone"),
         ({"start": 1763629200}, "start", "RFC 3339 string with a UTC offset"),
         ({"start": "1999-12-31T23:59:59Z"}, "start", "before 2000-01-01"),
         ({"start": "0001-01-01T00:00:00+23:59"}, "start", "before 2000-01-01"),

@@ -65,7 +65,7 @@ RECORDS: list[RecordCase] = [
     RecordCase("year-1", "11.11", _json(event(start="0001-01-01T00:00:00Z")), "start is before"),
     RecordCase("year-1970", "11.11", _json(event(start="1970-01-01T00:00:00Z")), "start is before"),
     RecordCase("date-only-start", "11.11", _json(event(start="2026-09-01")), "RFC 3339"),
-    RecordCase("no-offset-start", "fuzz: format", _json(event(start="2026-09-01T06:00:00")), "RFC 3339"),
+    RecordCase("no-offset-start", "fuzz: format", _json(event(start="2026-09-01T06:00:00")), "timezone"),
     RecordCase("year-9999", "fuzz: range", _json(event(start="9999-12-31T23:59:59-23:59")), "in the future"),
     RecordCase("duration-text", "11.11", _json(event(duration_s="30")), "duration_s"),
     RecordCase("duration-true", "11.11", _json(event(duration_s=True)), "duration_s"),
@@ -110,8 +110,8 @@ BODIES: list[BodyCase] = [
     BodyCase(
         "deep-ndjson-line", "11.4", _json(event()) + b"\n" + b"[" * 5000 + b"]" * 5000, 400, "application/x-ndjson"
     ),
-    # ~6 MiB of tiny gzip members: once quadratic (28 s of CPU), now linear.
-    BodyCase("many-gzip-members", "11.5", _gzip_members(b" ", 300_000), 400, content_encoding="gzip"),
+    # ~6 MiB of tiny gzip members: once quadratic (28 s of CPU), now refused after the events limit.
+    BodyCase("many-gzip-members", "11.5", _gzip_members(b" ", 300_000), 413, content_encoding="gzip"),
     # A few KiB inflating to 4 MiB of two million tiny items: the events-per-request limit refuses it.
     BodyCase(
         "tiny-items-bomb", "11.5", gzip.compress(b"[" + b"0," * (2 * 1024 * 1024) + b"0]"), 413, content_encoding="gzip"

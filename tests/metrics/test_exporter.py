@@ -17,7 +17,7 @@ from collectors.simulate import Organisation
 from metrics.definitions import METRICS
 from metrics.exporter import PipelineCollector
 from pipeline.batch import Record, decode
-from pipeline.catalog import load_catalog, load_directory
+from pipeline.catalog import CatalogSource, load_catalog, load_directory
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.store import Store
 
@@ -32,6 +32,8 @@ OPTIONAL = {
     "alignmon_pipeline_offsets_out_of_range_total",
     "alignmon_snapshot_age_seconds",
     "alignmon_consumer_lag_records",
+    "alignmon_catalog_valid",  # the pipeline process passes its catalog; see test_the_catalog_state_is_exported
+    "alignmon_catalog_load_errors_total",
 }
 
 
@@ -106,3 +108,22 @@ def test_promtool_accepts_a_real_scrape(store: Store, tmp_path: Path) -> None:
         ["promtool", "check", "metrics"], input=scrape(store), capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_catalog_state_is_exported(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "live-catalog"
+    folder.mkdir()
+    source = CatalogSource(folder, None, KEY, check_interval_s=0)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(PipelineCollector(store.cursor, catalog=lambda: source))
+    assert registry.get_sample_value("alignmon_catalog_valid") == 0.0  # nothing loaded yet
+    Organisation.build(7, 1.0, AS_OF).write_catalog(folder / "catalog.yaml")
+    source.current()
+    assert registry.get_sample_value("alignmon_catalog_valid") == 1.0
+    (folder / "catalog.yaml").write_text("# emptied by a bad deploy\n")
+    source.current()  # keeps the last good catalog
+    assert registry.get_sample_value("alignmon_catalog_valid") == 0.0
+    assert registry.get_sample_value("alignmon_catalog_load_errors_total") == 1.0
+    empty = CollectorRegistry(auto_describe=False)
+    empty.register(PipelineCollector(store.cursor, catalog=lambda: None))
+    assert empty.get_sample_value("alignmon_catalog_valid") == 0.0

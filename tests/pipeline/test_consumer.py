@@ -85,7 +85,7 @@ def test_restart_resumes_from_stored_offsets(kafka_bootstrap: str, topic: str, t
 
     produce(kafka_bootstrap, topic, [json.dumps(event(i)).encode() for i in range(20, 30)])
     store = Store(path)
-    # A new group id: Kafka knows nothing of it, so only the offsets stored in DuckDB prevent a re-read.
+    # No group: Kafka knows nothing of our position, so only the offsets stored in DuckDB prevent a re-read.
     second = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq")
     assert drain(second, 10) == 10
     second.close()

@@ -192,6 +192,7 @@ def test_a_single_file_can_be_loaded_directly(tmp_path: Path) -> None:
 
 def test_numbers_are_accepted_where_text_is_expected(tmp_path: Path) -> None:
     (tmp_path / "c.yaml").write_text("applications:\n  - id: 365\n    name: 2024\n    capability: suite\n")
+    (tmp_path / "plan.yaml").write_text(PLAN.replace("[teams]", "['365']").replace("[skype, teams]", "['365']"))
     app = load_catalog(tmp_path).applications["365"]
     assert (app.id, app.name) == ("365", "2024")
 
@@ -204,11 +205,3 @@ def test_an_empty_or_missing_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(CatalogError) as missing:
         load_catalog(tmp_path / "nope")
     assert str(missing.value) == f"{tmp_path / 'nope'}: (folder): no such catalog folder or file"
-
-
-def test_an_empty_file_is_an_empty_catalog_part(tmp_path: Path) -> None:
-    (tmp_path / "empty.yaml").write_text("# nothing yet\n")
-    (tmp_path / "apps.yaml").write_text(APPS)
-    catalog = load_catalog(tmp_path)
-    assert list(catalog.applications) == ["teams", "skype"]
-    assert catalog.objectives == [] and catalog.investments == {}

@@ -147,3 +147,58 @@ def test_the_directory_csv_is_watched_too(tmp_path: Path) -> None:
 def test_a_directory_needs_the_pseudonym_key(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="pseudonym key"):
         CatalogSource(tmp_path, tmp_path / "d.csv")
+
+
+@pytest.mark.parametrize("broken", ["", "# the catalog moved to git\n", "settings:\n  k: 5\n"])
+def test_an_emptied_catalog_keeps_the_last_good_one_and_reports_the_failure(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, broken: str
+) -> None:
+    file = tmp_path / "catalog.yaml"
+    _write(file, CATALOG)
+    wall = FakeClock()
+    source = CatalogSource(tmp_path, check_interval_s=0, wall_clock=wall)
+    good = source.current()
+    assert (source.valid, source.last_error, source.failed_since, source.load_errors) == (True, None, None, 0)
+
+    wall.now = 2000.0
+    with caplog.at_level(logging.ERROR, logger="pipeline.catalog.watch"):
+        _write(file, broken, bump=1)
+        assert source.current() is good  # adoption goes on with the last good catalog, not with nothing
+    assert "keeping the last good catalog" in caplog.text
+    assert (source.valid, source.failed_since, source.load_errors, source.generation) == (False, 2000.0, 1, 1)
+    assert source.last_error is not None
+    assert str(source.last_error) in (
+        f"{file}: (file): the file is empty (only comments or blank lines); a catalog file holds applications:, "
+        "objectives:, investments: or settings:",
+        f"{file}: (catalog): the catalog holds no investments",
+    )
+
+    wall.now = 3000.0
+    _write(file, broken + "\n", bump=2)  # still broken: counted again, but failing since the first time
+    assert source.current() is good
+    assert (source.valid, source.failed_since, source.load_errors) == (False, 2000.0, 2)
+
+    _write(file, CATALOG, bump=3)
+    assert source.current() is not good
+    assert (source.valid, source.last_error, source.failed_since, source.load_errors) == (True, None, None, 2)
+    assert source.generation == 2
+
+
+def test_a_catalog_folder_emptied_of_files_keeps_the_last_good_one(tmp_path: Path) -> None:
+    _write(tmp_path / "a.yaml", CATALOG)
+    source = CatalogSource(tmp_path, check_interval_s=0)
+    good = source.current()
+    (tmp_path / "a.yaml").unlink()
+    assert source.current() is good
+    assert not source.valid
+    assert source.last_error is not None
+    assert str(source.last_error) == f"{tmp_path}: (folder): no catalog files (*.yaml, *.yml) in this folder"
+
+
+def test_no_catalog_yet_is_not_valid(tmp_path: Path) -> None:
+    _write(tmp_path / "a.yaml", "")
+    source = CatalogSource(tmp_path, check_interval_s=0)
+    with pytest.raises(CatalogError):
+        source.current()
+    assert not source.valid
+    assert source.load_errors == 1

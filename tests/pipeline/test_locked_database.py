@@ -1,0 +1,91 @@
+"""A DuckDB file another process holds gives a one-line error naming that process, never a traceback.
+
+Issue 11, finding 13: `alignmon sql --database <live file>` and a pipeline start beside a running one
+printed DuckDB's raw traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from alignmon.errors import DatabaseInUseError
+from pipeline.store import Store
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "catalog" / "example"
+HOLD = "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('holding', flush=True); time.sleep(120)"
+
+
+@pytest.fixture
+def held(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    """A DuckDB file opened for writing by another process (as the running pipeline does); (path, pid)."""
+    path = tmp_path / "live.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+        yield path, holder.pid
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+
+
+def _alignmon(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "alignmon.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_sql_on_a_held_file_says_who_holds_it(held: tuple[Path, int]) -> None:
+    path, pid = held
+    result = _alignmon(["sql", "--database", str(path), "SELECT 1"], {})
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"alignmon: error: the database {path} is in use by another process (pid {pid}): "
+        "stop it or use the analysts' snapshot (leave out --database, or ALIGNMON_SNAPSHOT_PATH)\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["pipeline", "refresh"])
+def test_a_writer_on_a_held_file_says_who_holds_it(held: tuple[Path, int], tmp_path: Path, command: str) -> None:
+    path, pid = held
+    env = {
+        "ALIGNMON_DUCKDB_PATH": str(path),
+        "ALIGNMON_SNAPSHOT_PATH": str(tmp_path / "snapshot.duckdb"),
+        "ALIGNMON_CATALOG_DIR": str(EXAMPLE),
+        "ALIGNMON_KAFKA_BOOTSTRAP": "127.0.0.1:9",  # never reached: the store is opened first
+    }
+    result = _alignmon([command], env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"alignmon: error: the database {path} is in use by another process (pid {pid}): "
+        "stop it (is the pipeline running?) or query the analysts' snapshot with `alignmon sql`"
+    ]
+
+
+def test_store_raises_a_typed_error_for_a_held_file(held: tuple[Path, int]) -> None:
+    path, pid = held
+    with pytest.raises(DatabaseInUseError) as caught:
+        Store(path)
+    assert (caught.value.path, caught.value.pid) == (str(path), pid)
+    assert caught.value.__cause__ is not None  # DuckDB's own exception stays chained for debugging
+
+
+def test_other_open_failures_are_not_reported_as_a_lock(tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-database.duckdb"
+    bad.write_text("plain text, not DuckDB")
+    with pytest.raises(duckdb.Error) as caught:
+        Store(bad)
+    assert not isinstance(caught.value, DatabaseInUseError)
