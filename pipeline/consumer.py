@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 _POLL_RECORDS = 1000  # records per poll() call: small next to a batch, large next to a call's overhead
 _PARTITIONS_CHECK_S = 30.0  # how often the topic's partition count is looked at again (from cached metadata)
+_FIRST_BACKOFF_S, _MAX_BACKOFF_S = 1.0, 60.0  # waits before reading again after an infrastructure failure
 # Failures of the machinery, never of one record: they stop the batch (nothing is committed past them)
 # instead of condemning records. Anything else a write raises is blamed on a record and bisected.
 INFRASTRUCTURE = (duckdb.OperationalError, duckdb.FatalException, duckdb.InterruptException, KafkaError, OSError)
@@ -95,9 +96,11 @@ class Consumer:
         self._record_bytes = 256.0  # running mean of a record's value size, for sizing polls
         self._carry: list[Any] = []  # records read beyond the last batch's byte bound: the next batch's first
         self._partitions: set[int] = set()
-        self._partitions_checked = 0.0
+        self._partitions_checked = -_PARTITIONS_CHECK_S  # the first step assigns the partitions
+        self._resume_at: float | None = None  # after an infrastructure failure: when to read again
+        self._backoff_s = _FIRST_BACKOFF_S
+        self._last_failure_log = -60.0
         self.dlq = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-        self._assign()
 
     def run(self, on_batch: Callable[[Batch], None] | None = None) -> None:
         while not self.stopping.is_set():
@@ -108,7 +111,20 @@ class Consumer:
 
         `on_batch` runs (in this thread) once the batch is committed, at the latest in `flush()`.
         """
-        if time.monotonic() - self._partitions_checked >= _PARTITIONS_CHECK_S:
+        try:
+            return self._step(on_batch)
+        except INFRASTRUCTURE as exc:
+            self._interrupted(exc)
+            return 0
+
+    def _step(self, on_batch: Callable[[Batch], None] | None) -> int:
+        if self._resume_at is not None:  # after an infrastructure failure: wait, then read again
+            if (wait := self._resume_at - time.monotonic()) > 0:
+                self.stopping.wait(min(wait, 1.0))
+                return 0
+            self._resume_at = None  # set again if the failure persists
+            self._assign(rewind=True)
+        elif time.monotonic() - self._partitions_checked >= _PARTITIONS_CHECK_S:
             self._assign()
         records = self._poll()
         if not records:
@@ -125,10 +141,12 @@ class Consumer:
         return batch.size
 
     def flush(self) -> None:
-        """Wait until the batch in the writer is committed; an infrastructure failure raises here.
+        """Wait until the batch in the writer is committed.
 
-        Any other failure is blamed on a record: the batch is stored again by halves until the record
-        is found, which is then dead-lettered, and everything else of the batch is committed.
+        An infrastructure failure (disk, DuckDB's own errors, Kafka) commits nothing: the next steps
+        wait, with a backoff, then read again from the last commit. Any other failure is blamed on a
+        record: the batch is stored again by halves until the record is found, which is then
+        dead-lettered, and everything else of the batch is committed.
         """
         pending, self._pending = self._pending, None
         if pending is None:
@@ -136,8 +154,11 @@ class Consumer:
         try:
             pending.future.result()
             written = [pending.batch]
-        except INFRASTRUCTURE:
-            raise
+            self._backoff_s = _FIRST_BACKOFF_S
+        except INFRASTRUCTURE as exc:
+            self._on_batch = None
+            self._interrupted(exc)
+            return
         except Exception as exc:  # a record's fault: find it, keep the rest
             log.warning(
                 "a batch of %d records failed to store (%s); looking for the record to blame", len(pending.records), exc
@@ -192,17 +213,35 @@ class Consumer:
         s.last_batch_s = took
         s.batch_seconds_total += took
 
-    def _assign(self) -> None:
+    def _interrupted(self, exc: Exception) -> None:
+        """An infrastructure failure: read again from the last commit after a backoff (logged once a minute)."""
+        self._resume_at = time.monotonic() + self._backoff_s
+        if time.monotonic() - self._last_failure_log >= 60.0:
+            log.error(
+                "the pipeline could not go on (%s: %s); nothing after the last commit is kept: reading again "
+                "from it in %g s, retrying with a backoff up to %g s",
+                type(exc).__name__,
+                exc,
+                self._backoff_s,
+                _MAX_BACKOFF_S,
+            )
+            self._last_failure_log = time.monotonic()
+        self._backoff_s = min(self._backoff_s * 2, _MAX_BACKOFF_S)
+
+    def _assign(self, *, rewind: bool = False) -> None:
         """Read every partition of the topic from the offsets stored in DuckDB (the beginning if none).
 
-        Called at start and every _PARTITIONS_CHECK_S, so partitions added to the topic are read too.
+        Called at start, every _PARTITIONS_CHECK_S (so partitions added to the topic are read too) and,
+        with `rewind`, after a failure (what was read past the last commit is read again).
         """
         self._partitions_checked = time.monotonic()
         partitions = self.consumer.partitions_for_topic(self.topic)
-        if not partitions or partitions == self._partitions:
+        if not partitions or (partitions == self._partitions and not rewind):
             if not partitions:
                 log.warning("topic %s has no partitions yet (does it exist?); looking again shortly", self.topic)
                 self._partitions_checked -= _PARTITIONS_CHECK_S - 1.0
+                if rewind:  # positions must not move on from what was read past the last commit
+                    self._resume_at = time.monotonic() + 1.0
             return
         self.flush()  # positions are set from what is committed: nothing may be in the writer
         self._carry = []

@@ -212,9 +212,45 @@ def test_the_consumer_reads_without_a_group(kafka_bootstrap: str, topic: str, tm
     store = Store(tmp_path / "g.duckdb")
     consumer = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq")
     try:
+        assert drain(consumer, 5) == 5
         assert consumer.consumer.config["group_id"] is None
         assert {tp.topic for tp in consumer.consumer.assignment()} == {topic}
-        assert drain(consumer, 5) == 5
     finally:
         consumer.close()
+    store.close()
+
+
+class FlakyStore(Store):
+    """A store whose disk fails for its first `failures` writes (standing in for a full disk, then freed)."""
+
+    failures = 2
+
+    def write(self, batch: Any, high_watermarks: Any = None, *, dry_run: bool = False) -> int:
+        if self.failures > 0 and batch.rows.num_rows:
+            self.failures -= 1
+            raise duckdb.IOException("IO Error: No space left on device")
+        return super().write(batch, high_watermarks, dry_run=dry_run)
+
+
+def test_an_infrastructure_failure_is_retried_from_the_last_commit(
+    kafka_bootstrap: str, topic: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    produce(kafka_bootstrap, topic, [json.dumps(event(i)).encode() for i in range(30)])
+    store = FlakyStore(tmp_path / "f.duckdb")
+    consumer = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq", max_batch=10)
+    try:
+        for _ in range(200):
+            consumer.step()  # never raises: it waits (1 s, then 2 s) and reads again from the last commit
+            consumer.flush()
+            if sum(store.stored_offsets(topic).values()) == 30:
+                break
+    finally:
+        consumer.close()
+    assert store.failures == 0
+    assert sorted(r[0] for r in store.con.execute("SELECT event_id FROM events").fetchall()) == sorted(
+        f"ev-{i}" for i in range(30)
+    )
+    assert consumer.stats.duplicates == 0 and consumer.stats.rejected == 0
+    assert store.con.execute("SELECT count(*) FROM rejected_events").fetchone() == (0,)  # nothing blamed on a record
+    assert any("No space left on device" in r.getMessage() for r in caplog.records)
     store.close()
