@@ -34,7 +34,9 @@ class Settings(BaseSettings):
 
     # the event contract (checked by the gateway, the importers and the pipeline alike)
     event_earliest: date = Field(
-        date(2000, 1, 1), description="Earliest `start` an event may have; an earlier one is refused with its reason."
+        date(2000, 1, 1),
+        ge=date(1970, 1, 1),
+        description="Earliest `start` an event may have; an earlier one is refused with its reason.",
     )
     event_max_future_s: float = Field(
         300.0, gt=0, description="Seconds an event's `start` may lie ahead of the receiver's clock (clock skew)."

@@ -273,7 +273,7 @@ def pipeline_alerts(t: Thresholds) -> list[AlertSpec]:
             "The pipeline ({{ $labels.job }}) last committed events to DuckDB {{ $value | humanizeDuration }} "
             f"ago; {lag} records wait in Kafka. Adoption figures are frozen. {inhibited}\n"
             "What to do: check that the pipeline process runs and read its log, check the Kafka broker and "
-            "the consumer group, DuckDB disk space and the file lock (only one writer may open it).",
+            "its lag per partition, DuckDB disk space and the file lock (only one writer may open it).",
         ),
         AlertSpec(
             "ConsumerLagHigh",

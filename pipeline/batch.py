@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import pyarrow as pa
@@ -116,7 +116,7 @@ def decode(
         # batch share their timestamp: convert it once.
         if rec.timestamp != last_timestamp:
             last_timestamp = rec.timestamp
-            produced = datetime.fromtimestamp(rec.timestamp / 1000, UTC) if rec.timestamp >= 0 else now
+            produced = _produced(rec.timestamp, now)
         events = _contained(rec, raw, {**(bounds or {}), "now": produced}, rejected)
         for ev in events:
             key = (ev.device_id, ev.event_id)
@@ -141,6 +141,20 @@ def decode(
     ]
     table = pa.Table.from_arrays(arrays, schema=COLUMNS)
     return Batch(table, rejected, next_offsets, duplicates)
+
+
+# Kafka's default message.timestamp.after.max.ms: a record stamped later than this was not written now
+# (a producer's clock, or a broker that does not check): it must not widen the contract's future bound.
+_MAX_STAMP_AHEAD = timedelta(hours=1)
+
+
+def _produced(timestamp_ms: int, now: datetime) -> datetime:
+    """When the producer wrote a record, for the contract's future bound: never past now + 1 h."""
+    try:
+        produced = datetime.fromtimestamp(timestamp_ms / 1000, UTC) if timestamp_ms >= 0 else now
+    except (ValueError, OverflowError, OSError):  # beyond year 9999: a record cannot stop the stream
+        return now
+    return min(produced, now + _MAX_STAMP_AHEAD)
 
 
 def _contained(rec: Any, raw: bytes, context: dict[str, object], rejected: list[Rejected]) -> list[UsageEvent]:

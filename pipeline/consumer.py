@@ -35,9 +35,13 @@ log = logging.getLogger(__name__)
 _POLL_RECORDS = 1000  # records per poll() call: small next to a batch, large next to a call's overhead
 _PARTITIONS_CHECK_S = 30.0  # how often the topic's partition count is looked at again (from cached metadata)
 _FIRST_BACKOFF_S, _MAX_BACKOFF_S = 1.0, 60.0  # waits before reading again after an infrastructure failure
+_MIN_BATCH_BYTES = 256 * 1024  # the smallest batch bound an out-of-memory failure halves it to
 # Failures of the machinery, never of one record: they stop the batch (nothing is committed past them)
 # instead of condemning records. Anything else a write raises is blamed on a record and bisected.
-INFRASTRUCTURE = (duckdb.OperationalError, duckdb.FatalException, duckdb.InterruptException, KafkaError, OSError)
+INFRASTRUCTURE = (duckdb.OperationalError, duckdb.InterruptException, KafkaError, OSError)
+# DuckDB invalidates a database after a fatal error (e.g. its log could not be written): every later
+# statement fails alike, so the process stops and its supervisor starts it on the file anew.
+TERMINAL = (duckdb.FatalException,)
 
 
 @dataclass
@@ -113,6 +117,8 @@ class Consumer:
         """
         try:
             return self._step(on_batch)
+        except TERMINAL:
+            raise
         except INFRASTRUCTURE as exc:
             self._interrupted(exc)
             return 0
@@ -124,6 +130,8 @@ class Consumer:
                 return 0
             self._resume_at = None  # set again if the failure persists
             self._assign(rewind=True)
+            if self._resume_at is not None:  # not positioned at the last commit yet: nothing may be read
+                return 0
         elif time.monotonic() - self._partitions_checked >= _PARTITIONS_CHECK_S:
             self._assign()
         records = self._poll()
@@ -132,10 +140,14 @@ class Consumer:
             return 0
         began = time.monotonic()
         batch = decode(records, bounds=self.event_bounds)
-        dead_letter(self.dlq, self.dlq_topic, batch.rejected, self.stopping)
+        dead_letter(self.dlq, self.dlq_topic, batch.rejected)
         hw = {(tp.topic, tp.partition): self.consumer.highwater(tp) for tp in self.consumer.assignment()}
         known = {k: v for k, v in hw.items() if v is not None}
         self.flush()  # one batch in the writer at a time: it commits in order
+        if self._resume_at is not None:
+            # The batch before failed: this one lies past it and must not commit. Both are read again
+            # from the last commit (this one's dead letters may repeat: at-least-once there).
+            return 0
         self._pending = _InFlight(self._writer.submit(self._write, batch, known, began), records, batch, known)
         self._on_batch = on_batch
         return batch.size
@@ -152,18 +164,27 @@ class Consumer:
         if pending is None:
             return
         try:
-            pending.future.result()
-            written = [pending.batch]
-            self._backoff_s = _FIRST_BACKOFF_S
+            try:
+                pending.future.result()
+                written = [pending.batch]
+                self._backoff_s = _FIRST_BACKOFF_S
+            except TERMINAL:
+                raise
+            except INFRASTRUCTURE:
+                raise
+            except Exception as exc:  # a record's fault: find it, keep the rest
+                log.warning(
+                    "a batch of %d records failed to store (%s); looking for the record to blame",
+                    len(pending.records),
+                    exc,
+                )
+                written = self._by_halves(pending.records, pending.high_watermarks)
+        except TERMINAL:
+            raise
         except INFRASTRUCTURE as exc:
             self._on_batch = None
             self._interrupted(exc)
             return
-        except Exception as exc:  # a record's fault: find it, keep the rest
-            log.warning(
-                "a batch of %d records failed to store (%s); looking for the record to blame", len(pending.records), exc
-            )
-            written = self._by_halves(pending.records, pending.high_watermarks)
         on_batch, self._on_batch = self._on_batch, None
         if on_batch is not None:
             for batch in written:
@@ -197,7 +218,7 @@ class Consumer:
         log.error(
             "record %s/%d/%d cannot be stored, dead-lettered: %s", record.topic, record.partition, record.offset, reason
         )
-        dead_letter(self.dlq, self.dlq_topic, [rejected], self.stopping)
+        dead_letter(self.dlq, self.dlq_topic, [rejected])
         batch = Batch(COLUMNS.empty_table(), [rejected], {(record.topic, record.partition): record.offset + 1})
         self._write(batch, high_watermarks, began)
         return batch
@@ -216,6 +237,10 @@ class Consumer:
     def _interrupted(self, exc: Exception) -> None:
         """An infrastructure failure: read again from the last commit after a backoff (logged once a minute)."""
         self._resume_at = time.monotonic() + self._backoff_s
+        if isinstance(exc, duckdb.OutOfMemoryException) and self.max_batch_bytes > _MIN_BATCH_BYTES:
+            # The same batch would run out of memory again: read smaller ones from now on.
+            self.max_batch_bytes = max(_MIN_BATCH_BYTES, self.max_batch_bytes // 2)
+            log.warning("DuckDB ran out of memory: batches of at most %d bytes from now on", self.max_batch_bytes)
         if time.monotonic() - self._last_failure_log >= 60.0:
             log.error(
                 "the pipeline could not go on (%s: %s); nothing after the last commit is kept: reading again "

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from collections.abc import Sequence
 from typing import Any
 
-from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.errors import KafkaError
 
 from pipeline.batch import Rejected
 
@@ -45,11 +44,13 @@ def letter(r: Rejected) -> tuple[bytes, list[tuple[str, bytes]]]:
     return value, headers
 
 
-def dead_letter(producer: Any, topic: str, rejected: Sequence[Rejected], stopping: threading.Event) -> None:
-    """Send every letter and wait for Kafka; while Kafka is away, wait (logging) rather than go on or fail.
+def dead_letter(producer: Any, topic: str, rejected: Sequence[Rejected]) -> None:
+    """Send every letter and wait until Kafka has them.
 
-    A letter Kafka refuses for itself (not for being away) is logged and skipped: the rejection is
-    kept in rejected_events all the same, and one letter never holds up the stream.
+    Kafka being away (a time-out, a retriable error) raises: the batch is not committed and is read
+    again later, letters included. A letter Kafka refuses for itself (e.g. too large) is logged and
+    skipped: the rejection is kept in rejected_events all the same, and one letter never holds up
+    the stream.
     """
     if not rejected:
         return
@@ -58,16 +59,14 @@ def dead_letter(producer: Any, topic: str, rejected: Sequence[Rejected], stoppin
         value, headers = letter(r)
         try:
             sent.append((r, producer.send(topic, value=value, headers=headers)))
-        except KafkaError as exc:  # refused before sending (e.g. too large for this producer)
-            log.error("dead letter for %s/%d/%d not sent: %s", r.topic, r.partition, r.offset, exc)
-    while True:
-        try:
-            producer.flush(timeout=_FLUSH_S)
-            break
-        except KafkaTimeoutError:
-            if stopping.is_set():
+        except KafkaError as exc:
+            if exc.retriable:  # Kafka is away (a time-out included): read the batch again later
                 raise
-            log.error("the dead-letter topic %s is not reachable; waiting (nothing is committed meanwhile)", topic)
+            log.error("dead letter for %s/%d/%d not sent: %s", r.topic, r.partition, r.offset, exc)
+    producer.flush(timeout=_FLUSH_S)
     for r, future in sent:
-        if future.failed():
-            log.error("dead letter for %s/%d/%d not stored: %s", r.topic, r.partition, r.offset, future.exception)
+        if not future.failed():
+            continue
+        if getattr(future.exception, "retriable", False):
+            raise future.exception
+        log.error("dead letter for %s/%d/%d not stored: %s", r.topic, r.partition, r.offset, future.exception)

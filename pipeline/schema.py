@@ -189,7 +189,20 @@ DERIVED = (
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
-    """Create what is missing; on a schema change rebuild the derived tables. Safe to repeat."""
+    """Create what is missing; on a schema change rebuild the derived tables. Safe to repeat.
+
+    One transaction: a crash half-way (between creating a table and filling it) leaves the file as it was.
+    """
+    con.execute("BEGIN")
+    try:
+        _migrate(con)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _migrate(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL)")
     had_keys = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'event_keys'").fetchone() == (1,)
     row = con.execute("SELECT max(version) FROM schema_info").fetchone()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pipeline.batch import Record, decode
@@ -90,3 +90,19 @@ def test_future_start_is_judged_by_the_records_produce_time() -> None:
     assert batch.rows.column("event_id").to_pylist() == ["e2"]
     [r] = batch.rejected
     assert r.position == 0 and "future" in r.reason
+
+
+def test_a_record_timestamp_beyond_any_date_does_not_stop_the_decoder() -> None:
+    """Review finding: a timestamp past year 9999 (a broker that does not check) once raised outside the record."""
+    far = 10**15  # ms: year ~33,658
+    batch = decode([rec(0, event(1), timestamp=far), rec(1, event(2))], ingested_at=PRODUCED)
+    assert batch.rows.column("event_id").to_pylist() == ["e1", "e2"]
+
+
+def test_a_record_stamped_far_ahead_does_not_widen_the_future_bound() -> None:
+    ahead = PRODUCED + timedelta(days=30)
+    batch = decode(
+        [rec(0, event(1, start=(PRODUCED + timedelta(days=29)).isoformat()), timestamp=int(ahead.timestamp() * 1000))],
+        ingested_at=PRODUCED,
+    )
+    assert batch.rows.num_rows == 0 and "in the future" in batch.rejected[0].reason

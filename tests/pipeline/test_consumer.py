@@ -232,6 +232,21 @@ class FlakyStore(Store):
         return super().write(batch, high_watermarks, dry_run=dry_run)
 
 
+def _run_until_stored(consumer: Consumer, expected: int, steps: int = 300) -> None:
+    """Step as Pipeline.run does (no flush in between) until `expected` events were committed."""
+    committed = 0
+
+    def count(batch: Any) -> None:
+        nonlocal committed
+        committed += batch.rows.num_rows
+
+    for _ in range(steps):
+        consumer.step(on_batch=count)
+        if committed >= expected:
+            break
+    consumer.flush()
+
+
 def test_an_infrastructure_failure_is_retried_from_the_last_commit(
     kafka_bootstrap: str, topic: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -239,18 +254,48 @@ def test_an_infrastructure_failure_is_retried_from_the_last_commit(
     store = FlakyStore(tmp_path / "f.duckdb")
     consumer = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq", max_batch=10)
     try:
-        for _ in range(200):
-            consumer.step()  # never raises: it waits (1 s, then 2 s) and reads again from the last commit
-            consumer.flush()
-            if sum(store.stored_offsets(topic).values()) == 30:
-                break
+        # Never raises: it waits (1 s, then 2 s) and reads again from the last commit; the batch read
+        # while the failed one was in the writer is not committed past it.
+        _run_until_stored(consumer, 30)
     finally:
         consumer.close()
     assert store.failures == 0
     assert sorted(r[0] for r in store.con.execute("SELECT event_id FROM events").fetchall()) == sorted(
         f"ev-{i}" for i in range(30)
     )
+    assert store.stored_offsets(topic) == {0: 30}
     assert consumer.stats.duplicates == 0 and consumer.stats.rejected == 0
     assert store.con.execute("SELECT count(*) FROM rejected_events").fetchone() == (0,)  # nothing blamed on a record
     assert any("No space left on device" in r.getMessage() for r in caplog.records)
+    store.close()
+
+
+def test_a_rewind_waits_until_kafka_names_the_partitions_again(
+    kafka_bootstrap: str, topic: str, tmp_path: Path
+) -> None:
+    """Review finding: after a failure, metadata briefly without the topic must not let reading go on unpositioned."""
+    produce(kafka_bootstrap, topic, [json.dumps(event(i)).encode() for i in range(30)])
+    store = FlakyStore(tmp_path / "m.duckdb")
+    store.failures = 1
+    consumer = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq", max_batch=10)
+    real = consumer.consumer.partitions_for_topic
+    gaps = iter([set(), set()])  # the first two look-ups after the failure find no partitions
+
+    def flaky_metadata(name: str) -> Any:
+        if store.failures == 0:  # the write has failed: the rewind's look-ups come first
+            gap = next(gaps, None)
+            if gap is not None:
+                return gap
+        return real(name)
+
+    consumer.consumer.partitions_for_topic = flaky_metadata  # type: ignore[method-assign]
+    try:
+        _run_until_stored(consumer, 30)
+    finally:
+        consumer.close()
+    assert next(gaps, None) is None  # both gaps were met
+    assert sorted(r[0] for r in store.con.execute("SELECT event_id FROM events").fetchall()) == sorted(
+        f"ev-{i}" for i in range(30)
+    )
+    assert store.stored_offsets(topic) == {0: 30}
     store.close()
