@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -106,7 +107,7 @@ class Settings(BaseSettings):
     refresh_interval_s: float = Field(15.0, description="Seconds between adoption refreshes in the pipeline.")
     as_of: date | None = Field(None, description="Compute adoption as of this day, not today (reproducible runs).")
 
-    def event_bounds(self) -> dict[str, object]:
+    def event_bounds(self) -> dict[str, Any]:
         """The contract's time bounds as UsageEvent's validation context takes them."""
         earliest = datetime(self.event_earliest.year, self.event_earliest.month, self.event_earliest.day, tzinfo=UTC)
         return {"earliest": earliest, "max_future": timedelta(seconds=self.event_max_future_s)}

@@ -73,24 +73,28 @@ class UsageEvent(BaseModel):
     @field_validator("start", mode="wrap")
     @classmethod
     def _start(cls, value: object, parse: ValidatorFunctionWrapHandler, info: ValidationInfo) -> datetime:
-        # One Python call per event (this runs on the pipeline's hot path): the form, then pydantic's
-        # own parsing, then the receiver's window.
+        # One Python call per event, on the pipeline's hot path: the form, pydantic's own parsing, the window.
         # A datetime comes from Python code (importers, the agent); a client sends text, which must hold a
         # date and a time (pydantic would also take a date alone or a Unix time as digits). Pydantic checks
         # the rest of the form, AwareDatetime the offset.
         if not isinstance(value, datetime) and not (isinstance(value, str) and value[10:11] in _DATE_TIME_SEP):
             raise ValueError("start must be an RFC 3339 string with a UTC offset, e.g. 2026-03-02T09:15:00Z")
         start: datetime = parse(value)
-        # The clock and the bounds come through the validation context (the receiver's settings; tests
-        # inject a fixed clock). Years are compared first: an offset on year 1 or 9999 would overflow.
         context = info.context or {}
-        now = context.get("now") or datetime.now(UTC)
-        earliest: datetime = context.get("earliest") or EARLIEST
-        max_future: timedelta = context.get("max_future") or MAX_FUTURE
-        if start.year < earliest.year or start < earliest:
+        if "latest" not in context:  # no receiver's window given: the contract's defaults on this clock
+            context = window(
+                context.get("now"), context.get("earliest", EARLIEST), context.get("max_future", MAX_FUTURE)
+            )
+        earliest: datetime = context["earliest"]
+        latest: datetime = context["latest"]
+        # Years first: an offset on year 1 or 9999 would overflow the exact comparison. An offset is under
+        # a day, so a later year than the earliest day's is never before it.
+        year = start.year
+        if year < earliest.year - 1 or (year <= earliest.year and start < earliest):
             raise ValueError(f"start is before {earliest:%Y-%m-%d}, the earliest date this receiver accepts")
-        if start.year > now.year + 1 or start - now > max_future:
-            raise ValueError(f"start is more than {max_future.total_seconds() / 60:g} minutes in the future")
+        if year > latest.year + 1 or start > latest:
+            minutes = context.get("max_future", MAX_FUTURE).total_seconds() / 60
+            raise ValueError(f"start is more than {minutes:g} minutes in the future")
         return start
 
     @model_validator(mode="after")
@@ -105,6 +109,18 @@ class UsageEvent(BaseModel):
 
     def to_json_bytes(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()
+
+
+def window(
+    now: datetime | None = None, earliest: datetime = EARLIEST, max_future: timedelta = MAX_FUTURE
+) -> dict[str, Any]:
+    """UsageEvent's validation context: the range of `start` a receiver whose clock says `now` accepts.
+
+    `earliest` and `max_future` are the receiver's settings (Settings.event_bounds); build it once per
+    clock reading, not per event.
+    """
+    latest = (now or datetime.now(UTC)) + max_future
+    return {"earliest": earliest, "latest": latest, "max_future": max_future}
 
 
 def deterministic_id(source: str, *parts: object) -> str:

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import pyarrow as pa
 from pydantic import TypeAdapter, ValidationError
 
-from collectors.event import UsageEvent
+from collectors.event import UsageEvent, window
 
 COLUMNS = pa.schema(
     [
@@ -88,11 +88,12 @@ _EVENT_FIELDS = frozenset(COLUMNS.names[:11])
 # A packed record is validated in one call (pydantic's Rust core walks the array): much cheaper than
 # an event at a time. Only a record that fails is taken apart to find and keep its good events.
 _PACKED = TypeAdapter(list[UsageEvent])
+_ONE = UsageEvent.__pydantic_validator__  # model_validate_json without its Python wrapper: one record, one event
 _EMPTY = "record: empty array, a packed record must hold at least one event"
 
 
 def decode(
-    records: Iterable[Any], ingested_at: datetime | None = None, bounds: Mapping[str, object] | None = None
+    records: Iterable[Any], ingested_at: datetime | None = None, bounds: Mapping[str, Any] | None = None
 ) -> Batch:
     """Validate each event against the contract; a bad one is rejected, never fatal.
 
@@ -107,7 +108,7 @@ def decode(
     next_offsets: dict[tuple[str, int], int] = {}
     seen: set[tuple[str, str]] = set()
     duplicates = 0
-    last_timestamp, produced = None, now
+    last_timestamp, context = None, window(now, **(bounds or {}))
     for rec in records:
         next_offsets[(rec.topic, rec.partition)] = rec.offset + 1
         raw = rec.value or b""
@@ -116,8 +117,8 @@ def decode(
         # batch share their timestamp: convert it once.
         if rec.timestamp != last_timestamp:
             last_timestamp = rec.timestamp
-            produced = _produced(rec.timestamp, now)
-        events = _contained(rec, raw, {**(bounds or {}), "now": produced}, rejected)
+            context = window(_produced(rec.timestamp, now), **(bounds or {}))
+        events = _contained(rec, raw, context, rejected)
         for ev in events:
             key = (ev.device_id, ev.event_id)
             if key in seen:
@@ -157,7 +158,7 @@ def _produced(timestamp_ms: int, now: datetime) -> datetime:
     return min(produced, now + _MAX_STAMP_AHEAD)
 
 
-def _contained(rec: Any, raw: bytes, context: dict[str, object], rejected: list[Rejected]) -> list[UsageEvent]:
+def _contained(rec: Any, raw: bytes, context: dict[str, Any], rejected: list[Rejected]) -> list[UsageEvent]:
     """`_events`, with any failure of one record turned into that record's rejection: never a stalled stream."""
     mark = len(rejected)
     try:
@@ -171,11 +172,11 @@ def _contained(rec: Any, raw: bytes, context: dict[str, object], rejected: list[
     return []
 
 
-def _events(rec: Any, raw: bytes, context: dict[str, object], rejected: list[Rejected]) -> list[UsageEvent]:
+def _events(rec: Any, raw: bytes, context: dict[str, Any], rejected: list[Rejected]) -> list[UsageEvent]:
     """The valid events of one record; the invalid ones (or the whole record) go to `rejected`."""
     try:
         if raw.lstrip()[:1] != b"[":
-            return [UsageEvent.model_validate_json(raw, context=context)]
+            return [_ONE.validate_json(raw, context=context)]
         events = _PACKED.validate_json(raw, context=context)
         if not events:
             raise ValueError(_EMPTY)

@@ -78,7 +78,7 @@ class Consumer:
         max_batch: int = 100_000,
         max_batch_bytes: int = 32 * 1024 * 1024,
         max_wait_s: float = 0.5,
-        event_bounds: dict[str, object] | None = None,
+        event_bounds: dict[str, Any] | None = None,
     ) -> None:
         self.store, self.topic, self.dlq_topic = store, topic, dlq_topic
         self.max_batch, self.max_batch_bytes, self.max_wait_s = max_batch, max_batch_bytes, max_wait_s

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from alignmon.errors import TransientError
 from alignmon.settings import Settings
-from collectors.event import UsageEvent
+from collectors.event import UsageEvent, window
 from collectors.gateway.errors import GatewayError
 from collectors.gateway.metrics import GatewayMetrics
 from collectors.gateway.policy import PrivacyPolicy, load_departments
@@ -114,7 +114,7 @@ class GatewayService:
         max_events: int = 5000,
         body_timeout_s: float = 30.0,
         monotonic: Callable[[], float] = time.monotonic,
-        event_bounds: dict[str, object] | None = None,
+        event_bounds: dict[str, Any] | None = None,
     ) -> None:
         self.tokens = tokens
         self.event_bounds = event_bounds or {}
@@ -242,12 +242,12 @@ class GatewayService:
 
     def ingest(self, device_id: str, items: Sequence[Any]) -> IngestResult:
         """Validate each item as an event of `device_id`, apply the policy and deliver the accepted ones."""
-        now = self.clock()
+        bounds = window(self.clock(), **self.event_bounds)
         result = IngestResult()
         accepted: list[Record] = []  # one event each; deliver packs them
         for index, item in enumerate(items):
             try:
-                event = UsageEvent.model_validate(item, context={**self.event_bounds, "now": now})
+                event = UsageEvent.model_validate(item, context=bounds)
             except ValidationError as exc:
                 details = exc.errors(include_url=False)
                 self._reject(result, index, str(details[0]["type"]) if details else "invalid")
