@@ -89,7 +89,28 @@ def structure(body: bytes) -> bytes:
 
 def check_shape(body: bytes, media: str, max_depth: int, max_events: int) -> None:
     """Refuse bodies nested deeper than `max_depth` or holding more than `max_events` items, in linear time."""
-    shape = structure(body)
+    # Fast path: the brackets and commas of the whole body, text included. Brackets in text could hide
+    # depth only by closing real ones, which leaves closers over (then the exact look below); and the
+    # parser's own RecursionError is a 400 besides. Only a body that fails here is looked at again
+    # without its strings, which costs twice the JSON parse (measured on 500-event bodies).
+    try:
+        outer = _shape_within(body.translate(_TO_BRACKETS, _NOT_STRUCTURE), max_depth, max_events, exact=False)
+    except GatewayError:
+        outer = _shape_within(structure(body), max_depth, max_events)
+    if media in NDJSON_TYPES:
+        if body.count(b"\n") + 1 > max_events:  # blank lines do not count: look closer
+            lines = _BLANK_LINES.sub(b"\n", body).strip(b" \t\r\n")
+            if lines.count(b"\n") + 1 > max_events:
+                raise too_many(max_events)
+    elif outer.count(b",") + 1 > max_events:
+        raise too_many(max_events)
+
+
+def _shape_within(shape: bytes, max_depth: int, max_events: int, *, exact: bool = True) -> bytes:
+    """Check a body's structure (`[`, `]` and `,` only) against the limits; returns its outermost level.
+
+    Not `exact` (text included), a shape that does not balance out is refused: it must be looked at exactly.
+    """
     if b"[" * (max_depth + 1) in shape:
         raise too_deep(max_depth)
     if shape.count(b",") + shape.count(b"[") > max_events * VALUES_PER_EVENT:
@@ -111,13 +132,9 @@ def check_shape(body: bytes, media: str, max_depth: int, max_events: int) -> Non
         outer, shape = shape, reduced
     if shape.count(b"[") > max_depth:  # brackets never closed: a parser would still descend into them
         raise too_deep(max_depth)
-    if media in NDJSON_TYPES:
-        if body.count(b"\n") + 1 > max_events:  # blank lines do not count: look closer
-            lines = _BLANK_LINES.sub(b"\n", body).strip(b" \t\r\n")
-            if lines.count(b"\n") + 1 > max_events:
-                raise too_many(max_events)
-    elif outer.count(b",") + 1 > max_events:
-        raise too_many(max_events)
+    if not exact and shape.strip(b","):
+        raise too_deep(max_depth)  # closers (or openers) left over: text held brackets, look without it
+    return outer
 
 
 def _reject_constant(name: str) -> Any:

@@ -116,6 +116,9 @@ BODIES: list[BodyCase] = [
     BodyCase(
         "tiny-items-bomb", "11.5", gzip.compress(b"[" + b"0," * (2 * 1024 * 1024) + b"0]"), 413, content_encoding="gzip"
     ),
+    # Brackets inside strings that would close real ones, to hide the depth from a scan that counts them.
+    BodyCase("depth-hidden-by-text", "review", b"[" + b'"]",[' * 5000 + b"]" * 5000 + b"]", 400),
+    BodyCase("depth-hidden-by-text-2", "review", b"[" + b'"][",[' * 5000 + b"]" * 5000 + b"]", 400),
     BodyCase("not-json", "fuzz: syntax", b"{not json", 400),
     BodyCase("not-an-array", "fuzz: shape", _json(event()), 400),
     BodyCase("bad-gzip", "fuzz: bytes", b"\x1f\x8b\x08\x00garbage", 400, content_encoding="gzip"),
