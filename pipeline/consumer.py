@@ -168,9 +168,7 @@ class Consumer:
                 pending.future.result()
                 written = [pending.batch]
                 self._backoff_s = _FIRST_BACKOFF_S
-            except TERMINAL:
-                raise
-            except INFRASTRUCTURE:
+            except (*TERMINAL, *INFRASTRUCTURE):
                 raise
             except Exception as exc:  # a record's fault: find it, keep the rest
                 log.warning(
@@ -200,7 +198,7 @@ class Consumer:
             batch = decode(records, bounds=self.event_bounds)
             self._write(batch, high_watermarks, began)
             return [batch]
-        except INFRASTRUCTURE:
+        except (*TERMINAL, *INFRASTRUCTURE):
             raise
         except Exception as exc:  # narrowed down below
             if len(records) > 1:
