@@ -6,11 +6,11 @@ printed DuckDB's raw traceback.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -35,20 +35,9 @@ def held(tmp_path: Path) -> Iterator[tuple[Path, int]]:
         holder.wait(timeout=30)
 
 
-def _alignmon(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "alignmon.cli", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def test_sql_on_a_held_file_says_who_holds_it(held: tuple[Path, int]) -> None:
+def test_sql_on_a_held_file_says_who_holds_it(held: tuple[Path, int], alignmon: Any) -> None:
     path, pid = held
-    result = _alignmon(["sql", "--database", str(path), "SELECT 1"], {})
+    result = alignmon.run(["sql", "--database", str(path), "SELECT 1"], {})
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr == (
@@ -58,7 +47,9 @@ def test_sql_on_a_held_file_says_who_holds_it(held: tuple[Path, int]) -> None:
 
 
 @pytest.mark.parametrize("command", ["pipeline", "refresh"])
-def test_a_writer_on_a_held_file_says_who_holds_it(held: tuple[Path, int], tmp_path: Path, command: str) -> None:
+def test_a_writer_on_a_held_file_says_who_holds_it(
+    held: tuple[Path, int], tmp_path: Path, command: str, alignmon: Any
+) -> None:
     path, pid = held
     env = {
         "ALIGNMON_DUCKDB_PATH": str(path),
@@ -66,7 +57,7 @@ def test_a_writer_on_a_held_file_says_who_holds_it(held: tuple[Path, int], tmp_p
         "ALIGNMON_CATALOG_DIR": str(EXAMPLE),
         "ALIGNMON_KAFKA_BOOTSTRAP": "127.0.0.1:9",  # never reached: the store is opened first
     }
-    result = _alignmon([command], env)
+    result = alignmon.run([command], env)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [
