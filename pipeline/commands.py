@@ -116,22 +116,22 @@ def _refresh(args: argparse.Namespace) -> int:
 def _open(database: str | None) -> duckdb.DuckDBPyConnection:
     import duckdb  # noqa: PLC0415
 
-    from alignmon.errors import AlignmonError, DatabaseInUseError  # noqa: PLC0415
+    from alignmon.errors import AlignmonError  # noqa: PLC0415
     from alignmon.settings import Settings  # noqa: PLC0415
+    from pipeline.store import connect  # noqa: PLC0415
 
     path = Path(database) if database else Settings().snapshot_path
     if not path.exists():
         raise AlignmonError(f"{path} does not exist yet: the pipeline publishes it once it has run")
     try:
-        return duckdb.connect(str(path), read_only=True)
-    except (duckdb.IOException, duckdb.ConnectionException) as exc:
         # DuckDB lets no reader open a file its writer holds: the live file is the pipeline's alone.
-        in_use = DatabaseInUseError.from_lock_failure(
-            path, exc, "stop it or use the analysts' snapshot (leave out --database, or ALIGNMON_SNAPSHOT_PATH)"
+        return connect(
+            path,
+            read_only=True,
+            advice="stop it or use the analysts' snapshot (leave out --database, or ALIGNMON_SNAPSHOT_PATH)",
         )
-        if in_use is None:
-            raise AlignmonError(f"cannot open {path}: {exc}") from exc
-        raise in_use from exc
+    except (duckdb.IOException, duckdb.ConnectionException) as exc:
+        raise AlignmonError(f"cannot open {path}: {exc}") from exc
 
 
 def _export(args: argparse.Namespace) -> int:

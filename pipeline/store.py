@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from alignmon.errors import DatabaseInUseError
 from pipeline.batch import Batch
 from pipeline.schema import EVENT_KEY, migrate
 
@@ -60,6 +61,20 @@ ON CONFLICT (day, "user", app) DO UPDATE SET
 """
 
 
+def connect(path: Path | str, *, advice: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file; a file another process holds is a DatabaseInUseError saying who and `advice`.
+
+    A second writer (or a reader beside the writer) is an operator's mistake, not a bug: one line, no traceback.
+    """
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except (duckdb.IOException, duckdb.ConnectionException) as exc:
+        in_use = DatabaseInUseError.from_lock_failure(path, exc, advice)
+        if in_use is None:
+            raise
+        raise in_use from exc
+
+
 class Store:
     """The single writer of the pipeline's DuckDB file."""
 
@@ -73,18 +88,9 @@ class Store:
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.con = duckdb.connect(str(path))
-        except (duckdb.IOException, duckdb.ConnectionException) as exc:
-            from alignmon.errors import DatabaseInUseError  # noqa: PLC0415  (only this failure needs it)
-
-            # A second writer is an operator's mistake, not a bug: say which process to stop, not a traceback.
-            in_use = DatabaseInUseError.from_lock_failure(
-                path, exc, "stop it (is the pipeline running?) or query the analysts' snapshot with `alignmon sql`"
-            )
-            if in_use is None:
-                raise
-            raise in_use from exc
+        self.con = connect(
+            path, advice="stop it (is the pipeline running?) or query the analysts' snapshot with `alignmon sql`"
+        )
         self.con.execute("SET TimeZone = 'UTC'")
         if memory_limit:
             # DuckDB's default is 80% of RAM: a long backlog would grow its cache far beyond what it needs.
