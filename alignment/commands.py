@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from base import arguments
 
 if TYPE_CHECKING:
     from alignment.assessment import Assessment
@@ -26,7 +27,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--as-of",
-        type=date.fromisoformat,
+        type=arguments.day,
         metavar="DATE",
         help="Assess as of this day (YYYY-MM-DD, at most the last day the pipeline computed; "
         "default: the pipeline's last as-of day).",
@@ -83,8 +84,8 @@ def load(args: argparse.Namespace) -> Assessment:
     from alignment.assessment import assess
     from alignment.reader import read_facts, strategy_from_catalog
     from alignment.survey import load_survey
-    from alignmon.errors import AlignmonError
-    from alignmon.settings import Settings
+    from base.errors import AlignmonError
+    from base.settings import Settings
     from pipeline.catalog import CatalogError, load_catalog
 
     settings = Settings()

@@ -20,7 +20,7 @@ from alignment.facts import (
     SwitchWeek,
     Usage,
 )
-from alignmon.errors import AlignmonError
+from base.errors import AlignmonError
 
 if TYPE_CHECKING:
     from pipeline.catalog import Catalog

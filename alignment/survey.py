@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alignment.criteria import CRITERIA_BY_ID
-from alignmon.errors import AlignmonError
+from base.errors import AlignmonError
 
 ROLES = ("business", "it")
 REQUIRED = ("respondent_role", "criterion", "attribute", "score")

@@ -11,8 +11,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from alignmon import __version__, logs
-from alignmon.errors import AlignmonError
+from alignmon import __version__
+from base import logs
+from base.errors import AlignmonError
 
 # Modules that define register(subparsers), in the order `alignmon --help` lists them.
 COMMAND_MODULES = (
@@ -22,6 +23,7 @@ COMMAND_MODULES = (
     "collectors.agent.commands",
     "collectors.importers.commands",
     "collectors.simulate.commands",
+    "alignmon.commands",
     "pipeline.commands",
     "pipeline.catalog.commands",
     "metrics.commands",

@@ -28,8 +28,8 @@ from urllib.parse import urlparse
 
 import httpx
 
-from alignmon.errors import AlignmonError
-from alignmon.settings import Settings
+from base.errors import AlignmonError
+from base.settings import Settings
 from metrics.inbox import AlertInbox
 
 BACKFILL_DAYS = 60
@@ -106,7 +106,7 @@ class Demo:
             self.say("stopped; nothing left running")
 
     def _run(self, stack: Any, inbox: AlertInbox) -> None:
-        from collectors.pseudonym import key_from  # noqa: PLC0415
+        from base.pseudonym import key_from  # noqa: PLC0415
         from collectors.simulate import Organisation  # noqa: PLC0415
 
         s = self.settings

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def settings_table() -> str:
-    from alignmon.settings import Settings  # noqa: PLC0415
+    from base.settings import Settings  # noqa: PLC0415
 
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():

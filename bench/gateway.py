@@ -113,8 +113,8 @@ def topic_events(bootstrap: str, topic: str, skip_key: bytes) -> tuple[int, int]
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from alignmon.settings import Settings  # noqa: PLC0415
     from alignmon.stack.kafka import ensure_topics  # noqa: PLC0415
+    from base.settings import Settings  # noqa: PLC0415
     from collectors.gateway.app import create_app  # noqa: PLC0415
     from collectors.gateway.server import BackgroundServer  # noqa: PLC0415
     from collectors.gateway.service import GatewayService  # noqa: PLC0415

@@ -155,7 +155,7 @@ def prefill(bootstrap: str, topic: str, events: int, shape: str) -> tuple[int, i
 def consume(bootstrap: str, topic: str, events: int, db: str, batch_mib: float, *, profile: bool) -> dict[str, Any]:
     """Child process: drain the topic through the real pipeline code; timings, stage split and RSS."""
     import pipeline.consumer as consumer_module  # noqa: PLC0415
-    from alignmon.settings import Settings  # noqa: PLC0415
+    from base.settings import Settings  # noqa: PLC0415
     from pipeline.batch import Batch  # noqa: PLC0415
     from pipeline.consumer import Consumer  # noqa: PLC0415
     from pipeline.store import Store  # noqa: PLC0415
@@ -298,10 +298,11 @@ def refresh_cost(history: int, work: Path) -> dict[str, Any]:
     """Child process: load `history` events (days before AS_OF), refresh once fully, add AS_OF, refresh."""
     import pyarrow as pa  # noqa: PLC0415
 
-    from collectors.pseudonym import DEV_KEY  # noqa: PLC0415
+    from base.directory import load_directory  # noqa: PLC0415
+    from base.pseudonym import DEV_KEY  # noqa: PLC0415
     from collectors.simulate import Organisation  # noqa: PLC0415
     from pipeline.batch import Batch  # noqa: PLC0415
-    from pipeline.catalog import load_catalog, load_directory  # noqa: PLC0415
+    from pipeline.catalog import load_catalog  # noqa: PLC0415
     from pipeline.refresh import refresh, sync_catalog  # noqa: PLC0415
     from pipeline.store import Store  # noqa: PLC0415
 
@@ -392,7 +393,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     args = p.parse_args(argv)
     if args.batch_mib is None:
-        from alignmon.settings import Settings  # noqa: PLC0415
+        from base.settings import Settings  # noqa: PLC0415
 
         args.batch_mib = Settings().batch_max_mib
     shapes = [s for s in args.shapes.split(",") if s]

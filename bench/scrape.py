@@ -28,10 +28,11 @@ import httpx
 import yaml
 
 from alignmon.stack.process import free_port
-from collectors.pseudonym import pseudonymise
+from base.directory import load_directory
+from base.pseudonym import pseudonymise
 from metrics.exporter import PipelineCollector, serve
 from pipeline.batch import Record, decode
-from pipeline.catalog import load_catalog, load_directory
+from pipeline.catalog import load_catalog
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.store import Store
 

@@ -19,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+from base.errors import AlignmonError
+
 SCHEMA_VERSION: Final = 1
 MAX_DURATION_S = 24 * 3600
 MAX_FUTURE = timedelta(minutes=5)
@@ -30,7 +32,16 @@ SCHEMA_PATH = Path(__file__).with_name("usage-event.schema.json")
 _EVENT_NS = uuid.UUID("6f1c2b1e-6a43-4c55-9b0c-8d6a1e0f7a11")
 
 Kind = Literal["focus", "open", "launch"]
-ShortText = Annotated[str, Field(min_length=1, max_length=128)]
+MAX_TEXT = 128  # longest event_id, device_id, user, application
+ShortText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+
+
+def check_device_id(device_id: str) -> str:
+    """A device id as the contract accepts it (stripped, 1-128 characters), for tokens and agents."""
+    value = device_id.strip()
+    if not value or len(value) > MAX_TEXT:
+        raise AlignmonError(f"device id must be 1 to {MAX_TEXT} characters, got {device_id!r}")
+    return value
 
 
 class UsageEvent(BaseModel):

@@ -11,11 +11,11 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from alignmon.errors import TransientError
+from base.errors import TransientError
 from collectors.record import records
 
 if TYPE_CHECKING:
-    from collectors.gateway.sink import Sink
+    from collectors.sink import Sink
 
 CHUNK = 20000  # events handed to the producer at once (and between progress calls)
 
@@ -27,7 +27,7 @@ def publish(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Send JSON-ready events; returns how many events Kafka acknowledged (all, or it raises)."""
-    from collectors.gateway.sink import KafkaSink  # noqa: PLC0415  (kafka-python only when used)
+    from collectors.sink import KafkaSink  # noqa: PLC0415  (kafka-python only when used)
 
     sink = KafkaSink(bootstrap, topic, timeout_s=30)
     try:

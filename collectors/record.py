@@ -11,12 +11,14 @@ object per record stays valid; the pipeline reads both.
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 # Far below Kafka's default 1 MiB message.max.bytes, even with the gateway's titles enabled.
 MAX_EVENTS = 500
 MAX_BYTES = 256 * 1024
+_KEY_LEN = struct.Struct(">H")
 
 
 class Record(NamedTuple):
@@ -67,7 +69,24 @@ def records(
         yield Record(key, pack(run))
 
 
+def is_packed(value: bytes) -> bool:
+    """Whether a record value is an array of events (packed) rather than one event's object."""
+    return value.lstrip()[:1] == b"["
+
+
 def events_of(value: bytes) -> list[dict[str, Any]]:
     """The events in a record value, as dicts (for readers other than the pipeline, and tests)."""
     parsed = json.loads(value)
     return parsed if isinstance(parsed, list) else [parsed]
+
+
+def to_bytes(record: Record) -> bytes:
+    """A record as one byte string (key length, key, value), for stores of records such as the gateway's spool."""
+    return _KEY_LEN.pack(len(record.key)) + record.key + record.value
+
+
+def from_bytes(data: bytes) -> Record:
+    """The record `to_bytes` wrote."""
+    (size,) = _KEY_LEN.unpack_from(data)
+    start = _KEY_LEN.size
+    return Record(data[start : start + size], data[start + size :])

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from alignmon.errors import AlignmonError
+from base.errors import AlignmonError
 
 log = logging.getLogger(__name__)
 

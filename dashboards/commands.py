@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from alignmon.errors import AlignmonError
+from base.errors import AlignmonError
 
 DEFAULT_OUT = Path("dashboards/build")
 TOKEN_ENV = "ALIGNMON_GRAFANA_TOKEN"
@@ -74,12 +73,14 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _push(args: argparse.Namespace) -> int:
+    from base.settings import Settings  # noqa: PLC0415
     from dashboards import datasource  # noqa: PLC0415
     from dashboards.build import build_all  # noqa: PLC0415
     from dashboards.sync import connect, push  # noqa: PLC0415
     from metrics.thresholds import THRESHOLDS_PATH, load  # noqa: PLC0415
 
-    token = args.token or os.environ.get(TOKEN_ENV) or None
+    setting = Settings().grafana_token
+    token = args.token or (setting.get_secret_value() if setting else None)
     if token is None and "@" not in args.url:
         raise AlignmonError(f"no Grafana credentials: pass --token, set ${TOKEN_ENV}, or use http://user:pass@host")
     dashboards = list(build_all(load(args.thresholds or THRESHOLDS_PATH)).values())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, TypeVar
 
-from alignmon.errors import AlignmonError
+from base.errors import AlignmonError
 
 # A grafana_client.GrafanaApi; typed loosely because grafana-client's methods carry no annotations.
 GrafanaApi = Any

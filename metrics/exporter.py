@@ -17,7 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from metrics.definitions import BY_NAME
-from pipeline.consumer import ConsumerStats
+from pipeline.stats import ConsumerStats
 
 if TYPE_CHECKING:
     from pipeline.catalog import CatalogSource

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from alignmon.errors import AlignmonError
+from base.errors import AlignmonError
 
 THRESHOLDS_PATH = Path(__file__).with_name("thresholds.yml")
 

@@ -15,6 +15,7 @@ import pyarrow as pa
 from pydantic import TypeAdapter, ValidationError
 
 from collectors.event import UsageEvent, window
+from collectors.record import is_packed
 
 COLUMNS = pa.schema(
     [
@@ -175,7 +176,7 @@ def _contained(rec: Any, raw: bytes, context: dict[str, Any], rejected: list[Rej
 def _events(rec: Any, raw: bytes, context: dict[str, Any], rejected: list[Rejected]) -> list[UsageEvent]:
     """The valid events of one record; the invalid ones (or the whole record) go to `rejected`."""
     try:
-        if raw.lstrip()[:1] != b"[":
+        if not is_packed(raw):
             return [_ONE.validate_json(raw, context=context)]
         events = _PACKED.validate_json(raw, context=context)
         if not events:
@@ -199,7 +200,7 @@ def _events(rec: Any, raw: bytes, context: dict[str, Any], rejected: list[Reject
 
 def _whole_record_problem(raw: bytes, exc: ValidationError | ValueError) -> str | None:
     """Why the record as a whole is unusable, or None when it is an array with some bad events."""
-    if raw.lstrip()[:1] != b"[":
+    if not is_packed(raw):
         return reason_of(exc)
     try:
         items = json.loads(raw)

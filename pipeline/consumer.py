@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -28,6 +27,8 @@ from kafka.errors import KafkaError
 
 from pipeline.batch import COLUMNS, Batch, Record, Rejected, decode
 from pipeline.dead_letter import dead_letter
+from pipeline.errors import BrokerUnavailableError, StoreFailedError
+from pipeline.stats import ConsumerStats
 from pipeline.store import Store
 
 log = logging.getLogger(__name__)
@@ -42,21 +43,6 @@ INFRASTRUCTURE = (duckdb.OperationalError, duckdb.InterruptException, KafkaError
 # DuckDB invalidates a database after a fatal error (e.g. its log could not be written): every later
 # statement fails alike, so the process stops and its supervisor starts it on the file anew.
 TERMINAL = (duckdb.FatalException,)
-
-
-@dataclass
-class ConsumerStats:
-    """What the pipeline process knows about itself (the exporter reads it alongside DuckDB)."""
-
-    batches: int = 0
-    events: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    out_of_range: int = 0
-    last_batch_s: float = 0.0
-    batch_seconds_total: float = 0.0
-    last_refresh_s: float = 0.0
-    snapshot_at: float = 0.0  # unix time of the last published snapshot
 
 
 class Consumer:
@@ -85,15 +71,21 @@ class Consumer:
         self.event_bounds = event_bounds
         self.stats = ConsumerStats()
         self.stopping = threading.Event()
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=max_batch,
-            fetch_max_bytes=16 * 1024 * 1024,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-        )
+        try:
+            self.consumer = KafkaConsumer(
+                bootstrap_servers=bootstrap,
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=max_batch,
+                fetch_max_bytes=16 * 1024 * 1024,
+                max_partition_fetch_bytes=8 * 1024 * 1024,
+            )
+            self.dlq = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+        except KafkaError as exc:  # kafka-python asks a broker its version here (KafkaTimeoutError if none answers)
+            if hasattr(self, "consumer"):
+                self.consumer.close()
+            raise BrokerUnavailableError(bootstrap, exc) from exc
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="duckdb-writer")
         self._pending: _InFlight | None = None
         self._on_batch: Callable[[Batch], None] | None = None
@@ -104,7 +96,6 @@ class Consumer:
         self._resume_at: float | None = None  # after an infrastructure failure: when to read again
         self._backoff_s = _FIRST_BACKOFF_S
         self._last_failure_log = -60.0
-        self.dlq = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
 
     def run(self, on_batch: Callable[[Batch], None] | None = None) -> None:
         while not self.stopping.is_set():
@@ -117,8 +108,8 @@ class Consumer:
         """
         try:
             return self._step(on_batch)
-        except TERMINAL:
-            raise
+        except TERMINAL as exc:
+            raise StoreFailedError(self.store.path, exc) from exc
         except INFRASTRUCTURE as exc:
             self._interrupted(exc)
             return 0
@@ -177,8 +168,8 @@ class Consumer:
                     exc,
                 )
                 written = self._by_halves(pending.records, pending.high_watermarks)
-        except TERMINAL:
-            raise
+        except TERMINAL as exc:
+            raise StoreFailedError(self.store.path, exc) from exc
         except INFRASTRUCTURE as exc:
             self._on_batch = None
             self._interrupted(exc)

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from alignmon.errors import DatabaseInUseError
+from base.errors import DatabaseInUseError
 from pipeline.batch import Batch
 from pipeline.schema import EVENT_KEY, migrate
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from alignmon.cli import build_parser
-from alignmon.settings import Settings
+from base.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"

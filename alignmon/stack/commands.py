@@ -26,8 +26,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _stack() -> Stack:
-    from alignmon.settings import Settings  # noqa: PLC0415
     from alignmon.stack.stack import Stack, StackConfig  # noqa: PLC0415
+    from base.settings import Settings  # noqa: PLC0415
 
     return Stack(StackConfig.from_settings(Settings()))
 

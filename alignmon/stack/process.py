@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alignmon.errors import AlignmonError
+from base.errors import AlignmonError
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alignmon.settings import Settings
 from alignmon.stack.alertmanager import alertmanager_service
 from alignmon.stack.kafka import ensure_topics, kafka_service
 from alignmon.stack.process import Service, port_open
 from alignmon.stack.prometheus import http_ready, prometheus_config, prometheus_service
+from base.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from collectors.agent.sources import Source
-from collectors.agent.uploader import UploadAuthError, UploadConfigError, Uploader
 from collectors.event import UsageEvent
 from collectors.spool import Spool
+from collectors.uploader import UploadAuthError, UploadConfigError, Uploader
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from collectors.agent.sources import FocusSource
     from collectors.agent.spans import SpanRules
 
-TOKEN_ENV = "ALIGNMON_AGENT_TOKEN"
 SOURCES = ("x11", "activitywatch", "whatpulse")
 
 
@@ -31,12 +30,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "the foreground window's executable and the X idle time every --interval seconds; idle time is never "
         "focus), activitywatch (reads the local aw-server), whatpulse (reads the WhatPulse database). Events "
         "go through a disk spool (--spool) first, so nothing is lost while the gateway is away. The device "
-        f"token comes from ${TOKEN_ENV} or --token-file (avoid --token: it shows in the process list). "
+        "token comes from $ALIGNMON_AGENT_TOKEN or --token-file (avoid --token: it shows in the process list). "
         "Window titles are never read unless --titles is given.",
     )
     parser.add_argument("--gateway", required=True, metavar="URL", help="gateway base URL, e.g. https://gw:18700")
     parser.add_argument(
-        "--token", help=f"device token (prefer ${TOKEN_ENV} or --token-file: argv is visible to other users)"
+        "--token", help="device token (prefer $ALIGNMON_AGENT_TOKEN or --token-file: argv is visible to other users)"
     )
     parser.add_argument("--token-file", type=Path, metavar="FILE", help="read the device token from this file")
     parser.add_argument(
@@ -84,26 +83,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=_run)
 
 
-def read_token(args: argparse.Namespace) -> str:
-    """The device token from --token, --token-file or the environment, in that order."""
-    from alignmon.errors import AlignmonError  # noqa: PLC0415
-
-    if args.token:
-        return str(args.token).strip()
-    if args.token_file is not None:
-        try:
-            token = Path(args.token_file).read_text().strip()
-        except OSError as exc:
-            raise AlignmonError(f"{args.token_file}: cannot read the device token: {exc.strerror}") from None
-        if not token:
-            raise AlignmonError(f"{args.token_file}: the token file is empty")
-        return token
-    token = os.environ.get(TOKEN_ENV, "").strip()
-    if not token:
-        raise AlignmonError(f"no device token: set ${TOKEN_ENV} or pass --token-file (see alignmon tokens issue)")
-    return token
-
-
 def local_timezone() -> tzinfo:
     """This computer's zone: $TZ, else the /etc/localtime link, else the current UTC offset."""
     from datetime import datetime  # noqa: PLC0415
@@ -131,14 +110,14 @@ def build_agent(args: argparse.Namespace, token: str) -> Agent:
     import getpass  # noqa: PLC0415
     import socket  # noqa: PLC0415
 
-    from alignmon.errors import AlignmonError  # noqa: PLC0415
+    from base.errors import AlignmonError  # noqa: PLC0415
     from collectors.agent.agent import Agent  # noqa: PLC0415
     from collectors.agent.sources import ActivityWatchSource, Source, WhatPulseSource  # noqa: PLC0415
     from collectors.agent.spans import SpanRules  # noqa: PLC0415
     from collectors.agent.state import StateFile  # noqa: PLC0415
-    from collectors.agent.uploader import Uploader  # noqa: PLC0415
-    from collectors.gateway.tokens import check_device_id  # noqa: PLC0415
+    from collectors.event import check_device_id  # noqa: PLC0415
     from collectors.spool import Spool  # noqa: PLC0415
+    from collectors.uploader import Uploader  # noqa: PLC0415
 
     device = check_device_id(args.device or socket.gethostname())
     user = (args.user or getpass.getuser()).strip()
@@ -201,6 +180,8 @@ def _x11_source(args: argparse.Namespace, rules: SpanRules, device: str, user: s
 def _run(args: argparse.Namespace) -> int:
     import logging  # noqa: PLC0415
     import signal  # noqa: PLC0415
+
+    from collectors.uploader import read_token  # noqa: PLC0415
 
     token = read_token(args)
     if not getattr(args, "verbose", False):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Protocol
 
-from alignmon.errors import TransientError
+from base.errors import TransientError
 from collectors.agent.sampler import Sampler
 from collectors.agent.spans import FocusSpan, SpanBuilder, SpanRules, span_event
 from collectors.agent.state import StateFile

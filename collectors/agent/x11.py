@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from alignmon.errors import AlignmonError, TransientError
+from base.errors import AlignmonError, TransientError
 from collectors.agent.sampler import Window
 
 

@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _token_db(args: argparse.Namespace) -> Path:
     if args.db is not None:
         return Path(args.db)
-    from alignmon.settings import Settings  # noqa: PLC0415
+    from base.settings import Settings  # noqa: PLC0415
 
     return Settings().token_db
 
@@ -67,7 +67,7 @@ def _issue(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    from alignmon.errors import AlignmonError  # noqa: PLC0415
+    from base.errors import AlignmonError  # noqa: PLC0415
     from collectors.gateway.tokens import TokenStore  # noqa: PLC0415
 
     store = TokenStore(_token_db(args))
@@ -99,7 +99,7 @@ def _list(args: argparse.Namespace) -> int:
 def _gateway(args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415
 
-    from alignmon.settings import Settings  # noqa: PLC0415
+    from base.settings import Settings  # noqa: PLC0415
     from collectors.gateway.app import create_app  # noqa: PLC0415
     from collectors.gateway.server import Limits, uvicorn_config  # noqa: PLC0415
     from collectors.gateway.service import GatewayService  # noqa: PLC0415

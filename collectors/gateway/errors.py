@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alignmon.errors import AlignmonError
+from base.errors import AlignmonError
 
 CODES = {
     400: "bad_request",

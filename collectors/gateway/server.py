@@ -18,7 +18,7 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from alignmon.settings import Settings
+from base.settings import Settings
 from collectors.gateway.errors import error_body
 
 MAX_HEAD_BYTES = 16 * 1024  # request line and headers; more is answered 431

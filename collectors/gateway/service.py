@@ -17,7 +17,6 @@ keeps one event per spool record, so its depth, the spooled and replayed counts 
 from __future__ import annotations
 
 import logging
-import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,16 +26,16 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
-from alignmon.errors import TransientError
-from alignmon.settings import Settings
+from base.errors import TransientError
+from base.settings import Settings
 from collectors.event import UsageEvent, window
 from collectors.gateway.errors import GatewayError
 from collectors.gateway.metrics import GatewayMetrics
-from collectors.gateway.policy import PrivacyPolicy, load_departments
 from collectors.gateway.ratelimit import RateLimiter, retry_after
-from collectors.gateway.sink import KafkaSink, ProducerRefusedError, Sink
 from collectors.gateway.tokens import TokenStore
-from collectors.record import Record, pack, runs
+from collectors.policy import PrivacyPolicy
+from collectors.record import Record, from_bytes, pack, runs, to_bytes
+from collectors.sink import KafkaSink, ProducerRefusedError, Sink
 from collectors.spool import Batch, Spool
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,6 @@ MAX_ERRORS = 100  # error entries listed in one answer; the rejected count stays
 REPLAY_BATCH = 5000  # events per replay round: a few packed records, a few MiB at most
 MAX_BACKOFF_S = 60.0  # longest wait between replay (or spool commit) attempts
 LOG_EVERY_S = 60.0  # a failure that persists is logged at most this often
-_KEY_LEN = struct.Struct(">H")
 
 
 class KafkaUnavailableError(TransientError):
@@ -58,17 +56,6 @@ class SpoolCommitError(TransientError):
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def encode_record(record: Record) -> bytes:
-    """A one-event record (device key, event JSON) as one spool record: key length, key, value."""
-    return _KEY_LEN.pack(len(record.key)) + record.key + record.value
-
-
-def decode_record(data: bytes) -> Record:
-    (size,) = _KEY_LEN.unpack_from(data)
-    start = _KEY_LEN.size
-    return Record(data[start : start + size], data[start + size :])
 
 
 @dataclass(frozen=True)
@@ -155,15 +142,14 @@ class GatewayService:
         replay_backoff_s: float = 1.0,
     ) -> GatewayService:
         """A service wired from settings; any boundary can be passed in instead (tests, benchmarks)."""
-        key = settings.pseudonym_key()
-        departments = load_departments(settings.directory_csv, key) if settings.directory_csv else None
+        policy = PrivacyPolicy.from_settings(settings)  # before the spool: a bad directory leaves nothing open
         return cls(
             tokens=tokens if tokens is not None else TokenStore(settings.token_db),
             sink=sink
             if sink is not None
             else KafkaSink(settings.kafka_bootstrap, settings.topic, timeout_s=produce_timeout_s),
             spool=Spool(settings.spool_dir),
-            policy=PrivacyPolicy(key, settings.titles_enabled, departments),
+            policy=policy,
             limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst, monotonic),
             max_body_bytes=settings.max_body_bytes,
             clock=clock,
@@ -329,7 +315,7 @@ class GatewayService:
 
     def _to_spool(self, events: Sequence[Record]) -> None:
         try:
-            self.spool.append(encode_record(e) for e in events)
+            self.spool.append(to_bytes(e) for e in events)
         except OSError as exc:
             raise GatewayError(
                 503, f"Kafka is unreachable and the disk spool failed ({exc.strerror or exc}): retry later"
@@ -359,7 +345,7 @@ class GatewayService:
             if peeked is None:
                 return 0
             batch = peeked
-            events = [decode_record(data) for data in batch.records]
+            events = [from_bytes(data) for data in batch.records]
             done, refused = self._send_packed(events)
             self._commit(batch, done)
             if refused is not None:

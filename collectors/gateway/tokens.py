@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from alignmon.errors import AlignmonError
+from collectors.event import check_device_id
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS device_tokens (
@@ -22,7 +22,6 @@ CREATE TABLE IF NOT EXISTS device_tokens (
     revoked_at TEXT
 )
 """
-MAX_DEVICE_ID = 128  # the event contract's limit for device_id
 
 
 class TokenInfo(NamedTuple):
@@ -107,11 +106,3 @@ def _create_private(path: Path) -> None:
     os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
     if path.stat().st_mode & 0o077:
         path.chmod(0o600)  # a file from an older version was created 0644
-
-
-def check_device_id(device_id: str) -> str:
-    """A device id as the event contract accepts it (stripped, 1-128 characters)."""
-    value = device_id.strip()
-    if not value or len(value) > MAX_DEVICE_ID:
-        raise AlignmonError(f"device id must be 1 to {MAX_DEVICE_ID} characters, got {device_id!r}")
-    return value

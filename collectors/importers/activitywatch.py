@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
-from alignmon.errors import TransientError
+from base.errors import TransientError
 from collectors.event import deterministic_id
 from collectors.importers.record import (
     DEFAULT_OPTIONS,

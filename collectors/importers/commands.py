@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from alignmon.errors import AlignmonError
+from base.errors import AlignmonError
 
 if TYPE_CHECKING:
     from collectors.event import UsageEvent
@@ -110,9 +110,8 @@ def _to_gateway(events: list[UsageEvent], url: str, args: argparse.Namespace) ->
     """Through a temporary spool and the agent's uploader: the same retries and backoff a device gets."""
     import tempfile  # noqa: PLC0415
 
-    from collectors.agent.commands import read_token  # noqa: PLC0415
-    from collectors.agent.uploader import Uploader  # noqa: PLC0415
     from collectors.spool import Spool  # noqa: PLC0415
+    from collectors.uploader import Uploader, read_token  # noqa: PLC0415
 
     token = read_token(args)
     with tempfile.TemporaryDirectory(prefix="alignmon-import-") as tmp:
@@ -129,13 +128,11 @@ def _to_gateway(events: list[UsageEvent], url: str, args: argparse.Namespace) ->
 
 
 def _to_kafka(events: list[UsageEvent]) -> int:
-    from alignmon.settings import Settings  # noqa: PLC0415
-    from collectors.gateway.policy import PrivacyPolicy, load_departments  # noqa: PLC0415
+    from base.settings import Settings  # noqa: PLC0415
+    from collectors.policy import PrivacyPolicy  # noqa: PLC0415
     from collectors.publish import publish  # noqa: PLC0415
 
     settings = Settings()
-    key = settings.pseudonym_key()
-    departments = load_departments(settings.directory_csv, key) if settings.directory_csv else None
-    policy = PrivacyPolicy(key, settings.titles_enabled, departments)
+    policy = PrivacyPolicy.from_settings(settings)
     safe = (policy.apply(e).model_dump(mode="json", exclude_none=True) for e in events)
     return publish(settings.kafka_bootstrap, settings.topic, safe)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from alignmon.errors import AlignmonError
+from base.errors import AlignmonError
 from collectors.event import UsageEvent
 from collectors.importers import activitywatch, osquery, whatpulse
 from collectors.importers.record import ImportItem, ImportOptions, ImportResult, RecordError

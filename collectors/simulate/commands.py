@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from alignmon.errors import AlignmonError
+from base import arguments
+from base.errors import AlignmonError
 
 DEFAULT_SEED = 42
 
@@ -44,7 +45,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--as-of",
         dest="as_of",
-        type=_parse_date,
+        type=arguments.day,
         default=None,
         help="The simulation's as-of day, YYYY-MM-DD (default: ALIGNMON_AS_OF, else today in the "
         "organisation's time zone). "
@@ -81,16 +82,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=run)
 
 
-def _parse_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
 def run(args: argparse.Namespace) -> int:
     """Write directory.csv, catalog.yaml and the backfill events."""
-    from alignmon.settings import Settings  # noqa: PLC0415 - lazy: keep `alignmon --help` fast
+    from base.settings import Settings  # noqa: PLC0415 - lazy: keep `alignmon --help` fast
     from collectors.simulate.organisation import Organisation  # noqa: PLC0415
 
     settings = Settings()

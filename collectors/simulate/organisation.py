@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from base.pseudonym import pseudonymise
 from collectors.event import SCHEMA_VERSION, UsageEvent
-from collectors.pseudonym import pseudonymise
 from collectors.simulate.applications import identifier_index
 from collectors.simulate.catalog import catalog_document, seats, target_population, write_catalog_yaml
 from collectors.simulate.event_ids import event_id, id_prefix

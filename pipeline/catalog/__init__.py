@@ -1,4 +1,6 @@
-"""The strategy catalog: applications and identity rules, objectives -> initiatives -> investments, directory.
+"""The strategy catalog: applications and identity rules, objectives -> initiatives -> investments.
+
+The directory (who is in which department) is base.directory: the collectors read it too.
 
 Typical use::
 
@@ -15,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pipeline.catalog.catalog import Catalog, PlacedInvestment
-    from pipeline.catalog.directory import Directory, load_directory, parse_directory
     from pipeline.catalog.errors import CatalogError, CatalogIssue
     from pipeline.catalog.identity import AppMatch, AppMatcher
     from pipeline.catalog.loader import catalog_files, load_catalog, parse_catalog
@@ -42,7 +43,6 @@ _EXPORTS = {
     "CatalogIssue": "errors",
     "CatalogSettings": "model",
     "CatalogSource": "watch",
-    "Directory": "directory",
     "Initiative": "model",
     "Investment": "model",
     "MatchRules": "model",
@@ -51,9 +51,7 @@ _EXPORTS = {
     "PlacedInvestment": "catalog",
     "catalog_files": "loader",
     "load_catalog": "loader",
-    "load_directory": "directory",
     "parse_catalog": "loader",
-    "parse_directory": "directory",
 }
 
 
@@ -74,7 +72,6 @@ __all__ = [
     "CatalogIssue",
     "CatalogSettings",
     "CatalogSource",
-    "Directory",
     "Initiative",
     "Investment",
     "MatchRules",
@@ -83,7 +80,5 @@ __all__ = [
     "PlacedInvestment",
     "catalog_files",
     "load_catalog",
-    "load_directory",
     "parse_catalog",
-    "parse_directory",
 ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from pipeline.catalog.directory import Directory
+from base.directory import Directory
 from pipeline.catalog.errors import CatalogIssue
 from pipeline.catalog.identity import AppMatcher
 from pipeline.catalog.model import Application, CatalogSettings, Initiative, Investment, Objective

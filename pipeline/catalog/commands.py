@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from alignmon.settings import Settings
+    from base.settings import Settings
     from pipeline.catalog.catalog import Catalog
 
 
@@ -64,7 +64,7 @@ def _help(parser: argparse.ArgumentParser) -> int:
 
 
 def _pseudonym_key(settings: Settings) -> bytes:
-    from collectors.pseudonym import DEV_KEY
+    from base.pseudonym import DEV_KEY
 
     # Checking only counts users, so any key gives the same answer; prefer the real one when it is set.
     if settings.pseudonym_secret is not None:
@@ -73,8 +73,9 @@ def _pseudonym_key(settings: Settings) -> bytes:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from alignmon.settings import Settings
-    from pipeline.catalog.directory import load_directory
+    from base.directory import load_directory
+    from base.errors import InvalidFileError
+    from base.settings import Settings
     from pipeline.catalog.errors import CatalogError
     from pipeline.catalog.loader import load_catalog
 
@@ -86,7 +87,7 @@ def _check(args: argparse.Namespace) -> int:
     if directory_csv is not None:
         try:
             directory = load_directory(directory_csv, _pseudonym_key(settings))
-        except CatalogError as exc:
+        except InvalidFileError as exc:
             errors += [str(issue) for issue in exc.issues]
     try:
         catalog = load_catalog(catalog_dir, directory)
@@ -123,7 +124,7 @@ def summary(catalog: Catalog, location: Path) -> str:
 
 
 def _which(args: argparse.Namespace) -> int:
-    from alignmon.settings import Settings
+    from base.settings import Settings
     from pipeline.catalog.loader import load_catalog
 
     catalog = load_catalog(args.catalog or Settings().catalog_dir)

@@ -13,8 +13,8 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from base.directory import Directory
 from pipeline.catalog.catalog import Catalog
-from pipeline.catalog.directory import Directory
 from pipeline.catalog.errors import CatalogError, CatalogIssue
 from pipeline.catalog.identity import exact_rules
 from pipeline.catalog.model import (

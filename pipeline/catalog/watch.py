@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from base.directory import Directory, load_directory
+from base.errors import InvalidFileError
 from pipeline.catalog.catalog import Catalog
-from pipeline.catalog.directory import Directory, load_directory
-from pipeline.catalog.errors import CatalogError
 from pipeline.catalog.loader import CATALOG_SUFFIXES, load_catalog
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class CatalogSource:
         self._fingerprint: Fingerprint | None = None
         self._catalog: Catalog | None = None
         self.generation = 0
-        self.last_error: CatalogError | None = None
+        self.last_error: InvalidFileError | None = None
         self.failed_since: float | None = None  # time.time() of the first failed reload since the last good one
         self.load_errors = 0  # failed reloads since start; a broken file is re-read only when it changes
         # The pipeline loop and the exporter's scrape thread may both ask; one reload at a time.
@@ -62,7 +62,7 @@ class CatalogSource:
         return self._catalog is not None and self.last_error is None
 
     def current(self) -> Catalog:
-        """The catalog to use now; raises CatalogError only if no valid catalog was ever loaded."""
+        """The catalog to use now; raises InvalidFileError (catalog or directory) only if none was ever valid."""
         with self._lock:
             return self._current()
 
@@ -84,7 +84,7 @@ class CatalogSource:
         try:
             directory = self._load_directory()
             catalog = load_catalog(self.catalog_dir, directory)
-        except CatalogError as exc:
+        except InvalidFileError as exc:  # the catalog's or the directory's
             self.last_error = exc
             self.load_errors += 1
             if self.failed_since is None:

@@ -11,10 +11,11 @@ import pytest
 
 from alignment.displacement import displacement
 from alignment.reader import read_facts, strategy_from_catalog
-from alignmon.errors import AlignmonError
-from collectors.pseudonym import pseudonymise
+from base.directory import parse_directory
+from base.errors import AlignmonError
+from base.pseudonym import pseudonymise
 from pipeline.batch import Record, decode
-from pipeline.catalog import load_catalog, parse_directory
+from pipeline.catalog import load_catalog
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.store import Store
 

@@ -19,9 +19,10 @@ import yaml
 
 from alignment import views
 from alignmon.cli import main
+from base.directory import load_directory
 from collectors.simulate import Organisation
 from pipeline.batch import Record, decode
-from pipeline.catalog import load_catalog, load_directory
+from pipeline.catalog import load_catalog
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.store import Store
 

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from alignmon.settings import Settings
+from base.settings import Settings
 from collectors.event import SCHEMA_PATH, UsageEvent, deterministic_id, json_schema
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

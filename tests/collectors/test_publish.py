@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from alignmon.errors import TransientError
-from collectors.gateway.sink import MemorySink
+from base.errors import TransientError
 from collectors.publish import publish_to
 from collectors.record import events_of
+from collectors.sink import MemorySink
 
 
 def rows(device: str, first: int, count: int) -> list[dict[str, Any]]:

@@ -6,7 +6,18 @@ import json
 
 import pytest
 
-from collectors.record import MAX_BYTES, MAX_EVENTS, Record, events_of, pack, records, runs
+from collectors.record import (
+    MAX_BYTES,
+    MAX_EVENTS,
+    Record,
+    events_of,
+    from_bytes,
+    is_packed,
+    pack,
+    records,
+    runs,
+    to_bytes,
+)
 
 
 def ev(n: int, device: str = "d1", pad: int = 0) -> tuple[bytes, bytes]:
@@ -110,3 +121,13 @@ def test_an_event_larger_than_max_bytes_still_gets_a_record_of_its_own() -> None
 def test_runs_give_the_events_each_record_holds() -> None:
     pairs = [ev(0, "a"), ev(1, "a"), ev(2, "b")]
     assert list(runs(pairs)) == [(b"a", [pairs[0][1], pairs[1][1]]), (b"b", [pairs[2][1]])]
+
+
+def test_a_record_as_bytes_round_trips() -> None:
+    record = Record(b"laptop-\xc3\xa9", b'{"x": 1}')
+    assert from_bytes(to_bytes(record)) == record
+    assert to_bytes(record)[:2] == b"\x00\x09"  # key length prefix, big-endian
+
+
+def test_packed_is_told_by_the_first_non_blank_byte() -> None:
+    assert is_packed(b' \n[{"a":1}]') and not is_packed(b'{"a":1}') and not is_packed(b"")

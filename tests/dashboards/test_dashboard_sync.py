@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from alignmon.cli import main
-from alignmon.errors import AlignmonError
+from base.errors import AlignmonError
 from dashboards import datasource
 from dashboards.sync import Change, connect, push
 

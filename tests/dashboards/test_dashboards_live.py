@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from alignmon.settings import Settings
 from alignmon.stack.kafka import ensure_topics
 from alignmon.stack.stack import Stack
+from base.settings import Settings
 from dashboards.promql import panel_queries, substitute, variable_queries
 
 pytestmark = pytest.mark.integration
@@ -59,7 +59,7 @@ class Fleet:
 
 def _produce(bootstrap: str, topic: str, state: Path) -> int:
     """Write the simulated organisation's catalog and directory; backfill DAYS days into Kafka, as the demo does."""
-    from collectors.pseudonym import key_from
+    from base.pseudonym import key_from
     from collectors.publish import publish
     from collectors.simulate import Organisation
 

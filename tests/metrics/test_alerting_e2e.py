@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from collectors.pseudonym import pseudonymise
+from base.directory import load_directory
+from base.pseudonym import pseudonymise
 from collectors.simulate import Organisation
 from metrics import routing
 from metrics.exporter import PipelineCollector, serve
@@ -29,7 +30,7 @@ from metrics.inbox import AlertInbox
 from metrics.rulegen import render
 from metrics.thresholds import load
 from pipeline.batch import Record, decode
-from pipeline.catalog import load_catalog, load_directory
+from pipeline.catalog import load_catalog
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.store import Store
 

@@ -13,11 +13,12 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from base.directory import load_directory
 from collectors.simulate import Organisation
 from metrics.definitions import METRICS
 from metrics.exporter import PipelineCollector
 from pipeline.batch import Record, decode
-from pipeline.catalog import CatalogSource, load_catalog, load_directory
+from pipeline.catalog import CatalogSource, load_catalog
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.store import Store
 

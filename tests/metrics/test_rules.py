@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from alignmon.errors import AlignmonError
+from base.errors import AlignmonError
 from metrics import rulegen
 from metrics.config import rule_files
 from metrics.definitions import METRICS

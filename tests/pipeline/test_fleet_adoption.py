@@ -17,8 +17,9 @@ import pytest
 from kafka import KafkaProducer
 
 from alignmon.stack.kafka import ensure_topics
+from base.directory import load_directory
 from collectors.simulate import Organisation
-from pipeline.catalog import load_catalog, load_directory
+from pipeline.catalog import load_catalog
 from pipeline.consumer import Consumer
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.store import Store

@@ -1,11 +1,14 @@
 """A DuckDB file another process holds gives a one-line error naming that process, never a traceback.
 
 Issue 11, finding 13: `alignmon sql --database <live file>` and a pipeline start beside a running one
-printed DuckDB's raw traceback.
+printed DuckDB's raw traceback. One-shot commands stop with the holder named; the pipeline process treats the
+lock as transient (issue 12): it logs the holder once a minute and starts when the file is free.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +18,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from alignmon.errors import DatabaseInUseError
+from base.errors import DatabaseInUseError
 from pipeline.store import Store
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "catalog" / "example"
@@ -46,24 +49,41 @@ def test_sql_on_a_held_file_says_who_holds_it(held: tuple[Path, int], alignmon: 
     )
 
 
-@pytest.mark.parametrize("command", ["pipeline", "refresh"])
-def test_a_writer_on_a_held_file_says_who_holds_it(
-    held: tuple[Path, int], tmp_path: Path, command: str, alignmon: Any
-) -> None:
-    path, pid = held
-    env = {
+def _writer_env(path: Path, tmp_path: Path) -> dict[str, str]:
+    return {
         "ALIGNMON_DUCKDB_PATH": str(path),
         "ALIGNMON_SNAPSHOT_PATH": str(tmp_path / "snapshot.duckdb"),
         "ALIGNMON_CATALOG_DIR": str(EXAMPLE),
-        "ALIGNMON_KAFKA_BOOTSTRAP": "127.0.0.1:9",  # never reached: the store is opened first
+        "ALIGNMON_KAFKA_BOOTSTRAP": "127.0.0.1:9",  # nothing listens: reached only once the store is open
     }
-    result = alignmon.run([command], env)
+
+
+def test_refresh_on_a_held_file_says_who_holds_it(held: tuple[Path, int], tmp_path: Path, alignmon: Any) -> None:
+    path, pid = held
+    result = alignmon.run(["refresh"], _writer_env(path, tmp_path))
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [
         f"alignmon: error: the database {path} is in use by another process (pid {pid}): "
         "stop it (is the pipeline running?) or query the analysts' snapshot with `alignmon sql`"
     ]
+
+
+def test_the_pipeline_waits_for_a_held_file_then_for_kafka_and_stops_on_sigterm(
+    held: tuple[Path, int], tmp_path: Path, alignmon: Any, wait_for: Any
+) -> None:
+    """A busy lock and an absent broker are transient: the process says so, retries, and is still stoppable."""
+    path, pid = held
+    proc = alignmon.start(["pipeline"], _writer_env(path, tmp_path), "pipeline")
+    log = tmp_path / "pipeline.log"
+    wait_for(lambda: f"in use by another process (pid {pid})" in log.read_text(), 60, "the lock's holder logged")
+    assert proc.poll() is None, log.read_text()
+    os.kill(pid, signal.SIGKILL)  # the holder goes away: the next attempt opens the file, then needs Kafka
+    wait_for(lambda: "Kafka at 127.0.0.1:9 is not reachable" in log.read_text(), 90, "the broker's absence logged")
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0, log.read_text()
+    assert "Traceback" not in log.read_text()
 
 
 def test_store_raises_a_typed_error_for_a_held_file(held: tuple[Path, int]) -> None:

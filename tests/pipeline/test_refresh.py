@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from collectors.pseudonym import pseudonymise
+from base.directory import parse_directory
+from base.pseudonym import pseudonymise
 from pipeline.batch import Record, decode
-from pipeline.catalog import load_catalog, parse_directory
+from pipeline.catalog import load_catalog
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.store import Store
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from alignmon.cli import main
-from alignmon.errors import AlignmonError
-from collectors.agent.commands import TOKEN_ENV, default_spool, read_token
+from base.errors import AlignmonError
+from collectors.agent.commands import default_spool
+from collectors.uploader import TOKEN_ENV, read_token
 
 Stub = Any
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from alignmon.cli import build_parser
-from alignmon.settings import Settings
+from base.settings import Settings
 from collectors.record import events_of
 
 pytestmark = pytest.mark.integration
@@ -42,7 +42,7 @@ def test_agent_on_xvfb_through_the_gateway_into_kafka(
     from collectors.gateway.app import create_app
     from collectors.gateway.server import BackgroundServer
     from collectors.gateway.service import GatewayService
-    from collectors.gateway.sink import KafkaSink
+    from collectors.sink import KafkaSink
 
     settings = Settings(
         pseudonym_secret=SECRET,

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from collectors.agent.agent import EXIT_OK, EXIT_PENDING, EXIT_REFUSED, Agent
-from collectors.agent.uploader import Backoff, Uploader
 from collectors.event import UsageEvent
 from collectors.spool import Spool
+from collectors.uploader import Backoff, Uploader
 
 Stub = Any
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from alignmon.errors import TransientError
+from base.errors import TransientError
 from collectors.agent.sampler import Sampler, Window, app_name, exe_name
 from collectors.agent.sources import FocusSource
 from collectors.agent.spans import Sample, SpanRules

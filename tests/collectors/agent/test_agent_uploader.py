@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from collectors.agent.uploader import (
+from collectors.event import UsageEvent
+from collectors.spool import Spool
+from collectors.uploader import (
     Backoff,
     UploadAuthError,
     UploadConfigError,
@@ -18,8 +20,6 @@ from collectors.agent.uploader import (
     UploadRetryError,
     parse_retry_after,
 )
-from collectors.event import UsageEvent
-from collectors.spool import Spool
 
 TOKEN = "tok-123"
 Stub = Any
@@ -109,7 +109,7 @@ def test_events_rejected_with_field_errors_are_logged_and_dropped(
     errors = [{"index": 2, "field": "duration_s", "message": "Input should be greater than or equal to 0"}]
     stub.script = [stub.reply(202, body={"accepted": 4, "rejected": 1, "errors": errors})]
     uploader = Uploader(spool, stub.url, TOKEN)
-    with caplog.at_level(logging.WARNING, logger="collectors.agent.uploader"):
+    with caplog.at_level(logging.WARNING, logger="collectors.uploader"):
         assert uploader.drain(sleep=Sleeps()) == 5
     assert spool.depth == 0
     assert (uploader.accepted_total, uploader.dropped_total) == (4, 1)

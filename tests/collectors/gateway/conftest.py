@@ -19,12 +19,12 @@ from typing import Any
 import httpx
 import pytest
 
-from alignmon.settings import Settings
+from base.settings import Settings
 from collectors.gateway.app import create_app
 from collectors.gateway.server import BackgroundServer, Limits
 from collectors.gateway.service import GatewayService
-from collectors.gateway.sink import MemorySink, Sink
 from collectors.record import events_of
+from collectors.sink import MemorySink, Sink
 
 SECRET = "gateway-test-secret-0123456789"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

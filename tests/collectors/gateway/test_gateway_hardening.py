@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from alignmon.settings import Settings
+from base.settings import Settings
 from collectors.gateway.body import gunzip
 from collectors.gateway.errors import GatewayError
 from collectors.gateway.service import GatewayService, KafkaUnavailableError, SpoolCommitError
-from collectors.gateway.sink import MemorySink, is_permanent
 from collectors.gateway.tokens import TokenStore
 from collectors.record import Record, events_of
+from collectors.sink import MemorySink, is_permanent
 
 Gateway = Any
 Kit = Any
@@ -331,7 +331,7 @@ def test_a_refused_spool_head_stops_queueing_behind_it(settings: Settings) -> No
 def test_a_gateway_clock_hours_fast_is_refused_by_kafka_with_503(
     settings: Settings, kafka_bootstrap: str, topic: str, make_gateway: Callable[..., Gateway], kit: Kit
 ) -> None:
-    from collectors.gateway.sink import KafkaSink
+    from collectors.sink import KafkaSink
 
     def fast() -> datetime:
         return datetime.fromtimestamp(time.time() + 2 * 3600, UTC)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from alignmon.settings import Settings
+from base.settings import Settings
 
 Gateway = Any  # the conftest's Gateway; test modules cannot import the conftest
 Kit = Any

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from alignmon.settings import Settings
+from base.settings import Settings
 from collectors.record import events_of
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,7 @@ def now() -> datetime:
 def test_accepted_events_reach_kafka_pseudonymised_without_titles(
     settings: Settings, kafka_bootstrap: str, topic: str, make_gateway: Callable[..., Gateway], kit: Kit
 ) -> None:
-    from collectors.gateway.sink import KafkaSink
+    from collectors.sink import KafkaSink
 
     wired = settings.model_copy(update={"kafka_bootstrap": kafka_bootstrap, "topic": topic})
     gw = make_gateway(wired, sink=KafkaSink(kafka_bootstrap, topic), clock=now)
@@ -58,7 +58,7 @@ def test_accepted_events_reach_kafka_pseudonymised_without_titles(
 def test_titles_reach_kafka_only_when_enabled(
     settings: Settings, kafka_bootstrap: str, topic: str, make_gateway: Callable[..., Gateway], kit: Kit
 ) -> None:
-    from collectors.gateway.sink import KafkaSink
+    from collectors.sink import KafkaSink
 
     wired = settings.model_copy(update={"kafka_bootstrap": kafka_bootstrap, "topic": topic, "titles_enabled": True})
     gw = make_gateway(wired, sink=KafkaSink(kafka_bootstrap, topic), clock=now)
@@ -75,7 +75,7 @@ def test_departments_from_the_directory_reach_kafka(
     kit: Kit,
     tmp_path: Path,
 ) -> None:
-    from collectors.gateway.sink import KafkaSink
+    from collectors.sink import KafkaSink
 
     csv = tmp_path / "people.csv"
     csv.write_text("user,department\nAlice Example,Finance\n")
@@ -93,7 +93,7 @@ def test_departments_from_the_directory_reach_kafka(
 def test_health_and_metrics_with_kafka_up(
     settings: Settings, kafka_bootstrap: str, topic: str, make_gateway: Callable[..., Gateway], kit: Kit
 ) -> None:
-    from collectors.gateway.sink import KafkaSink
+    from collectors.sink import KafkaSink
 
     wired = settings.model_copy(update={"kafka_bootstrap": kafka_bootstrap, "topic": topic})
     gw = make_gateway(wired, sink=KafkaSink(kafka_bootstrap, topic), clock=now)

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from alignmon.settings import Settings
 from alignmon.stack.kafka import ensure_topics
 from alignmon.stack.process import Service, free_port
 from alignmon.stack.stack import Stack, StackConfig
-from collectors.gateway.sink import KafkaSink
+from base.settings import Settings
 from collectors.record import events_of
+from collectors.sink import KafkaSink
 
 pytestmark = pytest.mark.integration
 

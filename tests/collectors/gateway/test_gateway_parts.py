@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from alignmon.errors import AlignmonError
+from base.errors import AlignmonError
 from collectors.gateway.body import decode_body, gunzip
 from collectors.gateway.errors import GatewayError
 from collectors.gateway.ratelimit import RateLimiter, retry_after

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from alignmon.stack.process import free_port
-from collectors.gateway.sink import KafkaSink, MemorySink, Record, Sink
+from collectors.sink import KafkaSink, MemorySink, Record, Sink
 
 Kit = Any
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from alignmon.errors import TransientError
+from base.errors import TransientError
 from collectors.event import UsageEvent
 from collectors.importers.activitywatch import ActivityWatchClient, read_export, read_server
 from collectors.importers.record import ImportOptions, RecordError, collect

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from alignmon.errors import AlignmonError
+from base.errors import AlignmonError
 from collectors.event import UsageEvent
 from collectors.importers.commands import register
 

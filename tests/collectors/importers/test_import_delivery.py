@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from alignmon.stack.process import free_port
-from collectors.pseudonym import pseudonymise
+from base.pseudonym import pseudonymise
 from collectors.record import events_of
 
 pytestmark = pytest.mark.integration

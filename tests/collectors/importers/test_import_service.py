@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from alignmon.errors import AlignmonError
+from base.errors import AlignmonError
 from collectors.importers.service import import_paths
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from base.directory import load_directory
 from collectors.simulate import Organisation
 from collectors.simulate.applications import APPS
 
@@ -145,7 +146,7 @@ def test_the_pipelines_catalog_loader_accepts_it_and_maps_every_identifier(org: 
     catalog_pkg = pytest.importorskip("pipeline.catalog")
     org.write_catalog(tmp_path / "catalog.yaml")
     org.write_directory(tmp_path / "directory.csv")
-    directory = catalog_pkg.load_directory(tmp_path / "directory.csv", b"k")
+    directory = load_directory(tmp_path / "directory.csv", b"k")
     catalog = catalog_pkg.load_catalog(tmp_path / "catalog.yaml", directory)
     assert catalog.warnings == ()
     matcher = catalog_pkg.AppMatcher(catalog.applications.values())

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from alignmon.cli import main
+from base.pseudonym import DEV_KEY, pseudonymise
 from collectors.event import UsageEvent
-from collectors.pseudonym import DEV_KEY, pseudonymise
 from collectors.simulate import Organisation
 
 AFTER = {"now": datetime(2100, 1, 1, tzinfo=UTC)}
@@ -103,4 +103,4 @@ def test_bad_arguments_are_clean_errors(
 def test_bad_date_is_an_argparse_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["simulate", "--as-of", "March"])
-    assert "not a date" in capsys.readouterr().err
+    assert "not a day" in capsys.readouterr().err

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, timedelta
 
+from base.pseudonym import pseudonymise
 from collectors.event import deterministic_id
-from collectors.pseudonym import pseudonymise
 from collectors.simulate import Organisation
 from collectors.simulate.event_ids import simulator_event_id
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.catalog import CatalogError, CatalogIssue, Directory, load_catalog
+from base.directory import Directory
+from pipeline.catalog import CatalogError, CatalogIssue, load_catalog
 
 # Line numbers are part of the tests: edits below replace one line with one line so they stay put.
 BASE = """\

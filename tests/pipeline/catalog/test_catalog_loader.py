@@ -7,14 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.catalog import (
-    Catalog,
-    CatalogError,
-    Directory,
-    Investment,
-    Owner,
-    load_catalog,
-)
+from base.directory import Directory
+from pipeline.catalog import Catalog, CatalogError, Investment, Owner, load_catalog
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "catalog" / "example"
 

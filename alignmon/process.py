@@ -1,22 +1,79 @@
-"""The pipeline process: consumer, exporter and snapshot publisher around one DuckDB writer."""
+"""The pipeline process: consumer, exporter, alignment views and snapshot around one DuckDB writer.
+
+The shell wires the layers here, so the pipeline package never imports its outputs (metrics, alignment).
+`refresh_all` is the one sequence that brings every figure to a day, for the process and `alignmon refresh` alike.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
+from typing import TypeVar
+
+import duckdb
 
 from alignment import views
-from alignmon.settings import Settings
+from base.errors import InvalidFileError, TransientError
+from base.settings import Settings
 from metrics.exporter import PipelineCollector, serve
-from pipeline.catalog import CatalogError, CatalogSource, catalog_files
+from pipeline.catalog import Catalog, CatalogError, CatalogSource, catalog_files
 from pipeline.consumer import Consumer
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.snapshot import publish
 from pipeline.store import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+FIRST_BACKOFF_S, MAX_BACKOFF_S = 1.0, 60.0  # waits between attempts to start after a transient failure
+LOG_EVERY_S = 60.0  # a transient failure that persists is logged at most this often
+
+
+def open_store(settings: Settings) -> Store:
+    """The pipeline's DuckDB file, opened for writing, with the alignment model's views installed."""
+    store = Store(settings.duckdb_path, settings.timezone, settings.duckdb_memory_limit, settings.dedup_horizon_days)
+    try:
+        views.install(store.con)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def refresh_all(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date, k: int, *, sync: bool = True) -> float:
+    """Every figure as of `as_of`: the catalog's tables (unless `sync` is off: unchanged), adoption, alignment.
+
+    Returns the seconds it took.
+    """
+    began = time.perf_counter()
+    if sync:
+        sync_catalog(con, catalog)
+    refresh(con, catalog, as_of, k)
+    views.refresh(con, catalog, as_of)  # the alignment model's views for analysts
+    return time.perf_counter() - began
+
+
+def retrying(start: Callable[[], T], stopping: threading.Event, first_backoff_s: float = FIRST_BACKOFF_S) -> T | None:
+    """`start()` once it succeeds: a TransientError is retried with a backoff (to 60 s) and logged once a minute.
+
+    A different kind of failure is logged at once. Any other error propagates (terminal: the CLI exits non-zero
+    with the reason); None if stopped while waiting.
+    """
+    backoff, logged_at, logged_kind = first_backoff_s, -LOG_EVERY_S, None
+    while not stopping.is_set():
+        try:
+            return start()
+        except TransientError as exc:
+            if type(exc) is not logged_kind or time.monotonic() - logged_at >= LOG_EVERY_S:
+                log.warning("cannot start yet, retrying (next attempt in %.0f s): %s", backoff, exc)
+                logged_at, logged_kind = time.monotonic(), type(exc)
+            stopping.wait(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
+    return None
 
 
 @dataclass
@@ -34,18 +91,20 @@ class Pipeline:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
-        store = Store(
-            settings.duckdb_path, settings.timezone, settings.duckdb_memory_limit, settings.dedup_horizon_days
-        )
-        views.install(store.con)
-        consumer = Consumer(
-            store,
-            settings.kafka_bootstrap,
-            settings.topic,
-            settings.dlq_topic,
-            max_batch_bytes=int(settings.batch_max_mib * 1024 * 1024),
-            event_bounds=settings.event_bounds(),
-        )
+        """The process's parts, opened; DatabaseInUseError or BrokerUnavailableError (transient) if not yet."""
+        store = open_store(settings)
+        try:
+            consumer = Consumer(
+                store,
+                settings.kafka_bootstrap,
+                settings.topic,
+                settings.dlq_topic,
+                max_batch_bytes=int(settings.batch_max_mib * 1024 * 1024),
+                event_bounds=settings.event_bounds(),
+            )
+        except BaseException:
+            store.close()
+            raise
         pipeline = cls(settings, store, consumer)
         pipeline.find_catalog()
         return pipeline
@@ -55,7 +114,7 @@ class Pipeline:
         s = self.settings
         try:
             catalog_files(s.catalog_dir)
-        except CatalogError as exc:
+        except CatalogError as exc:  # the folder or its files are missing: they may come later
             if not self._warned:
                 log.warning("%s: ingesting only, no adoption figures until a catalog is there", exc)
                 self._warned = True
@@ -75,22 +134,21 @@ class Pipeline:
         assert self.catalog is not None
         try:
             catalog = self.catalog.current()
-        except CatalogError as exc:
+        except InvalidFileError as exc:
             # Never valid so far: keep ingesting (nothing is lost) and say what to fix.
             log.error("catalog not usable, adoption not computed until it is fixed:\n%s", exc)
             return False
-        if self.catalog.generation != self._generation:
+        changed = self.catalog.generation != self._generation
+        if changed:
             log.info("catalog loaded: %d investments", len(catalog.investments))
-            sync_catalog(self.store.con, catalog)
             self._generation = self.catalog.generation
         as_of = self.settings.today()
         key = (as_of, self._generation, self.consumer.stats.batches)
         if key == self._refreshed:
             return False
-        began = time.perf_counter()
-        refresh(self.store.con, catalog, as_of, self.settings.k_anonymity)
-        views.refresh(self.store.con, catalog, as_of)  # the alignment model's views for analysts
-        self.consumer.stats.last_refresh_s = time.perf_counter() - began
+        self.consumer.stats.last_refresh_s = refresh_all(
+            self.store.con, catalog, as_of, self.settings.k_anonymity, sync=changed
+        )
         self._refreshed = key
         return True
 
@@ -141,15 +199,28 @@ class Pipeline:
         self.consumer.stopping.set()
 
 
-def run_until_signal(pipeline: Pipeline) -> None:
-    """Run in the foreground; SIGINT/SIGTERM stop after the batch in flight is committed."""
+def run_until_signal(settings: Settings) -> None:
+    """Start (waiting out transient failures) and run in the foreground until SIGINT/SIGTERM.
+
+    A signal stops after the batch in flight is committed; a terminal error propagates (the CLI exits 1 with it).
+    """
     import signal  # noqa: PLC0415
+
+    stopping = threading.Event()
+    pipeline: Pipeline | None = None
 
     def stop(_sig: int, _frame: object) -> None:
         log.info("stopping after the current batch")
-        pipeline.stop()
+        stopping.set()
+        if pipeline is not None:
+            pipeline.stop()
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+    pipeline = retrying(lambda: Pipeline.from_settings(settings), stopping)
+    if pipeline is None:
+        return
+    if stopping.is_set():  # a signal between the start and here
+        pipeline.stop()
     pipeline.run()

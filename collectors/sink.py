@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from alignmon.errors import AlignmonError
+from base.errors import AlignmonError
 from collectors.record import Record
 
 log = logging.getLogger(__name__)

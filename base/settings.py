@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     )
     auth_failure_burst: int = Field(10, ge=1, description="Burst size of the per-address bad-token limit.")
 
+    # agent and importers' --gateway delivery
+    agent_token: SecretStr | None = Field(
+        None, description="The device's gateway token, when --token-file is not given (see `alignmon tokens issue`)."
+    )
+
     # pipeline
     duckdb_path: Path = Field(Path(".alignmon/alignmon.duckdb"), description="The pipeline's DuckDB file.")
     snapshot_path: Path = Field(
@@ -103,9 +108,14 @@ class Settings(BaseSettings):
     exporter_port: int = Field(19708, description="Port of the pipeline's Prometheus exporter (/metrics).")
     timezone: str = Field("UTC", description="The organisation's time zone: days are calendar days here.")
     k_anonymity: int = Field(5, description="Smallest group size shown in any breakdown.")
-    catalog_dir: Path = Field(Path("catalog/demo"), description="Folder of catalog YAML files.")
+    catalog_dir: Path = Field(Path("catalog/example"), description="Folder of catalog YAML files.")
     refresh_interval_s: float = Field(15.0, description="Seconds between adoption refreshes in the pipeline.")
     as_of: date | None = Field(None, description="Compute adoption as of this day, not today (reproducible runs).")
+
+    # dashboards
+    grafana_token: SecretStr | None = Field(
+        None, description="Grafana service-account token for `alignmon dashboards push` (or user:password in the URL)."
+    )
 
     def event_bounds(self) -> dict[str, Any]:
         """The contract's time bounds as UsageEvent's validation context takes them."""
@@ -114,7 +124,7 @@ class Settings(BaseSettings):
 
     def pseudonym_key(self) -> bytes:
         """The key for user pseudonyms (gateway and directory must use the same one)."""
-        from collectors.pseudonym import key_from  # noqa: PLC0415
+        from base.pseudonym import key_from  # noqa: PLC0415
 
         return key_from(self.pseudonym_secret.get_secret_value() if self.pseudonym_secret else None, self.dev_mode)
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from collectors.pseudonym import pseudonymise
-from pipeline.catalog import CatalogError, CatalogIssue, Directory, load_directory
+from base.directory import Directory, load_directory
+from base.errors import InvalidFileError, Issue
+from base.pseudonym import pseudonymise
 
 KEY = b"test-key"
 
@@ -18,8 +19,8 @@ def _write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def _issues(path: Path) -> list[CatalogIssue]:
-    with pytest.raises(CatalogError) as caught:
+def _issues(path: Path) -> list[Issue]:
+    with pytest.raises(InvalidFileError) as caught:
         load_directory(path, KEY)
     return list(caught.value.issues)
 

@@ -1,4 +1,8 @@
-"""The directory: who is in which department, keyed by the same pseudonym the gateway gives users."""
+"""The directory: who is in which department, keyed by the same pseudonym the gateway gives users.
+
+The one parser of the `user,department` CSV: the gateway and the importers enrich events with it, the pipeline
+computes populations with it, so one file passes both or neither.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collectors.pseudonym import pseudonymise
-from pipeline.catalog.errors import CatalogError, CatalogIssue
+from base.errors import InvalidFileError, Issue
+from base.pseudonym import pseudonymise
 
 REQUIRED_COLUMNS = ("user", "department")
 
@@ -49,22 +53,22 @@ class Directory:
 
 
 def parse_directory(text: str, key: bytes, source: str = "<directory>") -> Directory:
-    """Parse CSV text with a `user,department` header; raises CatalogError naming every bad line."""
+    """Parse CSV text with a `user,department` header; raises InvalidFileError naming every bad line."""
     reader = csv.reader(text.splitlines(keepends=True))
     try:
         header = next(reader)
     except StopIteration:
-        raise CatalogError(
-            [CatalogIssue(source, 1, "(header)", "empty file: expected a 'user,department' header")]
+        raise InvalidFileError(
+            [Issue(source, 1, "(header)", "empty file: expected a 'user,department' header")]
         ) from None
     except csv.Error as exc:
-        raise CatalogError([CatalogIssue(source, 1, "(header)", f"invalid CSV: {exc}")]) from None
+        raise InvalidFileError([Issue(source, 1, "(header)", f"invalid CSV: {exc}")]) from None
     columns = [name.strip().casefold() for name in header]
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
     if missing:
-        raise CatalogError(
+        raise InvalidFileError(
             [
-                CatalogIssue(
+                Issue(
                     source,
                     1,
                     "(header)",
@@ -76,7 +80,7 @@ def parse_directory(text: str, key: bytes, source: str = "<directory>") -> Direc
     user_col, dep_col = columns.index("user"), columns.index("department")
     members: dict[str, str] = {}
     first_line: dict[str, tuple[int, str, str]] = {}
-    issues: list[CatalogIssue] = []
+    issues: list[Issue] = []
     line = 1
     try:
         for row in reader:
@@ -84,21 +88,21 @@ def parse_directory(text: str, key: bytes, source: str = "<directory>") -> Direc
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) <= max(user_col, dep_col):
-                issues.append(CatalogIssue(source, line, "(row)", f"expected {len(header)} columns, got {len(row)}"))
+                issues.append(Issue(source, line, "(row)", f"expected {len(header)} columns, got {len(row)}"))
                 continue
             user, department = row[user_col].strip(), row[dep_col].strip()
             if not user:
-                issues.append(CatalogIssue(source, line, "user", "empty user"))
+                issues.append(Issue(source, line, "user", "empty user"))
                 continue
             if not department:
-                issues.append(CatalogIssue(source, line, "department", f"empty department for user {user!r}"))
+                issues.append(Issue(source, line, "department", f"empty department for user {user!r}"))
                 continue
             pseudonym = pseudonymise(user, key)
             if pseudonym in first_line:
                 earlier_line, earlier_user, earlier_dep = first_line[pseudonym]
                 if earlier_dep != department:
                     issues.append(
-                        CatalogIssue(
+                        Issue(
                             source,
                             line,
                             "department",
@@ -110,9 +114,9 @@ def parse_directory(text: str, key: bytes, source: str = "<directory>") -> Direc
             first_line[pseudonym] = (line, user, department)
             members[pseudonym] = department
     except csv.Error as exc:
-        issues.append(CatalogIssue(source, reader.line_num or line, "(row)", f"invalid CSV: {exc}"))
+        issues.append(Issue(source, reader.line_num or line, "(row)", f"invalid CSV: {exc}"))
     if issues:
-        raise CatalogError(issues)
+        raise InvalidFileError(issues)
     return Directory(members)
 
 
@@ -121,8 +125,8 @@ def load_directory(path: Path, key: bytes) -> Directory:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise CatalogError([CatalogIssue(str(path), 0, "(file)", f"cannot read: {exc.strerror or exc}")]) from None
+        raise InvalidFileError([Issue(str(path), 0, "(file)", f"cannot read: {exc.strerror or exc}")]) from None
     except UnicodeDecodeError as exc:
-        raise CatalogError([CatalogIssue(str(path), 0, "(file)", f"not UTF-8 text: {exc.reason}")]) from None
+        raise InvalidFileError([Issue(str(path), 0, "(file)", f"not UTF-8 text: {exc.reason}")]) from None
     directory = parse_directory(text, key, str(path))
     return Directory(directory.members, path)

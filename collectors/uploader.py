@@ -1,5 +1,7 @@
 """Upload spooled events to the gateway in gzip batches; commit the spool only on the gateway's 202.
 
+Shared by the agent and the importers' `--gateway` delivery, with the device token they read the same way.
+
 Answers and what happens:
 - 202: the batch is committed; events the gateway rejected (field errors) are logged and dropped, since
   sending them again can never succeed;
@@ -15,23 +17,47 @@ Answers and what happens:
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import httpx
 
-from alignmon.errors import AlignmonError
+from base.errors import AlignmonError
 from collectors.spool import Batch, Spool
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 500
 EVENTS_PATH = "/v1/events"
+TOKEN_ENV = "ALIGNMON_AGENT_TOKEN"
+
+
+def read_token(args: argparse.Namespace) -> str:
+    """The device token from --token, --token-file or ALIGNMON_AGENT_TOKEN, in that order."""
+    from base.settings import Settings  # noqa: PLC0415  (pydantic only when a command runs)
+
+    if args.token:
+        return str(args.token).strip()
+    if args.token_file is not None:
+        try:
+            token = Path(args.token_file).read_text().strip()
+        except OSError as exc:
+            raise AlignmonError(f"{args.token_file}: cannot read the device token: {exc.strerror}") from None
+        if not token:
+            raise AlignmonError(f"{args.token_file}: the token file is empty")
+        return token
+    setting = Settings().agent_token
+    token = setting.get_secret_value().strip() if setting else ""
+    if not token:
+        raise AlignmonError(f"no device token: set ${TOKEN_ENV} or pass --token-file (see alignmon tokens issue)")
+    return token
 
 
 class UploadAuthError(AlignmonError):

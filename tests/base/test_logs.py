@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from alignmon.logs import FORMAT, LibraryDigest
+from base.logs import FORMAT, LibraryDigest
 
 
 class Clock:

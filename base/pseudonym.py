@@ -21,7 +21,7 @@ def pseudonymise(user: str, key: bytes) -> str:
 
 def key_from(secret: str | None, dev_mode: bool) -> bytes:
     """The pseudonym key from settings: the configured secret, or the dev key only when dev mode is on."""
-    from alignmon.errors import AlignmonError  # noqa: PLC0415  (keep this module dependency-free at import)
+    from base.errors import AlignmonError  # noqa: PLC0415  (keep this module dependency-free at import)
 
     if secret:
         return secret.encode()

@@ -1,0 +1,27 @@
+"""The pipeline's failures, typed by what the process does about them (base.errors has the split).
+
+Transient: the process waits and retries (logged once a minute). Terminal: it stops with the reason and its
+supervisor decides; restarting on the same input would fail alike.
+"""
+
+from __future__ import annotations
+
+from base.errors import TerminalError, TransientError
+
+
+class BrokerUnavailableError(TransientError):
+    """No Kafka broker answers at the bootstrap address (not started yet, or away)."""
+
+    def __init__(self, bootstrap: str, reason: object) -> None:
+        super().__init__(
+            f"Kafka at {bootstrap} is not reachable ({reason}); set ALIGNMON_KAFKA_BOOTSTRAP if it is elsewhere"
+        )
+
+
+class StoreFailedError(TerminalError):
+    """DuckDB invalidated the database after a fatal error: every later statement would fail alike."""
+
+    def __init__(self, path: object, reason: object) -> None:
+        super().__init__(
+            f"the database {path} failed and DuckDB refuses further writes ({reason}); restart the pipeline on it"
+        )

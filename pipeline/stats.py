@@ -1,0 +1,23 @@
+"""What the pipeline process knows about itself: the consumer counts it, the exporter reads it.
+
+A plain type of its own, so the exporter reads the process's figures without importing the consumer (and Kafka).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class ConsumerStats:
+    """What the pipeline process knows about itself (the exporter reads it alongside DuckDB)."""
+
+    batches: int = 0
+    events: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    out_of_range: int = 0
+    last_batch_s: float = 0.0
+    batch_seconds_total: float = 0.0
+    last_refresh_s: float = 0.0
+    snapshot_at: float = 0.0  # unix time of the last published snapshot
