@@ -12,7 +12,9 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
 from alignmon.stack.kafka import ensure_topics
+from base.errors import TerminalError
 from pipeline.consumer import Consumer
+from pipeline.errors import StoreFailedError
 from pipeline.store import Store
 
 pytestmark = pytest.mark.integration
@@ -181,6 +183,31 @@ def test_a_store_that_refuses_everything_stops_the_pipeline_instead_of_dead_lett
         consumer.close()
     assert store.con.execute("SELECT count(*) FROM rejected_events").fetchone() == (0,)
     assert store.stored_offsets(topic) == {}  # nothing committed past the failure: a restart reads it all again
+    store.close()
+
+
+class FailedStore(Store):
+    """A store whose database DuckDB invalidated (as after a failed write of its log)."""
+
+    def write(self, batch: Any, high_watermarks: Any = None, *, dry_run: bool = False) -> int:
+        raise duckdb.FatalException("FATAL Error: Failed: database has been invalidated")
+
+
+def test_a_database_duckdb_invalidated_is_a_terminal_error_with_its_reason(
+    kafka_bootstrap: str, topic: str, tmp_path: Path
+) -> None:
+    produce(kafka_bootstrap, topic, [json.dumps(event(i)).encode() for i in range(3)])
+    store = FailedStore(tmp_path / "x.duckdb")
+    consumer = Consumer(store, kafka_bootstrap, topic, f"{topic}.dlq")
+    try:
+        with pytest.raises(StoreFailedError, match=r"x\.duckdb failed and DuckDB refuses further writes") as caught:
+            for _ in range(50):
+                consumer.step()
+                consumer.flush()
+    finally:
+        consumer.close()
+    assert isinstance(caught.value, TerminalError) and isinstance(caught.value.__cause__, duckdb.FatalException)
+    assert store.stored_offsets(topic) == {}
     store.close()
 
 
