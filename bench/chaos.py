@@ -31,7 +31,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import random
 import shlex
 import shutil
@@ -52,6 +51,9 @@ from typing import Any
 
 import duckdb
 import httpx
+from host import machine  # bench/host.py: these scripts run from bench/
+
+from metrics.scrape import total
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = date(2026, 11, 19)  # the simulated fleet's last day (fixed, in the past: as bench/ingest.py)
@@ -62,20 +64,6 @@ class HangError(Exception):
 
 
 # -- small helpers ---------------------------------------------------------------------------------
-
-
-def machine() -> str:
-    cpu, mem = "unknown CPU", "? GiB"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem = f"{int(line.split()[1]) / 1024**2:.1f} GiB"
-    python = platform.python_version()
-    return f"{os.cpu_count()} CPUs (nproc), {cpu}, {mem} RAM, Linux {platform.release()}, Python {python}"
 
 
 def code_version() -> str:
@@ -245,18 +233,9 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
 
 
 def ingested(metrics_url: str) -> int | None:
-    """alignmon_events_ingested_total summed over its labels, or None while the exporter does not answer."""
-    try:
-        text = httpx.get(metrics_url, timeout=2).text
-    except httpx.HTTPError:
-        return None
-    return int(
-        sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith("alignmon_events_ingested_total{")
-        )
-    )
+    """Events the pipeline stored (alignmon_events_ingested_total), or None while its exporter does not answer."""
+    found = total(metrics_url, "alignmon_events_ingested_total")
+    return None if found is None else int(found)
 
 
 @dataclass

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import os
 import platform
 import resource
 import shlex
@@ -28,15 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from host import machine  # bench/host.py: these scripts run from bench/
 
 
 def build_bodies(device: str, events: int, batch: int, use_gzip: bool) -> list[bytes]:
@@ -210,7 +201,7 @@ def main() -> int:
     import kafka  # noqa: PLC0415
 
     rows = [
-        ("machine", f"{os.cpu_count()} CPUs (nproc), {cpu_model()}"),
+        ("machine", machine()),
         ("python / kafka-python", f"{platform.python_version()} / {kafka.__version__}"),
         ("command", shlex.join([sys.executable, *sys.argv])),
         ("broker", result["bootstrap"]),

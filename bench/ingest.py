@@ -44,22 +44,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from host import machine  # bench/host.py: these scripts run from bench/
+
 SEED = 11
 AS_OF = date(2026, 11, 19)  # a Thursday: the "new day" of (c) has events
-
-
-def machine() -> dict[str, str]:
-    cpu, mem = "unknown", "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal"):
-            mem = f"{int(line.split()[1]) / 1024**2:.1f} GiB"
-    import os  # noqa: PLC0415
-
-    return {"nproc": str(os.cpu_count()), "cpu": cpu, "ram": mem, "kernel": platform.release()}
 
 
 def versions() -> dict[str, str]:
@@ -448,7 +436,7 @@ def report(argv: list[str], runs: dict[str, dict[str, Any]], b: dict[str, float]
     lines = [
         "",
         f"command: .venv/bin/python bench/ingest.py {shlex.join(argv)}".rstrip(),
-        "machine: " + ", ".join(f"{k} {v}" for k, v in machine().items()),
+        f"machine: {machine()}",
         "versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
         "",
         "(a) Kafka -> committed DuckDB rows (Consumer + decode/validate + Store.write incl. rollup and offsets)",

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import statistics
 import sys
@@ -26,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import yaml
+from host import machine  # bench/host.py: these scripts run from bench/
 
 from alignmon.stack.process import free_port
 from base.directory import load_directory
@@ -38,19 +37,6 @@ from pipeline.store import Store
 
 KEY = b"bench-key"
 AS_OF = date(2026, 11, 20)
-
-
-def machine() -> str:
-    cpu = next(
-        (
-            ln.split(":", 1)[1].strip()
-            for ln in Path("/proc/cpuinfo").read_text().splitlines()
-            if ln.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    mem = int(next(ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")))
-    return f"{os.cpu_count()} cores, {cpu}, {mem / 1024 / 1024:.0f} GiB RAM, Python {platform.python_version()}"
 
 
 def build(tmp: Path, investments: int, departments: int, users_per_department: int) -> Store:

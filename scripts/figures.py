@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import httpx
+
+from metrics.scrape import total
 
 AS_OF = "2026-11-18"
 SEED, DAYS = "7", "60"
@@ -93,12 +94,8 @@ def run(tree: Path | None, out: Path) -> None:
 
 
 def _handled() -> int:
-    try:
-        text = httpx.get(f"http://127.0.0.1:{EXPORTER_PORT}/metrics", timeout=5).text
-    except httpx.HTTPError:
-        return 0
-    found = re.findall(r"^alignmon_events_(?:ingested|rejected)_total\{[^}]*\} (\S+)$", text, re.M)
-    return int(sum(float(v) for v in found))
+    url = f"http://127.0.0.1:{EXPORTER_PORT}/metrics"
+    return int(sum(total(url, f"alignmon_events_{n}_total") or 0 for n in ("ingested", "rejected")))
 
 
 def dump(path: Path) -> dict[str, Any]:

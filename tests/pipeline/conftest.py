@@ -4,25 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import httpx
 import pytest
 
+from metrics.scrape import total
 from pipeline.consumer import Consumer
 
 
 def _ingested(metrics_url: str) -> int | None:
-    """alignmon_events_ingested_total summed over its labels, or None while the exporter is not up."""
-    try:
-        text = httpx.get(metrics_url, timeout=2).text
-    except httpx.HTTPError:
-        return None
-    return int(
-        sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith("alignmon_events_ingested_total{")
-        )
-    )
+    """Events stored (alignmon_events_ingested_total summed), or None while the exporter is not up."""
+    found = total(metrics_url, "alignmon_events_ingested_total")
+    return None if found is None else int(found)
 
 
 def _drain(consumer: Consumer, expected: int, max_steps: int = 200) -> int:

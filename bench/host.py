@@ -1,0 +1,26 @@
+"""The machine a benchmark ran on, as every script prints it next to its results."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+
+def _proc(path: str, key: str) -> str | None:
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(key)), None)
+
+
+def machine() -> str:
+    """CPUs, CPU model, RAM, kernel and Python, e.g. `2 CPUs (nproc), AMD EPYC 7B13, 7.8 GiB RAM, Linux 6.1, ...`."""
+    cpu = _proc("/proc/cpuinfo", "model name") or platform.processor() or "unknown CPU"
+    mem_kib = _proc("/proc/meminfo", "MemTotal")
+    mem = f"{int(mem_kib.split()[0]) / 1024**2:.1f} GiB" if mem_kib else "? GiB"
+    return (
+        f"{os.cpu_count()} CPUs (nproc), {cpu}, {mem} RAM, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
