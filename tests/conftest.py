@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from alignmon.stack.process import free_port
 from alignmon.stack.stack import Stack, StackConfig
 from metrics.config import local_alertmanager_yaml, rule_files
 from metrics.inbox import AlertInbox
+from tests.support.wait import wait_until
 
 
 class Ports:
@@ -132,21 +132,16 @@ def alignmon(tmp_path: Path) -> Iterator[Alignmon]:
     runner.stop_all()
 
 
-def _wait_for(check: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> Any:
-    """Poll `check` until it returns something truthy; fail with `what` after the timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+@pytest.fixture(scope="session")
+def wait_for() -> Callable[..., Any]:
+    """`wait_for(check, timeout=60, what="...")`: tests.support.wait.wait_until, for tests that take it as a fixture."""
+    return wait_until
 
 
 @pytest.fixture(scope="session")
-def wait_for() -> Callable[..., Any]:
-    """`wait_for(check, timeout=60, what="...")`: poll until truthy, else fail naming what was awaited."""
-    return _wait_for
+def httpserver_listen_address() -> tuple[str, int]:
+    """pytest-httpserver's one background test server listens on IPv4 loopback, on a free port."""
+    return "127.0.0.1", 0
 
 
 def _read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Any]:
@@ -155,19 +150,21 @@ def _read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Any
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     try:
-        deadline = time.monotonic() + timeout_s
-        while not (partitions := consumer.partitions_for_topic(topic)):
-            assert time.monotonic() < deadline, f"topic {topic} has no partitions"
-            time.sleep(0.1)
+        partitions = wait_until(lambda: consumer.partitions_for_topic(topic), timeout_s, f"partitions of {topic}", 0.1)
         parts = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
         end = consumer.end_offsets(parts)
         out: list[Any] = []
-        while any(consumer.position(tp) < end[tp] for tp in parts):
-            assert time.monotonic() < deadline, "timed out reading the topic"
-            for batch in consumer.poll(timeout_ms=500).values():
+
+        def read_to_the_end() -> bool:
+            if all(consumer.position(tp) >= end[tp] for tp in parts):
+                return True
+            for batch in consumer.poll(timeout_ms=500).values():  # the poll itself waits for records
                 out.extend(batch)
+            return False
+
+        wait_until(read_to_the_end, timeout_s, lambda: f"the end of {topic} ({len(out)} records read)", interval=0)
         return sorted(out, key=lambda r: (r.partition, r.offset))
     finally:
         consumer.close()

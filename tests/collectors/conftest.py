@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from alignmon.stack.process import free_port
+from tests.support.wait import wait_until
 
 
 @dataclass
@@ -44,17 +44,15 @@ class AwServer:
 
 
 def _wait_ready(server: AwServer, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def ready() -> bool:
         if proc.poll() is not None:
             pytest.fail(f"aw-server exited with {proc.returncode}:\n{server.log.read_text()}")
-        try:
-            if httpx.get(f"{server.url}/api/0/info", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"aw-server not ready after {timeout} s:\n{server.log.read_text()}")
+        return httpx.get(f"{server.url}/api/0/info", timeout=1.0).status_code == 200
+
+    def awaited() -> str:
+        return f"aw-server to answer; its log:\n{server.log.read_text()}"
+
+    wait_until(ready, timeout, awaited, interval=0.2, ignore=httpx.HTTPError)
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
+import re
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from alignmon.cli import main
 from base.errors import AlignmonError
@@ -28,50 +29,26 @@ FOLDER = "alignmon"
 class FakeGrafana:
     """Grafana's HTTP API, as far as grafana-client's folder, datasource and dashboard calls go."""
 
-    def __init__(self) -> None:
+    def __init__(self, server: HTTPServer) -> None:
         self.calls: list[tuple[str, str]] = []
         self.bodies: list[Any] = []
         self.folders: dict[str, dict[str, Any]] = {}
         self.datasources: dict[str, dict[str, Any]] = {}
         self.dashboards: dict[str, dict[str, Any]] = {}
         self.next_id = 1
-        fake = self
+        self.url = server.url_for("").rstrip("/")
+        server.expect_request(re.compile("/.*")).respond_with_handler(self._handle)
 
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _handle(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
-                fake.calls.append((method, self.path))
-                fake.bodies.append(body)
-                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                    self._answer(401, {"message": "invalid API key"})
-                    return
-                status, answer = fake.route(method, self.path, body)
-                self._answer(status, answer)
-
-            def do_GET(self) -> None:
-                self._handle("GET")
-
-            def do_POST(self) -> None:
-                self._handle("POST")
-
-            def do_PUT(self) -> None:
-                self._handle("PUT")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _handle(self, request: Request) -> Response:
+        path = request.full_path.rstrip("?")
+        body = json.loads(request.data) if request.data else None
+        self.calls.append((request.method, path))
+        self.bodies.append(body)
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            status, answer = 401, {"message": "invalid API key"}
+        else:
+            status, answer = self.route(request.method, path, body)
+        return Response(json.dumps(answer), status, content_type="application/json")
 
     def _id(self) -> int:
         self.next_id += 1
@@ -136,10 +113,9 @@ class FakeGrafana:
 
 
 @pytest.fixture
-def grafana() -> Iterator[FakeGrafana]:
-    fake = FakeGrafana()
-    yield fake
-    fake.server.shutdown()
+def grafana(httpserver: HTTPServer) -> Iterator[FakeGrafana]:
+    yield FakeGrafana(httpserver)
+    httpserver.check()  # a payload check that failed inside the double fails the test
 
 
 def _push(grafana: FakeGrafana, dashboards: list[dict[str, Any]], token: str = TOKEN) -> list[Change]:

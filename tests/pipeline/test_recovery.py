@@ -306,13 +306,14 @@ def test_broker_restart_mid_stream(
     broker.stop()
     # Without its broker the pipeline keeps running: what it had already fetched commits (the batch in
     # the writer, the client's buffer), then nothing more while kafka-python reconnects.
-    counts = [ingested(url)]
-    while len(counts) < 3 or counts[-1] != counts[-3]:
-        assert len(counts) < 30, f"the count never settled with the broker down: {counts}"
-        time.sleep(1)
+    counts: list[int | None] = []
+
+    def settled() -> int | None:  # the same count two seconds apart
         assert proc.poll() is None, runner.log(1)
         counts.append(ingested(url))
-    down_at = counts[-1]
+        return counts[-1] if len(counts) >= 3 and counts[-1] == counts[-3] else None
+
+    down_at = wait_for(settled, 30, lambda: f"the count to settle with the broker down: {counts}", interval=1)
     assert down_at is not None and down_at < len(events)
     broker.start()
     wait_for(fed.is_set, timeout=300, what="the producer to deliver the whole stream")

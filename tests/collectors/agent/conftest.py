@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -15,13 +16,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from collectors.event import UsageEvent
+from tests.support.wait import wait_until
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -80,40 +83,24 @@ class Seen:
 
 
 class StubGateway:
-    """A tiny real HTTP server that answers POST /v1/events from a script, then with 202."""
+    """Answers POST /v1/events on the shared test HTTP server (pytest-httpserver) from a script, then with 202."""
 
     reply = Reply
 
-    def __init__(self) -> None:
+    def __init__(self, server: HTTPServer) -> None:
         self.script: list[Reply] = []
         self.decide: Callable[[list[dict[str, Any]]], Reply] | None = None
         self.requests: list[Seen] = []
         self._lock = threading.Lock()
-        stub = self
+        self.url = server.url_for("").rstrip("/")
+        server.expect_request(re.compile("/.*"), method="POST").respond_with_handler(self._handle)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    raw = gzip.decompress(raw)
-                events = json.loads(raw)
-                reply = stub._reply(self.path, dict(self.headers), events)
-                payload = json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
+    def _handle(self, request: Request) -> Response:
+        raw = request.get_data()
+        if request.headers.get("Content-Encoding") == "gzip":
+            raw = gzip.decompress(raw)
+        reply = self._reply(request.path, dict(request.headers), json.loads(raw))
+        return Response(json.dumps(reply.body), reply.status, reply.headers, content_type="application/json")
 
     def _reply(self, path: str, headers: dict[str, str], events: list[dict[str, Any]]) -> Reply:
         with self._lock:
@@ -135,16 +122,11 @@ class StubGateway:
             )
         return reply
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
 
 @pytest.fixture
-def stub() -> Iterator[StubGateway]:
-    gateway = StubGateway()
-    yield gateway
-    gateway.close()
+def stub(httpserver: HTTPServer) -> Iterator[StubGateway]:
+    yield StubGateway(httpserver)
+    httpserver.check()  # an error inside the stub fails the test
 
 
 # -- a real X display ---------------------------------------------------------------------------------
@@ -175,7 +157,7 @@ class XSession:
         self.display = f":{int(number)}"
         self.env = {**os.environ, "DISPLAY": self.display}
         self._spawn(["openbox", "--sm-disable"], "openbox")
-        self._wait(self._wm_ready, "openbox to manage the display")
+        wait_until(self._wm_ready, 20, "openbox to manage the display", interval=0.05)
 
     def _spawn(self, argv: list[str], name: str, **kwargs: Any) -> subprocess.Popen[bytes]:
         with (self.root / f"{name}.log").open("ab") as log:
@@ -192,14 +174,6 @@ class XSession:
     def log(self, name: str) -> str:
         path = self.root / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
-
-    @staticmethod
-    def _wait(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            time.sleep(0.05)
 
     def _property(self, window: int | None, name: str) -> Any:
         """A property of a window (the root when None) read with python-xlib; None when unset."""
@@ -241,7 +215,7 @@ class XSession:
     def activate(self, window: int) -> None:
         """Give the window the focus through the window manager (an EWMH request), then touch the mouse."""
         self.xdotool("windowactivate", "--sync", str(window))
-        self._wait(lambda: self.active() == window, f"window {window} to become active", 10.0)
+        wait_until(lambda: self.active() == window, 10, f"window {window} to become active", interval=0.05)
         self.nudge()
 
     def has_net_wm_pid(self, window: int) -> bool:
@@ -254,6 +228,13 @@ class XSession:
     def nudge(self) -> None:
         """Real (XTEST) pointer input: resets the X idle counter."""
         self.xdotool("mousemove_relative", "--", "1", "1")
+
+    def hold(self, seconds: float) -> None:
+        """Keep the user active for `seconds`: real pointer input every half second (the input under test)."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.nudge()
+            time.sleep(min(0.5, max(0.0, end - time.monotonic())))
 
     def close(self) -> None:
         for proc in reversed(self.procs):

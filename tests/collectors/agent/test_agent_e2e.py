@@ -73,10 +73,7 @@ def test_agent_on_xvfb_through_the_gateway_into_kafka(
         for app, seconds in [("xterm", 3.0), ("xcalc", 3.0), ("xlogo", 2.0)]:
             began = time.time()
             xsession.activate(x_apps[app])
-            end = began + seconds
-            while time.time() < end:
-                xsession.nudge()
-                time.sleep(0.4)
+            xsession.hold(seconds)
             shown.append((app, began, time.time()))
         agent.stop()
         runner.join(timeout=60)

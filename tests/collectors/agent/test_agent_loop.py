@@ -16,6 +16,7 @@ from collectors.agent.agent import EXIT_OK, EXIT_PENDING, EXIT_REFUSED, Agent
 from collectors.event import UsageEvent
 from collectors.spool import Spool
 from collectors.uploader import Backoff, Uploader
+from tests.support.wait import wait_until
 
 Stub = Any
 
@@ -122,10 +123,7 @@ def test_run_uploads_in_the_background_and_flushes_on_stop(
     agent = build(tmp_path, stub.url, [source])
     runner = threading.Thread(target=lambda: setattr(agent, "code", agent.run()))
     runner.start()
-    deadline = time.monotonic() + 20
-    while sum(len(r.events) for r in stub.requests[2:]) < 5:
-        assert time.monotonic() < deadline, "the background upload did not deliver"
-        time.sleep(0.02)
+    wait_until(lambda: sum(len(r.events) for r in stub.requests[2:]) >= 5, 20, "the background upload", 0.02)
     agent.stop()
     runner.join(timeout=20)
     assert not runner.is_alive()

@@ -64,14 +64,6 @@ class SamplingThread:
         self.source.close()
 
 
-def hold(xsession: XSession, seconds: float) -> None:
-    """Keep the user 'active' for a while: pointer input every half second."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        xsession.nudge()
-        time.sleep(min(0.5, max(0.0, end - time.monotonic())))
-
-
 def test_desktop_reads_the_active_window_its_process_and_the_idle_time(
     xsession: XSession, x_apps: dict[str, int]
 ) -> None:
@@ -91,7 +83,7 @@ def test_desktop_reads_the_active_window_its_process_and_the_idle_time(
         assert not xsession.has_net_wm_pid(x_apps["xcalc"])
         xsession.nudge()
         assert desktop.idle_ms() < 1000
-        time.sleep(1.5)
+        time.sleep(1.5)  # the idle time under test: no input for 1.5 s must read as >= 1.4 s of idle
         assert desktop.idle_ms() >= 1400
         xsession.nudge()
         assert desktop.idle_ms() < 1000
@@ -129,7 +121,7 @@ def test_the_sampler_reports_exactly_the_windows_shown_for_as_long_as_they_had_f
         for app, seconds in plan:
             began = time.time()
             xsession.activate(x_apps[app])
-            hold(xsession, seconds)
+            xsession.hold(seconds)
             shown.append((app, began, time.time()))
     events = sampling.events
     assert [e.app for e in events] == [app for app, _ in plan]
@@ -153,14 +145,16 @@ def test_idle_time_on_the_real_display_is_never_focus(xsession: XSession, x_apps
     interval, threshold = 0.25, 2.0
     xsession.activate(x_apps["xterm"])
     with SamplingThread(x11_source(xsession.display, SpanRules(interval_s=interval, idle_threshold_s=threshold))) as s:
-        hold(xsession, 1.5)
+        xsession.hold(1.5)
         xsession.nudge()
         last_input = time.time()
-        time.sleep(threshold + 1.5)  # no input: idle passes the threshold
+        # The idle period under test (no input for longer than the threshold), not a wait for something:
+        # its length is what the idle gap asserted below is measured against.
+        time.sleep(threshold + 1.5)
         assert [e.app for e in s.events] == ["xterm"]
         back = time.time()
         xsession.nudge()
-        hold(xsession, 1.0)
+        xsession.hold(1.0)
     first, second = s.events
     assert abs(first.end.timestamp() - last_input) <= 0.3, (first.end.timestamp(), last_input)
     assert second.start.timestamp() >= back - 0.05
@@ -175,7 +169,7 @@ def test_a_window_closing_under_the_sampler_is_harmless(xsession: XSession, x_ap
     source = x11_source(xsession.display, SpanRules(interval_s=0.1))
     events: list[UsageEvent] = []
     poll: Callable[[], None] = lambda: events.extend(source.poll(datetime.now(UTC)))  # noqa: E731
-    for _ in range(5):
+    for _ in range(5):  # the sampler's clock, driven by hand: a poll every 0.1 s
         poll()
         time.sleep(0.1)
     proc.terminate()

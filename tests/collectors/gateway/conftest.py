@@ -9,7 +9,6 @@ import gzip
 import hashlib
 import hmac
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from collectors.gateway.server import BackgroundServer, Limits
 from collectors.gateway.service import GatewayService
 from collectors.record import events_of
 from collectors.sink import MemorySink, Sink
+from tests.support.wait import wait_until
 
 SECRET = "gateway-test-secret-0123456789"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -97,11 +97,7 @@ class Kit:
 
     @staticmethod
     def wait_for(predicate: Callable[[], bool], timeout_s: float = 30.0, what: str = "condition") -> None:
-        deadline = time.monotonic() + timeout_s
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            time.sleep(0.05)
+        wait_until(predicate, timeout_s, what, interval=0.05)
 
 
 @pytest.fixture

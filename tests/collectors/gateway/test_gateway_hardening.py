@@ -22,6 +22,7 @@ from collectors.gateway.service import GatewayService, KafkaUnavailableError, Sp
 from collectors.gateway.tokens import TokenStore
 from collectors.record import Record, events_of
 from collectors.sink import MemorySink, is_permanent
+from tests.support.wait import wait_until
 
 Gateway = Any
 Kit = Any
@@ -150,7 +151,8 @@ def test_connections_over_the_limit_get_503(settings: Settings, make_gateway: Ca
     gw = make_gateway(settings.model_copy(update={"gateway_max_connections": 2}))
     idle = [socket.create_connection((gw.server.host, gw.server.port)) for _ in range(2)]
     try:
-        time.sleep(0.2)  # let the server register them
+        connections = gw.server.server.server_state.connections  # what uvicorn counts against the limit
+        wait_until(lambda: len(connections) == 2, 10, "the server to register both idle connections", 0.01)
         assert gw.client.get("/healthz").status_code == 503
     finally:
         for conn in idle:
