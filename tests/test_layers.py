@@ -64,7 +64,7 @@ def _part(module: str) -> str:
 def violations(module: str, imported: list[str]) -> list[str]:
     """The imports of `module` that point against the layers, each as 'module -> imported (why)'."""
     bad: list[str] = []
-    own = module.split(".")[0]
+    own = module.split(".", maxsplit=1)[0]
     for target in imported:
         top = target.split(".")[0]
         if top not in PACKAGES or own not in PACKAGES:
