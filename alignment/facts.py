@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-UNCATALOGUED = "uncatalogued:"  # prefix of an application key with no catalog entry (as the usage_daily view)
+from pipeline.domain.rules import K_ANONYMITY, app_name
 
 
 @dataclass(frozen=True)
@@ -146,12 +146,12 @@ class Facts:
     switches: tuple[SwitchWeek, ...] = ()
     department_sizes: Mapping[str, int] = field(default_factory=dict)
     series: Mapping[str, tuple[tuple[date, float | None], ...]] = field(default_factory=dict)
-    k: int = 5
+    k: int = K_ANONYMITY
 
     def app_name(self, app: str) -> str:
         """The display name of an application key (the raw identifier for an uncatalogued one)."""
         info = self.strategy.applications.get(app)
-        return info.name if info is not None else app.removeprefix(UNCATALOGUED)
+        return info.name if info is not None else app_name(app)
 
     def state(self, investment: str) -> InvestmentState:
         """The measured state of an investment; an unmeasured one is `unknown`."""

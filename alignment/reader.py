@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import fields
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from alignment.facts import (
-    UNCATALOGUED,
     AppInfo,
     Facts,
     InitiativeInfo,
@@ -21,31 +21,29 @@ from alignment.facts import (
     Usage,
 )
 from base.errors import AlignmonError
+from pipeline import sql
+from pipeline.domain.rules import K_ANONYMITY, MONTH_DAYS, WEEK_DAYS
+from pipeline.figures.current import InvestmentFigures, current_figures, read_current
 
 if TYPE_CHECKING:
     from pipeline.catalog import Catalog
     from pipeline.catalog.model import Investment
 
-WINDOW_DAYS = 28
-WEEKS = 6  # 7-day blocks for the growth of emergent tools
+WEEKS = 6  # WEEK_DAYS blocks for the growth of emergent tools
 SWITCH_WEEKS = 12  # calendar weeks of displacement history
 SERIES_DAYS = 365  # longest adoption history drawn in the report
-DEFAULT_MIN_S = 300.0  # METRICS.md: 5 minutes make an active day
 
-# Uncatalogued identifiers are grouped by executable name, so C:\...\foo.exe, foo.exe and /usr/bin/foo are one tool.
-_APP_KEY = rf"""coalesce(m.application, '{UNCATALOGUED}' ||
-    lower(regexp_replace(regexp_replace(u.app, '^.*[/\\]', ''), '\.exe$', '', 'i')))"""
-
-# Focus per user, application key and day (several raw identifiers of one app summed), judged active or not.
-_JUDGED = f"""(
-SELECT d."user", d.app, d.day, d.focus_s, d.focus_s >= coalesce(a.min_s, $min_s) AS active
+# Focus per user, application key and day (several raw identifiers of one app summed), judged active or not;
+# an uncatalogued application is keyed by the one identity rule of pipeline.domain.rules (app_key).
+_JUDGED = sql.render("""(
+SELECT d."user", d.app, d.day, d.focus_s, d.focus_s >= coalesce(a.min_s, $active_s) AS active
 FROM (
-    SELECT u."user", {_APP_KEY} AS app, u.day, sum(u.focus_s) AS focus_s
+    SELECT u."user", {{app_key(m.application, u.app)}} AS app, u.day, sum(u.focus_s) AS focus_s
     FROM usage_user_daily u LEFT JOIN app_map m USING (app)
     WHERE u.day BETWEEN $first AND $last
     GROUP BY ALL
 ) d LEFT JOIN catalog_applications a ON a.application = d.app
-)"""
+)""")
 
 
 def strategy_from_catalog(catalog: Catalog) -> Strategy:
@@ -101,8 +99,8 @@ def computed_as_of(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | 
     """(as-of day of adoption_current, last day of the daily series, k) from refresh_state."""
     row = con.execute("SELECT as_of, computed_to, k FROM refresh_state").fetchone()
     if row is None:
-        return None, None, 5
-    return row[0], row[1], int(row[2] or 5)
+        return None, None, K_ANONYMITY
+    return row[0], row[1], int(row[2] or K_ANONYMITY)
 
 
 def read_facts(con: duckdb.DuckDBPyConnection, strategy: Strategy, as_of: date | None = None) -> Facts:
@@ -130,48 +128,34 @@ def read_facts(con: duckdb.DuckDBPyConnection, strategy: Strategy, as_of: date |
 
 def read_states(con: duckdb.DuckDBPyConnection, as_of: date, stored: date) -> dict[str, InvestmentState]:
     """The METRICS.md figures per investment: adoption_current when it is for `as_of`, else recomputed."""
-    fields = (
-        "investment, status, adoption_ratio, planned_ratio, coverage, population, mau, licence_utilisation, "
-        "wasted_spend, forecast, forecast_date, at_risk"
-    )
-    if as_of == stored:
-        rows: list[tuple[Any, ...]] = con.execute(f"SELECT {fields} FROM adoption_current").fetchall()
-    else:
-        from pipeline.refresh import current_figures  # noqa: PLC0415  (pulls in pyarrow; only for a past day)
+    figures = read_current(con) if as_of == stored else current_figures(con, as_of)
+    return {f.investment: _state(f) for f in figures}
 
-        names = [f.strip() for f in fields.split(",")]
-        rows = [tuple(getattr(f, n) for n in names) for f in current_figures(con, as_of)]
-    return {
-        r[0]: InvestmentState(
-            status=r[1],
-            adoption_ratio=r[2],
-            planned_ratio=r[3],
-            coverage=r[4],
-            population=r[5],
-            mau=int(r[6] or 0),
-            licence_utilisation=r[7],
-            wasted_spend=r[8],
-            forecast=r[9],
-            forecast_date=r[10],
-            at_risk=r[11],
-        )
-        for r in rows
-    }
+
+_STATE_FIELDS = tuple(f.name for f in fields(InvestmentState))
+
+
+def _state(f: InvestmentFigures) -> InvestmentState:
+    """The part of an investment's figures the alignment scores read (InvestmentState's fields, by name)."""
+    values = {name: getattr(f, name) for name in _STATE_FIELDS}
+    values["mau"] = int(values["mau"] or 0)
+    return InvestmentState(**values)
 
 
 def read_usage(con: duckdb.DuckDBPyConnection, as_of: date) -> Usage:
     """Focus time, active users and depth per application in the 28-day window; weekly active users."""
-    first = as_of - timedelta(days=7 * WEEKS - 1)
-    window_first = as_of - timedelta(days=WINDOW_DAYS - 1)
+    first = as_of - timedelta(days=WEEK_DAYS * WEEKS - 1)
+    window_first = as_of - timedelta(days=MONTH_DAYS - 1)
     judged = _JUDGED
-    params = {"min_s": DEFAULT_MIN_S, "first": window_first, "last": as_of}
     focus: dict[str, float] = {}
     user_days: dict[str, int] = {}
     active_focus: dict[str, float] = {}
-    for app, total, days, on_active in con.execute(
+    for app, total, days, on_active in sql.run(
+        con,
         f"SELECT app, sum(focus_s), count(*) FILTER (WHERE active), coalesce(sum(focus_s) FILTER (WHERE active), 0) "
         f"FROM {judged} GROUP BY app",
-        params,
+        first=window_first,
+        last=as_of,
     ).fetchall():
         focus[app] = float(total)
         user_days[app] = int(days)
@@ -179,15 +163,19 @@ def read_usage(con: duckdb.DuckDBPyConnection, as_of: date) -> Usage:
     departments = dict(con.execute('SELECT "user", department FROM directory').fetchall())
     users: dict[str, set[str]] = defaultdict(set)
     by_department: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for app, user in con.execute(f'SELECT DISTINCT app, "user" FROM {judged} WHERE active', params).fetchall():
+    active = f'SELECT DISTINCT app, "user" FROM {judged} WHERE active'
+    for app, user in sql.run(con, active, first=window_first, last=as_of).fetchall():
         users[app].add(user)
         if user in departments:
             by_department[app, departments[user]].add(user)
     weekly: dict[str, list[int]] = defaultdict(lambda: [0] * WEEKS)
-    for app, block, count in con.execute(
-        f"SELECT app, (datediff('day', day, $as_of) // 7)::INTEGER AS block, count(DISTINCT \"user\") "
+    for app, block, count in sql.run(
+        con,
+        f"SELECT app, (datediff('day', day, $as_of) // $week_days)::INTEGER AS block, count(DISTINCT \"user\") "
         f"FROM {judged} WHERE active GROUP BY ALL",
-        {"min_s": DEFAULT_MIN_S, "first": first, "last": as_of, "as_of": as_of},
+        first=first,
+        last=as_of,
+        as_of=as_of,
     ).fetchall():
         weekly[app][WEEKS - 1 - block] = int(count)
     first_day = con.execute("SELECT min(day) FROM usage_user_daily WHERE day <= ?", [as_of]).fetchone()
@@ -233,10 +221,8 @@ def read_series(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, tuple[
     series: dict[str, list[tuple[date, float | None]]] = defaultdict(list)
     for inv, day, ratio in con.execute(
         """
-        SELECT s.investment, s.day,
-               CASE WHEN r.has_directory AND s.population > 0 THEN s.mau_target / s.population END
-        FROM adoption_series s CROSS JOIN refresh_state r
-        WHERE s.day BETWEEN ? AND ? ORDER BY s.investment, s.day
+        SELECT investment, day, adoption_ratio FROM adoption_daily
+        WHERE day BETWEEN ? AND ? ORDER BY investment, day
         """,
         [as_of - timedelta(days=SERIES_DAYS), as_of],
     ).fetchall():

@@ -17,6 +17,7 @@ import duckdb
 
 from alignment.assessment import Assessment, assess
 from alignment.reader import read_facts, strategy_from_catalog
+from pipeline.transaction import transaction
 
 if TYPE_CHECKING:
     from pipeline.catalog import Catalog
@@ -101,15 +102,10 @@ def rows(a: Assessment) -> dict[str, list[tuple[Any, ...]]]:
 
 def write(con: duckdb.DuckDBPyConnection, a: Assessment) -> None:
     """Replace every alignment table's rows in one transaction."""
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         for table, values in rows(a).items():
             con.execute(f"DELETE FROM {table}")
             if values:
                 marks = ", ".join("?" * len(values[0]))
                 # executemany is slow per row, but these tables hold tens of rows, not millions.
                 con.executemany(f"INSERT INTO {table} VALUES ({marks})", [list(v) for v in values])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise

@@ -18,7 +18,7 @@ from dashboards.panels import (
 from dashboards.portfolio import GAP, STATUS_COLOURS
 from dashboards.query import Query
 from metrics.thresholds import Thresholds
-from pipeline.domain.status import MIN_COVERAGE, TOLERANCE
+from pipeline.domain.rules import MIN_COVERAGE, TOLERANCE
 
 UID = uids.INVESTMENT
 TITLE = "alignmon / Investment detail"

@@ -19,7 +19,7 @@ from dashboards.panels import (
 )
 from dashboards.query import Query
 from metrics.thresholds import Thresholds
-from pipeline.domain.status import TOLERANCE
+from pipeline.domain.rules import TOLERANCE
 
 UID = uids.PORTFOLIO
 TITLE = "alignmon / Portfolio"

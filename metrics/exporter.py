@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -17,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from metrics.definitions import BY_NAME
+from pipeline.figures.current import COLUMN_NAMES, read_current
 from pipeline.stats import ConsumerStats
 
 if TYPE_CHECKING:
@@ -39,7 +41,8 @@ def family(name: str) -> Any:
 
 STATUSES = ("not_started", "unknown", "low", "on_track")
 
-# adoption_current column -> metric; rows with NULL are not exported (absent, never a fake 0).
+# adoption_current column (a field of InvestmentFigures; a date as its Unix time) -> metric; rows with NULL are
+# not exported (absent, never a fake 0).
 _INVESTMENT_VALUES = {
     "adoption_ratio": "alignmon_investment_adoption_ratio",
     "planned_ratio": "alignmon_investment_planned_ratio",
@@ -54,10 +57,12 @@ _INVESTMENT_VALUES = {
     "stickiness": "alignmon_investment_stickiness_ratio",
     "trend": "alignmon_investment_trend_ratio_per_day",
     "at_risk": "alignmon_investment_at_risk",
-    "forecast_ts": "alignmon_investment_forecast_target_timestamp_seconds",
-    "target_ts": "alignmon_investment_target_timestamp_seconds",
-    "renewal_ts": "alignmon_investment_renewal_timestamp_seconds",
+    "forecast_date": "alignmon_investment_forecast_target_timestamp_seconds",
+    "target_date": "alignmon_investment_target_timestamp_seconds",
+    "renewal_date": "alignmon_investment_renewal_timestamp_seconds",
 }
+assert set(_INVESTMENT_VALUES) <= set(COLUMN_NAMES), "every exported column is one of adoption_current's"
+_EPOCH = date(1970, 1, 1)
 
 
 class PipelineCollector(Collector):
@@ -102,30 +107,21 @@ class PipelineCollector(Collector):
         yield took
 
     def _adoption(self, con: duckdb.DuckDBPyConnection) -> Iterator[Metric]:
-        cols = ", ".join(c for c in _INVESTMENT_VALUES if not c.endswith("_ts"))
-        rows = con.execute(f"""
-            SELECT investment, coalesce(initiative, '') AS initiative, coalesce(objective, '') AS objective,
-                   name, owner, owner_email, currency,
-                   status, dau, wau, mau, {cols}, at_risk::INTEGER,
-                   epoch(forecast_date::TIMESTAMP) AS forecast_ts, epoch(target_date::TIMESTAMP) AS target_ts,
-                   epoch(renewal_date::TIMESTAMP) AS renewal_ts
-            FROM adoption_current ORDER BY investment""").fetchall()
-        names = [d[0] for d in con.description or []]
         info = family("alignmon_investment_info")
         active = family("alignmon_investment_active_users")
         state = family("alignmon_investment_status")
         values = {col: family(metric) for col, metric in _INVESTMENT_VALUES.items()}
-        for row in rows:
-            r = dict(zip(names, row, strict=False))
-            key = [r["investment"], r["initiative"], r["objective"]]
-            info.add_metric([*key, r["name"], r["owner"], r["owner_email"], r["currency"]], 1)
-            for window, col in (("1d", "dau"), ("7d", "wau"), ("28d", "mau")):
-                active.add_metric([*key, window], r[col])
+        for f in read_current(con):
+            key = [f.investment, f.initiative or "", f.objective or ""]
+            info.add_metric([*key, f.name, f.owner, f.owner_email, f.currency], 1)
+            for window, users in (("1d", f.dau), ("7d", f.wau), ("28d", f.mau)):
+                active.add_metric([*key, window], users)
             for st in STATUSES:
-                state.add_metric([*key, st], 1 if r["status"] == st else 0)
+                state.add_metric([*key, st], 1 if f.status == st else 0)
             for col, fam in values.items():
-                if r[col] is not None:
-                    fam.add_metric(key, float(r[col]))
+                value = getattr(f, col)
+                if value is not None:
+                    fam.add_metric(key, _number(value))
         yield info
         yield active
         yield state
@@ -220,6 +216,13 @@ class PipelineCollector(Collector):
             age = family("alignmon_snapshot_age_seconds")
             age.add_metric([], max(self.clock() - s.snapshot_at, 0.0))
             yield age
+
+
+def _number(value: float | date) -> float:
+    """A figure as a sample value: a date as the Unix time of its midnight (UTC)."""
+    if isinstance(value, date):
+        return float((value - _EPOCH).days * 86_400)
+    return float(value)
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:

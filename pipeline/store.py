@@ -10,8 +10,10 @@ import duckdb
 import pyarrow as pa
 
 from base.errors import DatabaseInUseError
+from pipeline import sql
 from pipeline.batch import Batch
 from pipeline.schema import EVENT_KEY, migrate
+from pipeline.transaction import transaction
 
 log = logging.getLogger(__name__)
 
@@ -21,43 +23,6 @@ _FRESH = f"""
 CREATE OR REPLACE TEMP TABLE fresh AS
 WITH b AS (SELECT *, {EVENT_KEY} AS _key FROM batch)
 SELECT * FROM b WHERE NOT EXISTS (SELECT 1 FROM event_keys k WHERE k.key = b._key)
-"""
-
-# Add every span's seconds into the daily rollup, split at local midnight (timezone() turns a local
-# day into an instant, so DST days have their real length). Nearly all spans lie within one day and
-# take the direct branch; only the few that cross midnight pay for the split (5x cheaper overall).
-_ROLLUP = """
-INSERT INTO usage_user_daily BY NAME
-WITH f AS (
-    SELECT "user", app, kind, department, start, duration_s,
-           date_trunc('day', timezone($tz, start)) AS d0,
-           date_trunc('day', timezone($tz, start + to_microseconds(
-               greatest((duration_s * 1e6)::BIGINT - 1, 0)))) AS d1
-    FROM fresh),
-spans AS (
-    SELECT "user", app, kind, department, d0::DATE AS day,
-           CASE WHEN kind = 'launch' THEN 0 ELSE duration_s END AS secs
-    FROM f WHERE d0 = d1
-    UNION ALL
-    SELECT f."user", f.app, f.kind, f.department, d::DATE AS day,
-           CASE WHEN f.kind = 'launch' THEN 0 ELSE epoch(
-               least(f.start + to_microseconds((f.duration_s * 1e6)::BIGINT),
-                     timezone($tz, (d + INTERVAL 1 DAY)::TIMESTAMP))
-               - greatest(f.start, timezone($tz, d::TIMESTAMP))) END AS secs
-    FROM f, generate_series(f.d0, f.d1, INTERVAL 1 DAY) AS g(d)
-    WHERE f.d0 <> f.d1)
-SELECT day, "user", app,
-       sum(CASE WHEN kind = 'focus' THEN secs ELSE 0 END) AS focus_s,
-       sum(CASE WHEN kind = 'open' THEN secs ELSE 0 END) AS open_s,
-       count(*) FILTER (WHERE kind = 'launch')::INTEGER AS launches,
-       max(department) AS department
-FROM spans
-GROUP BY ALL
-ON CONFLICT (day, "user", app) DO UPDATE SET
-    focus_s = focus_s + excluded.focus_s,
-    open_s = open_s + excluded.open_s,
-    launches = launches + excluded.launches,
-    department = coalesce(excluded.department, department)
 """
 
 
@@ -133,8 +98,7 @@ class Store:
         """Commit one batch atomically; returns the number of new rows (repeats of a stored key are dropped)."""
         con = self.con
         now = datetime.now(UTC)
-        con.execute("BEGIN")
-        try:
+        with transaction(con, commit=not dry_run):
             con.register("batch", batch.rows)
             con.execute(_FRESH)
             inserted = int(con.execute("SELECT count(*) FROM fresh").fetchone()[0])  # type: ignore[index]
@@ -146,7 +110,7 @@ class Store:
                 "INSERT INTO ingest_totals SELECT source, kind, count(*) FROM fresh GROUP BY ALL "
                 "ON CONFLICT (source, kind) DO UPDATE SET events = events + excluded.events"
             )
-            con.execute(_ROLLUP, {"tz": self.timezone})
+            sql.execute(con, "rollup", tz=self.timezone)
             # Days touched by new rows must be recomputed by the next adoption refresh.
             con.execute(
                 "UPDATE refresh_state SET dirty_from = least(coalesce(dirty_from, m), m) "
@@ -177,10 +141,6 @@ class Store:
                 )
             con.execute("DROP TABLE fresh")
             con.unregister("batch")
-            con.execute("ROLLBACK" if dry_run else "COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         if not dry_run:
             self._pruned_on = now.date()
         return inserted

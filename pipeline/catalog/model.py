@@ -9,14 +9,17 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from pipeline.domain.rules import ACTIVE_MINUTES, LOW_DAYS, MIN_COVERAGE, TOLERANCE
+
 Domain = Literal["business_strategy", "it_strategy", "organisational_infrastructure", "it_infrastructure"]
 Perspective = Literal["strategy_execution", "technology_transformation", "competitive_potential", "service_level"]
 Curve = Literal["s_curve", "linear"]
 
-DEFAULT_MIN_MINUTES = 5.0
-DEFAULT_TOLERANCE = 0.10
-DEFAULT_LOW_DAYS = 7
-DEFAULT_MIN_COVERAGE = 0.5
+# The METRICS.md defaults (pipeline.domain.rules), overridable catalog-wide and per application or investment.
+DEFAULT_MIN_MINUTES = ACTIVE_MINUTES
+DEFAULT_TOLERANCE = TOLERANCE
+DEFAULT_LOW_DAYS = LOW_DAYS
+DEFAULT_MIN_COVERAGE = MIN_COVERAGE
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

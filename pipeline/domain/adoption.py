@@ -1,40 +1,15 @@
-"""Adoption and cost figures of one investment: ratio, coverage, licences, waste, stickiness, trend, gap."""
+"""Cost and trend figures of one investment: licences, waste, cost per user, stickiness, trend, gap.
+
+The counting (active users, population, coverage, adoption ratio) is SQL; its plain-Python oracle is tests/oracle/.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import NamedTuple
 
-from pipeline.domain.days import MONTH_DAYS, window
-
-
-def target_population(
-    directory: Mapping[str, str] | None, departments: Collection[str] | None = None
-) -> frozenset[str] | None:
-    """Users the directory (user -> department) places in the target departments; all of it when none given.
-
-    None when there is no directory: adoption ratio is then not computed.
-    """
-    if directory is None:
-        return None
-    if not departments:
-        return frozenset(directory)
-    return frozenset(user for user, dept in directory.items() if dept in departments)
-
-
-def adoption_ratio(active: Collection[str], population: Collection[str] | None) -> float | None:
-    """Active users (28-day) inside the target population / population size; None without a population."""
-    if not population:
-        return None
-    members = frozenset(population)
-    return len(members.intersection(active)) / len(members)
-
-
-def coverage(reporting: Collection[str], population: Collection[str] | None) -> float | None:
-    """Share of the target population with any telemetry in the 28-day window; None without a population."""
-    return adoption_ratio(reporting, population)
+from pipeline.domain.days import window
+from pipeline.domain.rules import MONTH_DAYS
 
 
 def licence_utilisation(active_users: int, seats: int | None) -> float | None:
@@ -97,38 +72,3 @@ def gap(planned: float | None, adoption: float | None) -> float | None:
     if planned is None or adoption is None:
         return None
     return planned - adoption
-
-
-@dataclass(frozen=True)
-class AdoptionInput:
-    """What one investment's figures are computed from, as of one day (sets are 28-day windows)."""
-
-    population: frozenset[str] | None
-    active_users: frozenset[str]
-    reporting_users: frozenset[str]
-    seats: int | None = None
-    annual_cost: float | None = None
-
-
-class AdoptionFigures(NamedTuple):
-    """The adoption and cost figures of one investment; None where METRICS.md leaves a figure undefined."""
-
-    adoption_ratio: float | None
-    coverage: float | None
-    active_users: int
-    licence_utilisation: float | None
-    wasted_spend: float | None
-    cost_per_active_user: float | None
-
-
-def figures(data: AdoptionInput) -> AdoptionFigures:
-    """All figures of one investment from its populations, seats and cost."""
-    active = len(data.active_users)
-    return AdoptionFigures(
-        adoption_ratio=adoption_ratio(data.active_users, data.population),
-        coverage=coverage(data.reporting_users, data.population),
-        active_users=active,
-        licence_utilisation=licence_utilisation(active, data.seats),
-        wasted_spend=wasted_spend(data.seats, active, data.annual_cost),
-        cost_per_active_user=cost_per_active_user(data.annual_cost, active),
-    )

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from pipeline.domain.rules import S_CURVE_STEEPNESS
+
 Curve = Literal["linear", "s_curve"]
 DEFAULT_CURVE: Curve = "s_curve"
-S_CURVE_STEEPNESS = 10.0
 
 
 def _logistic(x: float) -> float:

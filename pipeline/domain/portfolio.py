@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from pipeline.domain.privacy import K_ANONYMITY
+from pipeline.domain.rules import K_ANONYMITY
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import TypeVar
 
-K_ANONYMITY = 5
+from pipeline.domain.rules import K_ANONYMITY
+
 OTHER = "other"
 
 G = TypeVar("G")

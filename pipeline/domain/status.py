@@ -7,10 +7,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from pipeline.domain.plan import Plan
-
-MIN_COVERAGE = 0.5
-TOLERANCE = 0.10
-LOW_DAYS = 7
+from pipeline.domain.rules import LOW_DAYS, MIN_COVERAGE, TOLERANCE
 
 
 class Status(StrEnum):

@@ -1,0 +1,158 @@
+"""Every METRICS.md figure of one investment as of one day, from the daily series and the pure rules.
+
+`InvestmentFigures` declares the columns of `adoption_current` once: its DDL (pipeline.schema), the rows the
+refresh writes, the exporter's read and the alignment reader's all come from its fields.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass, fields
+from datetime import date, timedelta
+from typing import Any
+
+import duckdb
+
+from pipeline.domain import adoption as fig
+from pipeline.domain.forecast import ForecastOutcome, forecast
+from pipeline.domain.plan import Plan
+from pipeline.domain.rules import MONTH_DAYS
+from pipeline.domain.status import status
+
+
+@dataclass(frozen=True)
+class InvestmentFigures:
+    """Every METRICS.md figure of one investment as of one day (one row of adoption_current)."""
+
+    as_of: date
+    investment: str
+    name: str
+    initiative: str | None
+    objective: str | None
+    owner: str
+    owner_email: str
+    currency: str
+    annual_cost: float
+    seats: int | None
+    population: int | None
+    dau: int
+    wau: int
+    mau: int
+    active_target: int
+    adoption_ratio: float | None
+    coverage: float | None
+    licence_utilisation: float | None
+    wasted_spend: float | None
+    cost_per_active_user: float | None
+    stickiness: float | None
+    trend: float | None
+    planned_ratio: float | None
+    gap: float | None
+    status: str
+    forecast: str
+    forecast_date: date | None
+    at_risk: bool | None
+    target_ratio: float
+    target_date: date
+    go_live: date
+    renewal_date: date | None
+
+
+_SQL_TYPES: dict[type, str] = {str: "VARCHAR", float: "DOUBLE", int: "BIGINT", bool: "BOOLEAN", date: "DATE"}
+
+
+def _sql_type(hint: Any) -> str:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return _SQL_TYPES[args[0] if args else hint]
+
+
+_HINTS = typing.get_type_hints(InvestmentFigures)
+# (name, DuckDB type) of adoption_current, in the order of InvestmentFigures' fields.
+COLUMNS: tuple[tuple[str, str], ...] = tuple((f.name, _sql_type(_HINTS[f.name])) for f in fields(InvestmentFigures))
+COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in COLUMNS)
+ADOPTION_CURRENT = (
+    "CREATE TABLE IF NOT EXISTS adoption_current (" + ", ".join(f"{name} {kind}" for name, kind in COLUMNS) + ")"
+)
+
+
+def read_current(con: duckdb.DuckDBPyConnection) -> list[InvestmentFigures]:
+    """The rows of adoption_current (the figures of the last refresh), by investment."""
+    rows = con.execute(f"SELECT {', '.join(COLUMN_NAMES)} FROM adoption_current ORDER BY investment").fetchall()
+    return [InvestmentFigures(*row) for row in rows]
+
+
+def current_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> list[InvestmentFigures]:
+    """The figures of every investment as of `as_of`, from the daily series (computed up to as_of) and the catalog.
+
+    The daily adoption ratio and coverage are the adoption_daily view's (their one definition); status, trend,
+    forecast and the cost figures are the pure rules of pipeline.domain over them.
+    """
+    has_directory = bool(con.execute("SELECT has_directory FROM refresh_state").fetchone()[0])  # type: ignore[index]
+    series: dict[str, dict[date, tuple[Any, ...]]] = {}
+    for inv, day, dau, wau, mau, mau_t, pop, adoption, coverage in con.execute(
+        "SELECT investment, day, dau, wau, mau, active_target, population, adoption_ratio, coverage "
+        "FROM adoption_daily WHERE day <= ? ORDER BY investment, day",
+        [as_of],
+    ).fetchall():
+        series.setdefault(inv, {})[day] = (dau, wau, mau, mau_t, pop, adoption, coverage)
+    out = []
+    cols = [d[0] for d in con.execute("SELECT * FROM catalog_investments LIMIT 0").description]
+    for values in con.execute("SELECT * FROM catalog_investments ORDER BY investment").fetchall():
+        c = dict(zip(cols, values, strict=True))
+        days = series.get(c["investment"], {})
+        pop_size = (days[max(days)][4] or 0) if days else 0
+        population = pop_size if has_directory else None
+        daily = {d: v[5] for d, v in days.items()}
+        # A day without a series row: nobody active, nobody reporting.
+        nobody = 0.0 if population else None
+        dau, wau, mau, mau_t, _pop, adoption, coverage = days.get(as_of, (0, 0, 0, 0, pop_size, nobody, nobody))
+        plan = Plan(c["go_live"], c["target_ratio"], c["target_date"], c["curve"])
+        planned = plan.planned_ratio(as_of)
+        st = status(
+            as_of,
+            plan,
+            coverage,
+            daily,
+            min_coverage=c["min_coverage"],
+            tolerance=c["tolerance"],
+            low_days=c["low_days"],
+        )
+        fc = forecast({d: r for d, r in daily.items() if d >= c["go_live"]}, plan, as_of)
+        dau_window = [days.get(as_of - timedelta(days=i), (0,))[0] for i in range(MONTH_DAYS)]
+        out.append(
+            InvestmentFigures(
+                as_of=as_of,
+                investment=c["investment"],
+                name=c["name"],
+                initiative=c["initiative"],
+                objective=c["objective"],
+                owner=c["owner"],
+                owner_email=c["owner_email"],
+                currency=c["currency"],
+                annual_cost=c["annual_cost"],
+                seats=c["seats"],
+                population=population,
+                dau=dau,
+                wau=wau,
+                mau=mau,
+                active_target=mau_t,
+                adoption_ratio=adoption,
+                coverage=coverage,
+                licence_utilisation=fig.licence_utilisation(mau, c["seats"]),
+                wasted_spend=fig.wasted_spend(c["seats"], mau, c["annual_cost"]),
+                cost_per_active_user=fig.cost_per_active_user(c["annual_cost"], mau),
+                stickiness=fig.stickiness(dau_window, mau),
+                trend=fig.trend(daily, as_of),
+                planned_ratio=planned,
+                gap=fig.gap(planned, adoption),
+                status=str(st),
+                forecast=str(fc.outcome),
+                forecast_date=fc.projected_date,
+                at_risk=fc.at_risk if fc.outcome != ForecastOutcome.INSUFFICIENT_DATA else None,
+                target_ratio=c["target_ratio"],
+                target_date=c["target_date"],
+                go_live=c["go_live"],
+                renewal_date=c["renewal_date"],
+            )
+        )
+    return out

@@ -1,0 +1,90 @@
+-- The pipeline's tables; adoption_current's DDL comes from pipeline.figures.current (its columns' one home).
+CREATE TABLE IF NOT EXISTS events (
+    event_id       VARCHAR NOT NULL,
+    kind           VARCHAR NOT NULL,
+    device_id      VARCHAR NOT NULL,
+    "user"         VARCHAR NOT NULL,
+    app            VARCHAR NOT NULL,
+    start          TIMESTAMPTZ NOT NULL,
+    duration_s     DOUBLE NOT NULL,
+    source         VARCHAR NOT NULL,
+    title          VARCHAR,
+    department     VARCHAR,
+    schema_version INTEGER NOT NULL,
+    kafka_topic     VARCHAR NOT NULL,
+    kafka_partition INTEGER NOT NULL,
+    kafka_offset    BIGINT NOT NULL,
+    ingested_at    TIMESTAMPTZ NOT NULL
+);
+-- The dedup memory: one 128-bit hash of (device_id, event_id) per stored event, kept for the dedup
+-- horizon (Store prunes older days). A hash join over this narrow table finds a resend whatever its
+-- start; an index would have to fit in memory and costs ~60 us a row to maintain (measured).
+CREATE TABLE IF NOT EXISTS event_keys (key UHUGEINT NOT NULL, seen DATE NOT NULL);
+-- Running totals for the exporter, kept in the write transaction so a scrape never counts `events`.
+CREATE TABLE IF NOT EXISTS ingest_totals (
+    source VARCHAR NOT NULL, kind VARCHAR NOT NULL, events BIGINT NOT NULL, PRIMARY KEY (source, kind)
+);
+-- The consumer's position: committed in the same transaction as the rows, so a crash never
+-- loses or repeats a row. next_offset is the offset of the next record to read.
+CREATE TABLE IF NOT EXISTS kafka_offsets (
+    topic          VARCHAR NOT NULL,
+    "partition"    INTEGER NOT NULL,
+    next_offset    BIGINT NOT NULL,
+    high_watermark BIGINT,
+    updated_at     TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (topic, "partition")
+);
+CREATE TABLE IF NOT EXISTS rejected_events (
+    kafka_topic     VARCHAR NOT NULL,
+    kafka_partition INTEGER NOT NULL,
+    kafka_offset    BIGINT NOT NULL,
+    received_at     TIMESTAMPTZ NOT NULL,
+    reason          VARCHAR NOT NULL,
+    payload         VARCHAR NOT NULL,
+    event_index     INTEGER  -- position in a packed record; NULL for a record of one event (or none)
+);
+-- Incremental daily rollup per user and raw application identifier, in the organisation's time
+-- zone; spans that cross midnight are split. Mapping raw identifiers to catalog applications
+-- happens at query time, so a catalog change never needs a re-computation of history.
+CREATE TABLE IF NOT EXISTS usage_user_daily (
+    day        DATE NOT NULL,
+    "user"     VARCHAR NOT NULL,
+    app        VARCHAR NOT NULL,
+    focus_s    DOUBLE NOT NULL,
+    open_s     DOUBLE NOT NULL,
+    launches   INTEGER NOT NULL,
+    department VARCHAR,
+    PRIMARY KEY (day, "user", app)
+);
+CREATE TABLE IF NOT EXISTS adoption_series (
+    day DATE NOT NULL, investment VARCHAR NOT NULL,
+    dau BIGINT, wau BIGINT, mau BIGINT, mau_target BIGINT, population BIGINT, reporting BIGINT
+);
+CREATE TABLE IF NOT EXISTS refresh_state (
+    dirty_from DATE, computed_to DATE, has_directory BOOLEAN, as_of DATE, k INTEGER
+);
+INSERT INTO refresh_state SELECT NULL, NULL, false, NULL, {{k_anonymity}} WHERE NOT EXISTS (SELECT 1 FROM refresh_state);
+CREATE TABLE IF NOT EXISTS app_map (app VARCHAR PRIMARY KEY, application VARCHAR);
+CREATE TABLE IF NOT EXISTS catalog_applications (
+    application VARCHAR, name VARCHAR, vendor VARCHAR, capability VARCHAR, sanctioned BOOLEAN, min_s DOUBLE,
+    replaces VARCHAR);
+CREATE TABLE IF NOT EXISTS catalog_investments (
+    investment VARCHAR, name VARCHAR, initiative VARCHAR, objective VARCHAR, owner VARCHAR, owner_email VARCHAR,
+    currency VARCHAR, annual_cost DOUBLE, seats BIGINT, go_live DATE, target_ratio DOUBLE, target_date DATE,
+    curve VARCHAR, renewal_date DATE, tolerance DOUBLE, low_days INTEGER, min_coverage DOUBLE);
+CREATE TABLE IF NOT EXISTS investment_apps (investment VARCHAR, application VARCHAR, min_s DOUBLE);
+CREATE TABLE IF NOT EXISTS investment_departments (investment VARCHAR, department VARCHAR);
+CREATE TABLE IF NOT EXISTS directory ("user" VARCHAR, department VARCHAR);
+-- The departments each investment targets (all of the directory's when the catalog names none).
+CREATE TABLE IF NOT EXISTS inv_targets (investment VARCHAR, department VARCHAR);
+CREATE TABLE IF NOT EXISTS initiative_attainment (
+    initiative VARCHAR, objective VARCHAR, name VARCHAR, domain VARCHAR, perspective VARCHAR, weight DOUBLE,
+    attainment DOUBLE);
+-- Per target department, only departments of at least k people (refresh_state.k).
+CREATE TABLE IF NOT EXISTS department_adoption (
+    investment VARCHAR, department VARCHAR, population BIGINT, active_users BIGINT, adoption_ratio DOUBLE);
+-- Per application, the 28-day active users as of the last refresh (catalogued or not); the
+-- shadow_it view and the exporter read it instead of scanning the per-user rollup.
+CREATE TABLE IF NOT EXISTS application_activity (
+    application VARCHAR, in_catalog BOOLEAN, sanctioned BOOLEAN, capability VARCHAR, active_users BIGINT);
+CREATE TABLE IF NOT EXISTS objective_attainment (objective VARCHAR, name VARCHAR, attainment DOUBLE);
