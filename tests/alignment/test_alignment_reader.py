@@ -1,26 +1,33 @@
-"""The DuckDB edge on a small hand-counted database: usage facts, displacement rows, past as-of days."""
+"""The DuckDB edge on a small hand-counted database: usage facts, displacement rows, past as-of days, app identity."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, timedelta
+from html import escape
 from pathlib import Path
 
 import duckdb
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
+from alignment.assessment import assess
 from alignment.displacement import displacement
+from alignment.maturity import shadow_apps
 from alignment.reader import read_facts, strategy_from_catalog
+from alignment.report import render
 from base.directory import parse_directory
 from base.errors import AlignmonError
-from base.pseudonym import pseudonymise
+from metrics.exporter import PipelineCollector
 from pipeline.batch import Record, decode
 from pipeline.catalog import load_catalog
+from pipeline.domain.rules import ACTIVE_MINUTES, UNCATALOGUED, app_key, app_name
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.store import Store
+from tests.support.events import KEY, focus
 
-KEY = b"test-key"
 AS_OF = date(2026, 11, 20)  # a Friday; its week starts on Monday 2026-11-16
+WINDOWS, LINUX = r"C:\Tools\foo.exe", "/usr/bin/foo"  # two uncatalogued tools
 CATALOG = """
 applications:
   - {id: teams, name: Teams, capability: chat, replaces: skype, match: {names: ["teams.exe"]}}
@@ -49,14 +56,6 @@ objectives:
 """
 
 
-def focus(n: int, who: str, app: str, day: date, minutes: float) -> bytes:
-    start = datetime(day.year, day.month, day.day, 10, tzinfo=UTC)
-    return json.dumps(
-        {"event_id": f"e{n}", "kind": "focus", "device_id": f"d-{who}", "user": pseudonymise(who, KEY), "app": app,
-         "start": start.isoformat(), "duration_s": minutes * 60, "source": "test"}
-    ).encode()  # fmt: skip
-
-
 @pytest.fixture
 def database(tmp_path: Path) -> tuple[Path, Path]:
     (tmp_path / "catalog.yaml").write_text(CATALOG)
@@ -67,7 +66,8 @@ def database(tmp_path: Path) -> tuple[Path, Path]:
     events.append(focus(10, "sales5", "teams.exe", AS_OF, 3))  # focus, but not an active day
     events.append(focus(11, "sales0", "teams.exe", AS_OF - timedelta(days=1), 10))
     events += [focus(20 + i, f"sup{i}", "lync.exe", AS_OF, 20) for i in range(5)]
-    # One uncatalogued tool reported as a full Windows path and as a bare name: one application key.
+    # An uncatalogued tool is its raw identifier (as in usage_daily, shadow_it and the exporter): a full Windows
+    # path and a bare name are two applications.
     events += [focus(30, "legal0", r"C:\Tools\Foo.exe", AS_OF, 6), focus(31, "legal1", "foo", AS_OF, 6)]
     store = Store(tmp_path / "db.duckdb")
     produced = int(datetime(2026, 11, 21, tzinfo=UTC).timestamp() * 1000)
@@ -87,15 +87,17 @@ def test_usage_facts_are_hand_counted(database: tuple[Path, Path]) -> None:
     con.close()
     assert (facts.as_of, facts.k) == (AS_OF, 5)
     u = facts.usage
-    assert u.focus_s == {"teams": (50 + 3 + 10) * 60, "skype": 100 * 60, "uncatalogued:foo": 12 * 60}
-    assert {app: len(users) for app, users in u.active_users.items()} == {"teams": 5, "skype": 5, "uncatalogued:foo": 2}
+    foo_path, foo = "uncatalogued:C:\\Tools\\Foo.exe", "uncatalogued:foo"
+    assert u.focus_s == {"teams": (50 + 3 + 10) * 60, "skype": 100 * 60, foo_path: 6 * 60, foo: 6 * 60}
+    assert {app: len(users) for app, users in u.active_users.items()} == {"teams": 5, "skype": 5, foo_path: 1, foo: 1}
+    assert (facts.app_name(foo_path), facts.app_name(foo)) == ("C:\\Tools\\Foo.exe", "foo")
     assert u.active_user_days["teams"] == 6
     assert u.active_focus_s["teams"] == 60 * 60
     assert u.weekly_active["teams"] == (0, 0, 0, 0, 0, 5)
     assert u.first_day == AS_OF - timedelta(days=1)
     assert facts.department_sizes == {"Sales": 6, "Support": 5, "Legal": 2}
     assert {(a, d) for a, d in u.active_by_department} == {("teams", "Sales"), ("skype", "Support"),
-                                                          ("uncatalogued:foo", "Legal")}  # fmt: skip
+                                                          (foo_path, "Legal"), (foo, "Legal")}  # fmt: skip
     state = facts.states["teams-e3"]
     assert (state.population, state.mau) == (6, 5)
     shares = {(s.department, s.week): s.share for s in displacement(facts)}
@@ -115,3 +117,60 @@ def test_a_past_day_is_recomputed_and_a_future_one_refused(database: tuple[Path,
             read_facts(con, strategy, AS_OF + timedelta(days=1))
     finally:
         con.close()
+
+
+def test_the_rule_round_trips() -> None:
+    assert app_key("teams", WINDOWS) == "teams"
+    assert app_key(None, WINDOWS) == UNCATALOGUED + WINDOWS
+    assert app_name(app_key(None, WINDOWS)) == WINDOWS
+    assert app_name(app_key("teams", WINDOWS)) == "teams"
+
+
+def test_exporter_views_and_report_name_an_uncatalogued_tool_identically(tmp_path: Path) -> None:
+    """One identity rule for uncatalogued applications: a tool is its raw identifier, verbatim, everywhere.
+
+    A Windows path and a Linux path of "the same" executable are two applications in Prometheus, in the
+    analysts' views and in the report alike, never one in the report and two in Prometheus.
+    """
+    (tmp_path / "catalog.yaml").write_text(CATALOG)
+    people = [f"p{i}" for i in range(6)]
+    catalog = load_catalog(
+        tmp_path / "catalog.yaml", parse_directory("\n".join(["user,department"] + [f"{p},Sales" for p in people]), KEY)
+    )
+    minutes = ACTIVE_MINUTES + 1
+    events = [focus(i, p, WINDOWS, AS_OF, minutes) for i, p in enumerate(people)]
+    events += [focus(10 + i, p, LINUX, AS_OF, minutes) for i, p in enumerate(people[:5])]
+    events += [focus(20 + i, p, "teams.exe", AS_OF, minutes) for i, p in enumerate(people)]
+    store = Store(tmp_path / "db.duckdb")
+    produced = int(datetime(2026, 11, 21, tzinfo=UTC).timestamp() * 1000)
+    store.write(decode([Record("t", 0, n, produced, e) for n, e in enumerate(events)]))
+    sync_catalog(store.con, catalog)
+    refresh(store.con, catalog, AS_OF)
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(PipelineCollector(store.cursor))
+    exported = {
+        s.labels["application"]: s.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        if family.name == "alignmon_shadow_it_active_users"
+        for s in family.samples
+    }
+    assert exported == {WINDOWS: 6, LINUX: 5}
+    shadow_view = dict(store.con.execute("SELECT application, active_users FROM shadow_it").fetchall())
+    assert shadow_view == exported
+    usage_view = {r[0] for r in store.con.execute("SELECT DISTINCT application FROM usage_daily").fetchall()}
+    assert {app_name(key) for key in usage_view} == {"teams", WINDOWS, LINUX}
+    store.close()
+
+    con = duckdb.connect(str(tmp_path / "db.duckdb"), read_only=True)
+    try:
+        assessment = assess(read_facts(con, strategy_from_catalog(catalog)))
+    finally:
+        con.close()
+    facts = assessment.facts
+    reported = {facts.app_name(app): len(facts.usage.active_users[app]) for app in shadow_apps(facts)}
+    assert reported == exported
+    shadow_items = {i.name for i in assessment.roadmap if i.kind == "application"}
+    assert shadow_items == set(exported)
+    html = render(assessment)
+    assert all(escape(name) in html for name in exported)

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-import json
+import re
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
+from importlib.resources import files
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from base.directory import parse_directory
 from base.pseudonym import pseudonymise
+from base.settings import Settings
+from pipeline import sql
 from pipeline.batch import Record, decode
 from pipeline.catalog import load_catalog
+from pipeline.domain import rules
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.store import Store
+from tests.support.events import KEY, focus
 
-KEY = b"test-key"
 AS_OF = date(2026, 11, 20)
 CATALOG = """
 applications:
@@ -55,22 +58,6 @@ objectives:
 
 def user(name: str) -> str:
     return pseudonymise(name, KEY)
-
-
-def focus(i: int, who: str, app: str, day: date, minutes: float, hour: int = 10) -> bytes:
-    start = datetime(day.year, day.month, day.day, hour, tzinfo=ZoneInfo("UTC"))
-    return json.dumps(
-        {
-            "event_id": f"e{i}",
-            "kind": "focus",
-            "device_id": f"d-{who}",
-            "user": user(who),
-            "app": app,
-            "start": start.isoformat(),
-            "duration_s": minutes * 60,
-            "source": "test",
-        }
-    ).encode()
 
 
 @pytest.fixture
@@ -164,3 +151,18 @@ def test_each_investment_uses_its_own_status_thresholds(store: Store, tmp_path: 
     assert status_with("            low_days: 1") == "low"
     assert status_with("            low_days: 1\n            tolerance: 0.3") == "on_track"
     assert status_with("            low_days: 1\n            min_coverage: 0.95") == "unknown"
+
+
+def test_metrics_constants_have_one_home() -> None:
+    """pipeline.domain.rules holds each METRICS.md constant; no SQL file, and no layer below, writes its own."""
+    # base/ sits below pipeline/ and cannot import the rules: its default must agree with them.
+    assert Settings.model_fields["k_anonymity"].default == rules.K_ANONYMITY
+    for path in files("pipeline.sql").iterdir():
+        if path.name.endswith(".sql"):
+            code = "\n".join(line.split("--")[0] for line in path.read_text().splitlines())
+            assert not re.search(r"\b(300|27|28)\b|- 7\b|uncatalogued", code), path.name
+    # Views get the constants formatted in; what they end up with is the rules' values.
+    views = sql.load("views")
+    assert f"coalesce(a.min_s, {rules.ACTIVE_SECONDS})" in views
+    assert f"exp(-{rules.S_CURVE_STEEPNESS:g} * (x - 0.5))" in views
+    assert rules.app_key_sql("m.application", "u.app") in views

@@ -1,8 +1,13 @@
+"""The oracle's usage rules (tests/oracle/adoption.py) on hand-computed cases: focus time, active days, DAU/WAU/MAU.
+
+Production counts these in SQL; tests/pipeline/test_figures_oracle.py compares the two on random fleets.
+"""
+
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from pipeline.domain.activity import (
+from tests.oracle.adoption import (
     ActiveCounts,
     ActiveDay,
     DailyFocus,

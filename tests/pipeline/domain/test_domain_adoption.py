@@ -1,21 +1,25 @@
+"""Cost and trend figures (pipeline.domain.adoption) and the oracle's ratios (tests/oracle/adoption.py)."""
+
 from datetime import date, timedelta
 
 import pytest
 
 from pipeline.domain.adoption import (
-    AdoptionFigures,
-    AdoptionInput,
-    adoption_ratio,
     cost_per_active_user,
-    coverage,
-    figures,
     gap,
     licence_utilisation,
     slope,
     stickiness,
-    target_population,
     trend,
     wasted_spend,
+)
+from tests.oracle.adoption import (
+    AdoptionFigures,
+    AdoptionInput,
+    adoption_ratio,
+    coverage,
+    figures,
+    target_population,
 )
 
 D = date(2025, 6, 30)
@@ -118,3 +122,12 @@ def test_figures_without_directory_keep_licence_figures() -> None:
     assert result.coverage is None
     assert result.licence_utilisation == 0.0
     assert result.cost_per_active_user is None
+
+
+def test_a_day_without_telemetry_has_no_adoption_ratio() -> None:
+    # Coverage 0: no data, so the ratio is null, never 0 (METRICS.md, Data completeness).
+    data = AdoptionInput(
+        population=frozenset({"a", "b"}), active_users=frozenset({"x"}), reporting_users=frozenset({"x"})
+    )
+    result = figures(data)
+    assert (result.coverage, result.adoption_ratio) == (0.0, None)

@@ -1,9 +1,14 @@
+"""Calendar days: the oracle's midnight split (tests/oracle/adoption.py) and the as-of windows of both sides."""
+
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline.domain.days import days_between, split_by_day, window
+from pipeline.domain import days
+from tests.oracle import adoption as oracle
+from tests.oracle.adoption import days_between, split_by_day
 
 AMS = ZoneInfo("Europe/Amsterdam")
 
@@ -71,7 +76,8 @@ def test_rejects_naive_start_and_negative_duration() -> None:
         split_by_day(datetime(2025, 5, 6, 12, 0, tzinfo=AMS), -1.0, AMS)
 
 
-def test_windows_end_at_as_of_inclusive() -> None:
+@pytest.mark.parametrize("window", [days.window, oracle.window], ids=["production", "oracle"])
+def test_windows_end_at_as_of_inclusive(window: Callable[[date, int], tuple[date, date]]) -> None:
     d = date(2025, 3, 31)
     assert window(d, 1) == (d, d)
     assert window(d, 7) == (date(2025, 3, 25), d)

@@ -1,0 +1,42 @@
+-- The analysts' surface (docs/analysts.md documents every column). Only these views are k-safe; the raw
+-- tables (events, usage_user_daily) hold per-user rows for the privacy role alone. Views take no parameters:
+-- the {{...}} placeholders are formatted in from pipeline.domain.rules when they are installed.
+CREATE OR REPLACE VIEW adoption_daily AS
+SELECT s.day, s.investment, i.name, i.initiative, i.objective,
+       s.dau, s.wau, s.mau, s.mau_target AS active_target, s.population,
+       CASE WHEN r.has_directory AND s.population > 0 THEN s.mau_target / s.population END AS adoption_ratio,
+       CASE WHEN r.has_directory AND s.population > 0 THEN s.reporting / s.population END AS coverage,
+       CASE WHEN s.day < i.go_live THEN NULL
+            ELSE i.target_ratio * (CASE WHEN i.curve = 'linear' THEN x
+                 ELSE (1 / (1 + exp(-{{steepness}} * (x - 0.5))) - 1 / (1 + exp({{half_steepness}})))
+                      / (1 / (1 + exp(-{{half_steepness}})) - 1 / (1 + exp({{half_steepness}})))
+            END) END AS planned_ratio
+FROM adoption_series s
+JOIN catalog_investments i USING (investment)
+CROSS JOIN refresh_state r
+-- x: progress from go-live to the target date; a target due on the go-live day is planned whole from then on.
+CROSS JOIN LATERAL (SELECT CASE WHEN i.target_date <= i.go_live THEN 1
+                                ELSE greatest(0, least(1, (s.day - i.go_live) / (i.target_date - i.go_live))) END
+                    AS x);
+
+CREATE OR REPLACE VIEW usage_daily AS
+SELECT u.day, {{app_key(m.application, u.app)}} AS application, d.department,
+       count(DISTINCT u."user") AS users,
+       count(DISTINCT u."user") FILTER (WHERE u.focus_s >= coalesce(a.min_s, {{active_s}})) AS active_users,
+       sum(u.focus_s) / 60 AS focus_minutes, sum(u.open_s) / 60 AS open_minutes, sum(u.launches) AS launches
+FROM usage_user_daily u
+LEFT JOIN app_map m USING (app)
+LEFT JOIN catalog_applications a USING (application)
+JOIN directory d USING ("user")
+GROUP BY ALL
+HAVING count(DISTINCT u."user") >= (SELECT k FROM refresh_state);
+
+CREATE OR REPLACE VIEW shadow_it AS
+SELECT application, in_catalog, sanctioned, capability, active_users, (SELECT as_of FROM refresh_state) AS as_of
+FROM application_activity
+WHERE NOT sanctioned AND active_users >= (SELECT k FROM refresh_state);
+
+CREATE OR REPLACE VIEW rejected_events_summary AS
+SELECT split_part(reason, ':', 1) AS field, count(*) AS events, min(received_at) AS first_seen,
+       max(received_at) AS last_seen, any_value(reason) AS example_reason
+FROM rejected_events GROUP BY ALL ORDER BY events DESC;
