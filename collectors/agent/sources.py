@@ -119,7 +119,45 @@ def _events_of(items: Iterable[ImportItem], source: str, *, device_id: str, titl
     return events
 
 
-class ActivityWatchSource:
+class _Bridge:
+    """What the bridges share: a read mark kept in the state file, moved only once their events are spooled."""
+
+    STATE_KEY: str
+
+    def __init__(
+        self,
+        state: StateFile,
+        *,
+        device_id: str,
+        user: str,
+        tz: tzinfo,
+        interval_s: float,
+        settle_s: float,
+        lookback_s: float,
+    ) -> None:
+        self.state = state
+        self.device_id = device_id
+        self.user = user
+        self.tz = tz
+        self.interval_s = interval_s
+        self.settle = timedelta(seconds=settle_s)
+        self.lookback = timedelta(seconds=lookback_s)
+        self._pending: datetime | None = None
+
+    def stored_mark(self) -> datetime | None:
+        stored = self.state.get(self.STATE_KEY)
+        return datetime.fromisoformat(stored) if stored else None
+
+    def commit(self) -> None:
+        if self._pending is not None:
+            self.state.set(self.STATE_KEY, self._pending.isoformat())
+            self._pending = None
+
+    def flush(self, now: datetime) -> list[UsageEvent]:
+        return []
+
+
+class ActivityWatchSource(_Bridge):
     """Focus spans read from the local aw-server for a moving window behind the present.
 
     Reads `[mark, min(mark + chunk, now - settle))`: the settle delay lets aw-server finish the AFK
@@ -144,17 +182,18 @@ class ActivityWatchSource:
         lookback_s: float = 24 * 3600.0,
         chunk_s: float = 3600.0,
     ) -> None:
+        super().__init__(
+            state,
+            device_id=device_id,
+            user=user,
+            tz=tz,
+            interval_s=interval_s,
+            settle_s=settle_s,
+            lookback_s=lookback_s,
+        )
         self.client = client
-        self.state = state
-        self.device_id = device_id
-        self.user = user
         self.titles = titles
-        self.tz = tz
-        self.interval_s = interval_s
-        self.settle = timedelta(seconds=settle_s)
-        self.lookback = timedelta(seconds=lookback_s)
         self.chunk = timedelta(seconds=chunk_s)
-        self._pending: datetime | None = None
         self._behind = False
 
     @property
@@ -163,8 +202,7 @@ class ActivityWatchSource:
 
     def mark(self, now: datetime) -> datetime:
         """Where the next read starts: the stored mark, or `lookback` ago on the first run."""
-        stored = self.state.get(self.STATE_KEY)
-        return datetime.fromisoformat(stored) if stored else now - self.lookback
+        return self.stored_mark() or now - self.lookback
 
     def poll(self, now: datetime) -> list[UsageEvent]:
         start = self.mark(now)
@@ -188,19 +226,11 @@ class ActivityWatchSource:
         self._behind = end < settled
         return events
 
-    def commit(self) -> None:
-        if self._pending is not None:
-            self.state.set(self.STATE_KEY, self._pending.isoformat())
-            self._pending = None
-
-    def flush(self, now: datetime) -> list[UsageEvent]:
-        return []
-
     def close(self) -> None:
         self.client.close()
 
 
-class WhatPulseSource:
+class WhatPulseSource(_Bridge):
     """Hourly focus spans from the WhatPulse database, once their hour is over and has settled.
 
     WhatPulse keeps adding to the current hour's rows, and a re-sent id is a no-op downstream, so an
@@ -223,15 +253,16 @@ class WhatPulseSource:
         settle_s: float = 3600.0,
         lookback_s: float = 7 * 24 * 3600.0,
     ) -> None:
+        super().__init__(
+            state,
+            device_id=device_id,
+            user=user,
+            tz=tz,
+            interval_s=interval_s,
+            settle_s=settle_s,
+            lookback_s=lookback_s,
+        )
         self.path = Path(path)
-        self.state = state
-        self.device_id = device_id
-        self.user = user
-        self.tz = tz
-        self.interval_s = interval_s
-        self.settle = timedelta(seconds=settle_s)
-        self.lookback = timedelta(seconds=lookback_s)
-        self._pending: datetime | None = None
         self._warned = False
 
     @property
@@ -239,8 +270,7 @@ class WhatPulseSource:
         return False
 
     def poll(self, now: datetime) -> list[UsageEvent]:
-        stored = self.state.get(self.STATE_KEY)
-        after = datetime.fromisoformat(stored) if stored else None
+        after = self.stored_mark()
         since = now - self.lookback
         if not self.path.exists():
             if not self._warned:
@@ -264,14 +294,6 @@ class WhatPulseSource:
         if fresh:
             self._pending = max(event.start for event in fresh)
         return _events_of(fresh, self.name, device_id=self.device_id, titles=False)
-
-    def commit(self) -> None:
-        if self._pending is not None:
-            self.state.set(self.STATE_KEY, self._pending.isoformat())
-            self._pending = None
-
-    def flush(self, now: datetime) -> list[UsageEvent]:
-        return []
 
     def close(self) -> None:
         pass

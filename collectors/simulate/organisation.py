@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -219,28 +219,8 @@ class Organisation:
         for day in self.backfill_days(days):
             yield from self.events_for_day(day, pseudonymise_with=pseudonymise_with, with_department=with_department)
 
-    def live(
-        self,
-        *,
-        clock: Callable[[], datetime] | None = None,
-        sleep: Callable[[float], None] | None = None,
-        speed: float = 1.0,
-        start: datetime | None = None,
-        until: datetime | None = None,
-        allow_future: bool = False,
-        pseudonymise_with: bytes | None = None,
-    ) -> Iterator[UsageEvent]:
-        """Events as simulated time passes (see collectors.simulate.live.live_events)."""
-        return live_events(
-            self,
-            clock=clock,
-            sleep=sleep,
-            speed=speed,
-            start=start,
-            until=until,
-            allow_future=allow_future,
-            pseudonymise_with=pseudonymise_with,
-        )
+    # Events as simulated time passes: collectors.simulate.live.live_events, called as org.live(...).
+    live = live_events
 
 
 _IDENTIFIERS = identifier_index()
