@@ -6,35 +6,13 @@ from datetime import date
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from pipeline.catalog import Catalog
 from pipeline.domain.attainment import InitiativeResult, InvestmentResult, initiative_attainment, objective_attainment
 from pipeline.domain.status import Status
-from pipeline.figures.current import COLUMNS, InvestmentFigures
+from pipeline.figures.current import InvestmentFigures
 from pipeline.figures.tables import replace_rows
 from pipeline.transaction import transaction
-
-_ARROW_TYPES = {
-    "VARCHAR": pa.string(),
-    "DOUBLE": pa.float64(),
-    "BIGINT": pa.int64(),
-    "BOOLEAN": pa.bool_(),
-    "DATE": pa.date32(),
-}
-_CURRENT = pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in COLUMNS])
-_INITIATIVES = pa.schema(
-    {
-        "initiative": pa.string(),
-        "objective": pa.string(),
-        "name": pa.string(),
-        "domain": pa.string(),
-        "perspective": pa.string(),
-        "weight": pa.float64(),
-        "attainment": pa.float64(),
-    }
-)
-_OBJECTIVES = pa.schema({"objective": pa.string(), "name": pa.string(), "attainment": pa.float64()})
 
 
 def attainment_rows(
@@ -75,7 +53,7 @@ def write_current(
     """Replace adoption_current and the attainment tables in one transaction."""
     initiatives, objectives = attainment_rows(figures, catalog)
     with transaction(con):
-        replace_rows(con, "adoption_current", [vars(f) for f in figures], _CURRENT)
-        replace_rows(con, "initiative_attainment", initiatives, _INITIATIVES)
-        replace_rows(con, "objective_attainment", objectives, _OBJECTIVES)
+        replace_rows(con, "adoption_current", [vars(f) for f in figures])
+        replace_rows(con, "initiative_attainment", initiatives)
+        replace_rows(con, "objective_attainment", objectives)
         con.execute("UPDATE refresh_state SET as_of = ?, k = ?", [as_of, k])

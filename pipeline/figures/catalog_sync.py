@@ -10,42 +10,6 @@ from pipeline.catalog import Catalog
 from pipeline.figures.tables import replace_rows
 from pipeline.transaction import transaction
 
-_APPLICATIONS = pa.schema(
-    {
-        "application": pa.string(),
-        "name": pa.string(),
-        "vendor": pa.string(),
-        "capability": pa.string(),
-        "sanctioned": pa.bool_(),
-        "min_s": pa.float64(),
-        "replaces": pa.string(),
-    }
-)
-_INVESTMENTS = pa.schema(
-    {
-        "investment": pa.string(),
-        "name": pa.string(),
-        "initiative": pa.string(),
-        "objective": pa.string(),
-        "owner": pa.string(),
-        "owner_email": pa.string(),
-        "currency": pa.string(),
-        "annual_cost": pa.float64(),
-        "seats": pa.int64(),
-        "go_live": pa.date32(),
-        "target_ratio": pa.float64(),
-        "target_date": pa.date32(),
-        "curve": pa.string(),
-        "renewal_date": pa.date32(),
-        "tolerance": pa.float64(),
-        "low_days": pa.int32(),
-        "min_coverage": pa.float64(),
-    }
-)
-_INVESTMENT_APPS = pa.schema({"investment": pa.string(), "application": pa.string(), "min_s": pa.float64()})
-_INVESTMENT_DEPARTMENTS = pa.schema({"investment": pa.string(), "department": pa.string()})
-_DIRECTORY = pa.schema({"user": pa.string(), "department": pa.string()})
-
 
 def sync_catalog(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
     """Write the catalog and the directory into DuckDB tables and rebuild the derived series.
@@ -96,11 +60,11 @@ def sync_catalog(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
     directory = catalog.directory
     members = [{"user": u, "department": d} for u, d in directory.members.items()] if directory else []
     with transaction(con):
-        replace_rows(con, "catalog_applications", apps, _APPLICATIONS)
-        replace_rows(con, "catalog_investments", invs, _INVESTMENTS)
-        replace_rows(con, "investment_apps", inv_apps, _INVESTMENT_APPS)
-        replace_rows(con, "investment_departments", inv_depts, _INVESTMENT_DEPARTMENTS)
-        replace_rows(con, "directory", members, _DIRECTORY)
+        replace_rows(con, "catalog_applications", apps)
+        replace_rows(con, "catalog_investments", invs)
+        replace_rows(con, "investment_apps", inv_apps)
+        replace_rows(con, "investment_departments", inv_depts)
+        replace_rows(con, "directory", members)
         con.execute("DELETE FROM inv_targets")
         sql.execute(con, "targets")
         con.execute("DELETE FROM app_map")
