@@ -60,6 +60,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        problem = _invalid_settings(exc)
+        if problem is None:
+            raise
+        print(f"alignmon: error: {problem}", file=sys.stderr)
+        return 1
+
+
+def _invalid_settings(exc: Exception) -> str | None:
+    """One line naming each ALIGNMON_* variable that does not parse, or None when `exc` is another failure."""
+    if "pydantic" not in sys.modules:  # no setting was read: it cannot be one (and --help stays light)
+        return None
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    if not isinstance(exc, ValidationError) or exc.title != "Settings":
+        return None
+    return "; ".join(
+        f"ALIGNMON_{'_'.join(str(part) for part in e['loc']).upper()}={e.get('input')!r}: {e['msg']}"
+        for e in exc.errors()
+    )
 
 
 if __name__ == "__main__":

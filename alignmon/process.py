@@ -17,8 +17,8 @@ from typing import TypeVar
 import duckdb
 
 from alignment import views
-from base.errors import InvalidFileError, TransientError
-from base.settings import Settings
+from base.errors import AlignmonError, InvalidFileError, TransientError
+from base.settings import EXAMPLE_CATALOG, Settings
 from metrics.exporter import PipelineCollector, serve
 from pipeline.catalog import Catalog, CatalogError, CatalogSource, catalog_files
 from pipeline.consumer import Consumer
@@ -119,6 +119,8 @@ class Pipeline:
                 log.warning("%s: ingesting only, no adoption figures until a catalog is there", exc)
                 self._warned = True
             return False
+        if s.catalog_dir == EXAMPLE_CATALOG:
+            log.warning("monitoring the example catalog %s: set ALIGNMON_CATALOG_DIR to your own", EXAMPLE_CATALOG)
         self.catalog = CatalogSource(s.catalog_dir, s.directory_csv, s.pseudonym_key())
         return True
 
@@ -155,35 +157,48 @@ class Pipeline:
     def run(self) -> None:
         s = self.settings
         collector = PipelineCollector(self.store.cursor, self.consumer.stats, catalog=lambda: self.catalog)
-        server = serve(collector, s.exporter_host, s.exporter_port)
-        last_report = last_refresh = last_snapshot = time.monotonic()
-        self.refresh()
-        changed = True  # the refresh wrote figures: the first snapshot is due at once
-        last_snapshot -= s.snapshot_interval_s
         try:
-            while not self.consumer.stopping.is_set():
-                changed |= self.consumer.step() > 0
-                if time.monotonic() - last_refresh >= s.refresh_interval_s:
-                    changed |= self.refresh()
-                    last_refresh = time.monotonic()
-                # Publish from the loop, not after a batch, so the last events reach analysts even
-                # when the stream goes quiet; and only when something changed since the last copy.
-                if changed and time.monotonic() - last_snapshot >= s.snapshot_interval_s:
-                    self.snapshot()
-                    last_snapshot, changed = time.monotonic(), False
-                if time.monotonic() - last_report >= 10:
-                    st = self.consumer.stats
-                    log.info(
-                        "%d events stored, %d duplicates dropped, %d rejected",
-                        st.events,
-                        st.duplicates,
-                        st.rejected,
-                    )
-                    last_report = time.monotonic()
+            server = serve(collector, s.exporter_host, s.exporter_port)
+        except OSError as exc:
+            self.close()
+            raise AlignmonError(f"cannot serve /metrics on {s.exporter_host}:{s.exporter_port}: {exc}") from exc
+        finished = False
+        try:
+            self._loop()
+            finished = True
         finally:
             server.shutdown()
-            self.snapshot()
+            try:
+                if finished:  # after a failure the file may refuse the copy: the last snapshot stays
+                    self.snapshot()
+            finally:
+                self.close()
+
+    def _loop(self) -> None:
+        s = self.settings
+        last_report = last_refresh = time.monotonic()
+        self.refresh()
+        changed = True  # the refresh wrote figures: the first snapshot is due at once
+        last_snapshot = time.monotonic() - s.snapshot_interval_s
+        while not self.consumer.stopping.is_set():
+            changed |= self.consumer.step() > 0
+            if time.monotonic() - last_refresh >= s.refresh_interval_s:
+                changed |= self.refresh()
+                last_refresh = time.monotonic()
+            # Publish from the loop, not after a batch, so the last events reach analysts even
+            # when the stream goes quiet; and only when something changed since the last copy.
+            if changed and time.monotonic() - last_snapshot >= s.snapshot_interval_s:
+                self.snapshot()
+                last_snapshot, changed = time.monotonic(), False
+            if time.monotonic() - last_report >= 10:
+                st = self.consumer.stats
+                log.info("%d events stored, %d duplicates dropped, %d rejected", st.events, st.duplicates, st.rejected)
+                last_report = time.monotonic()
+
+    def close(self) -> None:
+        try:
             self.consumer.close()
+        finally:
             self.store.close()
 
     def snapshot(self) -> None:
@@ -210,7 +225,7 @@ def run_until_signal(settings: Settings) -> None:
     pipeline: Pipeline | None = None
 
     def stop(_sig: int, _frame: object) -> None:
-        log.info("stopping after the current batch")
+        log.info("stopping" if pipeline is None else "stopping after the current batch")
         stopping.set()
         if pipeline is not None:
             pipeline.stop()

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import re
 from datetime import date
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def day(text: str) -> date:
-    """A YYYY-MM-DD day (argparse `type=`): anything else is a usage error that quotes the input."""
+    """A YYYY-MM-DD day (argparse `type=`): anything else (20260101, 2026-W01-1 too) is a usage error quoting it."""
     try:
-        return date.fromisoformat(text)
+        if _DAY.fullmatch(text):
+            return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD): {text!r}") from None
+        pass
+    raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD): {text!r}")

@@ -7,6 +7,7 @@ computes populations with it, so one file passes both or neither.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,9 +53,9 @@ class Directory:
         return frozenset().union(*(self.members_of(dep) for dep in departments))
 
 
-def parse_directory(text: str, key: bytes, source: str = "<directory>") -> Directory:
+def parse_directory(text: str, key: bytes, source: str = "<directory>", path: Path | None = None) -> Directory:
     """Parse CSV text with a `user,department` header; raises InvalidFileError naming every bad line."""
-    reader = csv.reader(text.splitlines(keepends=True))
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except StopIteration:
@@ -117,7 +118,7 @@ def parse_directory(text: str, key: bytes, source: str = "<directory>") -> Direc
         issues.append(Issue(source, reader.line_num or line, "(row)", f"invalid CSV: {exc}"))
     if issues:
         raise InvalidFileError(issues)
-    return Directory(members)
+    return Directory(members, path)
 
 
 def load_directory(path: Path, key: bytes) -> Directory:
@@ -128,5 +129,4 @@ def load_directory(path: Path, key: bytes) -> Directory:
         raise InvalidFileError([Issue(str(path), 0, "(file)", f"cannot read: {exc.strerror or exc}")]) from None
     except UnicodeDecodeError as exc:
         raise InvalidFileError([Issue(str(path), 0, "(file)", f"not UTF-8 text: {exc.reason}")]) from None
-    directory = parse_directory(text, key, str(path))
-    return Directory(directory.members, path)
+    return parse_directory(text, key, str(path), path)

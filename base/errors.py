@@ -1,8 +1,8 @@
-"""Errors every stage shares: transient ones are retried, terminal ones stop with their reason.
+"""Errors every stage shares, split in two: transient ones are retried, terminal ones stop with their reason.
 
-A process meets a `TransientError` (a broker away, a lock busy) by retrying with a backoff and a log line a
-minute; any other `AlignmonError` is terminal (a corrupt file, a bad configuration): it exits non-zero with the
-message. The CLI prints either without a traceback.
+A `TransientError` (a broker away, a lock busy) may go away by itself: a process retries with a backoff and a log
+line a minute. Every other `AlignmonError` is terminal (an invalid file, a bad setting, a corrupt database):
+retrying cannot mend it, so the process exits 1 with the message. The CLI prints either without a traceback.
 """
 
 from __future__ import annotations
@@ -15,15 +15,11 @@ Severity = Literal["error", "warning"]
 
 
 class AlignmonError(Exception):
-    """A failure the user can act on; the CLI prints its message without a traceback. Terminal unless transient."""
+    """A failure the user can act on, terminal unless it is a TransientError; the CLI prints it without a traceback."""
 
 
 class TransientError(AlignmonError):
     """A failure that may go away on retry (a service not reachable yet, a lock another process holds)."""
-
-
-class TerminalError(AlignmonError):
-    """A failure retrying cannot mend (bad configuration, a corrupt or invalid file): stop with the reason."""
 
 
 class Issue(NamedTuple):
@@ -42,7 +38,7 @@ class Issue(NamedTuple):
         return f"{where}: {self.field}: {prefix}{self.message}"
 
 
-class InvalidFileError(TerminalError):
+class InvalidFileError(AlignmonError):
     """An input file is invalid; `issues` lists every error found, one per line in str()."""
 
     def __init__(self, issues: Iterable[Issue]) -> None:

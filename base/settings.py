@@ -9,6 +9,8 @@ from typing import Any
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+EXAMPLE_CATALOG = Path("catalog/example")
+
 
 class Settings(BaseSettings):
     """Every setting alignmon reads; each is ALIGNMON_<NAME> in the environment."""
@@ -108,7 +110,11 @@ class Settings(BaseSettings):
     exporter_port: int = Field(19708, description="Port of the pipeline's Prometheus exporter (/metrics).")
     timezone: str = Field("UTC", description="The organisation's time zone: days are calendar days here.")
     k_anonymity: int = Field(5, description="Smallest group size shown in any breakdown.")
-    catalog_dir: Path = Field(Path("catalog/example"), description="Folder of catalog YAML files.")
+    catalog_dir: Path = Field(
+        EXAMPLE_CATALOG,
+        description="Folder of catalog YAML files; the default is the example catalog of a checkout (relative to "
+        "the working directory), for trying alignmon out: the pipeline warns while it monitors that example.",
+    )
     refresh_interval_s: float = Field(15.0, description="Seconds between adoption refreshes in the pipeline.")
     as_of: date | None = Field(None, description="Compute adoption as of this day, not today (reproducible runs).")
 

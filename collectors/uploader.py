@@ -43,13 +43,17 @@ def read_token(args: argparse.Namespace) -> str:
     """The device token from --token, --token-file or ALIGNMON_AGENT_TOKEN, in that order."""
     from base.settings import Settings  # noqa: PLC0415  (pydantic only when a command runs)
 
-    if args.token:
+    if args.token is not None:
+        if not args.token.strip():
+            raise AlignmonError("--token is empty")
         return str(args.token).strip()
     if args.token_file is not None:
         try:
-            token = Path(args.token_file).read_text().strip()
+            token = Path(args.token_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise AlignmonError(f"{args.token_file}: cannot read the device token: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise AlignmonError(f"{args.token_file}: the token file is not UTF-8 text") from None
         if not token:
             raise AlignmonError(f"{args.token_file}: the token file is empty")
         return token

@@ -43,6 +43,8 @@ def _open(database: str | None) -> duckdb.DuckDBPyConnection:
 
     path = Path(database) if database else Settings().snapshot_path
     if not path.exists():
+        if database:
+            raise AlignmonError(f"{path} does not exist")
         raise AlignmonError(f"{path} does not exist yet: the pipeline publishes it once it has run")
     try:
         # DuckDB lets no reader open a file its writer holds: the live file is the pipeline's alone.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +46,23 @@ INFRASTRUCTURE = (duckdb.OperationalError, duckdb.InterruptException, KafkaError
 TERMINAL = (duckdb.FatalException,)
 
 
+def _check_reachable(bootstrap: str, timeout_s: float = 5.0) -> None:
+    """BrokerUnavailableError unless some bootstrap address accepts a connection within `timeout_s`.
+
+    Asked before kafka-python is: its own check blocks for 30 s (no signal ends it) and, when it fails, leaves
+    its I/O thread running, one more for every attempt of a process waiting for its broker.
+    """
+    failures = []
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+            return
+        except (OSError, ValueError) as exc:
+            failures.append(f"{address.strip()}: {exc}")
+    raise BrokerUnavailableError(bootstrap, "; ".join(failures))
+
+
 class Consumer:
     """Poll, validate, dead-letter and commit, batch after batch, until stopped.
 
@@ -71,6 +89,7 @@ class Consumer:
         self.event_bounds = event_bounds
         self.stats = ConsumerStats()
         self.stopping = threading.Event()
+        _check_reachable(bootstrap)
         try:
             self.consumer = KafkaConsumer(
                 bootstrap_servers=bootstrap,

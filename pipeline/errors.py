@@ -1,12 +1,12 @@
 """The pipeline's failures, typed by what the process does about them (base.errors has the split).
 
-Transient: the process waits and retries (logged once a minute). Terminal: it stops with the reason and its
-supervisor decides; restarting on the same input would fail alike.
+Transient (TransientError): the process waits and retries, logged once a minute. Terminal (any other
+AlignmonError): it stops with the reason and its supervisor decides; restarting on the same input fails alike.
 """
 
 from __future__ import annotations
 
-from base.errors import TerminalError, TransientError
+from base.errors import AlignmonError, TransientError
 
 
 class BrokerUnavailableError(TransientError):
@@ -18,7 +18,7 @@ class BrokerUnavailableError(TransientError):
         )
 
 
-class StoreFailedError(TerminalError):
+class StoreFailedError(AlignmonError):
     """DuckDB invalidated the database after a fatal error: every later statement would fail alike."""
 
     def __init__(self, path: object, reason: object) -> None:

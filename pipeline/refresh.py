@@ -18,20 +18,10 @@ import duckdb
 from pipeline.catalog import Catalog
 from pipeline.domain.rules import K_ANONYMITY
 from pipeline.figures import series
-from pipeline.figures.attainment import write_current
 from pipeline.figures.catalog_sync import map_new_apps, sync_catalog
-from pipeline.figures.current import InvestmentFigures, current_figures
-from pipeline.figures.series import MAX_BACKFILL_DAYS
+from pipeline.figures.current import current_figures, write_current
 
-__all__ = [
-    "MAX_BACKFILL_DAYS",
-    "InvestmentFigures",
-    "current_figures",
-    "map_new_apps",
-    "refresh",
-    "sync_catalog",
-    "write_current",
-]
+__all__ = ["refresh", "sync_catalog"]
 
 
 def refresh(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date, k: int = K_ANONYMITY) -> float:

@@ -1,18 +1,15 @@
-"""Initiative and objective attainment (METRICS.md roll-ups), written with the current figures."""
+"""Initiative and objective attainment (METRICS.md roll-ups) of the current figures."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from pipeline.catalog import Catalog
 from pipeline.domain.attainment import InitiativeResult, InvestmentResult, initiative_attainment, objective_attainment
 from pipeline.domain.status import Status
-from pipeline.figures.current import InvestmentFigures
-from pipeline.figures.tables import replace_rows
-from pipeline.transaction import transaction
+
+if TYPE_CHECKING:
+    from pipeline.figures.current import InvestmentFigures
 
 
 def attainment_rows(
@@ -45,15 +42,3 @@ def attainment_rows(
             results.append(InitiativeResult(att, ini.weight))
         objectives.append({"objective": obj.id, "name": obj.name, "attainment": objective_attainment(results)})
     return initiatives, objectives
-
-
-def write_current(
-    con: duckdb.DuckDBPyConnection, figures: list[InvestmentFigures], catalog: Catalog, as_of: date, k: int
-) -> None:
-    """Replace adoption_current and the attainment tables in one transaction."""
-    initiatives, objectives = attainment_rows(figures, catalog)
-    with transaction(con):
-        replace_rows(con, "adoption_current", [vars(f) for f in figures])
-        replace_rows(con, "initiative_attainment", initiatives)
-        replace_rows(con, "objective_attainment", objectives)
-        con.execute("UPDATE refresh_state SET as_of = ?, k = ?", [as_of, k])

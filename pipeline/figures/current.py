@@ -13,11 +13,15 @@ from typing import Any
 
 import duckdb
 
+from pipeline.catalog import Catalog
 from pipeline.domain import adoption as fig
 from pipeline.domain.forecast import ForecastOutcome, forecast
 from pipeline.domain.plan import Plan
 from pipeline.domain.rules import MONTH_DAYS
 from pipeline.domain.status import status
+from pipeline.figures.attainment import attainment_rows
+from pipeline.figures.tables import replace_rows
+from pipeline.transaction import transaction
 
 
 @dataclass(frozen=True)
@@ -156,3 +160,15 @@ def current_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Investm
             )
         )
     return out
+
+
+def write_current(
+    con: duckdb.DuckDBPyConnection, figures: list[InvestmentFigures], catalog: Catalog, as_of: date, k: int
+) -> None:
+    """Replace adoption_current and the attainment tables in one transaction."""
+    initiatives, objectives = attainment_rows(figures, catalog)
+    with transaction(con):
+        replace_rows(con, "adoption_current", [vars(f) for f in figures])
+        replace_rows(con, "initiative_attainment", initiatives)
+        replace_rows(con, "objective_attainment", objectives)
+        con.execute("UPDATE refresh_state SET as_of = ?, k = ?", [as_of, k])

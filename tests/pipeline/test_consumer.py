@@ -12,7 +12,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
 from alignmon.stack.kafka import ensure_topics
-from base.errors import TerminalError
+from base.errors import TransientError
 from pipeline.consumer import Consumer
 from pipeline.errors import StoreFailedError
 from pipeline.store import Store
@@ -206,7 +206,8 @@ def test_a_database_duckdb_invalidated_is_a_terminal_error_with_its_reason(
                 consumer.flush()
     finally:
         consumer.close()
-    assert isinstance(caught.value, TerminalError) and isinstance(caught.value.__cause__, duckdb.FatalException)
+    assert not isinstance(caught.value, TransientError)  # terminal: the process stops with the reason
+    assert isinstance(caught.value.__cause__, duckdb.FatalException)
     assert store.stored_offsets(topic) == {}
     store.close()
 

@@ -417,7 +417,8 @@ def test_a_day_without_telemetry_has_no_adoption_ratio(tmp_path: Path) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="defect: refresh.current_figures counts the days before go_live (not in adoption_series) as DAU 0 while "
+    reason="defect: pipeline.figures.current.current_figures counts the days before go_live (not in adoption_series) "
+    "as DAU 0 while "
     "MAU counts their users: one user active on D-11 with go_live D-10 gives stickiness 0.0 instead of 1/28 "
     "(METRICS.md: mean DAU over the 28-day window / MAU)",
 )

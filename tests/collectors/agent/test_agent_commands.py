@@ -60,6 +60,11 @@ def test_token_precedence_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyP
         read_token(args(token_file=file))
     with pytest.raises(AlignmonError, match="cannot read the device token"):
         read_token(args(token_file=tmp_path / "missing"))
+    file.write_bytes(b"\xff\xfe")
+    with pytest.raises(AlignmonError, match="the token file is not UTF-8 text"):
+        read_token(args(token_file=file))
+    with pytest.raises(AlignmonError, match="--token is empty"):
+        read_token(args(token="  "))
 
 
 def test_default_spool_follows_xdg_state_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
