@@ -107,9 +107,9 @@ def current_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Investm
         pop_size = (days[max(days)][4] or 0) if days else 0
         population = pop_size if has_directory else None
         daily = {d: v[5] for d, v in days.items()}
-        # A day without a series row: nobody active, nobody reporting.
+        # A day without a series row: nobody active, nobody reporting, so no data: coverage 0, adoption unknown.
         nobody = 0.0 if population else None
-        dau, wau, mau, mau_t, _pop, adoption, coverage = days.get(as_of, (0, 0, 0, 0, pop_size, nobody, nobody))
+        dau, wau, mau, mau_t, _pop, adoption, coverage = days.get(as_of, (0, 0, 0, 0, pop_size, None, nobody))
         plan = Plan(c["go_live"], c["target_ratio"], c["target_date"], c["curve"])
         planned = plan.planned_ratio(as_of)
         st = status(

@@ -4,7 +4,9 @@
 CREATE OR REPLACE VIEW adoption_daily AS
 SELECT s.day, s.investment, i.name, i.initiative, i.objective,
        s.dau, s.wau, s.mau, s.mau_target AS active_target, s.population,
-       CASE WHEN r.has_directory AND s.population > 0 THEN s.mau_target / s.population END AS adoption_ratio,
+       -- A day with coverage 0 has no data: its ratio is NULL, never 0 (METRICS.md, data completeness).
+       CASE WHEN r.has_directory AND s.population > 0 AND s.reporting > 0 THEN s.mau_target / s.population END
+           AS adoption_ratio,
        CASE WHEN r.has_directory AND s.population > 0 THEN s.reporting / s.population END AS coverage,
        CASE WHEN s.day < i.go_live THEN NULL
             ELSE i.target_ratio * (CASE WHEN i.curve = 'linear' THEN x
@@ -19,17 +21,23 @@ CROSS JOIN LATERAL (SELECT CASE WHEN i.target_date <= i.go_live THEN 1
                                 ELSE greatest(0, least(1, (s.day - i.go_live) / (i.target_date - i.go_live))) END
                     AS x);
 
+-- A person's raw identifiers of one application are added up before the active-day threshold, as everywhere.
 CREATE OR REPLACE VIEW usage_daily AS
-SELECT u.day, {{app_key(m.application, u.app)}} AS application, d.department,
-       count(DISTINCT u."user") AS users,
-       count(DISTINCT u."user") FILTER (WHERE u.focus_s >= coalesce(a.min_s, {{active_s}})) AS active_users,
-       sum(u.focus_s) / 60 AS focus_minutes, sum(u.open_s) / 60 AS open_minutes, sum(u.launches) AS launches
-FROM usage_user_daily u
-LEFT JOIN app_map m USING (app)
+WITH per_user AS (
+    SELECT u.day, {{app_key(m.application, u.app)}} AS application, u."user",
+           sum(u.focus_s) AS focus_s, sum(u.open_s) AS open_s, sum(u.launches) AS launches
+    FROM usage_user_daily u LEFT JOIN app_map m USING (app)
+    GROUP BY ALL
+)
+SELECT p.day, p.application, d.department,
+       count(DISTINCT p."user") AS users,
+       count(DISTINCT p."user") FILTER (WHERE p.focus_s >= coalesce(a.min_s, {{active_s}})) AS active_users,
+       sum(p.focus_s) / 60 AS focus_minutes, sum(p.open_s) / 60 AS open_minutes, sum(p.launches) AS launches
+FROM per_user p
 LEFT JOIN catalog_applications a USING (application)
 JOIN directory d USING ("user")
 GROUP BY ALL
-HAVING count(DISTINCT u."user") >= (SELECT k FROM refresh_state);
+HAVING count(DISTINCT p."user") >= (SELECT k FROM refresh_state);
 
 CREATE OR REPLACE VIEW shadow_it AS
 SELECT application, in_catalog, sanctioned, capability, active_users, (SELECT as_of FROM refresh_state) AS as_of

@@ -8,7 +8,7 @@ near local midnight in zones with a DST change inside the windows. The events ta
 (JSON -> decode -> Store.write in two batches -> sync_catalog -> refresh); every table and view the
 figures come from is compared with the oracle: counts exactly, seconds and ratios to 1e-9.
 Where the SQL disagrees with METRICS.md, an xfail(strict) test at the end pins the case and the comparison
-steps around exactly that case (`as_sql_has_it`, `active_before`, `several_identifiers`).
+steps around exactly that case (`active_before`, the as-of day before any data).
 """
 
 from __future__ import annotations
@@ -202,15 +202,6 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
-def as_sql_has_it(want: oracle.DailyFigures) -> float | None:
-    """The adoption ratio the SQL gives today: 0 on a day with coverage 0, where METRICS.md says null.
-
-    The one known defect (test_a_day_without_telemetry_has_no_adoption_ratio, xfail strict): compared as the
-    SQL has it until it is fixed, then this goes.
-    """
-    return 0.0 if want.coverage == 0 else want.adoption_ratio
-
-
 def active_before(fleet: oracle.Fleet, investment_id: str, first: date, as_of: date) -> bool:
     """Whether anyone was active for the investment in the 28-day window before `first`, the first computed day.
 
@@ -220,20 +211,6 @@ def active_before(fleet: oracle.Fleet, investment_id: str, first: date, as_of: d
     inv = fleet.investments[investment_id]
     start, _ = oracle.window(as_of, MONTH_DAYS)
     return bool(oracle.active_users(fleet.active_days_of(inv), start, first - timedelta(days=1), inv.applications))
-
-
-def several_identifiers(fleet: oracle.Fleet, day: date, application: str) -> bool:
-    """Whether someone focused on `application` on `day` under more than one raw identifier.
-
-    usage_daily then compares each identifier's focus with the threshold instead of their sum: the known defect
-    of test_usage_daily_adds_up_the_identifiers_of_one_application (xfail strict).
-    """
-    raws = [
-        (user, raw)
-        for (d, user, raw), usage in oracle.usage_user_daily(fleet).items()
-        if d == day and fleet.application_of(raw) == application and usage.focus_s > 0
-    ]
-    return len(raws) > len({user for user, _ in raws})
 
 
 def close(a: float | None, b: float | None) -> bool:
@@ -296,7 +273,7 @@ def check(spec: FleetSpec, con: duckdb.DuckDBPyConnection, fleet: oracle.Fleet) 
         got_day = (r["dau"], r["wau"], r["mau"], r["mau_target"], r["population"] or 0, r["reporting"])
         assert got_day == (*want_day[:4], want_day.population or 0, want_day.reporting), (r, want_day)
         assert close(r["coverage"], want_day.coverage), (r, want_day)
-        assert close(r["adoption_ratio"], as_sql_has_it(want_day)), (r, want_day)
+        assert close(r["adoption_ratio"], want_day.adoption_ratio), (r, want_day)
 
     # adoption_current: the as-of day's figures per investment.
     current = {r["investment"]: r for r in rows(con, "SELECT * FROM adoption_current")}
@@ -309,7 +286,7 @@ def check(spec: FleetSpec, con: duckdb.DuckDBPyConnection, fleet: oracle.Fleet) 
         if first <= as_of:  # else the known defect of test_a_refresh_before_any_data_keeps_the_population
             assert got["population"] == want.population, (inv_id, got, want)
             assert close(got["coverage"], want.coverage), (inv_id, got, want)
-            assert close(got["adoption_ratio"], as_sql_has_it(want)), (inv_id, got, want)
+            assert close(got["adoption_ratio"], want.adoption_ratio), (inv_id, got, want)
         else:
             assert close(got["adoption_ratio"], want.adoption_ratio), (inv_id, got, want)
         assert close(got["licence_utilisation"], want.mau / seats if seats else None), (inv_id, got, want)
@@ -345,10 +322,7 @@ def check(spec: FleetSpec, con: duckdb.DuckDBPyConnection, fleet: oracle.Fleet) 
     for key, group in want_groups.items():
         got = got_groups[key]
         assert (got["users"], got["launches"]) == (group.users, group.launches), (key, got, group)
-        if several_identifiers(fleet, key[0], key[1]):  # the known defect of test_usage_daily_adds_up_...
-            assert got["active_users"] <= group.active_users, (key, got, group)
-        else:
-            assert got["active_users"] == group.active_users, (key, got, group)
+        assert got["active_users"] == group.active_users, (key, got, group)
         assert close(got["focus_minutes"], group.focus_minutes), (key, got, group)
         assert close(got["open_minutes"], group.open_minutes), (key, got, group)
 
@@ -402,17 +376,12 @@ def pipeline_and_oracle(
     return current, value, fleet
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: adoption_daily and adoption_current give adoption_ratio 0.0 on a day with coverage 0; "
-    "METRICS.md (Data completeness): a day with coverage 0 has no data, its adoption ratio is null, never 0",
-)
 def test_a_day_without_telemetry_has_no_adoption_ratio(tmp_path: Path) -> None:
     query = f"SELECT adoption_ratio FROM adoption_daily WHERE day = DATE '{D}'"
     current, daily, fleet = pipeline_and_oracle(hand_fleet(), tmp_path, query)
     assert oracle.daily_figures(fleet, "inv0", D).adoption_ratio is None
     assert (current["population"], current["coverage"]) == (9, 0.0)
-    assert (current["adoption_ratio"], daily) == (None, None)  # SQL: 0.0 and 0.0
+    assert (current["adoption_ratio"], daily) == (None, None)  # no data, not zero use (was 0.0 and 0.0)
 
 
 @pytest.mark.xfail(
@@ -443,16 +412,10 @@ def test_a_refresh_before_any_data_keeps_the_population(tmp_path: Path) -> None:
     assert (current["population"], current["coverage"]) == (9, 0.0)  # SQL: (0, None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: the usage_daily view compares each raw identifier's focus with min_minutes; METRICS.md and "
-    "docs/metrics.md add up the identifiers of one application first: 150 s on alpha.exe + 150 s on ALPHA is an "
-    "active day of alpha (5 minutes), active_users 1, the view says 0",
-)
 def test_usage_daily_adds_up_the_identifiers_of_one_application(tmp_path: Path) -> None:
     spec = hand_fleet(focus("alpha.exe", D, 10, 150), focus("ALPHA", D, 11, 150), k=1)
     query = "SELECT active_users FROM usage_daily WHERE application = 'alpha'"
     current, active, fleet = pipeline_and_oracle(spec, tmp_path, query)
     assert current["dau"] == 1  # the investment figures do add them up
     assert oracle.usage_daily(fleet, 1)[D, "alpha", "Sales"].active_users == 1
-    assert active == 1  # SQL: 0
+    assert active == 1  # the view judged each identifier alone (was 0)
