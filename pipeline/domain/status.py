@@ -39,9 +39,11 @@ def status(
     """Status on `as_of`.
 
     `coverage` is today's coverage, None when there is no directory (or an empty target population).
-    `daily_adoption` maps each day to that day's adoption ratio (None or absent = unknown that day);
-    only the last `low_days` days (as_of included) are read. A missing or unknown day breaks the
-    streak, so `low` needs evidence on every one of those days: missing data is not non-use.
+    `daily_adoption` maps each day to that day's adoption ratio if the day is *known* (coverage at least
+    min_coverage; None or absent otherwise); only the last `low_days` days (as_of included) are read.
+    `low` needs every one of them known and below plan: missing data is not non-use. Below plan today with
+    a known day at or above the threshold in the window is `on_track` (hysteresis); below plan today with
+    only some days known is `unknown` (insufficient history), never `low`.
     """
     if low_days < 1:
         raise ValueError(f"low_days must be >= 1, got {low_days}")
@@ -49,7 +51,12 @@ def status(
         return Status.NOT_STARTED
     if coverage is None or coverage < min_coverage:
         return Status.UNKNOWN
-    last_days = (as_of - timedelta(days=back) for back in range(low_days))
-    if all(is_low_day(daily_adoption.get(day), plan.planned_ratio(day), tolerance) for day in last_days):
+    days = [as_of - timedelta(days=back) for back in range(low_days)]
+    values = [(daily_adoption.get(day), plan.planned_ratio(day)) for day in days]
+    if not is_low_day(*values[0], tolerance):
+        return Status.ON_TRACK
+    if any(a is not None and p is not None and not is_low_day(a, p, tolerance) for a, p in values):
+        return Status.ON_TRACK
+    if all(is_low_day(a, p, tolerance) for a, p in values):
         return Status.LOW
-    return Status.ON_TRACK
+    return Status.UNKNOWN

@@ -106,7 +106,8 @@ def current_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Investm
         days = series.get(c["investment"], {})
         pop_size = (days[max(days)][4] or 0) if days else 0
         population = pop_size if has_directory else None
-        daily = {d: v[5] for d, v in days.items()}
+        # Known days (coverage at least min_coverage) are the only evidence for status, trend and forecast.
+        daily = {d: v[5] if v[6] is not None and v[6] >= c["min_coverage"] else None for d, v in days.items()}
         # A day without a series row: nobody active, nobody reporting, so no data: coverage 0, adoption unknown.
         nobody = 0.0 if population else None
         dau, wau, mau, mau_t, _pop, adoption, coverage = days.get(as_of, (0, 0, 0, 0, pop_size, None, nobody))

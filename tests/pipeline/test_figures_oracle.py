@@ -419,3 +419,34 @@ def test_usage_daily_adds_up_the_identifiers_of_one_application(tmp_path: Path) 
     assert current["dau"] == 1  # the investment figures do add them up
     assert oracle.usage_daily(fleet, 1)[D, "alpha", "Sales"].active_users == 1
     assert active == 1  # the view judged each identifier alone (was 0)
+
+
+def test_telemetry_since_ten_days_on_a_six_month_old_investment_is_on_track_without_a_forecast(tmp_path: Path) -> None:
+    """METRICS.md data completeness: the months before telemetry are no data, not a flat line at 0 to fit."""
+    people = [f"sales{i}" for i in range(5)] + [f"support{i}" for i in range(3)] + ["legal0"]
+    events = [
+        Event("focus", who, "alpha.exe", datetime.combine(D - timedelta(days=back), time(10), tzinfo=AMS), 600, False)
+        for back in range(10)
+        for who in people
+    ]
+    current, known, _ = pipeline_and_oracle(
+        hand_fleet(*events, go_live=D - timedelta(days=180)),
+        tmp_path,
+        "SELECT count(adoption_ratio) FROM adoption_daily",
+    )
+    assert known == 10  # the 170 days before telemetry have no ratio
+    assert (current["status"], current["adoption_ratio"]) == ("on_track", 1.0)
+    assert (current["forecast"], current["at_risk"]) == ("insufficient_data", None)
+
+
+def test_a_department_enrolled_three_days_ago_below_plan_is_unknown_not_low(tmp_path: Path) -> None:
+    """Below plan on each of its three known days, but `low` needs seven known days: insufficient history."""
+    events = [
+        Event("focus", who, app, datetime.combine(D - timedelta(days=back), time(10), tzinfo=AMS), 600, False)
+        for back in range(3)
+        for who, app in [("sales0", "alpha.exe"), *((f"sales{i}", "beta.exe") for i in range(1, 5))]
+    ]
+    current, _, _ = pipeline_and_oracle(hand_fleet(*events, go_live=D - timedelta(days=180)), tmp_path)
+    assert current["coverage"] == pytest.approx(5 / 9)  # known: at least min_coverage
+    assert current["adoption_ratio"] == pytest.approx(1 / 9)  # below 0.4 planned x 0.9
+    assert current["status"] == "unknown"

@@ -32,9 +32,15 @@ def test_an_ok_day_inside_the_window_breaks_the_streak_but_before_it_does_not() 
     assert status(D, PLAN, 0.9, series(OK, *[LOW] * 7)) == Status.LOW  # OK on D-7
 
 
-def test_missing_or_unknown_day_is_not_evidence_of_low() -> None:
-    assert status(D, PLAN, 0.9, series(*[LOW] * 6)) == Status.ON_TRACK  # D-6 absent
-    assert status(D, PLAN, 0.9, series(LOW, LOW, LOW, None, LOW, LOW, LOW)) == Status.ON_TRACK
+def test_below_plan_without_the_known_history_is_unknown_never_low() -> None:
+    assert status(D, PLAN, 0.9, series(*[LOW] * 6)) == Status.UNKNOWN  # D-6 absent
+    assert status(D, PLAN, 0.9, series(LOW, LOW, LOW, None, LOW, LOW, LOW)) == Status.UNKNOWN
+    assert status(D, PLAN, 0.9, series(LOW, LOW, LOW)) == Status.UNKNOWN  # enrolled three days ago
+
+
+def test_a_known_day_above_the_threshold_keeps_it_on_track_whatever_is_unknown() -> None:
+    assert status(D, PLAN, 0.9, series(OK, None, LOW, LOW, LOW, LOW, LOW)) == Status.ON_TRACK
+    assert status(D, PLAN, 0.9, series(None, None, None, None, None, None, OK)) == Status.ON_TRACK
 
 
 def test_tolerance_boundary_is_strict() -> None:
