@@ -70,7 +70,8 @@ def sync_catalog(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
         con.execute("DELETE FROM app_map")
         con.execute("DELETE FROM adoption_series")
         con.execute(
-            "UPDATE refresh_state SET dirty_from = (SELECT min(day) FROM usage_user_daily), has_directory = ?",
+            # The series is rebuilt whole, from the first go-live: every day of it depends on the catalog.
+            "UPDATE refresh_state SET dirty_from = NULL, computed_to = NULL, has_directory = ?",
             [directory is not None],
         )
     map_new_apps(con, catalog)

@@ -31,8 +31,9 @@ def first_day(con: duckdb.DuckDBPyConnection, as_of: date) -> date | None:
     first_go_live = con.execute("SELECT min(go_live) FROM catalog_investments").fetchone()[0]  # type: ignore[index]
     if first_go_live is None:
         return None
-    candidates = [d for d in (dirty_from, computed_to + timedelta(days=1) if computed_to else None) if d]
-    first = min(candidates) if candidates else first_go_live
+    if computed_to is None:  # nothing computed yet, or the series was dropped: every day from the first go-live
+        return max(first_go_live, floor)  # type: ignore[no-any-return]
+    first = min(d for d in (dirty_from, computed_to + timedelta(days=1)) if d)
     return max(first, first_go_live, floor)  # type: ignore[no-any-return]
 
 

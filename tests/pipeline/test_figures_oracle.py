@@ -8,7 +8,7 @@ near local midnight in zones with a DST change inside the windows. The events ta
 (JSON -> decode -> Store.write in two batches -> sync_catalog -> refresh); every table and view the
 figures come from is compared with the oracle: counts exactly, seconds and ratios to 1e-9.
 Where the SQL disagrees with METRICS.md, an xfail(strict) test at the end pins the case and the comparison
-steps around exactly that case (`active_before`, the as-of day before any data).
+steps around exactly that case (`active_before`).
 """
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ def run_pipeline(spec: FleetSpec, root: Path) -> tuple[duckdb.DuckDBPyConnection
 
 
 def check(spec: FleetSpec, con: duckdb.DuckDBPyConnection, fleet: oracle.Fleet) -> None:
-    as_of, tz = spec.as_of, ZoneInfo(spec.tz)
+    as_of = spec.as_of
 
     # usage_user_daily: seconds per (day, user, raw identifier), split at local midnight.
     got_usage = {(r["day"], r["user"], r["app"]): r for r in rows(con, "SELECT * FROM usage_user_daily")}
@@ -256,10 +256,9 @@ def check(spec: FleetSpec, con: duckdb.DuckDBPyConnection, fleet: oracle.Fleet) 
         assert close(got["open_s"], want.open_s), (key, got, want)
         assert got["launches"] == want.launches, (key, got, want)
 
-    # adoption_series and adoption_daily: every day from the first computed one (the first day with data,
-    # not before go-live) to the as-of day.
-    data_days = [d for s in fleet.spans for d, _ in oracle.split_by_day(s.start, s.duration_s, tz)]
-    first = max(min(data_days, default=spec.go_live), spec.go_live)
+    # adoption_series and adoption_daily: every day from go-live to the as-of day, days before the first telemetry
+    # included (no data: coverage 0, no ratio).
+    first = spec.go_live
     series = rows(
         con,
         "SELECT s.*, d.adoption_ratio, d.coverage FROM adoption_series s "
@@ -283,12 +282,9 @@ def check(spec: FleetSpec, con: duckdb.DuckDBPyConnection, fleet: oracle.Fleet) 
         seats = fleet.investments[inv_id].seats
         assert (got["dau"], got["wau"], got["mau"], got["active_target"]) == (
             want.dau, want.wau, want.mau, want.mau_target), (inv_id, got, want)  # fmt: skip
-        if first <= as_of:  # else the known defect of test_a_refresh_before_any_data_keeps_the_population
-            assert got["population"] == want.population, (inv_id, got, want)
-            assert close(got["coverage"], want.coverage), (inv_id, got, want)
-            assert close(got["adoption_ratio"], want.adoption_ratio), (inv_id, got, want)
-        else:
-            assert close(got["adoption_ratio"], want.adoption_ratio), (inv_id, got, want)
+        assert got["population"] == want.population, (inv_id, got, want)
+        assert close(got["coverage"], want.coverage), (inv_id, got, want)
+        assert close(got["adoption_ratio"], want.adoption_ratio), (inv_id, got, want)
         assert close(got["licence_utilisation"], want.mau / seats if seats else None), (inv_id, got, want)
         if not active_before(fleet, inv_id, first, as_of):  # else the known defect of test_usage_before_go_live_...
             assert close(got["stickiness"], oracle.investment_stickiness(fleet, inv_id, as_of)), (inv_id, got)
@@ -399,17 +395,11 @@ def test_usage_before_go_live_counts_in_stickiness(tmp_path: Path) -> None:
     assert current["stickiness"] == pytest.approx(1 / 28)  # SQL: 0.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a refresh whose as-of day is before the first telemetry computes no adoption_series day, and "
-    "adoption_current then has population 0 and coverage null; METRICS.md: the population is the directory's "
-    "target users (9 here) and coverage 0/9 = 0",
-)
 def test_a_refresh_before_any_data_keeps_the_population(tmp_path: Path) -> None:
     current, _, fleet = pipeline_and_oracle(hand_fleet(focus("alpha.exe", D + timedelta(days=1), 10, 600)), tmp_path)
     want = oracle.daily_figures(fleet, "inv0", D)
     assert (want.population, want.coverage) == (9, 0.0)
-    assert (current["population"], current["coverage"]) == (9, 0.0)  # SQL: (0, None)
+    assert (current["population"], current["coverage"]) == (9, 0.0)  # was (0, None): no series day computed
 
 
 def test_usage_daily_adds_up_the_identifiers_of_one_application(tmp_path: Path) -> None:

@@ -166,3 +166,16 @@ def test_metrics_constants_have_one_home() -> None:
     assert f"coalesce(a.min_s, {rules.ACTIVE_SECONDS})" in views
     assert f"exp(-{rules.S_CURVE_STEEPNESS:g} * (x - 0.5))" in views
     assert rules.app_key_sql("m.application", "u.app") in views
+
+
+def test_the_series_starts_at_go_live_after_a_first_refresh_and_after_a_catalog_edit(store: Store) -> None:
+    """Days from go-live to the first telemetry are in the series as no data (null), before and after an edit."""
+    ingest(store, [focus(i, f"sales{i}", "teams.exe", AS_OF - timedelta(days=3), 10) for i in range(5)])
+    catalog = store.catalog  # type: ignore[attr-defined]
+    for _ in range(2):
+        refresh(store.con, catalog, AS_OF)
+        first, ratio, coverage = store.con.execute(
+            "SELECT day, adoption_ratio, coverage FROM adoption_daily ORDER BY day LIMIT 1"
+        ).fetchone()  # type: ignore[misc]
+        assert (first, ratio, coverage) == (date(2026, 9, 1), None, 0.0)  # the catalog's go_live
+        sync_catalog(store.con, catalog)  # as after an edit of the catalog
