@@ -65,9 +65,13 @@ def build(t: Thresholds) -> sdk.Dashboard:
                 colour_by_name(
                     stat_panel(
                         "Status",
-                        "The investment's status today: on_track, low, unknown (coverage below min_coverage) or "
-                        "not_started (before go-live).",
-                        [Query(f"alignmon_investment_status{{{INV}}} == 1", "{{status}}")],
+                        "The investment's status today (on_track, low, unknown or not_started) and, unless on "
+                        "track, why: below_plan, low_coverage (coverage below min_coverage), insufficient_history "
+                        "(below plan without low_days known days), no_directory or before_go_live.",
+                        [
+                            Query(f"alignmon_investment_status{{{INV}}} == 1", "{{status}}"),
+                            Query(f"alignmon_investment_status_reason{{{INV}}}", "{{reason}}"),
+                        ],
                         unit="short",
                         text="name",
                         links=[links.to_dashboard("Portfolio", uids.PORTFOLIO, "${__url_time_range}")],

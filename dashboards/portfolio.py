@@ -41,6 +41,10 @@ ATTENTION = (
 ROW_LABELS = "investment, name, owner, currency"
 
 
+# The status of each investment (1 for the current one), with its row labels; the reason is joined in where it has one.
+_STATUS = f"(investment:alignmon_investment_status:with_owner{{{SCOPE}}} == 1)"
+
+
 def _rows(rule: str) -> str:
     """A with_owner recording rule reduced to the table's row labels."""
     return f"max by ({ROW_LABELS}) ({rule}{{{SCOPE}}})"
@@ -152,12 +156,14 @@ def build(t: Thresholds) -> sdk.Dashboard:
                     table_panel(
                         "Low and at-risk investments",
                         "Investments whose status is low or whose adoption forecast reaches the target after the "
-                        "target date, with their owner, adoption and plan (% of the target population), gap to plan "
-                        "(points) and annualised wasted spend. Click a row to drill into the investment.",
+                        "target date, with their owner, the status reason, adoption and plan (% of the target "
+                        "population), gap to plan (points) and annualised wasted spend. Click a row to drill into "
+                        "the investment.",
                         [
                             Query(
-                                f"max by ({ROW_LABELS}, status) "
-                                f"(investment:alignmon_investment_status:with_owner{{{SCOPE}}} == 1)"
+                                f"max by ({ROW_LABELS}, status, reason) ({_STATUS} * on (investment) "
+                                f"group_left (reason) alignmon_investment_status_reason or {_STATUS} unless on "
+                                f"(investment) alignmon_investment_status_reason)"
                                 f" and on (investment) {ATTENTION}",
                                 table=True,
                             ),
@@ -186,6 +192,7 @@ def build(t: Thresholds) -> sdk.Dashboard:
                                 "name": "Name",
                                 "owner": "Owner",
                                 "status": "Status",
+                                "reason": "Reason",
                                 "forecast": "Forecast",
                                 "Value #C": "Adoption %",
                                 "Value #D": "Planned %",
@@ -199,6 +206,7 @@ def build(t: Thresholds) -> sdk.Dashboard:
                                 "name",
                                 "owner",
                                 "status",
+                                "reason",
                                 "forecast",
                                 "Value #C",
                                 "Value #D",

@@ -104,6 +104,13 @@ METRICS: tuple[MetricDef, ...] = (
         (*INVESTMENT, "status"),
     ),
     MetricDef(
+        "alignmon_investment_status_reason",
+        "gauge",
+        "1, with the reason the status is not on_track (before_go_live, no_directory, low_coverage, "
+        "insufficient_history, below_plan); absent when on_track.",
+        (*INVESTMENT, "reason"),
+    ),
+    MetricDef(
         "alignmon_investment_at_risk",
         "gauge",
         "1 when the forecast reaches the target after target_date (or never), 0 when on time.",

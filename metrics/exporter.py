@@ -110,6 +110,7 @@ class PipelineCollector(Collector):
         info = family("alignmon_investment_info")
         active = family("alignmon_investment_active_users")
         state = family("alignmon_investment_status")
+        reason = family("alignmon_investment_status_reason")
         values = {col: family(metric) for col, metric in _INVESTMENT_VALUES.items()}
         for f in read_current(con):
             key = [f.investment, f.initiative or "", f.objective or ""]
@@ -118,6 +119,8 @@ class PipelineCollector(Collector):
                 active.add_metric([*key, window], users)
             for st in STATUSES:
                 state.add_metric([*key, st], 1 if f.status == st else 0)
+            if f.status_reason is not None:
+                reason.add_metric([*key, f.status_reason], 1)
             for col, fam in values.items():
                 value = getattr(f, col)
                 if value is not None:
@@ -125,6 +128,7 @@ class PipelineCollector(Collector):
         yield info
         yield active
         yield state
+        yield reason
         yield from values.values()
 
     def _strategy(self, con: duckdb.DuckDBPyConnection) -> Iterator[Metric]:

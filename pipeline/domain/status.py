@@ -1,10 +1,11 @@
-"""Status of an investment on day D: not_started, unknown, low (with hysteresis) or on_track."""
+"""Status of an investment on day D (not_started, unknown, low with hysteresis, or on_track) and its reason."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 from pipeline.domain.plan import Plan
 from pipeline.domain.rules import LOW_DAYS, MIN_COVERAGE, TOLERANCE
@@ -19,6 +20,23 @@ class Status(StrEnum):
     ON_TRACK = "on_track"
 
 
+class Reason(StrEnum):
+    """Why a status is not on_track (METRICS.md, Data completeness); the values are the strings shown everywhere."""
+
+    BEFORE_GO_LIVE = "before_go_live"
+    NO_DIRECTORY = "no_directory"
+    LOW_COVERAGE = "low_coverage"
+    INSUFFICIENT_HISTORY = "insufficient_history"
+    BELOW_PLAN = "below_plan"
+
+
+class Verdict(NamedTuple):
+    """A status and, for every status but on_track, its reason."""
+
+    status: Status
+    reason: Reason | None
+
+
 def is_low_day(adoption: float | None, planned: float | None, tolerance: float = TOLERANCE) -> bool:
     """One day below plan: adoption < planned * (1 - tolerance); an unknown value is never low."""
     if adoption is None or planned is None:
@@ -26,7 +44,7 @@ def is_low_day(adoption: float | None, planned: float | None, tolerance: float =
     return adoption < planned * (1.0 - tolerance)
 
 
-def status(
+def verdict(
     as_of: date,
     plan: Plan,
     coverage: float | None,
@@ -35,8 +53,8 @@ def status(
     min_coverage: float = MIN_COVERAGE,
     tolerance: float = TOLERANCE,
     low_days: int = LOW_DAYS,
-) -> Status:
-    """Status on `as_of`.
+) -> Verdict:
+    """Status on `as_of` and its reason.
 
     `coverage` is today's coverage, None when there is no directory (or an empty target population).
     `daily_adoption` maps each day to that day's adoption ratio if the day is *known* (coverage at least
@@ -48,15 +66,18 @@ def status(
     if low_days < 1:
         raise ValueError(f"low_days must be >= 1, got {low_days}")
     if not plan.is_started(as_of):
-        return Status.NOT_STARTED
-    if coverage is None or coverage < min_coverage:
-        return Status.UNKNOWN
+        return Verdict(Status.NOT_STARTED, Reason.BEFORE_GO_LIVE)
+    if coverage is None:
+        return Verdict(Status.UNKNOWN, Reason.NO_DIRECTORY)
+    if coverage < min_coverage:
+        return Verdict(Status.UNKNOWN, Reason.LOW_COVERAGE)
     days = [as_of - timedelta(days=back) for back in range(low_days)]
     values = [(daily_adoption.get(day), plan.planned_ratio(day)) for day in days]
+    on_track = Verdict(Status.ON_TRACK, None)
     if not is_low_day(*values[0], tolerance):
-        return Status.ON_TRACK
+        return on_track
     if any(a is not None and p is not None and not is_low_day(a, p, tolerance) for a, p in values):
-        return Status.ON_TRACK
+        return on_track
     if all(is_low_day(a, p, tolerance) for a, p in values):
-        return Status.LOW
-    return Status.UNKNOWN
+        return Verdict(Status.LOW, Reason.BELOW_PLAN)
+    return Verdict(Status.UNKNOWN, Reason.INSUFFICIENT_HISTORY)

@@ -13,12 +13,13 @@ from typing import Any
 
 import duckdb
 
+from pipeline import sql
 from pipeline.catalog import Catalog
 from pipeline.domain import adoption as fig
 from pipeline.domain.forecast import ForecastOutcome, forecast
 from pipeline.domain.plan import Plan
 from pipeline.domain.rules import MONTH_DAYS
-from pipeline.domain.status import status
+from pipeline.domain.status import verdict
 from pipeline.figures.attainment import attainment_rows
 from pipeline.figures.tables import replace_rows
 from pipeline.transaction import transaction
@@ -53,6 +54,7 @@ class InvestmentFigures:
     planned_ratio: float | None
     gap: float | None
     status: str
+    status_reason: str | None
     forecast: str
     forecast_date: date | None
     at_risk: bool | None
@@ -99,6 +101,12 @@ def current_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Investm
         [as_of],
     ).fetchall():
         series.setdefault(inv, {})[day] = (dau, wau, mau, mau_t, pop, adoption, coverage)
+    # Daily active users of the 28-day window, days before go-live included (MAU counts their users too).
+    sql.execute(con, "active", first=as_of, last=as_of)
+    dau_by_day: dict[tuple[str, date], int] = {
+        (inv, day): n
+        for inv, day, n in con.execute("SELECT investment, day, count(*) FROM inv_active GROUP BY ALL").fetchall()
+    }
     out = []
     cols = [d[0] for d in con.execute("SELECT * FROM catalog_investments LIMIT 0").description]
     for values in con.execute("SELECT * FROM catalog_investments ORDER BY investment").fetchall():
@@ -113,7 +121,7 @@ def current_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Investm
         dau, wau, mau, mau_t, _pop, adoption, coverage = days.get(as_of, (0, 0, 0, 0, pop_size, None, nobody))
         plan = Plan(c["go_live"], c["target_ratio"], c["target_date"], c["curve"])
         planned = plan.planned_ratio(as_of)
-        st = status(
+        st, reason = verdict(
             as_of,
             plan,
             coverage,
@@ -123,7 +131,7 @@ def current_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Investm
             low_days=c["low_days"],
         )
         fc = forecast({d: r for d, r in daily.items() if d >= c["go_live"]}, plan, as_of)
-        dau_window = [days.get(as_of - timedelta(days=i), (0,))[0] for i in range(MONTH_DAYS)]
+        dau_window = [dau_by_day.get((c["investment"], as_of - timedelta(days=i)), 0) for i in range(MONTH_DAYS)]
         out.append(
             InvestmentFigures(
                 as_of=as_of,
@@ -151,6 +159,7 @@ def current_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Investm
                 planned_ratio=planned,
                 gap=fig.gap(planned, adoption),
                 status=str(st),
+                status_reason=str(reason) if reason else None,
                 forecast=str(fc.outcome),
                 forecast_date=fc.projected_date,
                 at_risk=fc.at_risk if fc.outcome != ForecastOutcome.INSUFFICIENT_DATA else None,

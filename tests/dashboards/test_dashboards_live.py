@@ -143,7 +143,7 @@ def test_every_panel_expression_returns_data(fleet: Fleet, built: dict[str, dict
             checked += 1
             if not result and (q.dashboard, q.panel, q.ref_id) not in MAY_BE_EMPTY:
                 empty.append(f"{q.dashboard} / {q.panel} / {q.ref_id}: {q.expr}")
-    assert checked == 48  # 11 portfolio + 15 investment + 8 applications + 14 pipeline targets
+    assert checked == 49  # 11 portfolio + 16 investment + 8 applications + 14 pipeline targets
     assert empty == []
 
 
@@ -152,9 +152,10 @@ def test_attention_table_lists_the_stalled_rollout(fleet: Fleet, built: dict[str
     portfolio = built["alignmon-portfolio.json"]
     [status] = [q for q in panel_queries(portfolio) if q.panel == "Low and at-risk investments" and q.ref_id == "A"]
     rows = fleet.query(substitute(status.expr, _all(portfolio)))
-    flagged = {r["metric"]["investment"]: r["metric"]["status"] for r in rows}
-    assert flagged.get("inv-erp-s4") == "low"
-    assert set(rows[0]["metric"]) == {"investment", "name", "owner", "currency", "status"}
+    flagged = {r["metric"]["investment"]: (r["metric"]["status"], r["metric"].get("reason")) for r in rows}
+    assert len(flagged) == len(rows)  # one row per investment, with or without a reason
+    assert flagged.get("inv-erp-s4") == ("low", "below_plan")  # the status reason joins in as a column
+    assert all(set(r["metric"]) <= {"investment", "name", "owner", "currency", "status", "reason"} for r in rows)
 
 
 def test_variables_chain_to_concrete_values(fleet: Fleet, built: dict[str, dict[str, Any]]) -> None:

@@ -128,3 +128,22 @@ def test_the_catalog_state_is_exported(store: Store, tmp_path: Path) -> None:
     empty = CollectorRegistry(auto_describe=False)
     empty.register(PipelineCollector(store.cursor, catalog=lambda: None))
     assert empty.get_sample_value("alignmon_catalog_valid") == 0.0
+
+
+def test_the_exporter_exports_the_status_reason(store: Store) -> None:
+    """One series per investment not on_track, carrying adoption_current's reason; none for on_track ones."""
+    expected = {
+        inv: reason
+        for inv, reason in store.con.execute("SELECT investment, status_reason FROM adoption_current").fetchall()
+    }
+    exported = {
+        s.labels["investment"]: s.labels["reason"]
+        for family in text_string_to_metric_families(scrape(store))
+        if family.name == "alignmon_investment_status_reason"
+        for s in family.samples
+        if s.value == 1
+    }
+    assert exported == {inv: reason for inv, reason in expected.items() if reason is not None}
+    assert "below_plan" in exported.values()  # the fleet's ERP is low: the test sees a reason, not an empty family
+    statuses = dict(store.con.execute("SELECT investment, status FROM adoption_current").fetchall())
+    assert all(statuses[inv] != "on_track" for inv in exported)

@@ -10,7 +10,7 @@ SQL tables on random fleets (tests/pipeline/test_figures_oracle.py).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
@@ -18,7 +18,7 @@ from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from pipeline.domain.adoption import cost_per_active_user, licence_utilisation, stickiness, wasted_spend
-from pipeline.domain.rules import ACTIVE_MINUTES, K_ANONYMITY, MONTH_DAYS, WEEK_DAYS
+from pipeline.domain.rules import ACTIVE_MINUTES, K_ANONYMITY, LOW_DAYS, MIN_COVERAGE, MONTH_DAYS, TOLERANCE, WEEK_DAYS
 
 FOCUS, OPEN, LAUNCH = "focus", "open", "launch"
 
@@ -377,6 +377,32 @@ def investment_stickiness(fleet: Fleet, investment_id: str, as_of: date) -> floa
     days = fleet.active_days_of(investment)
     mau = active_counts(days, as_of, investment.applications).mau
     return stickiness(dau_series(days, as_of, MONTH_DAYS, investment.applications), mau)
+
+
+def status(
+    fleet: Fleet, investment_id: str, as_of: date, go_live: date, planned: Callable[[date], float]
+) -> tuple[str, str | None]:
+    """METRICS.md's status and reason on `as_of`, from the daily figures; `planned(t)` is the plan on t >= go_live."""
+    if as_of < go_live:
+        return "not_started", "before_go_live"
+    today = daily_figures(fleet, investment_id, as_of)
+    if today.coverage is None:
+        return "unknown", "no_directory"
+    if today.coverage < MIN_COVERAGE:
+        return "unknown", "low_coverage"
+    below: list[bool | None] = []  # per day of the last LOW_DAYS: below plan, not below, or not known
+    for back in range(LOW_DAYS):
+        day = as_of - timedelta(days=back)
+        fig = daily_figures(fleet, investment_id, day)
+        if fig.coverage is None or fig.coverage < MIN_COVERAGE or fig.adoption_ratio is None:
+            below.append(None)
+        else:
+            below.append(day >= go_live and fig.adoption_ratio < planned(day) * (1 - TOLERANCE))
+    if False in below:  # a known day at or above the threshold, today included
+        return "on_track", None
+    if all(b is True for b in below):
+        return "low", "below_plan"
+    return "unknown", "insufficient_history"
 
 
 def department_adoption(
