@@ -1,4 +1,4 @@
-"""Keyed pseudonyms for user identifiers (HMAC-SHA256), shared by the gateway and the directory loader."""
+"""Keyed pseudonyms for users and devices (HMAC-SHA256), shared by the gateway and the directory loader."""
 
 from __future__ import annotations
 
@@ -17,6 +17,15 @@ def pseudonymise(user: str, key: bytes) -> str:
     """
     digest = hmac.new(key, user.strip().casefold().encode(), hashlib.sha256).hexdigest()
     return "u_" + digest[:32]
+
+
+def pseudonymise_device(device_id: str, key: bytes) -> str:
+    """A device's stable pseudonym; host names often name their user, so none is stored raw.
+
+    Its own domain (a `device` prefix in the MAC input, `d_` in the output) keeps it apart from every user's.
+    """
+    digest = hmac.new(key, b"device\x1f" + device_id.encode(), hashlib.sha256).hexdigest()
+    return "d_" + digest[:32]
 
 
 def key_from(secret: str | None, dev_mode: bool) -> bytes:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from base.pseudonym import pseudonymise
+from base.pseudonym import pseudonymise, pseudonymise_device
 from collectors.event import SCHEMA_VERSION, UsageEvent
 from collectors.simulate.applications import identifier_index
 from collectors.simulate.catalog import catalog_document, seats, target_population, write_catalog_yaml
@@ -68,6 +68,7 @@ class Organisation:
         # A per-seed salt so that seeds 1 and -1 (equal for random.Random) still differ.
         self._salt = int.from_bytes(hashlib.sha256(f"alignmon-simulate:{seed}".encode()).digest()[:8], "big")
         self._pseudonyms: dict[bytes, list[str]] = {}
+        self._device_pseudonyms: dict[bytes, dict[str, str]] = {}
         self.stories = tuple(self._outcome(spec, n) for spec, n in zip(self.specs, self._populations, strict=True))
 
     @classmethod
@@ -133,6 +134,14 @@ class Organisation:
             self._pseudonyms[key] = [pseudonymise(u.name, key) for u in self.users]
         return self._pseudonyms[key]
 
+    def _device_table(self, key: bytes | None) -> dict[str, str]:
+        """Device id -> what the gateway makes of it (its keyed pseudonym; itself without a key)."""
+        if key is None:
+            return {d.id: d.id for u in self.users for d in u.devices}
+        if key not in self._device_pseudonyms:
+            self._device_pseudonyms[key] = {d.id: pseudonymise_device(d.id, key) for u in self.users for d in u.devices}
+        return self._device_pseudonyms[key]
+
     def _user_days(self, day: date, pseudonymise_with: bytes | None) -> Iterator[tuple[User, str, list[Span]]]:
         """(user, user field, spans) for every user at work on `day`."""
         if day.weekday() >= 5:
@@ -152,6 +161,7 @@ class Organisation:
         day_key = day.isoformat()
         # One UTC offset all day (no DST change): format times directly, much faster than isoformat().
         offset = _fixed_offset(midnight)
+        devices = self._device_table(pseudonymise_with)
         for user, who, spans in self._user_days(day, pseudonymise_with):
             prefixes = [id_prefix(self.seed, user.name, d.id, day_key) for d in user.devices]
             for index, (d, kind, app, start_s, duration_s) in enumerate(spans):
@@ -163,7 +173,7 @@ class Organisation:
                 row: dict[str, Any] = {
                     "event_id": event_id(prefixes[d], index),
                     "kind": kind,
-                    "device_id": device.id,
+                    "device_id": devices[device.id],
                     "user": who,
                     "app": device.identifiers[app],
                     "start": start,
@@ -181,12 +191,13 @@ class Organisation:
         """The day's events: pure and deterministic in (seed, day), whatever else was generated.
 
         Built without per-event validation for speed; tests validate the generator's output in full.
-        `pseudonymise_with` replaces user names by the gateway's keyed pseudonyms (for direct-to-Kafka
+        `pseudonymise_with` replaces user names and device ids by the gateway's keyed pseudonyms (for direct-to-Kafka
         backfills); `with_department` adds the department as the gateway would from the directory.
         """
         midnight = datetime.combine(day, time(), tzinfo=self.tz)
         day_key = day.isoformat()
         build = unvalidated_event
+        devices = self._device_table(pseudonymise_with)
         for user, who, spans in self._user_days(day, pseudonymise_with):
             prefixes = [id_prefix(self.seed, user.name, d.id, day_key) for d in user.devices]
             department = user.department if with_department else None
@@ -196,7 +207,7 @@ class Organisation:
                     {
                         "event_id": event_id(prefixes[d], index),
                         "kind": kind,
-                        "device_id": device.id,
+                        "device_id": devices[device.id],
                         "user": who,
                         "app": device.identifiers[app],
                         "start": midnight + timedelta(seconds=start_s),

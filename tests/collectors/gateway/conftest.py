@@ -81,6 +81,12 @@ class Kit:
         return "u_" + hmac.new(secret.encode(), user.strip().casefold().encode(), hashlib.sha256).hexdigest()[:32]
 
     @staticmethod
+    def device(device_id: str = "laptop-1", secret: str = SECRET) -> bytes:
+        """The device's pseudonym as the record key the gateway produces, computed here independently."""
+        mac = hmac.new(secret.encode(), b"device\x1f" + device_id.encode(), hashlib.sha256)
+        return ("d_" + mac.hexdigest()[:32]).encode()
+
+    @staticmethod
     def assert_error(response: httpx.Response, status: int, code: str, message_part: str) -> None:
         """The one error shape: exactly {"error": {"status", "code", "message"}}."""
         assert response.status_code == status, response.text

@@ -20,7 +20,7 @@ def test_a_valid_batch_is_accepted_and_produced_keyed_by_device(gateway: Gateway
     response = gateway.post_events(events)
     assert response.status_code == 202
     assert response.json() == {"accepted": 3, "rejected": 0, "errors": []}
-    assert [r.key for r in gateway.memory.records] == [b"laptop-1"]  # one request, one device: one record
+    assert [r.key for r in gateway.memory.records] == [kit.device("laptop-1")]  # one request, one device: one record
     sent = gateway.sent()
     assert [e["event_id"] for e in sent] == ["laptop-1-0", "laptop-1-1", "laptop-1-2"]
     assert {e["user"] for e in sent} == {kit.pseudonym("Alice Example")}

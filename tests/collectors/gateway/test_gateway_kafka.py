@@ -45,7 +45,7 @@ def test_accepted_events_reach_kafka_pseudonymised_without_titles(
 
     got = kit.consume(kafka_bootstrap, topic)
     assert len(got) == 1  # one request of one device: its 12 accepted events packed into one record
-    assert {r.key for r in got} == {b"laptop-1"}
+    assert {r.key for r in got} == {kit.device("laptop-1")}  # the host name is pseudonymised too
     values = [e for r in sorted(got, key=lambda r: r.offset) for e in events_of(r.value)]
     assert [v["event_id"] for v in values] == [f"laptop-1-{i}" for i in range(12)]
     assert [v["user"] for v in values] == [kit.pseudonym(users[i % 3]) for i in range(12)]

@@ -74,10 +74,11 @@ class Sender:
         """Every accepted event is in the topic exactly once, and each device's events are in order."""
         records = self.kit.consume(bootstrap, topic)
         by_device: dict[str, list[str]] = {d: [] for d in DEVICES}
+        device_of = {self.kit.device(d).decode(): d for d in DEVICES}  # pseudonym -> device
         for record in sorted(records, key=lambda r: (r.partition, r.offset)):
             events = events_of(record.value)
             assert {e["device_id"] for e in events} == {record.key.decode()}  # a record holds one device
-            by_device[record.key.decode()].extend(e["event_id"] for e in events)
+            by_device[device_of[record.key.decode()]].extend(e["event_id"] for e in events)
         for device in DEVICES:
             assert by_device[device] == self.accepted[device]
         assert sum(len(ids) for ids in by_device.values()) == sum(len(ids) for ids in self.accepted.values())

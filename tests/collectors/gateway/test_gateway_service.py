@@ -151,9 +151,9 @@ def test_one_request_becomes_one_record_per_500_events_in_order(settings: Settin
         result = svc.ingest("laptop-1", items)
         assert (result.accepted, result.rejected) == (1201, 0)
         assert [(key, len(got)) for key, got in shape(sink)] == [
-            (b"laptop-1", 500),
-            (b"laptop-1", 500),
-            (b"laptop-1", 201),
+            (kit.device("laptop-1"), 500),
+            (kit.device("laptop-1"), 500),
+            (kit.device("laptop-1"), 201),
         ]
         assert ids(sink) == [f"e{n}" for n in range(1201)]
         assert metric(svc, "alignmon_gateway_events_accepted_total") == 1201
