@@ -25,9 +25,53 @@ class Settings(BaseSettings):
     alertmanager_port: int = Field(19094, description="Port of the local Alertmanager.")
     alert_webhook_url: str = Field(
         "http://127.0.0.1:19095/alerts",
-        description="Webhook the local Alertmanager sends alerts to (the demo's).",
+        description="Webhook the local Alertmanager sends alerts to (the demo's); empty: no webhook, e-mail only.",
     )
     scrape_interval_s: float = Field(5.0, description="Scrape and rule-evaluation interval of the local Prometheus.")
+    prometheus_external_url: str | None = Field(
+        None,
+        description="URL people reach the local Prometheus at (its --web.external-url, used in alert links); "
+        "unset: http://127.0.0.1 on ALIGNMON_PROMETHEUS_PORT.",
+    )
+    alertmanager_external_url: str | None = Field(
+        None,
+        description="URL people reach the local Alertmanager at (its --web.external-url, the mails' footer); "
+        "unset: http://127.0.0.1 on ALIGNMON_ALERTMANAGER_PORT.",
+    )
+
+    # alert e-mails (docs/runbooks.md, "E-mail"); the local Alertmanager mails only when smtp_smarthost is set
+    smtp_smarthost: str | None = Field(
+        None, description="Mail relay (host:port) the local Alertmanager sends alert e-mails through; unset: no mail."
+    )
+    smtp_from: str = Field("alignmon@localhost", description="Sender address of the alert e-mails.")
+    smtp_username: str | None = Field(
+        None, description="User name for SMTP authentication with the relay; unset: no authentication."
+    )
+    smtp_password_file: Path | None = Field(
+        None,
+        description="File holding the SMTP password; Alertmanager reads it (smtp_auth_password_file), so the "
+        "password never appears in its configuration.",
+    )
+    smtp_require_tls: bool = Field(True, description="Require STARTTLS with the mail relay.")
+    itops_email: str | None = Field(
+        None, description="IT operations' address for pipeline, gateway and shadow-IT alerts; unset: no mail to them."
+    )
+    grafana_url: str = Field(
+        "http://localhost:3000",
+        description="Grafana as the mails' readers reach it (the default is docker-compose's); mails link to the "
+        "investment's drill-down there.",
+    )
+    report_url: str | None = Field(
+        None,
+        description="Where the latest steering report (`alignmon report`) is published; mails link to it "
+        "(no link while unset).",
+    )
+    runbook_url: str | None = Field(
+        None,
+        description="Where docs/runbooks.md is published; mails link to this URL, `#` and the alert's name in lower "
+        "case. Unset: the runbooks.md this checkout ships, as a file:// URL (fine for a local trial, not for mail "
+        "to others).",
+    )
 
     # transport
     kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers (host:port,...).")
@@ -122,6 +166,10 @@ class Settings(BaseSettings):
     grafana_token: SecretStr | None = Field(
         None, description="Grafana service-account token for `alignmon dashboards push` (or user:password in the URL)."
     )
+
+    def runbook_base(self) -> str:
+        """runbook_url, or the shipped docs/runbooks.md as a file:// URL."""
+        return self.runbook_url or (Path(__file__).resolve().parents[1] / "docs" / "runbooks.md").as_uri()
 
     def event_bounds(self) -> dict[str, Any]:
         """The contract's time bounds as UsageEvent's validation context takes them."""

@@ -34,7 +34,7 @@ def _users(selector: str) -> str:
     return f"(sum(alignmon_application_active_users{{{selector}}}) or vector(0))"
 
 
-def build(t: Thresholds) -> sdk.Dashboard:
+def build(t: Thresholds, runbooks: str) -> sdk.Dashboard:
     """The applications dashboard."""
     shadow = t.alerts.shadow_it
     shadow_steps: Steps = ((None, "orange"), (shadow.min_active_users, "red"))
@@ -80,7 +80,7 @@ def build(t: Thresholds) -> sdk.Dashboard:
                     unit="short",
                     steps=shadow_steps,
                     minimum=0,
-                    links=[links.runbook(t.runbook_base_url, "ShadowITSpreading")],
+                    links=[links.runbook(runbooks, "ShadowITSpreading")],
                 ),
             ),
             (
@@ -93,7 +93,7 @@ def build(t: Thresholds) -> sdk.Dashboard:
                     unit="short",
                     steps=growth_steps,
                     threshold_lines=True,
-                    links=[links.runbook(t.runbook_base_url, "ShadowITSpreading")],
+                    links=[links.runbook(runbooks, "ShadowITSpreading")],
                 ),
             ),
         ),
@@ -168,5 +168,5 @@ def build(t: Thresholds) -> sdk.Dashboard:
             variables.application("legacy", "Legacy application", DEFAULT_LEGACY),
             variables.application("replacement", "Replacement", DEFAULT_REPLACEMENT),
         ],
-        runbook_base_url=t.runbook_base_url,
+        runbook_base_url=runbooks,
     )

@@ -17,10 +17,10 @@ Dashboard = dict[str, Any]
 
 
 class Definition(NamedTuple):
-    """One dashboard: its uid (and file name) and the function that builds it."""
+    """One dashboard: its uid (and file name) and the function that builds it (thresholds, runbooks URL)."""
 
     uid: str
-    make: Callable[[Thresholds], sdk.Dashboard]
+    make: Callable[[Thresholds, str], sdk.Dashboard]
 
     @property
     def filename(self) -> str:
@@ -41,9 +41,9 @@ def to_dict(board: sdk.Dashboard) -> Dashboard:
     return data
 
 
-def build_all(thresholds: Thresholds) -> dict[str, Dashboard]:
-    """file name -> dashboard, in a fixed order."""
-    return {d.filename: to_dict(d.make(thresholds)) for d in DEFINITIONS}
+def build_all(thresholds: Thresholds, runbooks: str) -> dict[str, Dashboard]:
+    """file name -> dashboard, in a fixed order; `runbooks` is where docs/runbooks.md is published."""
+    return {d.filename: to_dict(d.make(thresholds, runbooks)) for d in DEFINITIONS}
 
 
 def render(dashboard: Dashboard) -> bytes:
@@ -51,11 +51,11 @@ def render(dashboard: Dashboard) -> bytes:
     return (json.dumps(dashboard, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
-def write(out: Path, thresholds: Thresholds) -> list[Path]:
+def write(out: Path, thresholds: Thresholds, runbooks: str) -> list[Path]:
     """Write every dashboard into `out` (created if missing); a file already up to date is left untouched."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, dashboard in build_all(thresholds).items():
+    for name, dashboard in build_all(thresholds, runbooks).items():
         path = out / name
         data = render(dashboard)
         if not path.exists() or path.read_bytes() != data:

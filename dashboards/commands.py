@@ -60,11 +60,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from base.settings import Settings  # noqa: PLC0415
     from dashboards.build import write  # noqa: PLC0415
     from metrics.thresholds import THRESHOLDS_PATH, load  # noqa: PLC0415
 
     try:
-        paths = write(args.out, load(args.thresholds or THRESHOLDS_PATH))
+        paths = write(args.out, load(args.thresholds or THRESHOLDS_PATH), Settings().runbook_base())
     except OSError as exc:
         raise AlignmonError(f"cannot write dashboards to {args.out}: {exc}") from exc
     for path in paths:
@@ -79,11 +80,12 @@ def _push(args: argparse.Namespace) -> int:
     from dashboards.sync import connect, push  # noqa: PLC0415
     from metrics.thresholds import THRESHOLDS_PATH, load  # noqa: PLC0415
 
-    setting = Settings().grafana_token
+    settings = Settings()
+    setting = settings.grafana_token
     token = args.token or (setting.get_secret_value() if setting else None)
     if token is None and "@" not in args.url:
         raise AlignmonError(f"no Grafana credentials: pass --token, set ${TOKEN_ENV}, or use http://user:pass@host")
-    dashboards = list(build_all(load(args.thresholds or THRESHOLDS_PATH)).values())
+    dashboards = list(build_all(load(args.thresholds or THRESHOLDS_PATH), settings.runbook_base()).values())
     changes = push(
         connect(args.url, token),
         dashboards,

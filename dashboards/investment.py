@@ -24,7 +24,7 @@ UID = uids.INVESTMENT
 TITLE = "alignmon / Investment detail"
 
 INV = 'investment=~"$investment"'
-# Below min_coverage the status is `unknown`, never `low` (METRICS.md): missing data is not non-use.
+# Below min_coverage the status is `unknown`, never `low` (docs/metrics.md): missing data is not non-use.
 COVERAGE: Steps = ((None, "red"), (MIN_COVERAGE, "green"))
 # Display bands for licence utilisation: seats bought but unused are the wasted spend.
 UTILISATION: Steps = ((None, "red"), (0.5, "orange"), (0.8, "green"))
@@ -35,7 +35,7 @@ def _with_currency(metric: str) -> str:
     return f"{metric}{{{INV}}} * on (investment) group_left (currency) alignmon_investment_info"
 
 
-def build(t: Thresholds) -> sdk.Dashboard:
+def build(t: Thresholds, runbooks: str) -> sdk.Dashboard:
     """The investment detail dashboard."""
     waste_steps: Steps = ((None, "green"), (t.alerts.waste.min_wasted_spend, "red"))
     renewal_steps: Steps = ((None, "red"), (t.alerts.waste.renewal_within_days, "green"))
@@ -57,7 +57,7 @@ def build(t: Thresholds) -> sdk.Dashboard:
                     unit="percentunit",
                     minimum=0,
                     maximum=1,
-                    links=[links.runbook(t.runbook_base_url, "AdoptionLow")],
+                    links=[links.runbook(runbooks, "AdoptionLow")],
                 ),
             ),
             (
@@ -152,7 +152,7 @@ def build(t: Thresholds) -> sdk.Dashboard:
                         unit="short",
                         steps=waste_steps,
                         decimals=0,
-                        links=[links.runbook(t.runbook_base_url, "LicenceWasteBeforeRenewal")],
+                        links=[links.runbook(runbooks, "LicenceWasteBeforeRenewal")],
                     )
                 ),
             ),
@@ -201,7 +201,7 @@ def build(t: Thresholds) -> sdk.Dashboard:
                     [Query(f"alignmon_investment_at_risk{{{INV}}}", "forecast")],
                     unit="short",
                     mappings={"0": ("on time", "green"), "1": ("at risk", "red")},
-                    links=[links.runbook(t.runbook_base_url, "AdoptionForecastMissesTarget")],
+                    links=[links.runbook(runbooks, "AdoptionForecastMissesTarget")],
                 ),
             ),
             (
@@ -225,5 +225,5 @@ def build(t: Thresholds) -> sdk.Dashboard:
         "k-safe department breakdown and forecast. See docs/dashboards.md.",
         rows=[adoption, use, outlook],
         variables=[variables.objective(), variables.initiative(), variables.investment(), variables.department()],
-        runbook_base_url=t.runbook_base_url,
+        runbook_base_url=runbooks,
     )

@@ -19,10 +19,10 @@ UP = {"0": ("down", "red"), "1": ("up", "green")}
 SNAPSHOT_AGE: Steps = ((None, "green"), (600, "orange"), (3600, "red"))
 
 
-def build(t: Thresholds) -> sdk.Dashboard:
+def build(t: Thresholds, runbooks: str) -> sdk.Dashboard:
     """The pipeline health dashboard."""
     a = t.alerts
-    runbook = t.runbook_base_url
+    runbook = runbooks
     commit_steps: Steps = (
         (None, "green"),
         (seconds(a.stalled.max_commit_age_with_lag), "orange"),

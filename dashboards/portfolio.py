@@ -56,7 +56,7 @@ def _attention(rule: str, scale: int = 1) -> str:
     return f"{scaled} and on (investment) {ATTENTION}"
 
 
-def build(t: Thresholds) -> sdk.Dashboard:
+def build(t: Thresholds, runbooks: str) -> sdk.Dashboard:
     """The portfolio dashboard."""
     waste_steps: Steps = ((None, "green"), (t.alerts.waste.min_wasted_spend, "red"))
     attainment = Row(
@@ -126,7 +126,7 @@ def build(t: Thresholds) -> sdk.Dashboard:
                         steps=waste_steps,
                         text="value_and_name",
                         decimals=0,
-                        links=[links.runbook(t.runbook_base_url, "LicenceWasteBeforeRenewal")],
+                        links=[links.runbook(runbooks, "LicenceWasteBeforeRenewal")],
                     )
                 ),
             ),
@@ -216,8 +216,8 @@ def build(t: Thresholds) -> sdk.Dashboard:
                             ],
                         ),
                         links=[
-                            links.runbook(t.runbook_base_url, "AdoptionLow"),
-                            links.runbook(t.runbook_base_url, "AdoptionForecastMissesTarget"),
+                            links.runbook(runbooks, "AdoptionLow"),
+                            links.runbook(runbooks, "AdoptionForecastMissesTarget"),
                         ],
                         data_links=[
                             links.to_dashboard(
@@ -243,5 +243,5 @@ def build(t: Thresholds) -> sdk.Dashboard:
         "attention. See docs/dashboards.md.",
         rows=[attainment, money, attention],
         variables=[variables.objective(), variables.initiative()],
-        runbook_base_url=t.runbook_base_url,
+        runbook_base_url=runbooks,
     )

@@ -27,14 +27,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     routing = actions.add_parser(
         "routing",
         help="write an Alertmanager configuration: owners by e-mail and webhook, IT operations, inhibition",
-        description="Adoption alerts go to the investment's owner (owner_email label) by e-mail and to the "
-        "webhook; pipeline alerts to IT operations; adoption alerts are held back while the pipeline is down.",
+        description="Adoption alerts go to the investment's owner (owner_email label) by e-mail, with links to "
+        "the Grafana drill-down, the latest report and the runbook; pipeline alerts to IT operations; adoption "
+        "alerts are held back while the pipeline is down, and a forecast alert while AdoptionLow fires for the "
+        "same investment. Every flag defaults to its ALIGNMON_ setting (docs/configuration.md).",
     )
-    routing.add_argument("--smtp-smarthost", required=True, help="mail relay, host:port")
-    routing.add_argument("--smtp-from", required=True, help="sender address of the alert e-mails")
-    routing.add_argument("--webhook-url", required=True, help="webhook that receives every notification")
-    routing.add_argument("--itops-email", required=True, help="IT operations' address")
-    routing.add_argument("--smtp-require-tls", action="store_true", help="require STARTTLS with the relay")
+    settings = "(default: its ALIGNMON_ setting)"
+    routing.add_argument("--smtp-smarthost", help=f"mail relay, host:port {settings}")
+    routing.add_argument("--smtp-from", help=f"sender address of the alert e-mails {settings}")
+    routing.add_argument("--smtp-username", help=f"user name for SMTP authentication {settings}")
+    routing.add_argument(
+        "--smtp-password-file", type=Path, help=f"file with the SMTP password, read by Alertmanager {settings}"
+    )
+    routing.add_argument(
+        "--smtp-require-tls", action=argparse.BooleanOptionalAction, help=f"require STARTTLS with the relay {settings}"
+    )
+    routing.add_argument(
+        "--webhook-url",
+        help="webhook that also receives every notification (default: ALIGNMON_ALERT_WEBHOOK_URL if set)",
+    )
+    routing.add_argument("--itops-email", help=f"IT operations' address {settings}")
+    routing.add_argument("--grafana-url", help=f"Grafana as the mails' readers reach it {settings}")
+    routing.add_argument("--report-url", help=f"where the latest steering report is published {settings}")
+    routing.add_argument("--runbook-url", help=f"where docs/runbooks.md is published {settings}")
     routing.add_argument("--output", type=Path, required=True, help="file to write, e.g. alertmanager.yml")
     routing.set_defaults(handler=_routing)
 
@@ -51,11 +66,33 @@ def _rules(args: argparse.Namespace) -> int:
 
 
 def _routing(args: argparse.Namespace) -> int:
-    from metrics.routing import alertmanager_config  # noqa: PLC0415
+    from base.errors import AlignmonError  # noqa: PLC0415
+    from base.settings import Settings  # noqa: PLC0415
+    from metrics.routing import config_from_settings  # noqa: PLC0415
 
-    text = alertmanager_config(
-        args.smtp_smarthost, args.smtp_from, args.webhook_url, args.itops_email, smtp_require_tls=args.smtp_require_tls
+    settings = Settings()
+    # The webhook's default is the demo's own inbox: a site's routing gets one only when asked for.
+    webhook = args.webhook_url or (
+        settings.alert_webhook_url if "alert_webhook_url" in settings.model_fields_set else ""
     )
-    args.output.write_text(text, encoding="utf-8")
+    flags = {
+        "smtp_smarthost": args.smtp_smarthost,
+        "smtp_from": args.smtp_from,
+        "smtp_username": args.smtp_username,
+        "smtp_password_file": args.smtp_password_file,
+        "smtp_require_tls": args.smtp_require_tls,
+        "itops_email": args.itops_email,
+        "grafana_url": args.grafana_url,
+        "report_url": args.report_url,
+        "runbook_url": args.runbook_url,
+    }
+    chosen = settings.model_copy(
+        update={"alert_webhook_url": webhook, **{k: v for k, v in flags.items() if v is not None}}
+    )
+    if not chosen.smtp_smarthost and not webhook:
+        raise AlignmonError(
+            "nothing would be delivered: give --smtp-smarthost (or ALIGNMON_SMTP_SMARTHOST) or --webhook-url"
+        )
+    args.output.write_text(config_from_settings(chosen, group_wait="30s", group_interval="5m"), encoding="utf-8")
     print(f"wrote {args.output}; check it with: amtool check-config {args.output}")
     return 0

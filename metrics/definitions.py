@@ -22,12 +22,13 @@ class MetricDef(NamedTuple):
 INVESTMENT = ("investment", "initiative", "objective")
 
 METRICS: tuple[MetricDef, ...] = (
-    # investment adoption (METRICS.md)
+    # investment adoption (docs/metrics.md)
     MetricDef(
         "alignmon_investment_info",
         "gauge",
-        "Always 1; carries the investment's name, owner, owner_email and currency for joins.",
-        (*INVESTMENT, "name", "owner", "owner_email", "currency"),
+        "Always 1; carries the names of the investment, its initiative and objective, its owner, owner_email and "
+        "currency for joins.",
+        (*INVESTMENT, "name", "initiative_name", "objective_name", "owner", "owner_email", "currency"),
     ),
     MetricDef(
         "alignmon_investment_adoption_ratio",
@@ -136,7 +137,7 @@ METRICS: tuple[MetricDef, ...] = (
     MetricDef(
         "alignmon_initiative_attainment_ratio",
         "gauge",
-        "Cost-weighted attainment of the initiative's investments (METRICS.md roll-ups).",
+        "Cost-weighted attainment of the initiative's investments (docs/metrics.md roll-ups).",
         ("initiative", "objective"),
     ),
     MetricDef(

@@ -114,7 +114,8 @@ class PipelineCollector(Collector):
         values = {col: family(metric) for col, metric in _INVESTMENT_VALUES.items()}
         for f in read_current(con):
             key = [f.investment, f.initiative or "", f.objective or ""]
-            info.add_metric([*key, f.name, f.owner, f.owner_email, f.currency], 1)
+            names = [f.name, f.initiative_name or "", f.objective_name or ""]
+            info.add_metric([*key, *names, f.owner, f.owner_email, f.currency], 1)
             for window, users in (("1d", f.dau), ("7d", f.wau), ("28d", f.mau)):
                 active.add_metric([*key, window], users)
             for st in STATUSES:

@@ -1,23 +1,40 @@
 """alignmon's Alertmanager configuration: owners get their adoption alerts, IT operations the rest.
 
 `alertmanager_config()` renders it; metrics/alertmanager/alertmanager.yml is that rendering with
-DEFAULTS (`python -m metrics.routing` rewrites it, `--check` fails when it is stale). The e-mail
-templates are inline, so the rendered text works wherever it is written, with no template files.
+DEFAULTS (`python -m metrics.routing` rewrites it, `--check` fails when it is stale), and
+`config_from_settings()` is what the local stack runs. The e-mail templates are inline, so the
+rendered text works wherever it is written, with no template files. The figures in a mail are the
+alert's annotations, rendered by Prometheus (metrics/rulegen.py); the links come from here.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import yaml
 
 from metrics.config import ALERTMANAGER_DIR
+
+if TYPE_CHECKING:
+    from base.settings import Settings
 
 ALERTMANAGER_YML = ALERTMANAGER_DIR / "alertmanager.yml"
 OWNER_RECEIVER = "investment-owner"
 ITOPS_RECEIVER = "itops"
+INVESTMENT_DASHBOARD = "alignmon-investment"  # dashboards/uids.py INVESTMENT
+
+
+class MailLinks(NamedTuple):
+    """Where the mails' readers find more: Grafana, the latest report (optional) and the runbooks."""
+
+    grafana: str
+    runbook: str
+    report: str | None = None
+
 
 # The placeholders the shipped file is rendered with; replace them with your own.
 DEFAULTS: dict[str, str] = {
@@ -26,13 +43,18 @@ DEFAULTS: dict[str, str] = {
     "webhook_url": "http://alert-webhook.example.org/alignmon",
     "itops_email": "itops@example.org",
 }
+DEFAULT_LINKS = MailLinks(
+    grafana="http://localhost:3000",
+    runbook="https://docs.example.org/alignmon/runbooks.md",
+    report="https://reports.example.org/alignmon/latest.html",
+)
 
-# @@NAME@@ tokens are filled in as YAML double-quoted scalars; Go templates ({{ }}) stay as they are.
-_TEMPLATE = """\
+HEADER = """\
 # Alertmanager configuration for alignmon, rendered by metrics.routing.alertmanager_config():
 # regenerate with `python -m metrics.routing`, do not edit by hand. This shipped copy uses
-# placeholders: a local mail relay (localhost:25, no TLS), alignmon@example.org as sender, an
-# example webhook and itops@example.org; render your own with the real values.
+# placeholders: a local mail relay (localhost:25, no TLS, no authentication), alignmon@example.org
+# as sender, an example webhook, itops@example.org, and example.org links to the report and the
+# runbooks; render your own with the real values (the local stack renders it from ALIGNMON_* settings).
 #
 # - Adoption alerts (audience=owner) go to the investment's owner: e-mail to the alert's
 #   owner_email label (from the catalog) and the webhook. Without an owner_email they fall back
@@ -40,125 +62,178 @@ _TEMPLATE = """\
 # - Pipeline health and governance alerts (team=itops) go to IT operations: e-mail and webhook.
 # - While ExporterDown or PipelineStalled fires the figures are frozen, so adoption and
 #   shadow-IT alerts are inhibited: owners are not told stale news.
+# - One problem, one mail: while AdoptionLow fires for an investment, its
+#   AdoptionForecastMissesTarget is inhibited.
 # Check with: amtool check-config <this file>
-global:
-  smtp_smarthost: @@SMTP_SMARTHOST@@
-  smtp_from: @@SMTP_FROM@@
-  smtp_require_tls: @@SMTP_REQUIRE_TLS@@
-  resolve_timeout: 5m
-
-route:
-  receiver: @@ITOPS_RECEIVER@@
-  group_by: [alertname, initiative, job]
-  group_wait: @@GROUP_WAIT@@
-  group_interval: @@GROUP_INTERVAL@@
-  repeat_interval: 4h
-  routes:
-    - receiver: @@OWNER_RECEIVER@@
-      matchers:
-        - audience="owner"
-        - owner_email=~".+@.+"
-      # One mail per owner, initiative and alert kind, listing every investment concerned.
-      group_by: [owner_email, initiative, alertname]
-      # Adoption moves over days: one reminder a day is enough for a manager.
-      repeat_interval: 24h
-    - receiver: @@ITOPS_RECEIVER@@
-      matchers:
-        - team="itops"
-
-inhibit_rules:
-  - source_matchers:
-      - alertname=~"ExporterDown|PipelineStalled"
-    target_matchers:
-      - audience=~"owner|governance"
-
-receivers:
-  - name: @@OWNER_RECEIVER@@
-    email_configs:
-      - to: '{{ .CommonLabels.owner_email }}'
-        send_resolved: true
-        headers:
-          Subject: '[alignmon] {{ if eq .Status "resolved" }}RESOLVED: {{ end }}{{ .CommonLabels.alertname }}:
-            {{- if eq (len .Alerts) 1 }} {{ (index .Alerts 0).Annotations.summary }}
-            {{- else }} {{ len .Alerts }} investments
-            {{- with .CommonLabels.initiative }} of {{ . }}{{ end }}{{ end }}'
-        html: ''
-        text: |
-          Hello {{ .CommonLabels.owner }},
-
-          alignmon compares how your investments are used with the adoption you planned for them.
-          {{ range .Alerts.Firing }}
-          == {{ .Labels.alertname }}: {{ .Annotations.summary }}
-          {{ .Annotations.description }}
-          Runbook: {{ .Annotations.runbook_url }}
-          {{ end }}{{ if .Alerts.Resolved }}
-          Resolved since the last mail:
-          {{ range .Alerts.Resolved }}- {{ .Labels.alertname }}: {{ .Annotations.summary }}
-          {{ end }}{{ end }}
-          -- alignmon, via Alertmanager {{ .ExternalURL }}
-    webhook_configs:
-      - url: @@WEBHOOK_URL@@
-        send_resolved: true
-  - name: @@ITOPS_RECEIVER@@
-    email_configs:
-      - to: @@ITOPS_EMAIL@@
-        send_resolved: true
-        headers:
-          Subject: '[alignmon] {{ if eq .Status "resolved" }}RESOLVED: {{ end }}{{ .CommonLabels.alertname }}:
-            {{- if eq (len .Alerts) 1 }} {{ (index .Alerts 0).Annotations.summary }}
-            {{- else }} {{ len .Alerts }} alerts{{ end }}'
-        html: ''
-        text: |
-          {{ range .Alerts.Firing }}
-          == {{ .Labels.alertname }} ({{ .Labels.severity }}): {{ .Annotations.summary }}
-          {{ .Annotations.description }}
-          Runbook: {{ .Annotations.runbook_url }}
-          {{ end }}{{ if .Alerts.Resolved }}
-          Resolved:
-          {{ range .Alerts.Resolved }}- {{ .Labels.alertname }}: {{ .Annotations.summary }}
-          {{ end }}{{ end }}
-          -- alignmon, via Alertmanager {{ .ExternalURL }}
-    webhook_configs:
-      - url: @@WEBHOOK_URL@@
-        send_resolved: true
 """
 
 
-def _scalar(value: str | bool) -> str:
-    """A YAML scalar that reads back as exactly `value` (JSON strings are YAML double-quoted strings)."""
-    return json.dumps(value)
+def _owner_text(links: MailLinks) -> str:
+    report = f"Report:     {links.report}\n" if links.report else ""
+    return (
+        "Hello {{ .CommonLabels.owner }},\n"
+        "\n"
+        "alignmon compares how your investments are used with the adoption you planned for them.\n"
+        "{{ range .Alerts.Firing }}\n"
+        "== {{ .Annotations.title }}: {{ .Annotations.summary }}\n"
+        "\n"
+        "Investment: {{ .Labels.name }}\n"
+        "{{ with or .Labels.initiative_name .Labels.initiative }}Initiative: {{ . }}\n{{ end -}}\n"
+        "{{ with or .Labels.objective_name .Labels.objective }}Objective:  {{ . }}\n{{ end -}}\n"
+        "Status:     {{ .Annotations.status }}\n"
+        "\n"
+        "{{ .Annotations.description }}\n"
+        "\n"
+        f"Drill-down: {links.grafana}/d/{INVESTMENT_DASHBOARD}?var-investment={{{{ .Labels.investment | urlquery }}}}\n"
+        f"{report}"
+        f"Runbook:    {links.runbook}#{{{{ .Labels.alertname | toLower }}}}\n"
+        "{{ end }}{{ if .Alerts.Resolved }}\n"
+        "Resolved since the last mail:\n"
+        "{{ range .Alerts.Resolved }}- {{ .Annotations.title }}: {{ .Labels.name }}\n"
+        "{{ end }}{{ end }}\n"
+        "-- alignmon, via Alertmanager {{ .ExternalURL }}\n"
+    )
+
+
+def _itops_text(links: MailLinks) -> str:
+    return (
+        "{{ range .Alerts.Firing }}\n"
+        "== {{ .Labels.alertname }} ({{ .Labels.severity }}): {{ .Annotations.summary }}\n"
+        "{{ .Annotations.description }}\n"
+        f"Runbook: {links.runbook}#{{{{ .Labels.alertname | toLower }}}}\n"
+        "{{ end }}{{ if .Alerts.Resolved }}\n"
+        "Resolved:\n"
+        "{{ range .Alerts.Resolved }}- {{ .Labels.alertname }}: {{ .Annotations.summary }}\n"
+        "{{ end }}{{ end }}\n"
+        "-- alignmon, via Alertmanager {{ .ExternalURL }}\n"
+    )
+
+
+_RESOLVED = '{{ if eq .Status "resolved" }}RESOLVED: {{ end }}'
+OWNER_SUBJECT = (
+    f"[alignmon] {_RESOLVED}{{{{ or .CommonAnnotations.title .CommonLabels.alertname }}}}:"
+    "{{ if eq (len .Alerts) 1 }} {{ (index .Alerts 0).Annotations.summary }}"
+    "{{ else }} {{ len .Alerts }} investments"
+    "{{ with or .CommonLabels.initiative_name .CommonLabels.initiative }} of {{ . }}{{ end }}{{ end }}"
+)
+ITOPS_SUBJECT = (
+    f"[alignmon] {_RESOLVED}{{{{ .CommonLabels.alertname }}}}:"
+    "{{ if eq (len .Alerts) 1 }} {{ (index .Alerts 0).Annotations.summary }}"
+    "{{ else }} {{ len .Alerts }} alerts{{ end }}"
+)
+
+
+def _receiver(name: str, to: str | None, subject: str, text: str, webhook_url: str | None) -> dict[str, Any]:
+    receiver: dict[str, Any] = {"name": name}
+    if to:
+        receiver["email_configs"] = [
+            {"to": to, "send_resolved": True, "headers": {"Subject": subject}, "html": "", "text": text}
+        ]
+    if webhook_url:
+        receiver["webhook_configs"] = [{"url": webhook_url, "send_resolved": True}]
+    return receiver
 
 
 def alertmanager_config(  # noqa: PLR0917 (the signature the end-to-end tests call positionally)
-    smtp_smarthost: str,
+    smtp_smarthost: str | None,
     smtp_from: str,
-    webhook_url: str,
-    itops_email: str,
+    webhook_url: str | None,
+    itops_email: str | None,
     group_wait: str = "30s",
     group_interval: str = "5m",
     *,
     smtp_require_tls: bool = False,
+    smtp_username: str | None = None,
+    smtp_password_file: Path | str | None = None,
+    links: MailLinks = DEFAULT_LINKS,
 ) -> str:
     """alertmanager.yml text: owner e-mail + webhook for adoption alerts, IT operations for the rest.
 
-    Example: `alertmanager_config("127.0.0.1:2525", "alignmon@test", "http://127.0.0.1:9/hook",
-    "ops@test", group_wait="1s", group_interval="1s")` for a test stack with an SMTP sink.
+    No smarthost: no e-mail at all; no webhook_url: e-mail only. Example, for a test stack with an SMTP sink:
+    `alertmanager_config("127.0.0.1:2525", "alignmon@test", None, "ops@test", group_wait="1s", group_interval="1s")`.
     """
-    values: dict[str, str | bool] = {
-        "SMTP_SMARTHOST": smtp_smarthost,
-        "SMTP_FROM": smtp_from,
-        "SMTP_REQUIRE_TLS": smtp_require_tls,
-        "WEBHOOK_URL": webhook_url,
-        "ITOPS_EMAIL": itops_email,
-        "GROUP_WAIT": group_wait,
-        "GROUP_INTERVAL": group_interval,
-        "OWNER_RECEIVER": OWNER_RECEIVER,
-        "ITOPS_RECEIVER": ITOPS_RECEIVER,
+    glob: dict[str, Any] = {}
+    if smtp_smarthost:
+        glob = {"smtp_smarthost": smtp_smarthost, "smtp_from": smtp_from, "smtp_require_tls": smtp_require_tls}
+        if smtp_username:
+            glob["smtp_auth_username"] = smtp_username
+        if smtp_password_file:
+            glob["smtp_auth_password_file"] = str(smtp_password_file)
+    glob["resolve_timeout"] = "5m"
+    mail = bool(smtp_smarthost)
+    config = {
+        "global": glob,
+        "route": {
+            "receiver": ITOPS_RECEIVER,
+            "group_by": ["alertname", "initiative", "job"],
+            "group_wait": group_wait,
+            "group_interval": group_interval,
+            "repeat_interval": "4h",
+            "routes": [
+                {
+                    "receiver": OWNER_RECEIVER,
+                    "matchers": ['audience="owner"', 'owner_email=~".+@.+"'],
+                    # One mail per owner, initiative and alert kind, listing every investment concerned;
+                    # adoption moves over days: one reminder a day is enough for a manager.
+                    "group_by": ["owner_email", "initiative", "alertname"],
+                    "repeat_interval": "24h",
+                },
+                {"receiver": ITOPS_RECEIVER, "matchers": ['team="itops"']},
+            ],
+        },
+        "inhibit_rules": [
+            {
+                "source_matchers": ['alertname=~"ExporterDown|PipelineStalled"'],
+                "target_matchers": ['audience=~"owner|governance"'],
+            },
+            {
+                "source_matchers": ['alertname="AdoptionLow"'],
+                "target_matchers": ['alertname="AdoptionForecastMissesTarget"'],
+                "equal": ["investment"],
+            },
+        ],
+        "receivers": [
+            _receiver(
+                OWNER_RECEIVER,
+                "{{ .CommonLabels.owner_email }}" if mail else None,
+                OWNER_SUBJECT,
+                _owner_text(links),
+                webhook_url,
+            ),
+            _receiver(ITOPS_RECEIVER, itops_email if mail else None, ITOPS_SUBJECT, _itops_text(links), webhook_url),
+        ],
     }
-    text = _TEMPLATE
-    for name, value in values.items():
-        text = text.replace(f"@@{name}@@", _scalar(value))
-    return text
+    return HEADER + yaml.dump(config, Dumper=_Dumper, sort_keys=False, width=10_000, allow_unicode=True)
+
+
+def config_from_settings(settings: Settings, group_wait: str = "2s", group_interval: str = "10s") -> str:
+    """The local stack's configuration: the shipped routing with the ALIGNMON_* mail, webhook and link settings."""
+    return alertmanager_config(
+        settings.smtp_smarthost,
+        settings.smtp_from,
+        settings.alert_webhook_url or None,
+        settings.itops_email,
+        group_wait,
+        group_interval,
+        smtp_require_tls=settings.smtp_require_tls,
+        smtp_username=settings.smtp_username,
+        smtp_password_file=settings.smtp_password_file.resolve() if settings.smtp_password_file else None,
+        links=MailLinks(settings.grafana_url.rstrip("/"), settings.runbook_base(), settings.report_url),
+    )
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block-style YAML with `|` for the multi-line mail templates."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def _str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|" if "\n" in data else None)
+
+
+_Dumper.add_representer(str, _str)
 
 
 def default_alertmanager_config() -> str:

@@ -17,6 +17,7 @@ import yaml
 
 from metrics.config import RULES_DIR
 from metrics.thresholds import THRESHOLDS_PATH, AlertThreshold, Thresholds, load, seconds
+from pipeline.domain.status import REASON_WORDS, STATUS_WORDS
 
 RULES_PATH = RULES_DIR / "alignmon.yml"
 
@@ -28,8 +29,9 @@ HEADER = """\
 # Runbooks: docs/runbooks.md (one section per alert).
 """
 
-# owner, owner_email, name and currency live on the info metric only; every adoption alert needs them.
-OWNER_JOIN = "* on (investment) group_left(owner, owner_email, name, currency) alignmon_investment_info"
+# owner, owner_email, the names and currency live on the info metric only; every adoption alert needs them.
+INFO_LABELS = ("owner", "owner_email", "name", "currency", "initiative_name", "objective_name")
+OWNER_JOIN = f"* on (investment) group_left({', '.join(INFO_LABELS)}) alignmon_investment_info"
 JOINED = (
     "alignmon_investment_adoption_ratio",
     "alignmon_investment_planned_ratio",
@@ -47,16 +49,49 @@ LAG = "job:alignmon_consumer_lag_records:sum"
 COMMIT_AGE = "job:alignmon_pipeline_last_commit:age_seconds"
 
 # Go-template renderings of the first sample a template `query` returns.
-PCT = ". | first | value | humanizePercentage"
 WHOLE = '. | first | value | printf "%.0f"'
-MONEY = 'printf "%.0f %s" (. | first | value) $labels.currency'
 DATE = '(. | first | value | toTime).Format "2006-01-02"'
-STATUS = '. | first | label "status"'
-INVESTMENT = (
-    "{{ $labels.name }} ({{ $labels.investment }}; initiative {{ $labels.initiative }}, "
-    "objective {{ $labels.objective }})"
+# A whole percentage of a query that returns percent (the ratio * 100): "29 %".
+PERCENT = '. | first | value | printf "%.0f %%"'
+# Thousands separators: each pass puts a comma before the last unseparated group of three digits (RE2 has no
+# look-ahead); four passes cover 15 digits.
+SEPARATED = '| printf "%.0f"' + ' | reReplaceAll "([0-9])([0-9]{3})($|,)" "$1,$2$3"' * 4
+MONEY = f"$labels.currency }}}} {{{{ . | first | value {SEPARATED}"
+
+
+# A status reason (alignmon_investment_status_reason) in words: docs/metrics.md, "Data completeness".
+def _words(variable: str, words: dict[str, str]) -> str:
+    """Go template: the words for the value of `variable` (the value itself when it has none)."""
+    branches = "{{ else if ".join(f'eq {variable} "{key}" }}}}{text}' for key, text in words.items())
+    return f"{{{{ if {branches}{{{{ else }}}}{{{{ {variable} }}}}{{{{ end }}}}"
+
+
+def query(promql: str, key: str, render: str, missing: str = "n/a") -> str:
+    """Go template: run `promql` (one %q, filled with this alert's `key` label) and render its result with `render`,
+    a template body in which `.` is the result; `missing` when it returns nothing."""
+    return f"{{{{ with printf `{promql}` $labels.{key} | query }}}}{render}{{{{ else }}}}{missing}{{{{ end }}}}"
+
+
+STATUS_TEXT = query(
+    "alignmon_investment_status{investment=%q} == 1",
+    "investment",
+    '{{ $s := . | first | label "status" }}' + _words("$s", STATUS_WORDS),
+) + query(
+    "alignmon_investment_status_reason{investment=%q}",
+    "investment",
+    ': {{ $r := . | first | label "reason" }}' + _words("$r", REASON_WORDS),
+    missing="",
 )
-OWNER = "Owner: {{ $labels.owner }} <{{ $labels.owner_email }}>."
+# Target departments below today's planned ratio, lowest first, with their adoption. The exporter drops
+# departments under k people, so this is k-safe.
+LAGGING = query(
+    "sort((alignmon_department_adoption_ratio{investment=%q} < on (investment) group_left () "
+    "alignmon_investment_planned_ratio) * 100)",
+    "investment",
+    '{{ range $i, $d := . }}{{ if $i }}, {{ end }}{{ $d | label "department" }} {{ $d | value | printf "%.0f %%" }}'
+    "{{ end }}",
+    missing="none (departments under k people are never named, for privacy)",
+)
 
 
 def with_owner(metric: str) -> str:
@@ -73,10 +108,6 @@ def lookup(metric: str, key: str, render: str, *, matchers: str = "", suffix: st
     query = f"{metric}{{{matchers + ', ' if matchers else ''}{key}=%q}}{suffix}"
     found = f"{{{{ with printf `{query}` $labels.{key} | query }}}}{{{{ {render} }}}}"
     return f"{found}{{{{ else }}}}{missing}{{{{ end }}}}"
-
-
-def _by_investment(metric: str, render: str, *, matchers: str = "", suffix: str = "", missing: str = "n/a") -> str:
-    return lookup(metric, "investment", render, matchers=matchers, suffix=suffix, missing=missing)
 
 
 def _status_is(statuses: Sequence[str]) -> str:
@@ -127,7 +158,10 @@ def recording_groups(t: Thresholds) -> list[dict[str, Any]]:
 
 
 class AlertSpec(NamedTuple):
-    """One alert before rendering: what fires, how it is labelled and what it says."""
+    """One alert before rendering: what fires, how it is labelled and what it says.
+
+    Owner alerts also carry a `title` (the mail's heading) and the investment's `status` in words.
+    """
 
     name: str
     threshold: AlertThreshold
@@ -135,65 +169,103 @@ class AlertSpec(NamedTuple):
     labels: dict[str, str]
     summary: str
     description: str
+    title: str = ""
 
 
 def alert_rule(t: Thresholds, spec: AlertSpec) -> Rule:
     """The Prometheus alerting rule for a spec, with severity and runbook link."""
+    owner = spec.labels.get("audience") == "owner"
     return {
         "alert": spec.name,
         "expr": spec.expr,
         "for": spec.threshold.for_,
         "labels": {"severity": spec.threshold.severity, **spec.labels},
         "annotations": {
+            **({"title": spec.title} if spec.title else {}),
             "summary": spec.summary,
             "description": spec.description,
-            "runbook_url": f"{t.runbook_base_url}#{spec.name.lower()}",
+            **({"status": STATUS_TEXT} if owner else {}),
+            # The section in the docs the project ships; mails and dashboards link it at ALIGNMON_RUNBOOK_URL.
+            "runbook": f"docs/runbooks.md#{spec.name.lower()}",
         },
     }
 
 
+def _of(metric: str, render: str, *, matchers: str = "", scale: str = "", missing: str = "n/a") -> str:
+    """Go template: this investment's sample of `metric` (times `scale`, e.g. `* 100`), rendered by `render`."""
+    selector = f"{metric}{{{matchers + ', ' if matchers else ''}investment=%q}}"
+    return query(f"{selector} {scale}".strip(), "investment", f"{{{{ {render} }}}}", missing)
+
+
+def _money(metric: str) -> str:
+    """Go template: this investment's amount of `metric`, as `EUR 150,000`."""
+    return query(
+        f"{metric}{{investment=%q}}",
+        "investment",
+        f"{{{{ $labels.currency }}}} {{{{ . | first | value {SEPARATED} }}}}",
+    )
+
+
 def adoption_alerts(t: Thresholds) -> list[AlertSpec]:
-    """Alerts for an investment's owner: every one carries owner and owner_email for routing."""
+    """Alerts for an investment's owner: every one carries owner and owner_email for routing, and the names."""
     a = t.alerts
     owner = {"audience": "owner"}
     adoption = with_owner("alignmon_investment_adoption_ratio")
-    planned = _by_investment("alignmon_investment_planned_ratio", PCT)
-    gap = _by_investment("alignmon_investment_gap_ratio", PCT)
-    wasted = _by_investment("alignmon_investment_wasted_spend", MONEY)
-    mau = _by_investment("alignmon_investment_active_users", WHOLE, matchers='window="28d"')
-    population = _by_investment("alignmon_investment_target_population", WHOLE)
-    days = _by_investment(RENEWAL_DAYS, WHOLE)
+    adoption_pct = _of("alignmon_investment_adoption_ratio", PERCENT, scale="* 100")
+    planned_pct = _of("alignmon_investment_planned_ratio", PERCENT, scale="* 100")
+    gap_pp = _of("alignmon_investment_gap_ratio", '. | first | value | printf "%.0f"', scale="* 100")
+    mau = _of("alignmon_investment_active_users", WHOLE, matchers='window="28d"')
+    population = _of("alignmon_investment_target_population", WHOLE)
+    target_date = _of("alignmon_investment_target_timestamp_seconds", DATE)
+    renewal_date = _of("alignmon_investment_renewal_timestamp_seconds", DATE)
+    days = _of(RENEWAL_DAYS, WHOLE)
+    today = f"adoption is {adoption_pct} of the target population against {planned_pct} planned"
+    users = f"{mau} of the {population} people in the target population used it in the last 28 days"
+    lagging = f"Target departments below plan: {LAGGING}."
+    costs = (
+        f"Annual cost {_money('alignmon_investment_annual_cost')}; spend on unused seats "
+        f"{_money('alignmon_investment_wasted_spend')} a year."
+    )
+    not_past = "unless on (investment) (alignmon_investment_target_timestamp_seconds < time())"
     return [
         AlertSpec(
             "AdoptionLow",
             a.adoption_low,
             f"{adoption}\nand on (investment) ({_status_is(['low'])})",
             owner,
-            f"{{{{ $labels.name }}}}: adoption {{{{ $value | humanizePercentage }}}} is below the planned {planned}",
-            f"Investment {INVESTMENT} has been below its plan beyond the tolerance on each of the last "
-            f"low_days days (7 by default): adoption {{{{ $value | humanizePercentage }}}} of the target population "
-            f"against {planned} planned, behind plan by {gap}; {mau} active users (28 days) "
-            f"of {population} in the target population.\n"
-            f"Annualised spend on unused seats: {wasted}. {OWNER}\n"
-            "What to do: find the target departments that lag (Grafana investment drill-down), enable and "
-            "train them, reclaim licences nobody uses, or revisit the target and date with the sponsor.",
+            f"{{{{ $labels.name }}}} at {adoption_pct} against {planned_pct} planned",
+            f"Today {today}: {gap_pp} percentage points behind plan, beyond the tolerance on each recent day "
+            f"with data. {users}.\n{lagging}\n{costs}\n"
+            "What to do: talk to the managers of the departments below plan, enable and train their people "
+            "(onboarding sessions, champions, make it the default in the workflow) and reclaim licences nobody "
+            "uses; revisit the target with the sponsor only if the target population or the date was wrong.",
+            title="Adoption below plan",
         ),
         AlertSpec(
             "AdoptionForecastMissesTarget",
             a.forecast,
             f"{adoption}\nand on (investment) (alignmon_investment_at_risk == 1)\n"
-            f"unless on (investment) ({_status_is(a.forecast.skip_statuses)})",
+            f"unless on (investment) ({_status_is(a.forecast.skip_statuses)})\n{not_past}",
             owner,
-            "{{ $labels.name }}: adoption forecast reaches the target after the target date "
-            + _by_investment("alignmon_investment_target_timestamp_seconds", DATE),
-            f"Investment {INVESTMENT}: the adoption curve fitted since go-live reaches the target on "
-            + _by_investment("alignmon_investment_forecast_target_timestamp_seconds", DATE, missing="no date (never)")
-            + ", after the target date "
-            + _by_investment("alignmon_investment_target_timestamp_seconds", DATE)
-            + f". Adoption today {{{{ $value | humanizePercentage }}}} against {planned} planned. {OWNER}\n"
-            "What to do: act before it turns into AdoptionLow: schedule enablement and training for the "
-            "departments that have not started, check the rollout plan, or agree a later date or a lower "
-            "target with the sponsor.",
+            "{{ $labels.name }}: "
+            + query(
+                "alignmon_investment_forecast_target_timestamp_seconds{investment=%q}",
+                "investment",
+                f"forecast reaches the target on {{{{ {DATE} }}}}",
+                missing="forecast never reaches the target",
+            )
+            + f", after the target date {target_date}",
+            "Fitted on the days with data since go-live, the adoption curve "
+            + query(
+                "alignmon_investment_forecast_target_timestamp_seconds{investment=%q}",
+                "investment",
+                f"reaches the target on {{{{ {DATE} }}}}",
+                missing="does not reach the target at the current pace",
+            )
+            + f", and the target date is {target_date}. Today {today}.\n{lagging}\n"
+            "What to do: schedule enablement and training for the departments below plan and those not started "
+            "yet, check the rollout plan, or agree a later date or a lower target with the sponsor.",
+            title="Adoption forecast misses the target date",
         ),
         AlertSpec(
             "LicenceWasteBeforeRenewal",
@@ -202,18 +274,17 @@ def adoption_alerts(t: Thresholds) -> list[AlertSpec]:
             f"and on (investment) {RENEWAL_DAYS} <= {a.waste.renewal_within_days:g}\n"
             f"and on (investment) {RENEWAL_DAYS} >= 0",
             owner,
-            f'{{{{ $labels.name }}}}: {{{{ $value | printf "%.0f" }}}} {{{{ $labels.currency }}}} a year on unused '
-            f"seats, licence renews in {days} days",
-            f"Investment {INVESTMENT}: "
-            + _by_investment("alignmon_investment_seats", WHOLE)
+            f"{{{{ $labels.name }}}}: {_money('alignmon_investment_wasted_spend')} a year on unused seats, "
+            f"renewal on {renewal_date}",
+            f"The licence renews on {renewal_date}, in {days} days. "
+            + _of("alignmon_investment_seats", WHOLE)
             + " seats, "
-            + _by_investment("alignmon_investment_licence_utilisation_ratio", PCT)
-            + f" used ({mau} active users in 28 days); annualised spend on unused seats "
-            f'{{{{ $value | printf "%.0f" }}}} {{{{ $labels.currency }}}}. The licence renews in {days} days. '
-            f"Adoption {_by_investment('alignmon_investment_adoption_ratio', PCT)} against {planned} planned. "
-            f"{OWNER}\n"
+            + _of("alignmon_investment_licence_utilisation_ratio", PERCENT, scale="* 100")
+            + f" of them used ({mau} people active in the last 28 days). {costs}\n"
+            f"Adoption is {adoption_pct} of the target population against {planned_pct} planned.\n"
             "What to do: before the renewal, reclaim seats from people who have not used it in 28 days and "
             "renew fewer seats; if the rollout is still ramping up to plan, record why the seats are needed.",
+            title="Unused seats before the licence renewal",
         ),
         AlertSpec(
             "AdoptionDeclining",
@@ -221,14 +292,16 @@ def adoption_alerts(t: Thresholds) -> list[AlertSpec]:
             f"{with_owner('alignmon_investment_trend_ratio_per_day')} < {a.declining.max_trend_ratio_per_day:g}\n"
             f"and on (investment) ({_status_is(a.declining.statuses)})",
             owner,
-            "{{ $labels.name }}: adoption trend {{ $value | humanizePercentage }} of the target population a day",
-            f"Investment {INVESTMENT}: the 28-day trend of the adoption ratio is "
-            "{{ $value | humanizePercentage }} per day; adoption is now "
-            f"{_by_investment('alignmon_investment_adoption_ratio', PCT)} against {planned} planned (status "
-            f"{_by_investment('alignmon_investment_status', STATUS, suffix=' == 1')}). {OWNER}\n"
+            "{{ $labels.name }}: adoption falls by "
+            + _of("alignmon_investment_trend_ratio_per_day", '. | first | value | printf "%.1f"', scale="* -100")
+            + " percentage points a day",
+            "Over the last 28 days (days with data only) adoption fell by "
+            + _of("alignmon_investment_trend_ratio_per_day", '. | first | value | printf "%.1f"', scale="* -100")
+            + f" percentage points of the target population a day; today {today}.\n{lagging}\n"
             "What to do: ask the target departments why use drops (a competing tool, see the shadow-IT and "
             "overlap panels; a broken integration; a reorganisation), remove the blocker and retrain; if the "
             "need has gone, plan to reclaim licences.",
+            title="Adoption declining",
         ),
     ]
 

@@ -16,7 +16,7 @@ THRESHOLDS_PATH = Path(__file__).with_name("thresholds.yml")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 Duration = Annotated[str, StringConstraints(pattern=r"^[0-9]+[smhdw]$")]
 Severity = Literal["critical", "warning", "info"]
-# The investment status state set (METRICS.md; pipeline.domain.status.Status).
+# The investment status state set (docs/metrics.md; pipeline.domain.status.Status).
 StatusName = Literal["not_started", "unknown", "low", "on_track"]
 
 
@@ -91,7 +91,6 @@ class Alerts(_Strict):
 
 
 class Thresholds(_Strict):
-    runbook_base_url: str
     pipeline_job: str = Field(min_length=1)
     alerts: Alerts
 

@@ -28,7 +28,7 @@ ANALYST_VIEWS = (
 
 # Bump when a derived table changes shape. Derived tables are recomputed from the raw ones (events,
 # usage_user_daily), so an upgrade drops and rebuilds them instead of altering them column by column.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DERIVED = (
     "adoption_current",
     "adoption_series",

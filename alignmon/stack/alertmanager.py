@@ -8,7 +8,8 @@ from alignmon.stack.process import Service
 from alignmon.stack.prometheus import binary, http_ready
 
 
-def alertmanager_service(state: Path, port: int, config: str, tag: str) -> Service:
+def alertmanager_service(state: Path, port: int, config: str, tag: str, external_url: str | None = None) -> Service:
+    """Alertmanager on 127.0.0.1:port; `external_url` (default that address) is where the mails' links point."""
     adir = state / "alertmanager"
     adir.mkdir(parents=True, exist_ok=True)
     conf = adir / "alertmanager.yml"
@@ -20,6 +21,7 @@ def alertmanager_service(state: Path, port: int, config: str, tag: str) -> Servi
             f"--config.file={conf}",
             f"--storage.path={adir / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
+            f"--web.external-url={external_url or f'http://127.0.0.1:{port}'}",
             "--cluster.listen-address=",
         ],
         run_dir=state / "run",

@@ -45,7 +45,8 @@ def prometheus_config(
     return yaml.safe_dump(config, sort_keys=False)
 
 
-def prometheus_service(state: Path, port: int, config: str, tag: str) -> Service:
+def prometheus_service(state: Path, port: int, config: str, tag: str, external_url: str | None = None) -> Service:
+    """Prometheus on 127.0.0.1:port; `external_url` (default that address) is what alerts link back to."""
     pdir = state / "prometheus"
     pdir.mkdir(parents=True, exist_ok=True)
     conf = pdir / "prometheus.yml"
@@ -57,6 +58,7 @@ def prometheus_service(state: Path, port: int, config: str, tag: str) -> Service
             f"--config.file={conf}",
             f"--storage.tsdb.path={pdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
+            f"--web.external-url={external_url or f'http://127.0.0.1:{port}'}",
             "--web.enable-lifecycle",  # lets tests and the demo reload rules without a restart
             "--storage.tsdb.retention.time=15d",
         ],

@@ -17,7 +17,7 @@ from base.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Until metrics/ ships its own routing, alerts go nowhere locally; `alertmanager_yaml` replaces this.
+# Alerts go nowhere unless `alertmanager_yaml` says otherwise (from_settings: metrics.routing's configuration).
 NULL_ALERTMANAGER = "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n"
 
 
@@ -35,10 +35,14 @@ class StackConfig:
     rule_files: Sequence[Path] = ()
     alertmanager_yaml: str = NULL_ALERTMANAGER
     scrape_interval_s: float = 5.0
+    # --web.external-url of each; None: its loopback address (http://127.0.0.1:<port>).
+    prometheus_external_url: str | None = None
+    alertmanager_external_url: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> StackConfig:
-        from metrics.config import local_alertmanager_yaml, rule_files  # noqa: PLC0415  (metrics owns them)
+        from metrics.config import rule_files  # noqa: PLC0415  (metrics owns them)
+        from metrics.routing import config_from_settings  # noqa: PLC0415
 
         values: dict[str, object] = {
             "state_dir": settings.state_dir,
@@ -52,8 +56,10 @@ class StackConfig:
                 "alignmon-gateway": [f"127.0.0.1:{settings.gateway_port}"],
             },
             "rule_files": rule_files(),
-            "alertmanager_yaml": local_alertmanager_yaml(settings.alert_webhook_url),
+            "alertmanager_yaml": config_from_settings(settings),
             "scrape_interval_s": settings.scrape_interval_s,
+            "prometheus_external_url": settings.prometheus_external_url,
+            "alertmanager_external_url": settings.alertmanager_external_url,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -84,14 +90,17 @@ class Stack:
         return kafka_service(self.state, c.kafka_port, c.kafka_controller_port, self.tag)
 
     def alertmanager(self) -> Service:
-        return alertmanager_service(self.state, self.config.alertmanager_port, self.config.alertmanager_yaml, self.tag)
+        c = self.config
+        return alertmanager_service(
+            self.state, c.alertmanager_port, c.alertmanager_yaml, self.tag, c.alertmanager_external_url
+        )
 
     def prometheus(self) -> Service:
         c = self.config
         config = prometheus_config(
             c.scrape_targets, c.rule_files, f"127.0.0.1:{c.alertmanager_port}", c.scrape_interval_s
         )
-        return prometheus_service(self.state, c.prometheus_port, config, self.tag)
+        return prometheus_service(self.state, c.prometheus_port, config, self.tag, c.prometheus_external_url)
 
     def services(self) -> list[Service]:
         return [self.kafka(), self.alertmanager(), self.prometheus()]

@@ -12,7 +12,7 @@ from pipeline.domain.rules import LOW_DAYS, MIN_COVERAGE, TOLERANCE
 
 
 class Status(StrEnum):
-    """The four statuses of METRICS.md; the values are the strings shown everywhere."""
+    """The four statuses of docs/metrics.md; the values are the strings shown everywhere."""
 
     NOT_STARTED = "not_started"
     UNKNOWN = "unknown"
@@ -21,13 +21,29 @@ class Status(StrEnum):
 
 
 class Reason(StrEnum):
-    """Why a status is not on_track (METRICS.md, Data completeness); the values are the strings shown everywhere."""
+    """Why a status is not on_track (docs/metrics.md, Data completeness); the values are the strings stored."""
 
     BEFORE_GO_LIVE = "before_go_live"
     NO_DIRECTORY = "no_directory"
     LOW_COVERAGE = "low_coverage"
     INSUFFICIENT_HISTORY = "insufficient_history"
     BELOW_PLAN = "below_plan"
+
+
+# The statuses and reasons in words, for the people who read mails and reports (one wording everywhere).
+STATUS_WORDS: dict[str, str] = {
+    Status.ON_TRACK: "on track",
+    Status.NOT_STARTED: "not started",
+    Status.LOW: "low",
+    Status.UNKNOWN: "unknown",
+}
+REASON_WORDS: dict[str, str] = {
+    Reason.BELOW_PLAN: "adoption below plan beyond the tolerance on each recent day with data",
+    Reason.INSUFFICIENT_HISTORY: "too few recent days with enough telemetry to tell (missing data is not non-use)",
+    Reason.LOW_COVERAGE: "too little of the target population sends telemetry to tell",
+    Reason.NO_DIRECTORY: "no directory, so the target population is unknown",
+    Reason.BEFORE_GO_LIVE: "before go-live",
+}
 
 
 class Verdict(NamedTuple):

@@ -38,6 +38,8 @@ def sync_catalog(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
                 "name": inv.label,
                 "initiative": placed.initiative_id,
                 "objective": placed.objective_id,
+                "initiative_name": placed.initiative.name if placed.initiative else None,
+                "objective_name": placed.objective.name if placed.objective else None,
                 "owner": inv.owner.name,
                 "owner_email": str(inv.owner.email),
                 "currency": inv.currency,

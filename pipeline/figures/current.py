@@ -1,4 +1,4 @@
-"""Every METRICS.md figure of one investment as of one day, from the daily series and the pure rules.
+"""Every docs/metrics.md figure of one investment as of one day, from the daily series and the pure rules.
 
 `InvestmentFigures` declares the columns of `adoption_current` once: its DDL (pipeline.schema), the rows the
 refresh writes, the exporter's read and the alignment reader's all come from its fields.
@@ -27,13 +27,15 @@ from pipeline.transaction import transaction
 
 @dataclass(frozen=True)
 class InvestmentFigures:
-    """Every METRICS.md figure of one investment as of one day (one row of adoption_current)."""
+    """Every docs/metrics.md figure of one investment as of one day (one row of adoption_current)."""
 
     as_of: date
     investment: str
     name: str
     initiative: str | None
     objective: str | None
+    initiative_name: str | None
+    objective_name: str | None
     owner: str
     owner_email: str
     currency: str
@@ -139,6 +141,8 @@ def current_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Investm
                 name=c["name"],
                 initiative=c["initiative"],
                 objective=c["objective"],
+                initiative_name=c["initiative_name"],
+                objective_name=c["objective_name"],
                 owner=c["owner"],
                 owner_email=c["owner_email"],
                 currency=c["currency"],

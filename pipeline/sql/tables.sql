@@ -69,7 +69,8 @@ CREATE TABLE IF NOT EXISTS catalog_applications (
     application VARCHAR, name VARCHAR, vendor VARCHAR, capability VARCHAR, sanctioned BOOLEAN, min_s DOUBLE,
     replaces VARCHAR);
 CREATE TABLE IF NOT EXISTS catalog_investments (
-    investment VARCHAR, name VARCHAR, initiative VARCHAR, objective VARCHAR, owner VARCHAR, owner_email VARCHAR,
+    investment VARCHAR, name VARCHAR, initiative VARCHAR, objective VARCHAR, initiative_name VARCHAR,
+    objective_name VARCHAR, owner VARCHAR, owner_email VARCHAR,
     currency VARCHAR, annual_cost DOUBLE, seats BIGINT, go_live DATE, target_ratio DOUBLE, target_date DATE,
     curve VARCHAR, renewal_date DATE, tolerance DOUBLE, low_days INTEGER, min_coverage DOUBLE);
 CREATE TABLE IF NOT EXISTS investment_apps (investment VARCHAR, application VARCHAR, min_s DOUBLE);

@@ -130,3 +130,15 @@ def test_cluster_ids_never_start_with_a_dash(monkeypatch: pytest.MonkeyPatch) ->
     draws = iter([b"\xfb" + bytes(15), b"\x00" * 16])  # the first encodes to "-wAA...", the second to "AAAA..."
     monkeypatch.setattr(kafka.os, "urandom", lambda n: next(draws))
     assert kafka.new_cluster_id() == "A" * 22
+
+
+def test_services_get_their_external_url(tmp_path: Path) -> None:
+    """Links in alerts and mails point where people reach Prometheus and Alertmanager (default: loopback)."""
+    config = StackConfig(state_dir=tmp_path, prometheus_port=19990, alertmanager_port=19994)
+    stack = Stack(config)
+    assert "--web.external-url=http://127.0.0.1:19990" in stack.prometheus().argv
+    assert "--web.external-url=http://127.0.0.1:19994" in stack.alertmanager().argv
+    config.prometheus_external_url = "https://prometheus.example.org"
+    config.alertmanager_external_url = "https://alerts.example.org"
+    assert "--web.external-url=https://prometheus.example.org" in stack.prometheus().argv
+    assert "--web.external-url=https://alerts.example.org" in stack.alertmanager().argv

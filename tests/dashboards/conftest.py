@@ -19,6 +19,8 @@ with warnings.catch_warnings():
 from metrics.thresholds import load
 
 SCHEMA_DIR = Path(__file__).with_name("grafana_schema")
+# Where an organisation publishes docs/runbooks.md (ALIGNMON_RUNBOOK_URL); dashboards link its sections.
+RUNBOOKS = "https://docs.example.org/alignmon/runbooks.md"
 
 
 class GrafanaSchemas:
@@ -82,4 +84,4 @@ def grafana_schemas() -> GrafanaSchemas:
 @pytest.fixture(scope="session")
 def built() -> dict[str, dict[str, Any]]:
     """file name -> dashboard JSON (plain dicts), built from the shipped thresholds."""
-    return build_all(load())
+    return build_all(load(), RUNBOOKS)

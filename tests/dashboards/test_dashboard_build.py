@@ -15,14 +15,15 @@ from dashboards.build import panels, write
 from dashboards.layout import Row, place
 from dashboards.query import Query, ref_id, target
 from metrics.thresholds import load
+from tests.dashboards.conftest import RUNBOOKS
 
 REPO = Path(__file__).parents[2]
 UIDS = {"alignmon-portfolio", "alignmon-investment", "alignmon-applications", "alignmon-pipeline"}
 
 
 def test_rebuild_gives_identical_bytes(tmp_path: Path) -> None:
-    first = write(tmp_path / "a", load())
-    second = write(tmp_path / "b", load())
+    first = write(tmp_path / "a", load(), RUNBOOKS)
+    second = write(tmp_path / "b", load(), RUNBOOKS)
     assert (
         [p.name for p in first]
         == [p.name for p in second]
@@ -44,12 +45,12 @@ def test_rebuild_gives_identical_bytes(tmp_path: Path) -> None:
 
 
 def test_write_leaves_up_to_date_files_alone(tmp_path: Path) -> None:
-    [path, *_] = write(tmp_path, load())
+    [path, *_] = write(tmp_path, load(), RUNBOOKS)
     path.touch()
     before = path.stat().st_mtime_ns
     path.chmod(0o444)  # a rewrite would fail on a read-only file
     try:
-        write(tmp_path, load())
+        write(tmp_path, load(), RUNBOOKS)
     finally:
         path.chmod(0o644)
     assert path.stat().st_mtime_ns == before
@@ -137,7 +138,7 @@ def test_panels_match_variables_with_regex(built: dict[str, dict[str, Any]]) -> 
 def test_links_reach_runbook_sections_and_other_dashboards(built: dict[str, dict[str, Any]]) -> None:
     runbooks = (REPO / "docs" / "runbooks.md").read_text()
     anchors = {h.strip().lower() for h in re.findall(r"^## (\w+)\s*$", runbooks, re.MULTILINE)}
-    base = load().runbook_base_url
+    base = RUNBOOKS
     linked = set()
     for d in built.values():
         assert [link["title"] for link in d["links"]] == ["alignmon dashboards", "Runbooks"]

@@ -7,6 +7,7 @@ import email.policy
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,9 +20,12 @@ import yaml
 from alignmon.stack.process import free_port
 from metrics import routing
 from metrics.inbox import AlertInbox
+from tests.metrics.test_mails import EXAMPLES, LINKS
 from tests.support.wait import wait_until
 
 AMTOOL = "/usr/bin/amtool"
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).parent
 
 ADOPTION = {
     "alertname": "AdoptionLow",
@@ -108,8 +112,65 @@ def test_rendering_puts_each_value_where_it_belongs() -> None:
         {
             "source_matchers": ['alertname=~"ExporterDown|PipelineStalled"'],
             "target_matchers": ['audience=~"owner|governance"'],
-        }
+        },
+        # One problem, one mail: no forecast mail while the investment's AdoptionLow fires.
+        {
+            "source_matchers": ['alertname="AdoptionLow"'],
+            "target_matchers": ['alertname="AdoptionForecastMissesTarget"'],
+            "equal": ["investment"],
+        },
     ]
+
+
+def test_smtp_authentication_reads_the_password_from_a_file_and_the_webhook_is_optional() -> None:
+    text = routing.alertmanager_config(
+        "smtp.test:587", "a@test", None, "ops@test", smtp_username="alignmon", smtp_password_file="/run/secrets/smtp"
+    )
+    config = yaml.safe_load(text)
+    assert config["global"]["smtp_auth_username"] == "alignmon"
+    assert config["global"]["smtp_auth_password_file"] == "/run/secrets/smtp"
+    assert "smtp_auth_password" not in config["global"]
+    assert all("webhook_configs" not in r and r["email_configs"] for r in config["receivers"])
+    # Without a relay there is no mail at all, and nothing asks for one.
+    webhook_only = yaml.safe_load(routing.alertmanager_config(None, "a@test", "http://hook.test/x", None))
+    assert not any(k.startswith("smtp_") for k in webhook_only["global"])
+    assert all("email_configs" not in r and r["webhook_configs"] for r in webhook_only["receivers"])
+
+
+def test_the_local_stack_renders_the_routing_from_settings(tmp_path: Path) -> None:
+    from alignmon.stack.stack import StackConfig
+    from base.settings import Settings
+
+    secret = tmp_path / "smtp-password"
+    settings = Settings(
+        state_dir=tmp_path,
+        smtp_smarthost="mail.example.org:587",
+        smtp_from="alignmon@example.org",
+        smtp_username="alignmon",
+        smtp_password_file=secret,
+        itops_email="ops@example.org",
+        alert_webhook_url="",
+        grafana_url="https://grafana.example.org/",
+        report_url="https://reports.example.org/latest.html",
+        runbook_url="https://wiki.example.org/alignmon/runbooks",
+        alertmanager_external_url="https://alerts.example.org",
+    )
+    config = StackConfig.from_settings(settings)
+    am = yaml.safe_load(config.alertmanager_yaml)
+    assert am["global"]["smtp_auth_password_file"] == str(secret.resolve())
+    assert am["global"]["smtp_require_tls"] is True
+    owner = am["receivers"][0]
+    assert "webhook_configs" not in owner
+    text = owner["email_configs"][0]["text"]
+    assert "https://grafana.example.org/d/alignmon-investment?var-investment=" in text
+    assert "Report:     https://reports.example.org/latest.html" in text
+    assert "https://wiki.example.org/alignmon/runbooks#{{ .Labels.alertname | toLower }}" in text
+    assert config.alertmanager_external_url == "https://alerts.example.org"
+    # Unset, the runbooks are the ones this checkout ships.
+    shipped = StackConfig.from_settings(Settings(state_dir=tmp_path, smtp_smarthost="mail.example.org:25"))
+    assert (ROOT / "docs" / "runbooks.md").as_uri() + "#" in shipped.alertmanager_yaml
+    # No relay configured: webhook only, as the demo runs.
+    assert "smtp_smarthost" not in StackConfig.from_settings(Settings(state_dir=tmp_path)).alertmanager_yaml
 
 
 # --- amtool -------------------------------------------------------------------------------------
@@ -156,10 +217,11 @@ def test_route_verification_can_fail() -> None:
 
 @dataclass
 class Sinks:
-    """Everything Alertmanager delivered: e-mails by recipient and webhook notifications."""
+    """Everything Alertmanager delivered: e-mails by recipient, webhook notifications, SMTP logins."""
 
     mails: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
     hooks: list[dict[str, Any]] = field(default_factory=list)
+    logins: list[tuple[str, str]] = field(default_factory=list)
 
     def mail_to(self, address: str) -> list[EmailMessage]:
         return [m for to, m in self.mails if address in to]
@@ -182,56 +244,91 @@ def _body(message: EmailMessage) -> str:
     return str(part.get_content()).replace("\r\n", "\n")  # type: ignore[attr-defined]
 
 
+SMTP_USER, SMTP_PASSWORD = "alignmon", "s3cret-from-a-file"
+EXTERNAL_URL = "http://alertmanager.example.org:9093"  # as tests/metrics/test_mails.py renders the golden mails
+
+
+def _smtp(sinks: Sinks, *, auth: bool) -> Any:
+    """A real SMTP server (aiosmtpd) on a free port; with `auth`, it refuses mail without the right login."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        login = (data.login.decode(), data.password.decode())
+        sinks.logins.append(login)
+        return AuthResult(success=login == (SMTP_USER, SMTP_PASSWORD))
+
+    # PLAIN only: Alertmanager 0.25's LOGIN expects the challenge "Username:", aiosmtpd's says "User Name".
+    # Without TLS, Go's PLAIN sends credentials to a loopback relay only (so this test is on 127.0.0.1).
+    options: dict[str, Any] = {"authenticator": authenticate, "auth_required": True, "auth_require_tls": False}
+    options = {**options, "auth_exclude_mechanism": ["LOGIN"]} if auth else {}
+    smtp = Controller(_SmtpHandler(sinks), hostname="127.0.0.1", port=free_port(), **options)
+    smtp.start()
+    return smtp
+
+
+@contextmanager
+def _alertmanager(tmp_path: Path, config: str) -> Iterator[str]:
+    """The Debian package's Alertmanager, started as alignmon's local stack starts it, on a free port."""
+    from alignmon.stack.alertmanager import alertmanager_service
+
+    port = free_port()
+    service = alertmanager_service(tmp_path / "state", port, config, str(tmp_path), external_url=EXTERNAL_URL)
+    service.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        service.stop()
+
+
 @pytest.fixture
 def alertmanager(tmp_path: Path) -> Iterator[tuple[str, Sinks]]:
-    """Alertmanager on loopback, configured by alertmanager_config() to mail an SMTP sink and call a webhook."""
-    from aiosmtpd.controller import Controller
-
+    """Alertmanager configured by alertmanager_config() to mail an SMTP sink and call a webhook."""
     hook = AlertInbox()
     sinks = Sinks(hooks=hook.notifications)
-    smtp = Controller(_SmtpHandler(sinks), hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    port = free_port()
-    config = tmp_path / "alertmanager.yml"
-    config.write_text(
-        routing.alertmanager_config(
-            f"127.0.0.1:{smtp.port}",
-            "alignmon@test.example",
-            hook.url,
-            "itops@test.example",
-            group_wait="1s",
-            group_interval="1s",
-        )
+    smtp = _smtp(sinks, auth=False)
+    config = routing.alertmanager_config(
+        f"127.0.0.1:{smtp.port}",
+        "alignmon@test.example",
+        hook.url,
+        "itops@test.example",
+        group_wait="1s",
+        group_interval="1s",
+        links=LINKS,
     )
-    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    assert binary, "Alertmanager missing: install the Debian package `prometheus-alertmanager`"
-    log = (tmp_path / "alertmanager.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(
-            lambda: httpx.get(f"{url}/-/ready", timeout=1).status_code == 200,
-            30,
-            "Alertmanager ready",
-            ignore=httpx.HTTPError,
-        )
-        yield url, sinks
+        with _alertmanager(tmp_path, config) as url:
+            yield url, sinks
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()
         smtp.stop()
         hook.close()
+
+
+@pytest.fixture
+def mail_only_alertmanager(tmp_path: Path) -> Iterator[tuple[str, Sinks]]:
+    """Alertmanager with SMTP authentication (password read from a file) and no webhook at all."""
+    sinks = Sinks()
+    smtp = _smtp(sinks, auth=True)
+    password = tmp_path / "smtp-password"
+    password.write_text(SMTP_PASSWORD)
+    config = routing.alertmanager_config(
+        f"127.0.0.1:{smtp.port}",
+        "alignmon@test.example",
+        None,
+        "itops@test.example",
+        group_wait="1s",
+        group_interval="1s",
+        smtp_username=SMTP_USER,
+        smtp_password_file=password,
+        links=LINKS,
+    )
+    assert SMTP_PASSWORD not in config
+    try:
+        with _alertmanager(tmp_path, config) as url:
+            yield url, sinks
+    finally:
+        smtp.stop()
 
 
 def _post(url: str, labels: dict[str, str], annotations: dict[str, str]) -> None:
@@ -243,29 +340,40 @@ def _alertnames(hooks: list[dict[str, Any]]) -> set[str]:
     return {h["commonLabels"].get("alertname") for h in hooks}
 
 
-def _state(url: str, investment: str) -> dict[str, Any]:
-    alerts = httpx.get(f"{url}/api/v2/alerts", params={"filter": f'investment="{investment}"'}, timeout=5).json()
+def _state(url: str, investment: str, alertname: str | None = None) -> dict[str, Any]:
+    query = [f'investment="{investment}"', *([f'alertname="{alertname}"'] if alertname else [])]
+    alerts = httpx.get(f"{url}/api/v2/alerts", params={"filter": query}, timeout=5).json()
     assert len(alerts) == 1
     return dict(alerts[0]["status"])
 
 
-LOW_SUMMARY = "CRM Suite: adoption 20% is below the planned 50%"
-LOW_DESCRIPTION = "Investment CRM Suite (crm): adoption 20% against 50% planned; 12000 EUR on unused seats."
+LOW_SUMMARY = "CRM Suite at 20 % against 50 % planned"
+LOW_ANNOTATIONS = {
+    "title": "Adoption below plan",
+    "summary": LOW_SUMMARY,
+    "description": "Today adoption is 20 % of the target population against 50 % planned.",
+    "status": "low: adoption below plan beyond the tolerance on each recent day with data",
+}
 
 
 @pytest.mark.integration
 def test_owner_gets_mail_and_webhook_itops_gets_pipeline_alerts(alertmanager: tuple[str, Sinks]) -> None:
     url, sinks = alertmanager
-    _post(url, ADOPTION, {"summary": LOW_SUMMARY, "description": LOW_DESCRIPTION, "runbook_url": "https://rb#a"})
+    _post(url, ADOPTION, LOW_ANNOTATIONS)
     _post(url, {**PIPELINE, "alertname": "ConsumerLagHigh"}, {"summary": "55000 records behind", "description": "d"})
 
     [mail] = wait_until(lambda: sinks.mail_to("ada@example.org"), 30, "the owner's e-mail")
-    assert mail["Subject"] == f"[alignmon] AdoptionLow: {LOW_SUMMARY}"
+    assert mail["Subject"] == f"[alignmon] Adoption below plan: {LOW_SUMMARY}"
     body = _body(mail)
     assert "Hello Ada Lovelace," in body
-    assert f"== AdoptionLow: {LOW_SUMMARY}\n{LOW_DESCRIPTION}\nRunbook: https://rb#a" in body
+    assert f"== Adoption below plan: {LOW_SUMMARY}\n\nInvestment: CRM Suite\n" in body
+    assert (
+        f"\n{LOW_ANNOTATIONS['description']}\n\nDrill-down: {LINKS.grafana}/d/alignmon-investment?var-investment=crm\n"
+        in body
+    )
     [ops] = wait_until(lambda: sinks.mail_to("itops@test.example"), 30, "the IT operations e-mail")
     assert ops["Subject"] == "[alignmon] ConsumerLagHigh: 55000 records behind"
+    assert f"Runbook: {LINKS.runbook}#consumerlaghigh" in _body(ops)
     assert sinks.mail_to("ada@example.org") == [mail]  # pipeline alerts never reach the owner
 
     hooks = wait_until(lambda: len(sinks.hooks) >= 2 and sinks.hooks, 30, "two webhook notifications")
@@ -281,7 +389,7 @@ def test_owner_alerts_are_inhibited_while_the_pipeline_is_stalled(alertmanager: 
     _post(url, PIPELINE, {"summary": "alignmon pipeline has not committed for 25m 0s", "description": "d"})
     wait_until(lambda: sinks.mail_to("itops@test.example"), 30, "the PipelineStalled e-mail")
     grace = {**ADOPTION, "investment": "wiki", "owner": "Grace Hopper", "owner_email": "grace@example.org"}
-    _post(url, grace, {"summary": "Team Wiki: adoption 10% is below the planned 50%", "description": "d"})
+    _post(url, grace, {**LOW_ANNOTATIONS, "summary": "Team Wiki at 10 % against 50 % planned"})
     _post(url, SHADOW, {"summary": "Shadow IT: notion has 40 active users", "description": "d"})
 
     status = wait_until(lambda: _state(url, "wiki"), 10, "the inhibited alert")
@@ -303,25 +411,94 @@ def test_owner_alerts_are_inhibited_while_the_pipeline_is_stalled(alertmanager: 
 @pytest.mark.integration
 def test_one_mail_per_owner_initiative_and_alert_lists_every_investment(alertmanager: tuple[str, Sinks]) -> None:
     url, sinks = alertmanager
-    waste = {**ADOPTION, "alertname": "LicenceWasteBeforeRenewal"}
+    waste = {**ADOPTION, "alertname": "LicenceWasteBeforeRenewal", "initiative_name": "Sales excellence"}
     addon = {**waste, "investment": "crm-addon", "name": "CRM Add-on"}
+    title = "Unused seats before the licence renewal"
     alerts = [
         {
             "labels": waste,
-            "annotations": {"summary": "CRM Suite: 12000 EUR a year on unused seats", "description": "a"},
+            "annotations": {
+                "title": title,
+                "summary": "CRM Suite: EUR 12,000 a year on unused seats",
+                "description": "a",
+            },
         },
         {
             "labels": addon,
-            "annotations": {"summary": "CRM Add-on: 3000 EUR a year on unused seats", "description": "b"},
+            "annotations": {
+                "title": title,
+                "summary": "CRM Add-on: EUR 3,000 a year on unused seats",
+                "description": "b",
+            },
         },
     ]
     httpx.post(f"{url}/api/v2/alerts", json=alerts, timeout=5).raise_for_status()
 
     [mail] = wait_until(lambda: sinks.mail_to("ada@example.org"), 30, "the owner's e-mail")
-    assert mail["Subject"] == "[alignmon] LicenceWasteBeforeRenewal: 2 investments of sales-excellence"
+    assert mail["Subject"] == f"[alignmon] {title}: 2 investments of Sales excellence"
     body = _body(mail)
-    assert "== LicenceWasteBeforeRenewal: CRM Suite: 12000 EUR a year on unused seats\na\n" in body
-    assert "== LicenceWasteBeforeRenewal: CRM Add-on: 3000 EUR a year on unused seats\nb\n" in body
+    assert f"== {title}: CRM Suite: EUR 12,000 a year on unused seats\n\nInvestment: CRM Suite\n" in body
+    assert f"== {title}: CRM Add-on: EUR 3,000 a year on unused seats\n\nInvestment: CRM Add-on\n" in body
+    assert "var-investment=crm\n" in body and "var-investment=crm-addon\n" in body
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_the_low_investment_owner_gets_one_mail_by_authenticated_smtp_without_a_webhook(
+    mail_only_alertmanager: tuple[str, Sinks],
+) -> None:
+    """AdoptionLow and AdoptionForecastMissesTarget both fire for the ERP (as promtool shows): one mail arrives."""
+    url, sinks = mail_only_alertmanager
+    low, forecast = EXAMPLES["AdoptionLow"], _erp_forecast()
+    control = EXAMPLES["AdoptionForecastMissesTarget"]  # another investment's forecast: nothing inhibits it
+    alerts = [{"labels": a["labels"], "annotations": a["annotations"]} for a in (low, forecast, control)]
+    httpx.post(f"{url}/api/v2/alerts", json=alerts, timeout=5).raise_for_status()
+
+    owner = low["labels"]["owner_email"]
+    [mail] = wait_until(lambda: sinks.mail_to(owner), 30, "the ERP owner's e-mail")
+    wait_until(lambda: sinks.mail_to(control["labels"]["owner_email"]), 30, "the control forecast's e-mail")
+    assert _state(url, "inv-erp-s4", "AdoptionForecastMissesTarget")["state"] == "suppressed"
+    assert sinks.mail_to(owner) == [mail]  # one problem, one mail
+    assert set(sinks.logins) == {(SMTP_USER, SMTP_PASSWORD)}
+
+    # The delivered mail is the golden one (tests/metrics/test_mails.py renders it with amtool), and says:
+    assert mail["To"] == owner and mail["From"] == "alignmon@test.example"
+    assert mail["Subject"] == (
+        "[alignmon] Adoption below plan: SAP S/4HANA finance and expenses at 29 % against 80 % planned"
+    )
+    body = _body(mail)
+    assert f"Subject: {mail['Subject']}\n\n{body}" == (HERE / "mails" / "AdoptionLow.txt").read_text()
+    for expected in (
+        "Hello Pieter de Vries,",
+        "Investment: SAP S/4HANA finance and expenses\n",
+        "Initiative: Modern finance processes\n",
+        "Objective:  Lower the cost of running the company\n",
+        "Status:     low: adoption below plan beyond the tolerance on each recent day with data\n",
+        "29 % of the target population against 80 % planned: 51 percentage points behind plan",
+        "Target departments below plan: Sales 25 %, Finance 47 %.",
+        "Annual cost EUR 150,000; spend on unused seats EUR 106,000 a year.",
+        f"Drill-down: {LINKS.grafana}/d/alignmon-investment?var-investment=inv-erp-s4\n",
+        f"Report:     {LINKS.report}\n",
+        f"Runbook:    {LINKS.runbook}#adoptionlow\n",
+        f"-- alignmon, via Alertmanager {EXTERNAL_URL}",
+    ):
+        assert expected in body, expected
+    assert "low_days" not in body and "act before" not in body
+
+
+def _erp_forecast() -> dict[str, Any]:
+    """The ERP's own AdoptionForecastMissesTarget, as the promtool test expects it to fire."""
+    for path in sorted((HERE / "promtool").glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["tests"]:
+            for case in group.get("alert_rule_test", []):
+                for alert in case.get("exp_alerts") or []:
+                    labels = alert["exp_labels"]
+                    if case["alertname"] == "AdoptionForecastMissesTarget" and labels["investment"] == "inv-erp-s4":
+                        return {
+                            "labels": {"alertname": case["alertname"], **labels},
+                            "annotations": alert["exp_annotations"],
+                        }
+    raise AssertionError("no ERP forecast alert in the promtool tests")
 
 
 def test_alerts_routing_command_writes_a_config_amtool_accepts(tmp_path: Path) -> None:
@@ -360,3 +537,29 @@ def test_alerts_rules_command_checks_the_committed_rules() -> None:
     from alignmon.cli import main
 
     assert main(["alerts", "rules", "--check"]) == 0
+
+
+def test_alerts_routing_writes_a_sites_configuration_from_flags_and_settings(alignmon: Any, tmp_path: Path) -> None:
+    """`alignmon alerts routing`: authenticated SMTP, links, no demo webhook unless asked; no delivery is refused."""
+    out = tmp_path / "alertmanager.yml"
+    env = {"ALIGNMON_GRAFANA_URL": "https://grafana.corp.example", "ALIGNMON_SMTP_FROM": "alignmon@corp.example"}
+    args = ["alerts", "routing", "--smtp-smarthost", "relay.corp.example:587", "--smtp-username", "alignmon",
+            "--smtp-password-file", "/etc/alignmon/smtp-password", "--itops-email", "itops@corp.example",
+            "--runbook-url", "https://wiki.corp.example/runbooks.md", "--output", str(out)]  # fmt: skip
+    result = alignmon.run(args, env)
+    assert result.returncode == 0, result.stderr
+    assert _amtool("check-config", str(out)).returncode == 0
+    config = yaml.safe_load(out.read_text())
+    assert config["global"]["smtp_smarthost"] == "relay.corp.example:587"
+    assert config["global"]["smtp_from"] == "alignmon@corp.example"  # from the setting
+    assert config["global"]["smtp_auth_username"] == "alignmon"
+    assert config["global"]["smtp_auth_password_file"] == "/etc/alignmon/smtp-password"
+    assert config["global"]["smtp_require_tls"] is True
+    assert "webhook_configs" not in out.read_text()  # the demo's inbox is not a site's default
+    assert "https://grafana.corp.example/d/" in out.read_text()
+    assert "https://wiki.corp.example/runbooks.md#" in out.read_text()
+
+    refused = alignmon.run(["alerts", "routing", "--output", str(tmp_path / "none.yml")], {})
+    assert refused.returncode == 1
+    assert "nothing would be delivered" in refused.stderr
+    assert not (tmp_path / "none.yml").exists()
