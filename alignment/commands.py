@@ -55,10 +55,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     roadmap = sub.add_parser(
         "roadmap",
-        help="Rank what to do next: priority = weight × gap × (waste + value at risk) × confidence / effort.",
-        description="Step 4 of the five-step method: one action per investment that needs one (enable and train, "
-        "reclaim licences, revisit the target, improve coverage), consolidation of overlapping tools, shadow IT to "
-        "sanction or retire, unfunded initiatives; ranked by priority and sequenced by initiative dependencies.",
+        help="Rank what to do next: priority = weight × money × confidence / effort.",
+        description="Step 4 of the five-step method: one action per investment that needs one (enable and train the "
+        "lagging departments, reclaim licences, improve coverage; revisit the target after training, only with "
+        "evidence), consolidation of tools the catalog marks interchangeable, shadow IT to sanction or retire, "
+        "unfunded initiatives; ranked by priority and sequenced by initiative dependencies. Spend at stake and "
+        "value at risk are shown apart, never added (docs/metrics.md, Money at stake).",
     )
     _common(roadmap)
     roadmap.add_argument("--format", choices=("table", "csv"), default="table", help="Output format (default: table).")
@@ -68,8 +70,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     report = sub.add_parser(
         "report",
         help="Write the quarterly steering committee report: one self-contained HTML file.",
-        description="Adoption against plan per investment, attainment by objective, the H&V portfolio, the maturity "
-        "radar, wasted spend and the roadmap, as one HTML file with inline CSS and SVG (no scripts, no network).",
+        description="The decisions requested (top roadmap items with owners), the change since the previous "
+        "quarter's end, adoption against plan per investment on one time axis, attainment by objective, the H&V "
+        "portfolio, the maturity radar, wasted spend and the roadmap, as one HTML file with inline CSS and SVG "
+        "(no scripts, no network) that prints on A4.",
     )
     _common(report)
     report.add_argument("--out", type=Path, required=True, metavar="FILE", help="Where to write the HTML report.")
@@ -79,10 +83,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def load(args: argparse.Namespace) -> Assessment:
     """Read the database (read-only) and the catalog named by the arguments, and assess."""
+    return load_with_baseline(args, baseline=False)[0]
+
+
+def load_with_baseline(args: argparse.Namespace, baseline: bool = True) -> tuple[Assessment, Assessment | None]:
+    """Assess as of --as-of and, with `baseline`, again as of the previous quarter's end (None without data then)."""
     import duckdb
 
     from alignment.assessment import assess
-    from alignment.reader import read_facts, strategy_from_catalog
+    from alignment.reader import first_computed_day, read_facts, strategy_from_catalog
+    from alignment.report import previous_quarter_end
     from alignment.survey import load_survey
     from base.errors import AlignmonError
     from base.settings import Settings
@@ -102,7 +112,15 @@ def load(args: argparse.Namespace) -> Assessment:
     except duckdb.Error as exc:
         raise AlignmonError(f"cannot open {path}: {exc}") from exc
     try:
-        return assess(read_facts(con, strategy_from_catalog(catalog), args.as_of), answers)
+        strategy = strategy_from_catalog(catalog)
+        now = assess(read_facts(con, strategy, args.as_of), answers)
+        before = None
+        if baseline:
+            day = previous_quarter_end(now.facts.as_of)
+            first = first_computed_day(con)
+            if first is not None and first <= day:
+                before = assess(read_facts(con, strategy, day), answers)
+        return now, before
     except duckdb.CatalogException as exc:
         raise AlignmonError(f"{path} is not an alignmon pipeline database: {exc}") from exc
     finally:
@@ -136,5 +154,6 @@ def _roadmap(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from alignment.report import render
 
-    _emit(render(load(args)), args.out)
+    now, before = load_with_baseline(args)
+    _emit(render(now, before), args.out)
     return 0

@@ -19,6 +19,9 @@ class AppInfo:
     capability: str | None = None
     sanctioned: bool = True
     replaces: str | None = None
+    interchangeable_with: tuple[str, ...] = ()  # applications the catalog says do the same job
+    annual_cost_per_user: float | None = None  # the catalog's price, used for shadow IT
+    currency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class InitiativeInfo:
     weight: float = 1.0
     has_owner: bool = False
     depends_on: tuple[str, ...] = ()
+    owner: str | None = None  # the owner's name, when the catalog names one
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class InvestmentInfo:
     has_owner: bool = True
     renewal_date: date | None = None
     curve: Literal["s_curve", "linear"] = "s_curve"
+    target_departments: tuple[str, ...] = ()  # empty: the whole directory
+    owner: str | None = None  # the owner's name, when the catalog names one
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ class Strategy:
 
 @dataclass(frozen=True)
 class InvestmentState:
-    """The METRICS.md figures of one investment as of one day (a row of adoption_current)."""
+    """The docs/metrics.md figures of one investment as of one day (a row of adoption_current)."""
 
     status: str = "unknown"
     adoption_ratio: float | None = None
@@ -89,6 +95,7 @@ class InvestmentState:
     forecast: str = "insufficient_data"
     forecast_date: date | None = None
     at_risk: bool | None = None
+    status_reason: str | None = None  # why the status is not on_track (docs/metrics.md, Data completeness)
 
     @property
     def judged(self) -> bool:

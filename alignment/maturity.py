@@ -1,8 +1,9 @@
 """Luftman alignment maturity: telemetry proxies mapped to levels 1-5, combined with survey answers.
 
 An attribute is scored from the survey when anybody rated it (mean of the business mean and the IT mean),
-else from its telemetry proxy when there is one, else it is "not assessed" — never guessed. A criterion
-is the mean of its scored attributes; the overall figure is the mean of the scored criteria.
+else from its telemetry proxy when there is one, else it is "not assessed" — never guessed. A criterion's
+level is the mean of its scored attributes, shown only when at least half of its attributes are evidenced
+(else "insufficient evidence"); the overall figure is the mean of the criteria with a level.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from alignment.criteria import CRITERIA, Criterion
+from alignment.criteria import CRITERIA, Criterion, level_name
 from alignment.facts import Facts
 from alignment.survey import Answer, role_means
 from pipeline.domain.portfolio import CatalogApp, shadow_it
 
 TELEMETRY_LABEL = "telemetry-evidenced indicators"
 SURVEY_LABEL = "Luftman alignment maturity (survey answers, telemetry where nobody rated)"
+MIN_EVIDENCED = 0.5  # share of a criterion's attributes that must be evidenced for it to have a level
+INSUFFICIENT = "insufficient evidence"
+NOT_ASSESSED = "not assessed"
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,7 @@ def effective_tools_per_capability(facts: Facts) -> float | None:
 
 
 def shadow_apps(facts: Facts) -> list[str]:
-    """Uncatalogued or unsanctioned applications with at least k active users (METRICS.md shadow IT)."""
+    """Uncatalogued or unsanctioned applications with at least k active users (docs/metrics.md shadow IT)."""
     catalog = {a.id: CatalogApp(a.sanctioned, a.capability) for a in facts.strategy.applications.values()}
     found = shadow_it(facts.usage.active_users, catalog, facts.k)
     return [s.app for s in found]
@@ -244,7 +248,7 @@ class AttributeScore:
 
 @dataclass(frozen=True)
 class CriterionScore:
-    """One criterion: mean of its assessed attributes, how much is evidenced, business-IT disagreement."""
+    """One criterion: its level (with enough evidence), how much is evidenced, business-IT disagreement."""
 
     criterion: Criterion
     attributes: tuple[AttributeScore, ...]
@@ -254,7 +258,8 @@ class CriterionScore:
         return tuple(a for a in self.attributes if a.score is not None)
 
     @property
-    def score(self) -> float | None:
+    def mean(self) -> float | None:
+        """Mean of the evidenced attributes, whatever their share (not a level: see `score`)."""
         scores = [a.score for a in self.assessed if a.score is not None]
         return sum(scores) / len(scores) if scores else None
 
@@ -262,6 +267,25 @@ class CriterionScore:
     def evidenced(self) -> float:
         """Share of the criterion's attributes that have evidence (survey or telemetry)."""
         return len(self.assessed) / len(self.attributes)
+
+    @property
+    def score(self) -> float | None:
+        """The level: the mean of the evidenced attributes when at least half are evidenced, else None."""
+        return self.mean if self.evidenced >= MIN_EVIDENCED else None
+
+    @property
+    def insufficient(self) -> bool:
+        """Some evidence, but less than half of the attributes: shown as "insufficient evidence", never a number."""
+        return self.mean is not None and self.score is None
+
+    @property
+    def level_text(self) -> str:
+        """'3.7 (established, focused)', 'insufficient evidence (17% evidenced)' or 'not assessed'."""
+        if self.score is not None:
+            return f"{self.score:.1f} ({level_name(self.score)})"
+        if self.insufficient:
+            return f"{INSUFFICIENT} ({self.evidenced:.0%} evidenced)"
+        return NOT_ASSESSED
 
     @property
     def disagreement(self) -> float | None:
@@ -272,7 +296,7 @@ class CriterionScore:
 
 @dataclass(frozen=True)
 class Maturity:
-    """All six criteria, the overall mean of the assessed ones and the weakest criterion."""
+    """All six criteria, the overall mean of those with a level and the weakest criterion."""
 
     criteria: tuple[CriterionScore, ...]
     surveyed: bool
@@ -283,15 +307,32 @@ class Maturity:
         return SURVEY_LABEL if self.surveyed else TELEMETRY_LABEL
 
     @property
+    def levelled(self) -> tuple[CriterionScore, ...]:
+        """The criteria with a level (at least half of their attributes evidenced)."""
+        return tuple(c for c in self.criteria if c.score is not None)
+
+    @property
     def overall(self) -> float | None:
-        scores = [c.score for c in self.criteria if c.score is not None]
+        scores = [c.score for c in self.levelled if c.score is not None]
         return sum(scores) / len(scores) if scores else None
 
     @property
+    def headline(self) -> str:
+        """'3.7 / 5 over 2 of 6 criteria', or why there is no figure."""
+        if self.overall is None:
+            evidenced = any(c.mean is not None for c in self.criteria)
+            return (
+                f"{INSUFFICIENT} for every criterion"
+                if evidenced
+                else f"{NOT_ASSESSED} (no evidence for any criterion)"
+            )
+        return f"{self.overall:.1f} / 5 over {len(self.levelled)} of {len(self.criteria)} criteria"
+
+    @property
     def weakest(self) -> CriterionScore | None:
-        """The assessed criterion with the lowest score (the first in Luftman's order on a tie)."""
-        assessed = [c for c in self.criteria if c.score is not None]
-        return min(assessed, key=lambda c: c.score or 0.0) if assessed else None
+        """The criterion with a level with the lowest level (the first in Luftman's order on a tie)."""
+        levelled = self.levelled
+        return min(levelled, key=lambda c: c.score or 0.0) if levelled else None
 
     def by_id(self, criterion: str) -> CriterionScore:
         return next(c for c in self.criteria if c.criterion.id == criterion)

@@ -60,7 +60,7 @@ class Portfolio:
 
 
 def attainment(pairs: Iterable[tuple[InvestmentInfo, InvestmentState]]) -> float | None:
-    """Cost-weighted attainment (METRICS.md roll-up) over investments on_track or low."""
+    """Cost-weighted attainment (docs/metrics.md roll-up) over investments on_track or low."""
     return initiative_attainment(
         InvestmentResult(Status(st.status), inv.annual_cost, st.adoption_ratio, st.planned_ratio) for inv, st in pairs
     )
@@ -118,7 +118,7 @@ def initiative_attainments(strategy: Strategy, states: Mapping[str, InvestmentSt
 
 
 def objective_attainments(strategy: Strategy, states: Mapping[str, InvestmentState]) -> dict[str, float | None]:
-    """Weight-weighted attainment of every objective over its initiatives (METRICS.md roll-up)."""
+    """Weight-weighted attainment of every objective over its initiatives (docs/metrics.md roll-up)."""
     by_initiative = initiative_attainments(strategy, states)
     return {
         obj.id: objective_attainment(

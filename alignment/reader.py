@@ -65,6 +65,8 @@ def strategy_from_catalog(catalog: Catalog) -> Strategy:
             has_owner=bool(inv.owner.name and inv.owner.email),
             renewal_date=inv.renewal_date,
             curve=inv.curve,
+            owner=inv.owner.name or None,
+            target_departments=tuple(inv.target_departments or ()),
         )
 
     initiatives: dict[str, InitiativeInfo] = {}
@@ -80,6 +82,7 @@ def strategy_from_catalog(catalog: Catalog) -> Strategy:
                 ini.weight,
                 ini.owner is not None,
                 tuple(ini.depends_on),
+                ini.owner.name if ini.owner is not None else None,
             )
             for inv in ini.investments:
                 investments[inv.id] = investment(inv, ini.id, obj.id)
@@ -90,7 +93,17 @@ def strategy_from_catalog(catalog: Catalog) -> Strategy:
         initiatives=initiatives,
         investments=investments,
         applications={
-            a.id: AppInfo(a.id, a.name, a.capability, a.sanctioned, a.replaces) for a in catalog.applications.values()
+            a.id: AppInfo(
+                a.id,
+                a.name,
+                a.capability,
+                a.sanctioned,
+                a.replaces,
+                tuple(a.interchangeable_with),
+                a.annual_cost_per_user,
+                a.currency,
+            )
+            for a in catalog.applications.values()
         },
     )
 
@@ -121,13 +134,13 @@ def read_facts(con: duckdb.DuckDBPyConnection, strategy: Strategy, as_of: date |
         usage=read_usage(con, day),
         switches=tuple(read_switches(con, strategy, day)),
         department_sizes=dict(con.execute("SELECT department, count(*) FROM directory GROUP BY ALL").fetchall()),
-        series=read_series(con, day),
+        series=read_series(con, day, min((i.go_live for i in strategy.investments.values()), default=None)),
         k=k,
     )
 
 
 def read_states(con: duckdb.DuckDBPyConnection, as_of: date, stored: date) -> dict[str, InvestmentState]:
-    """The METRICS.md figures per investment: adoption_current when it is for `as_of`, else recomputed."""
+    """The docs/metrics.md figures per investment: adoption_current when it is for `as_of`, else recomputed."""
     figures = read_current(con) if as_of == stored else current_figures(con, as_of)
     return {f.investment: _state(f) for f in figures}
 
@@ -190,6 +203,12 @@ def read_usage(con: duckdb.DuckDBPyConnection, as_of: date) -> Usage:
     )
 
 
+def first_computed_day(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The first day of the stored daily adoption series (None when it is empty)."""
+    row = con.execute("SELECT min(day) FROM adoption_daily").fetchone()
+    return row[0] if row else None
+
+
 def read_switches(con: duckdb.DuckDBPyConnection, strategy: Strategy, as_of: date) -> list[SwitchWeek]:
     """Per department (and organisation-wide) and calendar week: focus on each new app and its legacy app."""
     monday = as_of - timedelta(days=as_of.weekday())
@@ -216,15 +235,24 @@ def read_switches(con: duckdb.DuckDBPyConnection, strategy: Strategy, as_of: dat
     return out
 
 
-def read_series(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, tuple[tuple[date, float | None], ...]]:
-    """Daily adoption ratio per investment (None without a directory), for the report's small multiples."""
+def read_series(
+    con: duckdb.DuckDBPyConnection, as_of: date, first: date | None = None
+) -> dict[str, tuple[tuple[date, float | None], ...]]:
+    """Daily adoption ratio per investment, for the report's small multiples.
+
+    From `first` (the report passes the earliest go-live) or SERIES_DAYS back, whichever is earlier. The ratio is
+    None on a day without data (coverage 0) or without a directory; a day without a row has no data either.
+    """
+    start = as_of - timedelta(days=SERIES_DAYS)
+    if first is not None:
+        start = min(start, first)
     series: dict[str, list[tuple[date, float | None]]] = defaultdict(list)
     for inv, day, ratio in con.execute(
         """
         SELECT investment, day, adoption_ratio FROM adoption_daily
         WHERE day BETWEEN ? AND ? ORDER BY investment, day
         """,
-        [as_of - timedelta(days=SERIES_DAYS), as_of],
+        [start, as_of],
     ).fetchall():
         series[inv].append((day, ratio))
     return {inv: tuple(points) for inv, points in series.items()}

@@ -1,154 +1,423 @@
-"""The quarterly steering committee report: one self-contained HTML file (inline CSS and SVG, no scripts)."""
+"""The quarterly steering committee report: one self-contained HTML file (inline CSS and SVG, no scripts).
+
+The numbers are prepared here as plain values; alignment/templates/report.html.j2 lays them out (Jinja2, with
+autoescaping: every catalog name is escaped, only the charts of `alignment.svg` are inserted as markup).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
-from html import escape
+
+import jinja2
 
 from alignment.assessment import Assessment
-from alignment.criteria import level_name
-from alignment.roadmap import ACTIONS
+from alignment.displacement import SwitchShare
+from alignment.facts import Facts, InvestmentInfo, InvestmentState, Strategy
+from alignment.maturity import Maturity
+from alignment.roadmap import ACTIONS, Item
 from alignment.svg import WASTE, adoption_chart, bar_chart, radar
-from alignment.text import maturity_title, money, pct
+from alignment.text import money, pct
 from pipeline.domain.plan import Plan
+from pipeline.domain.status import REASON_WORDS, STATUS_WORDS
 
+DECISION_ROWS = 5
 ROADMAP_ROWS = 15
+TITLE = "Strategic alignment — steering committee report"
+NO_OWNER = "not named in the catalog"
 
-CSS = """
-body{font-family:"DejaVu Sans",Arial,sans-serif;color:#1f2933;margin:24px 32px;background:#fff;font-size:14px}
-h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:2px solid #1b6ac9;padding-bottom:4px}
-.sub{color:#52606d;margin:0 0 16px}
-.kpis{display:flex;gap:12px;flex-wrap:wrap}.kpi{background:#f0f4f8;border-radius:6px;padding:10px 14px;min-width:150px}
-.kpi b{display:block;font-size:20px}.kpi span{color:#52606d;font-size:12px}
-.grid{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #d9dee3;border-radius:6px;padding:6px;width:290px}
-.card p{margin:2px 4px;font-size:12px;color:#52606d}
-table{border-collapse:collapse;margin:6px 0}th,td{border-bottom:1px solid #d9dee3;padding:4px 8px;text-align:left;
-vertical-align:top}th{background:#f0f4f8}td.n{text-align:right}
-.legend span{display:inline-block;margin-right:14px}.note{color:#52606d;font-size:12px;max-width:900px}
-.low{color:#c53030;font-weight:bold}
-"""
+FORECAST_LABELS = {
+    "insufficient_data": "too few days of data to forecast",
+    "not_reached": "the forecast never reaches the target",
+}
 
+# The decision each roadmap action asks of the committee ({name}: the item's subject).
+DECISIONS = {
+    "enable_and_train": "Approve enablement and training for {name}",
+    "reclaim_licences": "Approve reducing the seats of {name}",
+    "revisit_target": "Agree a revised adoption target for {name}",
+    "improve_coverage": "Mandate telemetry for the target population of {name} before judging it",
+    "sanction_shadow_it": "Decide whether to sanction {name} and name an owner",
+    "retire_shadow_it": "Decide to retire {name}",
+    "consolidate": "Choose one tool for {name}",
+    "fund_initiative": "Fund {name} or drop it from the strategy",
+}
 
-def _cell(value: str, numeric: bool = False) -> str:
-    return f'<td class="n">{escape(value)}</td>' if numeric else f"<td>{escape(value)}</td>"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[int] = ()) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(_cell(c, n in numeric) for n, c in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+SEGMENT_LABELS = {"orphan": "no initiative (orphan spend)", "total": "all investments"}
+SEGMENT_NAMES = {"it_strategy": "IT strategy", "it_infrastructure": "IT infrastructure"}
 
 
-def _planned_series(a: Assessment, investment: str, days: Sequence[date]) -> list[tuple[date, float | None]]:
-    inv = a.facts.strategy.investments[investment]
-    plan = Plan(inv.go_live, inv.target_ratio, inv.target_date, inv.curve)
-    return [(day, plan.planned_ratio(day)) for day in days]
+def human(identifier: str) -> str:
+    """A controlled-vocabulary id in words: 'business_strategy' -> 'Business strategy'."""
+    words = identifier.replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:]
 
 
-def adoption_section(a: Assessment) -> str:
-    cards = []
-    for inv in a.facts.strategy.investments.values():
-        actual = list(a.facts.series.get(inv.id, ()))
-        actual = [(d, v) for d, v in actual if d >= inv.go_live - timedelta(days=14)]
-        st = a.facts.state(inv.id)
-        chart = adoption_chart(inv.name, actual, _planned_series(a, inv.id, [d for d, _ in actual]))
-        status = f'<span class="low">{st.status}</span>' if st.status == "low" else escape(st.status)
-        cards.append(
-            f'<div class="card">{chart}<p>{escape(inv.id)}: {status}, adoption {pct(st.adoption_ratio)} '
-            f"vs plan {pct(st.planned_ratio)}, target {pct(inv.target_ratio)} by {inv.target_date}</p></div>"
+def humanise_text(text: str, ids: Iterable[tuple[str, str]]) -> str:
+    """Replace raw ids (and snake_case statuses) in a sentence by their names."""
+    codes = [(r, human(r).lower()) for r in REASON_WORDS]
+    pairs = [*ids, *STATUS_WORDS.items(), *FORECAST_LABELS.items(), *codes]
+    for raw, name in sorted(pairs, key=lambda p: -len(p[0])):
+        if raw and raw != name:
+            text = text.replace(raw, name)
+    return text
+
+
+def status_text(st: InvestmentState) -> str:
+    """'on track', or 'low — below plan…' with the reason in words."""
+    label = STATUS_WORDS.get(st.status, human(st.status))
+    if st.status == "on_track" and st.low_or_at_risk:
+        return f"{label}, but at risk: the forecast misses the target date"
+    if st.status == "on_track" or not st.status_reason:
+        return label
+    reason = REASON_WORDS.get(st.status_reason, human(st.status_reason))
+    if st.status_reason == "low_coverage" and st.coverage is not None:
+        reason += f" (coverage {st.coverage:.0%})"
+    return f"{label} — {reason}"
+
+
+def previous_quarter_end(day: date) -> date:
+    """The last day of the quarter before `day`'s: the figures as they stood when this quarter started."""
+    return date(day.year, (day.month - 1) // 3 * 3 + 1, 1) - timedelta(days=1)
+
+
+def quarter_name(day: date) -> str:
+    return f"Q{(day.month - 1) // 3 + 1} {day.year}"
+
+
+def _pp(before: float | None, now: float | None) -> str:
+    """The change of a ratio in percentage points: '+12 pp', '0 pp'."""
+    if before is None or now is None:
+        return "-"
+    points = round((now - before) * 100)
+    return f"{points:+d} pp" if points else "0 pp"
+
+
+def _money_delta(before: float | None, now: float | None, currency: str) -> str:
+    if before is None or now is None:
+        return "-"
+    delta = round(now - before)
+    return ("+" if delta > 0 else "−" if delta < 0 else "") + money(abs(delta), currency)
+
+
+def _level_delta(before: float | None, now: float | None) -> str:
+    if before is None or now is None:
+        return "-"
+    delta = round(now - before, 1)
+    return f"{delta:+.1f}" if delta else "0"
+
+
+def _count_delta(before: int, now: int) -> str:
+    return f"{now - before:+d}" if now != before else "0"
+
+
+@dataclass(frozen=True)
+class Card:
+    """One small multiple: the chart and the line under it."""
+
+    name: str
+    chart: object
+    tone: str  # low | risk | ok | muted: the card's colour
+    status: str
+    line: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: str
+    subject: str
+    owner: str
+    cost: str
+    idle: str
+    value_at_risk: str
+    why: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """One figure then and now."""
+
+    name: str
+    before: str
+    now: str
+    delta: str
+
+
+def tone(st: InvestmentState) -> str:
+    """The card's colour, from the same rule as the 'low or at risk' count: low red, at risk amber."""
+    if st.status == "low":
+        return "low"
+    if st.low_or_at_risk:
+        return "risk"
+    return "ok" if st.status == "on_track" else "muted"
+
+
+def owner_of(item: Item, strategy: Strategy) -> str:
+    """Who answers for a roadmap item: the item's own owner, else the catalog's owner of what it is about."""
+    explicit = getattr(item, "owner", None)
+    if isinstance(explicit, str) and explicit:
+        return explicit
+    inv = strategy.investments.get(item.subject) if item.kind == "investment" else None
+    if inv is not None and inv.owner:
+        return inv.owner
+    initiative = strategy.initiatives.get(item.initiative or "")
+    if initiative is not None and initiative.owner:
+        return initiative.owner
+    owners = sorted({i.owner for i in _funding(item, strategy) if i.owner})
+    return ", ".join(owners) if owners else NO_OWNER
+
+
+def _funding(item: Item, strategy: Strategy) -> list[InvestmentInfo]:
+    """The investments whose money the item is about."""
+    if item.kind == "investment":
+        return [i for i in strategy.investments.values() if i.id == item.subject]
+    if item.kind == "capability":
+        apps = {a.id for a in strategy.applications.values() if a.capability == item.subject}
+    elif item.kind == "applications":  # interchangeable tools, subject "app+app"
+        apps = set(item.subject.split("+"))
+    elif item.kind == "application":
+        apps = {item.subject}
+    else:
+        return []
+    return [i for i in strategy.investments.values() if apps.intersection(i.applications)]
+
+
+def _ids(f: Facts) -> list[tuple[str, str]]:
+    """Every id a sentence might carry, with its name."""
+    s = f.strategy
+    return [
+        *((i.id, i.name) for i in s.investments.values()),
+        *((i.id, i.name) for i in s.initiatives.values()),
+        *((o.id, o.name) for o in s.objectives),
+        # Application ids are left alone: "word" or "excel" are also words; reasons already name applications.
+        *((c, human(c).lower()) for c in {a.capability for a in s.applications.values()} if c and "_" in c),
+    ]
+
+
+def _item_name(item: Item, f: Facts) -> str:
+    if item.kind == "capability":
+        return humanise_text(item.name, [(item.subject, human(item.subject))])
+    if item.kind == "application" and item.subject.startswith("uncatalogued:"):
+        return f.app_name(item.subject)
+    return item.name
+
+
+def decisions(a: Assessment) -> list[Decision]:
+    """The top roadmap items as decisions for the committee, with owner and money."""
+    f, cur = a.facts, a.portfolio.currency
+    out = []
+    for item in a.roadmap[:DECISION_ROWS]:
+        name = _item_name(item, f)
+        asked = getattr(item, "decision", "")
+        if not isinstance(asked, str) or not asked:
+            template = DECISIONS.get(item.action, ACTIONS.get(item.action, human(item.action)) + ": {name}")
+            asked = template.format(name=name)
+        funding = _funding(item, f.strategy)
+        out.append(
+            Decision(
+                decision=humanise_text(asked, _ids(f)),
+                subject=name,
+                owner=owner_of(item, f.strategy),
+                cost=money(sum(i.annual_cost for i in funding), cur) if funding else "-",
+                idle=money(item.wasted, cur) if item.wasted else "-",
+                value_at_risk=money(item.value_at_risk, cur) if item.value_at_risk else "-",
+                why=humanise_text(item.reason, _ids(f)),
+            )
         )
-    legend = (
-        '<p class="legend"><span style="color:#1b6ac9">&#9632; actual adoption ratio</span>'
-        '<span style="color:#e07b00">&#9632; planned ratio (dashed)</span></p>'
+    return out
+
+
+def _wasted(a: Assessment) -> float:
+    return sum(a.facts.state(i).wasted_spend or 0.0 for i in a.facts.strategy.investments)
+
+
+def headline_changes(a: Assessment, before: Assessment) -> list[Change]:
+    """The headline figures then and now."""
+    cur = a.portfolio.currency
+    m0, m1 = before.maturity, a.maturity
+    return [
+        Change("annual spend", money(before.portfolio.total.spend, cur), money(a.portfolio.total.spend, cur),
+               _money_delta(before.portfolio.total.spend, a.portfolio.total.spend, cur)),
+        Change("attainment (cost-weighted)", pct(before.portfolio.total.attainment), pct(a.portfolio.total.attainment),
+               _pp(before.portfolio.total.attainment, a.portfolio.total.attainment)),
+        Change("wasted spend (idle seats)", money(_wasted(before), cur), money(_wasted(a), cur),
+               _money_delta(_wasted(before), _wasted(a), cur)),
+        Change("investments low or at risk", str(before.portfolio.total.low_or_at_risk),
+               str(a.portfolio.total.low_or_at_risk),
+               _count_delta(before.portfolio.total.low_or_at_risk, a.portfolio.total.low_or_at_risk)),
+        Change("maturity", m0.headline, m1.headline,
+               _level_delta(m0.overall, m1.overall)),
+    ]  # fmt: skip
+
+
+def investment_changes(a: Assessment, before: Assessment) -> list[tuple[str, Change, Change, Change]]:
+    """Per investment: adoption, status and wasted spend then and now."""
+    cur = a.portfolio.currency
+    rows = []
+    for inv in a.facts.strategy.investments.values():
+        s0, s1 = before.facts.state(inv.id), a.facts.state(inv.id)
+        rows.append(
+            (
+                inv.name,
+                Change("adoption", pct(s0.adoption_ratio), pct(s1.adoption_ratio),
+                       _pp(s0.adoption_ratio, s1.adoption_ratio)),
+                Change("status", status_text(s0), status_text(s1), "" if s0.status == s1.status else "changed"),
+                Change("wasted spend", money(s0.wasted_spend, cur), money(s1.wasted_spend, cur),
+                       _money_delta(s0.wasted_spend, s1.wasted_spend, cur)),
+            )
+        )  # fmt: skip
+    return rows
+
+
+def objective_changes(a: Assessment, before: Assessment) -> list[Change]:
+    """Attainment per objective then and now."""
+    return [
+        Change(o.name, pct(before.objectives.get(o.id)), pct(a.objectives.get(o.id)),
+               _pp(before.objectives.get(o.id), a.objectives.get(o.id)))
+        for o in a.facts.strategy.objectives
+    ]  # fmt: skip
+
+
+def time_axis(strategy: Strategy, as_of: date) -> tuple[date, date]:
+    """One axis for every adoption chart: the earliest go-live to the latest target date (and today)."""
+    invs = list(strategy.investments.values())
+    if not invs:
+        return as_of - timedelta(days=90), as_of
+    return min(i.go_live for i in invs), max(*(i.target_date for i in invs), as_of)
+
+
+def cards(a: Assessment) -> list[Card]:
+    """One card per investment, every chart on the same time axis."""
+    f, cur = a.facts, a.portfolio.currency
+    first, last = time_axis(f.strategy, f.as_of)
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    out = []
+    for inv in f.strategy.investments.values():
+        st = f.state(inv.id)
+        plan = Plan(inv.go_live, inv.target_ratio, inv.target_date, inv.curve)
+        chart = adoption_chart(
+            inv.name, f.series.get(inv.id, ()), [(d, plan.planned_ratio(d)) for d in days], first, last, today=f.as_of
+        )
+        line = f"adoption {pct(st.adoption_ratio)} vs plan {pct(st.planned_ratio)} today; "
+        line += f"target {pct(inv.target_ratio)} by {inv.target_date}"
+        if st.judged and st.at_risk:
+            line += "; " + (
+                f"forecast reaches it only on {st.forecast_date}"
+                if st.forecast_date
+                else FORECAST_LABELS.get(st.forecast, "the forecast misses the target date")
+            )
+        if st.wasted_spend:
+            line += f"; idle seats cost {money(st.wasted_spend, cur)} a year"
+        out.append(Card(inv.name, chart, tone(st), status_text(st), line, inv.owner or NO_OWNER))
+    return out
+
+
+def maturity_rows(m: Maturity) -> list[tuple[str, str, str, str]]:
+    return [
+        (c.criterion.name, c.level_text, pct(c.evidenced), "-" if c.disagreement is None else f"{c.disagreement:.1f}")
+        for c in m.criteria
+    ]
+
+
+def _names(ids: Iterable[str], lookup: Callable[[str], str]) -> str:
+    return ", ".join(lookup(i) for i in ids) or "none"
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    """The template environment: autoescaping on, undefined names are errors."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("alignment", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    return f'<h2>Adoption against plan</h2>{legend}<div class="grid">{"".join(cards)}</div>'
 
 
-def render(a: Assessment, title: str = "Strategic alignment — steering committee report") -> str:
-    """The whole report as one HTML document."""
-    f = a.facts
-    p = a.portfolio
+def render(a: Assessment, before: Assessment | None = None, title: str = TITLE) -> str:
+    """The whole report as one HTML document; `before` is the assessment as of the previous quarter's end."""
+    f, p = a.facts, a.portfolio
     cur = p.currency
-    total = p.total
-    wasted = sum(f.state(i).wasted_spend or 0.0 for i in f.strategy.investments)
+    s = f.strategy
+    inv_name = {i.id: i.name for i in s.investments.values()}
+    ini_name = {i.id: i.name for i in s.initiatives.values()}
+    obj_name = {o.id: o.name for o in s.objectives}
+    ids = _ids(f)
+    investment_cards = cards(a)
+    troubled = sum(1 for c in investment_cards if c.tone in ("low", "risk"))
     m = a.maturity
     kpis = [
-        (money(total.spend, cur), "annual spend"),
-        (pct(total.attainment), "attainment (cost-weighted)"),
-        (money(wasted, cur), "wasted spend (idle seats)"),
+        (money(p.total.spend, cur), "annual spend"),
+        (pct(p.total.attainment), "attainment (cost-weighted)"),
+        (money(_wasted(a), cur), "wasted spend (idle seats)"),
         (money(p.orphan.spend, cur), "orphan spend"),
-        (str(total.low_or_at_risk), "investments low or at risk"),
-        ("not assessed" if m.overall is None else f"{m.overall:.1f} / 5", m.label),
-    ]
-    parts = [
-        f"<h1>{escape(title)}</h1><p class=\"sub\">As of {f.as_of}. Figures follow METRICS.md; groups under "
-        f"k = {f.k} people are never shown.</p>",
-        '<div class="kpis">'
-        + "".join(f'<div class="kpi"><b>{escape(v)}</b><span>{escape(k)}</span></div>' for v, k in kpis)
-        + "</div>",
-        adoption_section(a),
-        "<h2>Attainment by objective</h2>",
-        bar_chart(
-            [(o.name, a.objectives.get(o.id), pct(a.objectives.get(o.id))) for o in f.strategy.objectives],
-            maximum=1.0,
-        ),
-        "<h2>Portfolio by Henderson &amp; Venkatraman domain and perspective</h2>",
-        _table(
-            ["axis", "segment", "investments", "spend", "attainment", "low / at risk"],
-            [[s.axis, s.key, str(s.investments), money(s.spend, cur), pct(s.attainment), str(s.low_or_at_risk)]
-             for s in p.segments],
-            numeric=(2, 3, 4, 5),
-        ),
-        f'<p class="note">Orphan spend (tied to no objective): {escape(", ".join(p.orphans) or "none")}. '
-        f"Unfunded initiatives: {escape(', '.join(p.unfunded_initiatives) or 'none')}. "
-        f"Unfunded objectives: {escape(', '.join(p.unfunded_objectives) or 'none')}.</p>",
-        f"<h2>{escape(maturity_title(m))}</h2>",
-        radar([(c.criterion.name, c.score) for c in m.criteria]),
-        _table(
-            ["criterion", "level", "evidenced", "business–IT gap"],
-            [[c.criterion.name, "not assessed" if c.score is None else f"{c.score:.1f} ({level_name(c.score)})",
-              pct(c.evidenced), "-" if c.disagreement is None else f"{c.disagreement:.1f}"] for c in m.criteria],
-        ),
-        "<h2>Wasted spend</h2>",
-        bar_chart(
-            [(inv.name, f.state(inv.id).wasted_spend, money(f.state(inv.id).wasted_spend, cur))
-             for inv in f.strategy.investments.values()],
-            colour=WASTE,
-        ),
-        "<h2>Roadmap</h2>",
-        '<p class="note">priority = strategic weight × gap × (wasted spend + value at risk) × confidence / effort; '
-        "items wait for the initiatives they depend on.</p>",
-        _table(
-            ["#", "action", "subject", "priority", "money at stake", "why", "after"],
-            [[str(n), ACTIONS[i.action], i.name, "unscored" if i.priority is None else f"{i.priority:,.0f}",
-              money(i.wasted + i.value_at_risk, cur), i.reason, " ".join(i.after)]
-             for n, i in enumerate(a.roadmap[:ROADMAP_ROWS], start=1)],
-            numeric=(3, 4),
-        ),
+        (str(troubled), "investments low or at risk"),
+        ("-" if m.overall is None else f"{m.overall:.1f} / 5", f"maturity over {len(m.levelled)} of "
+         f"{len(m.criteria)} criteria ({m.label})"),
     ]  # fmt: skip
-    if a.displacement:
-        latest = {}
-        for s in a.displacement:
-            latest[s.new_app, s.department] = s
-        parts += [
-            "<h2>Displacement of legacy applications (latest week)</h2>",
-            bar_chart(
-                [(f"{f.app_name(s.new_app)} — {s.department}", s.share, pct(s.share)) for s in latest.values()],
-                maximum=1.0,
-            ),
-        ]
-    if a.emergent:
-        parts += [
-            "<h2>Emergent strategy: candidates to adopt</h2>",
-            _table(
-                ["application", "users (28 days)", "growth per week", "capability"],
-                [[c.name, str(c.active_users), f"{c.growth:+.0%}", c.capability or "-"] for c in a.emergent],
-                numeric=(1, 2),
-            ),
-        ]
-    body = "\n".join(parts)
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(title)} {f.as_of}</title><style>{CSS}</style></head><body>\n{body}\n</body></html>\n"
-    )
+    first, last = time_axis(s, f.as_of)
+    latest: dict[tuple[str, str], SwitchShare] = {}
+    for sw in a.displacement:
+        latest[sw.new_app, sw.department] = sw
+    context = {
+        "title": title,
+        "as_of": f.as_of,
+        "k": f.k,
+        "currency": cur,
+        "kpis": kpis,
+        "decisions": decisions(a),
+        "baseline": previous_quarter_end(f.as_of),
+        "quarter_before": quarter_name(previous_quarter_end(f.as_of)),
+        "before": before,
+        "headline_changes": headline_changes(a, before) if before else [],
+        "investment_changes": investment_changes(a, before) if before else [],
+        "objective_changes": objective_changes(a, before) if before else [],
+        "cards": investment_cards,
+        "axis": (first, last),
+        "objectives": bar_chart(
+            [(o.name, a.objectives.get(o.id), pct(a.objectives.get(o.id))) for o in s.objectives],
+            maximum=1.0,
+            label="attainment by objective",
+        ),
+        "segments": [
+            (human(seg.axis), SEGMENT_LABELS.get(seg.axis, SEGMENT_NAMES.get(seg.key, human(seg.key))),
+             seg.investments, money(seg.spend, cur), pct(seg.attainment), seg.low_or_at_risk)
+            for seg in p.segments
+        ],
+        "orphans": _names(p.orphans, lambda i: inv_name.get(i, i)),
+        "unfunded_initiatives": _names(p.unfunded_initiatives, lambda i: ini_name.get(i, i)),
+        "unfunded_objectives": _names(p.unfunded_objectives, lambda i: obj_name.get(i, i)),
+        "maturity": m,
+        "radar": radar([(c.criterion.name, c.score, c.level_text) for c in m.criteria]),
+        "maturity_rows": maturity_rows(m),
+        "waste": bar_chart(
+            [(inv.name, f.state(inv.id).wasted_spend,
+              money(f.state(inv.id).wasted_spend, cur) if f.state(inv.id).wasted_spend is not None
+              else "no seat count") for inv in s.investments.values()],
+            colour=WASTE,
+            label="wasted spend per investment",
+        ),
+        "roadmap_after": any(i.after for i in a.roadmap[:ROADMAP_ROWS]),
+        "roadmap": [
+            (n, ACTIONS.get(i.action, human(i.action)), _item_name(i, f), owner_of(i, s),
+             "unscored" if i.priority is None else f"{i.priority:,.0f}", money(i.wasted, cur) if i.wasted else "-",
+             money(i.value_at_risk, cur) if i.value_at_risk else "-", humanise_text(i.reason, ids),
+             ", ".join(ini_name.get(x, x) for x in i.after))
+            for n, i in enumerate(a.roadmap[:ROADMAP_ROWS], start=1)
+        ],
+        "displacement": bar_chart(
+            [(f"{f.app_name(sw.new_app)} — {sw.department}", sw.share, pct(sw.share))
+             for sw in latest.values()],
+            maximum=1.0,
+            label="displacement of legacy applications",
+        ) if latest else None,
+        "emergent": [
+            (c.name, c.active_users, f"{c.growth:+.0%}", human(c.capability) if c.capability else "-")
+            for c in a.emergent
+        ],
+    }  # fmt: skip
+    return environment().get_template("report.html.j2").render(context)

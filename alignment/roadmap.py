@@ -1,9 +1,12 @@
 """Gap analysis and a prioritised roadmap (steps 3 and 4 of the five-step method).
 
-priority = strategic weight × gap × (wasted spend + value at risk) × confidence / effort, in money per
-unit of effort. Each investment gets at most one action by a fixed rule order; overlaps, shadow IT and
-unfunded initiatives add their own items. The order respects initiative dependencies: no item of an
-initiative comes before every item of the initiatives it depends on.
+priority = strategic weight × money × confidence / effort, where money is the one figure the action acts on:
+the spend at stake (idle seats, duplicate tools, priced shadow IT) for reclaim, consolidate and shadow-IT
+items, the value at risk for adoption actions. The two figures are shown side by side, never added
+(docs/metrics.md, Money at stake). An investment gets at most one action by a fixed rule order, plus
+`revisit_target` after `enable_and_train` when there is evidence that the target itself is wrong; items with
+nothing to gain are dropped. The order respects initiative dependencies: no item of an initiative comes before
+every item of the initiatives it depends on.
 """
 
 from __future__ import annotations
@@ -14,16 +17,19 @@ from datetime import date
 from typing import TypeVar
 
 from alignment.emergent import emergent
-from alignment.facts import Facts, InvestmentInfo, InvestmentState
+from alignment.facts import AppInfo, Facts, InvestmentInfo, InvestmentState
 from alignment.maturity import shadow_apps
 from pipeline.domain.portfolio import CatalogApp, overlap
+from pipeline.domain.rules import MIN_COVERAGE
 
 ORPHAN_WEIGHT = 0.5  # spend tied to no initiative still counts, at half the default initiative weight
-FULL_DATA_DAYS = 28  # days of evidence for full confidence (one METRICS.md window)
+FULL_DATA_DAYS = 28  # days of evidence for full confidence (one docs/metrics.md window)
 RENEWAL_SOON_DAYS = 90
 RECLAIM_MAX_UTILISATION = 0.7
 RECLAIM_MIN_WASTE_SHARE = 0.2
 UNKNOWN_COVERAGE_CONFIDENCE = 0.5  # licence figures without a directory: half confidence
+OUTSIDE_SHARE = 0.25  # share of active users outside the target population that questions the target
+MIN_MONEY = 0.5  # money that rounds to 0 in the currency: nothing to gain, so the item is dropped
 
 T = TypeVar("T")
 
@@ -43,19 +49,32 @@ ACTIONS: dict[str, str] = {
     "reclaim_licences": "reclaim idle licences",
     "revisit_target": "revisit the adoption target",
     "improve_coverage": "extend telemetry coverage before judging",
-    "enable_and_train": "enable and train the target population",
+    "enable_and_train": "enable and train the lagging departments",
     "sanction_shadow_it": "sanction the shadow-IT tool (emergent strategy)",
     "retire_shadow_it": "retire the shadow-IT tool",
-    "consolidate": "consolidate overlapping tools",
+    "consolidate": "consolidate interchangeable tools",
     "fund_initiative": "fund the initiative or drop it from the strategy",
+}
+
+SPEND_AT_STAKE = "spend_at_stake"
+VALUE_AT_RISK = "value_at_risk"
+# The one money figure each scored action's priority weighs; fund_initiative has none (unscored).
+WEIGHS: dict[str, str] = {
+    "reclaim_licences": SPEND_AT_STAKE,
+    "consolidate": SPEND_AT_STAKE,
+    "sanction_shadow_it": SPEND_AT_STAKE,
+    "retire_shadow_it": SPEND_AT_STAKE,
+    "enable_and_train": VALUE_AT_RISK,
+    "revisit_target": VALUE_AT_RISK,
+    "improve_coverage": VALUE_AT_RISK,
 }
 
 
 @dataclass(frozen=True)
 class Item:
-    """One roadmap line: what to act on, the action, every factor of its priority and why."""
+    """One roadmap line: what to act on, the action, every factor of its priority, why, and who decides."""
 
-    kind: str  # investment | initiative | capability | application
+    kind: str  # investment | initiative | applications (interchangeable tools) | application (shadow IT)
     subject: str
     name: str
     action: str
@@ -63,18 +82,40 @@ class Item:
     initiative: str | None = None
     weight: float = 1.0
     gap: float = 0.0
-    wasted: float = 0.0
-    value_at_risk: float = 0.0
+    wasted: float = 0.0  # spend at stake: idle seats, duplicate tools or priced shadow IT; never value at risk
+    value_at_risk: float = 0.0  # annual cost × relative plan gap; shown apart, never added to `wasted`
     confidence: float = 0.0
     effort: float = 1.0
     after: tuple[str, ...] = ()  # initiatives this item waits for
+    currency: str = ""  # of the money figures ("" when the item has none)
+    departments: tuple[str, ...] = ()  # lagging target departments (>= k people), lowest adoption first
+    owner: str | None = None  # who answers for the subject, when the catalog names someone
+    decision: str = ""  # what the steering committee is asked to decide
+    priced: bool = True  # False: a shadow-IT tool without a catalog price has no money to weigh
+
+    @property
+    def spend_at_stake(self) -> float:
+        """The annual spend the action can save (the `wasted` field)."""
+        return self.wasted
+
+    @property
+    def weighs(self) -> str | None:
+        """Which money figure the priority weighs: spend_at_stake, value_at_risk, or None (unscored)."""
+        return WEIGHS.get(self.action) if self.priced else None
+
+    @property
+    def money(self) -> float | None:
+        """The money figure the priority weighs; None for unscored items."""
+        weighs = self.weighs
+        if weighs is None:
+            return None
+        return self.wasted if weighs == SPEND_AT_STAKE else self.value_at_risk
 
     @property
     def priority(self) -> float | None:
-        """weight × gap × (wasted + value at risk) × confidence / effort; None for unscored items."""
-        if self.action == "fund_initiative":
-            return None
-        return self.weight * self.gap * (self.wasted + self.value_at_risk) * self.confidence / self.effort
+        """weight × money × confidence / effort; None for unscored items."""
+        money = self.money
+        return None if money is None else self.weight * money * self.confidence / self.effort
 
 
 def data_confidence(as_of: date, since: date | None) -> float:
@@ -89,6 +130,11 @@ def plan_gap(state: InvestmentState) -> float | None:
     if state.planned_ratio is None or state.adoption_ratio is None or state.planned_ratio <= 0:
         return None
     return max(0.0, state.planned_ratio - state.adoption_ratio) / state.planned_ratio
+
+
+def value_at_risk(inv: InvestmentInfo, state: InvestmentState) -> float:
+    """Annual cost × relative plan gap: the part of the spend whose planned use is not happening (<= cost)."""
+    return inv.annual_cost * (plan_gap(state) or 0.0)
 
 
 def _renewal_soon(inv: InvestmentInfo, as_of: date) -> bool:
@@ -106,69 +152,150 @@ def _reclaimable(inv: InvestmentInfo, st: InvestmentState) -> bool:
 
 
 def investment_action(inv: InvestmentInfo, st: InvestmentState, as_of: date) -> str | None:
-    """The one action for an investment, by the first rule that applies (docs/alignment.md lists them)."""
+    """The one action for an investment, by the first rule that applies (docs/alignment.md lists them).
+
+    An on-track investment gets nothing unless it has idle seats to reclaim.
+    """
     if st.status == "not_started":
         return None
     if _reclaimable(inv, st) and _renewal_soon(inv, as_of):
         return "reclaim_licences"
-    if st.status == "unknown":
+    # Too little history is not a coverage problem: wait for the status instead of acting on it.
+    if st.status == "unknown" and st.status_reason != "insufficient_history":
         return "improve_coverage"
-    if st.judged and st.forecast == "not_reached":
-        return "revisit_target"
-    gap = plan_gap(st)
-    if st.status == "low" or (st.at_risk and gap):
+    if st.status == "low":
         return "enable_and_train"
     if _reclaimable(inv, st):
         return "reclaim_licences"
     return None
 
 
-def investment_item(facts: Facts, inv: InvestmentInfo, weight: float) -> Item | None:
-    """The roadmap item of one investment, or None when nothing needs doing."""
+def target_evidence(inv: InvestmentInfo, st: InvestmentState, k: int) -> str | None:
+    """Why the target itself looks wrong, or None: partial coverage, or many users outside the population."""
+    found = []
+    if st.coverage is not None and st.coverage < inv.target_ratio:
+        found.append(
+            f"only {st.coverage:.0%} of the target population sends telemetry, "
+            f"so the {inv.target_ratio:.0%} target cannot be reached as measured"
+        )
+    if st.adoption_ratio is not None and st.population:
+        outside = st.mau - round(st.adoption_ratio * st.population)
+        if outside >= k and outside >= OUTSIDE_SHARE * st.mau:
+            found.append(f"{outside} of its {st.mau} active users are outside the target population")
+    return "; ".join(found) or None
+
+
+def department_adoption(facts: Facts, inv: InvestmentInfo) -> list[tuple[str, float]]:
+    """(department, adoption) per target department of >= k people whose use can be seen, lowest first.
+
+    Adoption is the department's 28-day active users of any of the investment's applications / its size; a
+    department where fewer than min_coverage of the people were active on anything is unknown, not lagging.
+    """
+    by_department: dict[str, set[str]] = {}
+    for (_app, department), users in facts.usage.active_by_department.items():
+        by_department.setdefault(department, set()).update(users)
+    out = []
+    for department in inv.target_departments or tuple(sorted(facts.department_sizes)):
+        size = facts.department_sizes.get(department, 0)
+        if size < facts.k or len(by_department.get(department, ())) < MIN_COVERAGE * size:
+            continue
+        active = set().union(
+            *(facts.usage.active_by_department.get((app, department), frozenset()) for app in inv.applications)
+        )
+        out.append((department, len(active) / size))
+    return sorted(out, key=lambda d: (d[1], d[0]))
+
+
+def lagging_departments(facts: Facts, inv: InvestmentInfo, st: InvestmentState) -> list[tuple[str, float]]:
+    """The target departments (k-safe, use seen) whose adoption is below today's planned ratio."""
+    if st.planned_ratio is None:
+        return []
+    return [(d, ratio) for d, ratio in department_adoption(facts, inv) if ratio < st.planned_ratio]
+
+
+def _idle_seats(inv: InvestmentInfo, st: InvestmentState) -> int:
+    return max(0, (inv.seats or 0) - st.mau)
+
+
+def investment_items(facts: Facts, inv: InvestmentInfo, weight: float) -> list[Item]:
+    """The roadmap items of one investment: its action, then revisit_target when the target looks wrong."""
     st = facts.state(inv.id)
     action = investment_action(inv, st, facts.as_of)
     if action is None:
-        return None
+        return []
     data = data_confidence(facts.as_of, max(inv.go_live, facts.usage.first_day or inv.go_live))
     coverage = st.coverage if st.coverage is not None else UNKNOWN_COVERAGE_CONFIDENCE
     rel_gap = plan_gap(st) or 0.0
     wasted = st.wasted_spend or 0.0
-    effort = EFFORT[action]
-    if action == "reclaim_licences":
-        gap = max(0.0, 1.0 - (st.licence_utilisation or 0.0))
-        confidence = coverage * data
-        if _renewal_soon(inv, facts.as_of):
-            effort = EFFORT["reclaim_licences_at_renewal"]
-            reason = f"utilisation {st.licence_utilisation:.0%}, renewal on {inv.renewal_date}"
-        else:
-            reason = f"utilisation {st.licence_utilisation:.0%}, idle seats cost {wasted:,.0f} a year"
-        at_risk_value = inv.annual_cost * rel_gap
-    elif action == "improve_coverage":
-        unseen = 1.0 - (st.coverage or 0.0)
-        gap, confidence, at_risk_value = unseen, data, inv.annual_cost * unseen
-        reason = f"coverage {st.coverage or 0.0:.0%} is below the minimum: adoption cannot be judged"
-    else:
-        gap, confidence, at_risk_value = rel_gap, coverage * data, inv.annual_cost * rel_gap
-        adoption = st.adoption_ratio or 0.0
-        planned = st.planned_ratio or 0.0
-        if action == "revisit_target":
-            reason = f"adoption {adoption:.0%} vs plan {planned:.0%}; the forecast never reaches {inv.target_ratio:.0%}"
-        else:
-            reason = f"status {st.status}: adoption {adoption:.0%} vs plan {planned:.0%}"
-    return Item(
+    base = Item(
         kind="investment",
         subject=inv.id,
         name=inv.name,
         action=action,
-        reason=reason,
+        reason="",
         initiative=inv.initiative,
         weight=weight,
-        gap=gap,
-        wasted=wasted if action != "improve_coverage" else 0.0,
-        value_at_risk=at_risk_value,
-        confidence=confidence,
-        effort=effort,
+        gap=rel_gap,
+        wasted=wasted,
+        value_at_risk=value_at_risk(inv, st),
+        confidence=coverage * data,
+        effort=EFFORT[action],
+        currency=inv.currency,
+        owner=inv.owner,
     )
+    adoption, planned = st.adoption_ratio or 0.0, st.planned_ratio or 0.0
+    if action == "reclaim_licences":
+        seats = f"up to {_idle_seats(inv, st)} idle seats" if inv.seats else "idle seats"
+        if _renewal_soon(inv, facts.as_of):
+            reason = f"utilisation {st.licence_utilisation:.0%}, renewal on {inv.renewal_date}"
+            decision = f"Renew {inv.name} on {inv.renewal_date} without {seats}"
+            base = replace(base, effort=EFFORT["reclaim_licences_at_renewal"])
+        else:
+            reason = f"utilisation {st.licence_utilisation:.0%}, idle seats cost {wasted:,.0f} a year"
+            decision = f"Reclaim {seats} of {inv.name}"
+        return [replace(base, gap=max(0.0, 1.0 - (st.licence_utilisation or 0.0)), reason=reason, decision=decision)]
+    if action == "improve_coverage":
+        unseen = 1.0 - (st.coverage or 0.0)
+        if st.coverage is None:
+            reason = "no directory: adoption cannot be judged"
+            decision = f"Provide the directory so that {inv.name} can be judged"
+        else:
+            reason = f"coverage {st.coverage:.0%} is below the minimum: adoption cannot be judged"
+            decision = f"Extend telemetry to the target population of {inv.name} before judging it"
+        # Idle seats counted with most users unseen are not evidence: only the unseen spend is weighed.
+        return [
+            replace(
+                base,
+                gap=unseen,
+                wasted=0.0,
+                value_at_risk=inv.annual_cost * unseen,
+                confidence=data,
+                reason=reason,
+                decision=decision,
+            )
+        ]
+    lagging = lagging_departments(facts, inv, st)
+    names = tuple(d for d, _ in lagging)
+    where = ", ".join(f"{d} {ratio:.0%}" for d, ratio in lagging)
+    train = replace(
+        base,
+        reason=f"status low: adoption {adoption:.0%} vs plan {planned:.0%}"
+        + (f"; lagging: {where}" if where else "; no lagging department of k or more people to name"),
+        departments=names,
+        decision=f"Fund enablement and training for {inv.name} in {', '.join(names) or 'its target population'}",
+    )
+    evidence = target_evidence(inv, st, facts.k)
+    if evidence is None:
+        return [train]
+    revisit = replace(
+        base,
+        action="revisit_target",
+        effort=EFFORT["revisit_target"],
+        reason=f"after the training: adoption {adoption:.0%} vs plan {planned:.0%}; {evidence}",
+        decision=f"Revisit the target of {inv.name} ({inv.target_ratio:.0%} by {inv.target_date}) "
+        "and its target population",
+    )
+    return [train, revisit]
 
 
 def _app_weight(facts: Facts, apps: Iterable[str]) -> tuple[float, str | None]:
@@ -183,63 +310,88 @@ def _app_weight(facts: Facts, apps: Iterable[str]) -> tuple[float, str | None]:
     return best
 
 
+def interchangeable_groups(apps: Mapping[str, AppInfo]) -> list[frozenset[str]]:
+    """Sanctioned applications linked by the catalog's `interchangeable_with` (either side, transitively)."""
+    links: dict[str, set[str]] = {a: set() for a, info in apps.items() if info.sanctioned}
+    for a, info in apps.items():
+        for b in info.interchangeable_with:
+            if a in links and b in links and a != b:
+                links[a].add(b)
+                links[b].add(a)
+    groups: list[frozenset[str]] = []
+    seen: set[str] = set()
+    for start in sorted(links):
+        if start in seen or not links[start]:
+            continue
+        group: set[str] = set()
+        stack = [start]
+        while stack:
+            app = stack.pop()
+            if app not in group:
+                group.add(app)
+                stack.extend(links[app])
+        seen |= group
+        groups.append(frozenset(group))
+    return groups
+
+
+def _currency(currencies: Iterable[str]) -> str:
+    found = sorted(set(currencies))
+    return found[0] if len(found) == 1 else ("mixed" if found else "")
+
+
 def overlap_items(facts: Facts) -> list[Item]:
-    """One `consolidate` item per capability where sanctioned tools overlap in some k-safe department."""
-    catalog = {a.id: CatalogApp(a.sanctioned, a.capability) for a in facts.strategy.applications.values()}
-    found = overlap(facts.usage.active_by_department, catalog, facts.k)
-    apps_by_capability: dict[str, set[str]] = {}
+    """One `consolidate` item per group of interchangeable tools used side by side in some k-safe department.
+
+    Sharing a capability is not enough (Excel and Word are both office tools): the catalog must say the
+    applications do the same job. The leader is the most used; the spend at stake is what the investments
+    that fund only the other tools cost.
+    """
+    groups = {"+".join(sorted(g)): g for g in interchangeable_groups(facts.strategy.applications)}
+    catalog = {app: CatalogApp(True, key) for key, group in groups.items() for app in group}
+    apps_by_group: dict[str, set[str]] = {}
     departments: dict[str, list[str]] = {}
-    for o in found:
-        apps_by_capability.setdefault(o.capability, set()).update(o.apps)
+    for o in overlap(facts.usage.active_by_department, catalog, facts.k):
+        apps_by_group.setdefault(o.capability, set()).update(o.apps)
         departments.setdefault(o.capability, []).append(o.department)
     data = data_confidence(facts.as_of, facts.usage.first_day)
     items = []
-    for capability, apps in sorted(apps_by_capability.items()):
+    for key, apps in sorted(apps_by_group.items()):
         focus = {a: facts.usage.focus_s.get(a, 0.0) for a in apps}
         total = sum(focus.values())
         leader = max(sorted(focus), key=lambda a: focus[a])
-        gap = 1.0 - focus[leader] / total if total > 0 else 0.0
-        funding = [inv for inv in facts.strategy.investments.values() if apps.intersection(inv.applications)]
-        # Spend on the tools that lose the consolidation is duplicate spend.
-        duplicate = sum(inv.annual_cost for inv in funding if leader not in inv.applications)
-        value = sum(inv.annual_cost for inv in funding) * gap
+        others = sorted(apps - {leader})
+        duplicates = [inv for inv in facts.strategy.investments.values() if set(inv.applications) <= set(others)]
         weight, initiative = _app_weight(facts, apps)
-        others = ", ".join(facts.app_name(a) for a in sorted(apps - {leader}))
+        owner = facts.strategy.initiatives[initiative].owner if initiative else None
+        gap = 1.0 - focus[leader] / total if total > 0 else 0.0
+        other_names = ", ".join(facts.app_name(a) for a in others)
+        funded = f"; duplicate spend: {', '.join(inv.name for inv in duplicates)}" if duplicates else ""
         items.append(
             Item(
-                kind="capability",
-                subject=capability,
-                name=f"{capability}: {facts.app_name(leader)} and {others}",
+                kind="applications",
+                subject=key,
+                name=f"{facts.app_name(leader)} and {other_names}",
                 action="consolidate",
-                reason=f"{gap:.0%} of {capability} use is outside {facts.app_name(leader)}; "
-                f"overlap in {', '.join(sorted(departments[capability]))}",
+                reason=f"interchangeable; {gap:.0%} of their use is outside {facts.app_name(leader)}; "
+                f"used side by side in {', '.join(sorted(departments[key]))}{funded}",
                 initiative=initiative,
                 weight=weight,
                 gap=gap,
-                wasted=duplicate,
-                value_at_risk=value,
+                wasted=sum(inv.annual_cost for inv in duplicates),
                 confidence=data,
                 effort=EFFORT["consolidate"],
+                currency=_currency(inv.currency for inv in duplicates),
+                owner=owner,
+                decision=f"Standardise on {facts.app_name(leader)} and retire {other_names}",
             )
         )
     return items
 
 
-def reference_cost_per_user(facts: Facts) -> float:
-    """Σ annual cost / Σ active users over investments with active users: the price of a sanctioned seat."""
-    cost = users = 0.0
-    for inv in facts.strategy.investments.values():
-        st = facts.state(inv.id)
-        if st.mau > 0:
-            cost += inv.annual_cost
-            users += st.mau
-    return cost / users if users > 0 else 0.0
-
-
 def shadow_items(facts: Facts) -> list[Item]:
-    """Sanction growing shadow IT (emergent strategy), retire the rest."""
+    """Sanction growing shadow IT (emergent strategy), retire the rest; priced only by the catalog's price."""
     growing = {c.app for c in emergent(facts)}
-    price = reference_cost_per_user(facts)
     data = data_confidence(facts.as_of, facts.usage.first_day)
     items = []
     for app in shadow_apps(facts):
@@ -256,18 +408,33 @@ def shadow_items(facts: Facts) -> list[Item]:
         reason = f"{users} active users, {where}" + (", growing" if app in growing else "")
         if alternatives:
             reason += f"; sanctioned alternative: {', '.join(sorted(alternatives))}"
+        price = info.annual_cost_per_user if info else None
+        priced = price is not None and price > 0
+        currency = (info.currency or "") if info and priced else ""
+        if priced:
+            reason += f"; {users} users × {currency} {price:,.0f} a year (catalog price)"
+        else:
+            reason += "; no price in the catalog, so no cost"
+        name = facts.app_name(app)
+        if action == "sanction_shadow_it":
+            decision = f"Sanction {name} (catalog it as sanctioned, with an owner) or offer an alternative"
+        else:
+            decision = f"Retire {name}; move its users to {', '.join(sorted(alternatives)) or 'a sanctioned tool'}"
         items.append(
             Item(
                 kind="application",
                 subject=app,
-                name=facts.app_name(app),
+                name=name,
                 action=action,
                 reason=reason,
                 weight=ORPHAN_WEIGHT,
                 gap=1.0,
-                value_at_risk=users * price,
+                wasted=users * (price or 0.0) if priced else 0.0,
                 confidence=data,
                 effort=EFFORT[action],
+                currency=currency,
+                decision=decision,
+                priced=priced,
             )
         )
     return items
@@ -285,10 +452,18 @@ def unfunded_items(facts: Facts) -> list[Item]:
             reason="no investment serves this initiative",
             initiative=ini.id,
             weight=ini.weight,
+            owner=ini.owner,
+            decision=f"Fund {ini.name} or drop it from the strategy",
         )
         for ini in facts.strategy.initiatives.values()
         if ini.id not in funded
     ]
+
+
+def worth_doing(item: Item) -> bool:
+    """False for a scored item with nothing to gain: money that rounds to 0, or no confidence at all."""
+    money = item.money
+    return money is None or (money >= MIN_MONEY and item.confidence > 0)
 
 
 def prerequisites(depends_on: Mapping[str, Iterable[str]]) -> dict[str, frozenset[str]]:
@@ -307,7 +482,7 @@ def prerequisites(depends_on: Mapping[str, Iterable[str]]) -> dict[str, frozense
 
 
 def _sort_key(item: Item) -> tuple[bool, float, str, str]:
-    # Unscored items (unfunded initiatives) go last unless a dependency pulls them forward.
+    # Unscored items (unfunded initiatives, unpriced shadow IT) go last unless a dependency pulls them forward.
     return (item.priority is None, -(item.priority or 0.0), item.kind, item.subject)
 
 
@@ -334,22 +509,40 @@ def sequence(
     return placed
 
 
+def first_actions_first(items: Sequence[Item]) -> list[Item]:
+    """Move each revisit_target to just after its investment's enable_and_train when it was ranked before it.
+
+    Its effort is smaller, so it may outrank the training; but the right first step for a low investment is
+    enabling its people, and the target is revisited only after that.
+    """
+    trained = {i.subject for i in items if i.action == "enable_and_train"}
+    out: list[Item] = []
+    held: dict[str, Item] = {}
+    for item in items:
+        if item.action == "revisit_target" and item.subject in trained:
+            held[item.subject] = item
+            continue
+        out.append(item)
+        if item.action == "enable_and_train" and item.subject in held:
+            out.append(held.pop(item.subject))
+    return out + list(held.values())
+
+
 def order(items: Iterable[Item], depends_on: Mapping[str, Iterable[str]]) -> list[Item]:
-    """Highest priority first, sequenced by initiative dependencies."""
-    ranked = sorted(items, key=_sort_key)
+    """Highest priority first, sequenced by initiative dependencies, training before revisiting a target."""
+    ranked = first_actions_first(sorted(items, key=_sort_key))
     return [replace(item, after=after) for item, after in sequence(ranked, lambda i: i.initiative, depends_on)]
 
 
 def roadmap(facts: Facts) -> list[Item]:
-    """Every roadmap item, ranked by priority and sequenced by initiative dependencies."""
+    """Every roadmap item worth doing, ranked by priority and sequenced by initiative dependencies."""
     items: list[Item] = []
     for inv in facts.strategy.investments.values():
         weight = facts.strategy.initiatives[inv.initiative].weight if inv.initiative else ORPHAN_WEIGHT
-        item = investment_item(facts, inv, weight)
-        if item is not None:
-            items.append(item)
+        items += investment_items(facts, inv, weight)
     items += overlap_items(facts) + shadow_items(facts) + unfunded_items(facts)
-    return order(items, {i.id: i.depends_on for i in facts.strategy.initiatives.values()})
+    kept = [item for item in items if worth_doing(item)]
+    return order(kept, {i.id: i.depends_on for i in facts.strategy.initiatives.values()})
 
 
 @dataclass(frozen=True)
@@ -364,13 +557,21 @@ class InitiativePriority:
 
 
 def initiative_ranking(facts: Facts, items: Iterable[Item]) -> list[InitiativePriority]:
-    """Initiatives by total priority of their items, never before an initiative they depend on."""
-    totals: dict[str, list[float]] = {}
+    """Initiatives by total priority of their items, never before an initiative they depend on.
+
+    Two actions on one subject (training, then revisiting the target) weigh the same money: the subject
+    counts once, with its highest priority.
+    """
+    best: dict[str, dict[tuple[str, str], float]] = {}
+    counts: dict[str, int] = {}
     for item in items:
         if item.initiative:
-            totals.setdefault(item.initiative, []).append(item.priority or 0.0)
+            subjects = best.setdefault(item.initiative, {})
+            key = (item.kind, item.subject)
+            subjects[key] = max(subjects.get(key, 0.0), item.priority or 0.0)
+            counts[item.initiative] = counts.get(item.initiative, 0) + 1
     rows = [
-        InitiativePriority(ini.id, ini.name, sum(totals.get(ini.id, [])), len(totals.get(ini.id, [])), ini.depends_on)
+        InitiativePriority(ini.id, ini.name, sum(best.get(ini.id, {}).values()), counts.get(ini.id, 0), ini.depends_on)
         for ini in facts.strategy.initiatives.values()
     ]
     rows.sort(key=lambda r: (-r.priority, r.initiative))

@@ -8,9 +8,8 @@ import math
 from collections.abc import Sequence
 
 from alignment.assessment import Assessment
-from alignment.criteria import level_name
 from alignment.maturity import Maturity
-from alignment.roadmap import ACTIONS, Item
+from alignment.roadmap import ACTIONS, SPEND_AT_STAKE, VALUE_AT_RISK, Item
 
 ROADMAP_COLUMNS = (
     "rank",
@@ -28,6 +27,11 @@ ROADMAP_COLUMNS = (
     "effort",
     "after",
     "reason",
+    "weighs",
+    "currency",
+    "departments",
+    "owner",
+    "decision",
 )
 
 
@@ -70,7 +74,7 @@ def maturity_text(m: Maturity) -> str:
         rows.append(
             [
                 c.criterion.name,
-                "not assessed" if c.score is None else f"{c.score:.1f} ({level_name(c.score)})",
+                c.level_text,
                 pct(c.evidenced),
                 number(c.disagreement, 1),
                 ", ".join(f"{a.attribute}={a.score:.1f} [{a.source}]" for a in c.assessed if a.score is not None),
@@ -78,14 +82,10 @@ def maturity_text(m: Maturity) -> str:
         )
     lines = [maturity_title(m), table(["criterion", "level", "evidenced", "business-IT gap", "attributes"], rows)]
     weakest = m.weakest
-    if m.overall is None or weakest is None:
-        lines.append("overall: not assessed (no evidence for any criterion)")
+    if weakest is None:
+        lines.append(f"overall: {m.headline}")
     else:
-        assessed = sum(1 for c in m.criteria if c.score is not None)
-        lines.append(
-            f"overall: {m.overall:.1f} over {assessed} of {len(m.criteria)} criteria; "
-            f"weakest: {weakest.criterion.name} ({weakest.score:.1f})"
-        )
+        lines.append(f"overall: {m.headline}; weakest: {weakest.criterion.name} ({weakest.level_text})")
     if not m.surveyed:
         lines.append(
             "Telemetry alone evidences only some attributes; add business and IT survey answers (--survey FILE) "
@@ -169,6 +169,11 @@ def roadmap_rows(items: Sequence[Item]) -> list[dict[str, str]]:
             "effort": f"{i.effort:g}",
             "after": " ".join(i.after),
             "reason": i.reason,
+            "weighs": i.weighs or "",
+            "currency": i.currency,
+            "departments": ", ".join(i.departments),
+            "owner": i.owner or "",
+            "decision": i.decision,
         }
         for n, i in enumerate(items, start=1)
     ]
@@ -182,21 +187,37 @@ def roadmap_csv(items: Sequence[Item]) -> str:
     return buffer.getvalue()
 
 
+def at_stake(value: float, currency: str, weighed: bool) -> str:
+    """A money figure of a roadmap item: '-' when there is none, '*' marking the one its priority weighs."""
+    if value <= 0:
+        return "-"
+    return money(value, currency) + ("*" if weighed else "")
+
+
 def roadmap_text(a: Assessment) -> str:
     cur = a.portfolio.currency
     rows = [
         [str(n), i.kind, i.subject, ACTIONS[i.action], "unscored" if i.priority is None else f"{i.priority:,.0f}",
-         money(i.wasted + i.value_at_risk, cur), pct(i.confidence), f"{i.effort:g}", " ".join(i.after), i.reason]
+         at_stake(i.wasted, i.currency or cur, i.weighs == SPEND_AT_STAKE),
+         at_stake(i.value_at_risk, i.currency or cur, i.weighs == VALUE_AT_RISK),
+         pct(i.confidence), f"{i.effort:g}", i.owner or "-", " ".join(i.after), i.reason]
         for n, i in enumerate(a.roadmap, start=1)
     ]  # fmt: skip
+    header = ["#", "kind", "subject", "action", "priority", "spend at stake", "value at risk", "confidence", "effort",
+              "owner", "after", "why"]  # fmt: skip
     out = [
-        f"Roadmap as of {a.facts.as_of}: priority = weight × gap × (wasted + value at risk) × confidence / effort",
-        table(["#", "kind", "subject", "action", "priority", "money", "confidence", "effort", "after", "why"], rows),
+        f"Roadmap as of {a.facts.as_of}: priority = weight × money* × confidence / effort",
+        table(header, rows),
+        "* the figure the priority weighs. Spend at stake is what the action can save (idle seats, duplicate "
+        "tools, priced shadow IT);",
+        "  value at risk is the spend whose planned use is not happening. They overlap, so they are never added "
+        "(docs/metrics.md).",
         "",
         "Initiatives by total priority (never before what they depend on)",
         table(
             ["initiative", "name", "priority", "items", "depends on"],
-            [[r.initiative, r.name, f"{r.priority:,.0f}", str(r.items), ", ".join(r.depends_on)]
+            [[r.initiative, r.name, f"{r.priority:,.0f}" if r.priority > 0 else "-", str(r.items),
+              ", ".join(r.depends_on)]
              for r in a.initiative_ranking],
         ),
     ]  # fmt: skip

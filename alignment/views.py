@@ -10,6 +10,7 @@ The views are k-safe like every analyst view: they hold no per-user rows and no 
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,8 @@ CREATE TABLE IF NOT EXISTS alignment_portfolio_data (
 CREATE TABLE IF NOT EXISTS alignment_roadmap_data (
     as_of DATE, rank INTEGER, kind VARCHAR, subject VARCHAR, name VARCHAR, initiative VARCHAR, action VARCHAR,
     priority DOUBLE, weight DOUBLE, gap DOUBLE, wasted DOUBLE, value_at_risk DOUBLE, confidence DOUBLE,
-    effort DOUBLE, after VARCHAR, reason VARCHAR);
+    effort DOUBLE, after VARCHAR, reason VARCHAR, weighs VARCHAR, currency VARCHAR, departments VARCHAR,
+    owner VARCHAR, decision VARCHAR);
 CREATE TABLE IF NOT EXISTS alignment_displacement_data (
     as_of DATE, application VARCHAR, replaces VARCHAR, department VARCHAR, week DATE, new_minutes DOUBLE,
     old_minutes DOUBLE, users INTEGER, new_share DOUBLE);
@@ -39,6 +41,8 @@ CREATE TABLE IF NOT EXISTS alignment_emergent_data (
 CREATE TABLE IF NOT EXISTS alignment_maturity_data (
     as_of DATE, label VARCHAR, criterion VARCHAR, attribute VARCHAR, source VARCHAR, score DOUBLE,
     proxy VARCHAR, proxy_value DOUBLE);
+CREATE TABLE IF NOT EXISTS alignment_maturity_levels_data (
+    as_of DATE, label VARCHAR, criterion VARCHAR, level DOUBLE, evidenced DOUBLE, assessment VARCHAR);
 """
 
 VIEWS = """
@@ -50,11 +54,37 @@ CREATE OR REPLACE VIEW alignment_displacement AS
 SELECT * FROM alignment_displacement_data ORDER BY application, department, week;
 CREATE OR REPLACE VIEW emergent_strategy AS SELECT * FROM alignment_emergent_data ORDER BY active_users DESC;
 CREATE OR REPLACE VIEW alignment_maturity AS SELECT * FROM alignment_maturity_data;
+CREATE OR REPLACE VIEW alignment_maturity_levels AS SELECT * FROM alignment_maturity_levels_data;
 """
 
 
+_TABLE_RE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\);", re.S)
+
+
+def _stale(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Result tables whose columns are not those TABLES declares (written by an older version)."""
+    stale = []
+    for table, body in _TABLE_RE.findall(TABLES):
+        declared = [column.split()[0] for column in body.split(",")]
+        found = [
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+                [table],
+            ).fetchall()
+        ]
+        if found and found != declared:
+            stale.append(table)
+    return stale
+
+
 def install(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the alignment tables and views if missing (safe to repeat)."""
+    """Create the alignment tables and views if missing (safe to repeat).
+
+    A result table of an older shape is dropped and created anew: refresh rewrites every row anyway.
+    """
+    for table in _stale(con):
+        con.execute(f"DROP TABLE {table} CASCADE")
     con.execute(TABLES)
     con.execute(VIEWS)
 
@@ -86,7 +116,8 @@ def rows(a: Assessment) -> dict[str, list[tuple[Any, ...]]]:
         ],
         "alignment_roadmap_data": [
             (day, n, i.kind, i.subject, i.name, i.initiative, i.action, i.priority, i.weight, i.gap, i.wasted,
-             i.value_at_risk, i.confidence, i.effort, " ".join(i.after), i.reason)
+             i.value_at_risk, i.confidence, i.effort, " ".join(i.after), i.reason, i.weighs, i.currency,
+             ", ".join(i.departments), i.owner, i.decision)
             for n, i in enumerate(a.roadmap, start=1)
         ],
         "alignment_displacement_data": [
@@ -97,6 +128,9 @@ def rows(a: Assessment) -> dict[str, list[tuple[Any, ...]]]:
             (day, c.app, c.name, c.in_catalog, c.capability, c.active_users, c.slope, c.growth) for c in a.emergent
         ],
         "alignment_maturity_data": maturity_rows,
+        "alignment_maturity_levels_data": [
+            (day, a.maturity.label, c.criterion.name, c.score, c.evidenced, c.level_text) for c in a.maturity.criteria
+        ],
     }  # fmt: skip
 
 

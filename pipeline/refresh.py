@@ -1,7 +1,7 @@
 """Adoption refresh: catalog and directory into DuckDB, daily adoption series, current figures.
 
 The heavy counting (distinct users over sliding windows) is SQL over the incremental
-`usage_user_daily` rollup (`pipeline.figures.series`, queries in pipeline/sql/); the rules of METRICS.md
+`usage_user_daily` rollup (`pipeline.figures.series`, queries in pipeline/sql/); the rules of docs/metrics.md
 (plan curve, status with hysteresis, forecast, trend, attainment, k-anonymity) are the pure functions of
 `pipeline.domain`, applied per investment (`pipeline.figures.current`, `pipeline.figures.attainment`).
 Only days from the earliest day touched by new data are recomputed, so a refresh costs what the

@@ -2,14 +2,15 @@
 # Installs everything alignmon needs on a fresh Debian machine of the project's kind; safe to repeat
 # (a second run checks and returns in seconds). `make setup`, `make test` and `make demo` call it.
 #   - Debian packages: Prometheus, Alertmanager (the real ones the stack runs), Maven + Java (Kafka's jars come
-#     from Maven Central), and the X11 tools the agent's tests drive (Xvfb, a window manager, small X programs);
+#     from Maven Central), the X11 tools the agent's tests drive (Xvfb, a window manager, small X programs),
+#     Chromium and poppler-utils (the report's tests print it to PDF and read its pages back);
 #   - a Python >= 3.11 virtualenv in .venv with alignmon and its dev tools;
 #   - the Kafka broker's jars (fetched once into ~/.cache/alignmon);
 #   - the docker compose CLI plugin (built from its Go module) when the docker CLI is there without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(prometheus prometheus-alertmanager maven default-jre-headless xvfb openbox x11-apps xterm xdotool chromium)
+APT_PACKAGES=(prometheus prometheus-alertmanager maven default-jre-headless xvfb openbox x11-apps xterm xdotool chromium poppler-utils)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

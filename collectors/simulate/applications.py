@@ -25,6 +25,8 @@ class AppSpec(NamedTuple):
     catalogued: bool = True
     min_minutes: int | None = None
     replaces: str | None = None
+    interchangeable_with: tuple[str, ...] = ()  # apps that do the same job: consolidation candidates
+    annual_cost_per_user: float | None = None  # what a user of it costs (in EUR), e.g. a shadow-IT tool's list price
 
     def identifier(self, platform: Platform, full_paths: bool) -> str:
         """The raw identifier a device of this platform reports for the app."""
@@ -88,6 +90,7 @@ APPS: tuple[AppSpec, ...] = (
         "Notion.exe", r"C:\Program Files\Notion\Notion.exe", "notion.id", "notion-app",
         path_globs=(r"C:\Program Files\Notion\Notion.exe",),
         sanctioned=False,
+        annual_cost_per_user=120,
     ),
     AppSpec(
         "tableau", "Tableau Desktop", "Salesforce", "analytics",
@@ -101,6 +104,7 @@ APPS: tuple[AppSpec, ...] = (
         "zoom", "Zoom Workplace", "Zoom", "video_meetings",
         "Zoom.exe", r"C:\Program Files\Zoom\bin\Zoom.exe", "us.zoom.xos", "/opt/zoom/zoom",
         path_globs=(r"C:\Program Files\Zoom\bin\Zoom.exe", "/opt/zoom/*"),
+        interchangeable_with=("teams",),
     ),
     AppSpec(
         "chrome", "Google Chrome", "Google", "web_browser",

@@ -46,6 +46,11 @@ def _application(app: AppSpec) -> dict[str, Any]:
         doc["min_minutes"] = app.min_minutes
     if app.replaces is not None:
         doc["replaces"] = app.replaces
+    if app.interchangeable_with:
+        doc["interchangeable_with"] = list(app.interchangeable_with)
+    if app.annual_cost_per_user is not None:
+        doc["annual_cost_per_user"] = app.annual_cost_per_user
+        doc["currency"] = "EUR"
     doc["match"] = app.match_rules()
     return doc
 

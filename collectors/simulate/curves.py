@@ -1,4 +1,4 @@
-"""Adoption curves: the planned ratio of METRICS.md and the shapes the simulated stories follow."""
+"""Adoption curves: the planned ratio of docs/metrics.md and the shapes the simulated stories follow."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ _L1 = _logistic(1.0)
 
 
 def planned_ratio(day: date, go_live: date, target_date: date, target_ratio: float, curve: Curve) -> float:
-    """The planned adoption ratio on `day`, exactly as METRICS.md defines it (0 before go-live)."""
+    """The planned adoption ratio on `day`, exactly as docs/metrics.md defines it (0 before go-live)."""
     if day < go_live:
         return 0.0
     span = (target_date - go_live).days

@@ -41,7 +41,7 @@ class InvestmentSpec(NamedTuple):
         )
 
     def planned(self, day: date, as_of: date) -> float:
-        """The planned adoption ratio on `day` (METRICS.md)."""
+        """The planned adoption ratio on `day` (docs/metrics.md)."""
         go_live, target_date, _ = self.dates(as_of)
         return planned_ratio(day, go_live, target_date, self.target_ratio, self.curve)
 

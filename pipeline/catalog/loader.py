@@ -272,6 +272,7 @@ def _cross_check(parsed: Sequence[_Parsed], directory: Directory | None) -> list
             )
         elif app.replaces == app.id:
             issues.append(where.issue(("replaces",), "an application cannot replace itself"))
+        issues += _interchangeable_issues(app, where, apps)
         if app.match.empty:
             issues.append(
                 where.issue(("match",), "no match rules: this application can never be recognised", "warning")
@@ -320,6 +321,22 @@ def _cross_check(parsed: Sequence[_Parsed], directory: Directory | None) -> list
     cycle = _find_cycle(graph)
     if cycle:
         issues.append(initiatives[cycle[0]].issue(("depends_on",), f"dependency cycle: {' -> '.join(cycle)}"))
+    return issues
+
+
+def _interchangeable_issues(app: Application, where: _Where, apps: dict[str, Application]) -> list[CatalogIssue]:
+    """`interchangeable_with` names other known applications; an unsanctioned one is shadow IT (warning)."""
+    issues = []
+    for j, other in enumerate(app.interchangeable_with):
+        sub: Loc = ("interchangeable_with", j)
+        if other == app.id:
+            issues.append(where.issue(sub, "an application cannot be interchangeable with itself"))
+        elif other not in apps:
+            issues.append(where.issue(sub, f"unknown application {other!r}{_hint(other, apps)}"))
+        elif not (app.sanctioned and apps[other].sanctioned):
+            unsanctioned = app.id if not app.sanctioned else other
+            message = f"{unsanctioned!r} is not sanctioned: it is shadow IT, never proposed for consolidation"
+            issues.append(where.issue(sub, message, "warning"))
     return issues
 
 

@@ -15,7 +15,7 @@ Domain = Literal["business_strategy", "it_strategy", "organisational_infrastruct
 Perspective = Literal["strategy_execution", "technology_transformation", "competitive_potential", "service_level"]
 Curve = Literal["s_curve", "linear"]
 
-# The METRICS.md defaults (pipeline.domain.rules), overridable catalog-wide and per application or investment.
+# The docs/metrics.md defaults (pipeline.domain.rules), overridable catalog-wide and per application or investment.
 DEFAULT_MIN_MINUTES = ACTIVE_MINUTES
 DEFAULT_TOLERANCE = TOLERANCE
 DEFAULT_LOW_DAYS = LOW_DAYS
@@ -113,7 +113,25 @@ class Application(_Model):
     sanctioned: bool = True
     min_minutes: float = Field(DEFAULT_MIN_MINUTES, gt=0, description="Focus minutes that make an active day.")
     replaces: Identifier | None = Field(None, description="Id of a legacy application this one displaces.")
+    interchangeable_with: list[Identifier] = Field(
+        default_factory=list,
+        description="Ids of applications that do the same job (either side may say so); only these are "
+        "proposed for consolidation, never merely a shared capability.",
+    )
+    annual_cost_per_user: float | None = Field(
+        None, ge=0, description="What one user of it costs a year; prices it when it is shadow IT."
+    )
+    currency: Annotated[str, AfterValidator(_currency)] | None = Field(
+        None, validate_default=True, description="Currency of annual_cost_per_user (required with it)."
+    )
     match: MatchRules = Field(default_factory=MatchRules)
+
+    @field_validator("currency")
+    @classmethod
+    def _priced_in_a_currency(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("annual_cost_per_user") is not None:
+            raise ValueError("required when annual_cost_per_user is set, e.g. EUR")
+        return value
 
 
 class Investment(_Model):

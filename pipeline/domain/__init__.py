@@ -1,1 +1,1 @@
-"""Pure metric logic of METRICS.md: days, activity, plan, adoption, status, forecast, roll-ups, privacy."""
+"""Pure metric logic of docs/metrics.md: days, activity, plan, adoption, status, forecast, roll-ups, privacy."""

@@ -18,7 +18,7 @@ from pipeline.domain.plan import Plan
 from pipeline.domain.rules import MIN_FIT_DAYS
 
 # DOMAIN.md: no forecast before the series shows curvature (6-8 weekly points); two weeks of daily points
-# (METRICS.md min_fit_days) is the floor we accept, and the caller may demand more.
+# (docs/metrics.md min_fit_days) is the floor we accept, and the caller may demand more.
 MIN_POINTS = MIN_FIT_DAYS
 # A projected date further than this past the as-of day is reported as not reached.
 HORIZON_DAYS = 3650

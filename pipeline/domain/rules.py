@@ -1,4 +1,4 @@
-"""The constants of METRICS.md, each written once; every module and every SQL query takes them from here.
+"""The constants of docs/metrics.md, each written once; every module and every SQL query takes them from here.
 
 SQL receives them as named parameters (`$active_s`, `$week_days`, `$month_days`) or, in the views (which take
 no parameters), formatted in by `pipeline.sql` when the views are installed.

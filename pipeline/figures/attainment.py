@@ -1,4 +1,4 @@
-"""Initiative and objective attainment (METRICS.md roll-ups) of the current figures."""
+"""Initiative and objective attainment (docs/metrics.md roll-ups) of the current figures."""
 
 from __future__ import annotations
 

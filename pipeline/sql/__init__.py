@@ -1,6 +1,6 @@
 """The pipeline's SQL: one named `.sql` file per query or query family, loaded here.
 
-The constants of METRICS.md are never written in a `.sql` file. A query names them as parameters
+The constants of docs/metrics.md are never written in a `.sql` file. A query names them as parameters
 (`$active_s`, `$week_days`, `$month_days`) and `execute` binds them from `pipeline.domain.rules`, with the
 caller's own values. Views take no parameters: `render` formats `{{name}}` (a constant) and
 `{{name(a, b)}}` (a rule over columns a and b, e.g. `{{app_key(m.application, u.app)}}`) in from the
@@ -59,7 +59,7 @@ def render(sql: str) -> str:
 
 
 def parameters(sql: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The named parameters `sql` uses: the caller's values, else the METRICS.md constants."""
+    """The named parameters `sql` uses: the caller's values, else the docs/metrics.md constants."""
     return {name: given[name] if name in given else PARAMETERS[name] for name in _names(sql)}
 
 

@@ -4,7 +4,7 @@
 CREATE OR REPLACE VIEW adoption_daily AS
 SELECT s.day, s.investment, i.name, i.initiative, i.objective,
        s.dau, s.wau, s.mau, s.mau_target AS active_target, s.population,
-       -- A day with coverage 0 has no data: its ratio is NULL, never 0 (METRICS.md, data completeness).
+       -- A day with coverage 0 has no data: its ratio is NULL, never 0 (docs/metrics.md, data completeness).
        CASE WHEN r.has_directory AND s.population > 0 AND s.reporting > 0 THEN s.mau_target / s.population END
            AS adoption_ratio,
        CASE WHEN r.has_directory AND s.population > 0 THEN s.reporting / s.population END AS coverage,

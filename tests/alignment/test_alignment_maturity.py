@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date
 
 import pytest
 
+from alignment.criteria import CRITERIA_BY_ID
 from alignment.facts import (
     AppInfo,
     Facts,
@@ -25,6 +27,7 @@ from alignment.maturity import (
     proxies,
 )
 from alignment.survey import Answer
+from alignment.svg import radar
 from alignment.text import maturity_text
 
 AS_OF = date(2026, 6, 30)
@@ -123,12 +126,16 @@ def test_telemetry_only_criteria_overall_and_wording() -> None:
     # scope_of_it 1, standards 3, integration 3 (depth-weighted ENT 1.505 -> 3); flexibility not assessed.
     assert scope.score == pytest.approx(7 / 3)
     assert scope.evidenced == pytest.approx(3 / 4)
-    assert m.by_id("value_measurement").score == pytest.approx((1 + 4 + 4) / 3)
-    assert m.by_id("value_measurement").evidenced == pytest.approx(3 / 7)
-    assert m.by_id("skills").score == 5.0
-    assert m.by_id("communications").score is None
+    # 3 of 7 attributes evidenced: the mean is kept, but it is no level.
+    value = m.by_id("value_measurement")
+    assert value.mean == pytest.approx((1 + 4 + 4) / 3)
+    assert value.evidenced == pytest.approx(3 / 7)
+    assert value.score is None and value.insufficient
+    assert m.by_id("skills").mean == 5.0 and m.by_id("skills").score is None  # 1 of 7
+    assert m.by_id("governance").score is None  # 1 of 6
+    assert m.by_id("communications").score is None and not m.by_id("communications").insufficient
     assert m.by_id("partnership").score is None
-    assert m.overall == pytest.approx((7 / 3 + 3 + 3 + 5) / 4)
+    assert m.overall == pytest.approx(7 / 3)
     assert m.weakest is not None and m.weakest.criterion.id == "scope_architecture"
     assert all(c.disagreement is None for c in m.criteria)
     assert m.label == TELEMETRY_LABEL == "telemetry-evidenced indicators"
@@ -136,6 +143,50 @@ def test_telemetry_only_criteria_overall_and_wording() -> None:
     assert "telemetry-evidenced indicators" in text
     assert "luftman score" not in text.lower()
     assert "luftman" not in text.lower()
+
+
+def test_a_level_needs_half_of_the_attributes_evidenced() -> None:
+    """docs/metrics.md, Alignment maturity: below half evidenced is "insufficient evidence", never a number."""
+    # Governance has 6 attributes: 2 rated (33 %) is insufficient, 3 rated (exactly half) is a level.
+    two = [Answer("it", "governance", a, 5) for a in ("strategic_planning", "reporting_structure")]
+    three = [*two, Answer("it", "governance", "budgetary_control", 2)]
+    short = maturity({}, two).by_id("governance")
+    assert short.mean == 5.0 and short.score is None and short.insufficient
+    assert short.level_text == "insufficient evidence (33% evidenced)"
+    assert not any(ch.isdigit() for ch in short.level_text.split("(")[0])
+    half = maturity({}, three).by_id("governance")
+    assert half.score == pytest.approx(4.0) and not half.insufficient
+    assert half.level_text == "4.0 (improved / managed)"
+    assert maturity({}).by_id("governance").level_text == "not assessed"
+
+
+def test_overall_averages_the_levelled_criteria_and_says_how_many() -> None:
+    answers = [Answer("it", "governance", a, 2) for a in CRITERIA_BY_ID["governance"].attributes[:3]]
+    answers += [Answer("business", "partnership", a, 4) for a in CRITERIA_BY_ID["partnership"].attributes]
+    answers += [Answer("business", "skills", "trust", 5)]  # 1 of 7: insufficient, left out of the overall
+    m = maturity({}, answers)
+    assert [c.criterion.id for c in m.levelled] == ["governance", "partnership"]
+    assert m.overall == pytest.approx(3.0)
+    assert m.headline == "3.0 / 5 over 2 of 6 criteria"
+    assert m.weakest is not None and m.weakest.criterion.id == "governance"
+    only_short = maturity({}, [Answer("business", "skills", "trust", 5)])
+    assert only_short.overall is None and only_short.headline == "insufficient evidence for every criterion"
+    assert maturity({}).headline == "not assessed (no evidence for any criterion)"
+
+
+def test_the_radar_plots_only_levelled_criteria_on_a_labelled_1_to_5_scale() -> None:
+    answers = [Answer("it", "governance", a, 2) for a in CRITERIA_BY_ID["governance"].attributes[:3]]
+    answers += [Answer("business", "skills", "trust", 5)]
+    m = maturity({}, answers)
+    svg = str(radar([(c.criterion.name, c.score, c.level_text) for c in m.criteria]))
+    assert svg.count('class="ring"') == 5
+    assert re.findall(r'<text class="scale"[^>]*>(\d)</text>', svg) == ["1", "2", "3", "4", "5"]
+    assert svg.count('<circle class="level"') == 1  # governance only
+    assert "Governance: 2.0" in svg
+    assert "Skills" in svg and "insufficient evidence (14% evidenced)" in svg
+    words = " ".join(re.findall(r">([^<]+)<", svg))  # the text shown, not the coordinates
+    assert "Skills: 5" not in words and "5.0" not in words
+    assert "not assessed" in svg  # communications, partnership, scope & architecture, value measurement
 
 
 def test_survey_answers_take_precedence_and_show_disagreement() -> None:
@@ -149,7 +200,8 @@ def test_survey_answers_take_precedence_and_show_disagreement() -> None:
     m = maturity(proxies(facts()), answers)
     comms = m.by_id("communications")
     # knowledge_sharing: business mean 3, IT 2 -> 2.5; liaison: business only, 5.
-    assert comms.score == pytest.approx((2.5 + 5) / 2)
+    assert comms.mean == pytest.approx((2.5 + 5) / 2)
+    assert comms.score is None  # 2 of 6 attributes: insufficient evidence
     assert comms.disagreement == pytest.approx(1.0)
     assert comms.evidenced == pytest.approx(2 / 6)
     scope = m.by_id("scope_architecture")

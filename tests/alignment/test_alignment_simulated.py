@@ -85,12 +85,16 @@ def test_assess_with_a_survey(capsys: pytest.CaptureFixture[str], fleet: Path, t
     survey = tmp_path / "answers.csv"
     survey.write_text(
         "respondent_role,criterion,attribute,score\nbusiness,partnership,trust,2\nit,partnership,trust,4\n"
+        "business,partnership,sponsor_level,3\nit,partnership,programme_management,3\n"
     )
     out = run(capsys, fleet, "assess", "--survey", str(survey))
     assert "Alignment maturity: Luftman alignment maturity" in out
     partnership = next(line for line in out.splitlines() if line.startswith("Partnership"))
-    assert partnership.split()[1:5] == ["3.0", "(established,", "focused)", "17%"]  # mean 3; 1 of 6 attributes
+    assert partnership.split()[1:5] == ["3.0", "(established,", "focused)", "50%"]  # mean 3; 3 of 6 attributes
     assert partnership.split()[5] == "2.0"  # |2 - 4|
+    # Skills: one of seven attributes evidenced by telemetry: no level, whatever the telemetry says.
+    skills = next(line for line in out.splitlines() if line.startswith("Skills"))
+    assert "14%" in skills and not skills.split()[1][0].isdigit()
 
 
 def test_bad_survey_is_a_clean_error(capsys: pytest.CaptureFixture[str], fleet: Path, tmp_path: Path) -> None:
@@ -108,17 +112,28 @@ def test_roadmap_csv_actions(capsys: pytest.CaptureFixture[str], fleet: Path, tm
     rows = list(csv.DictReader(io.StringIO(out_file.read_text())))
     actions = {r["subject"]: r["action"] for r in rows}
     assert actions["inv-tableau"] == "reclaim_licences"  # 20 % utilisation, renewal in 45 days
-    assert actions["inv-erp-s4"] in ("revisit_target", "enable_and_train")  # stalled at 30 % of an 80 % target
-    assert actions["notion"] == "sanction_shadow_it"  # unsanctioned and spreading: emergent strategy
-    assert actions["unified_communications"] == "consolidate"  # Teams and Skype both in use
+    erp = next(r for r in rows if r["subject"] == "inv-erp-s4")
+    assert erp["action"] == "enable_and_train" and "Sales" in erp["departments"]  # stalled at 30 % of 80 %
+    assert "Finance" not in erp["departments"]  # 4 people at this scale: under k, never named
+    assert "inv-crm-rollout" not in actions and "inv-teams" not in actions  # on track, no idle seats to reclaim
+    notion = next(r for r in rows if r["subject"] == "notion")
+    assert notion["action"] == "sanction_shadow_it"  # spreading, priced by the catalog at EUR 120 a user
+    assert float(notion["wasted"]) > 0 and float(notion["wasted"]) % 120 == 0 and float(notion["value_at_risk"]) == 0
+    # The simulated catalog marks Zoom interchangeable with Teams: their consolidation, and no other.
+    assert [(r["subject"], r["action"]) for r in rows if r["kind"] == "applications"] == [("teams+zoom", "consolidate")]
     assert actions["ini-self-service-it"] == "fund_initiative"
     assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
     scored = [float(r["priority"]) for r in rows if r["priority"]]
-    assert scored == sorted(scored, reverse=True)  # no dependencies in the simulated catalog
+    assert scored == sorted(scored, reverse=True) and all(p > 0 for p in scored)  # no dependencies here
+    doc = yaml.safe_load((fleet / "catalog.yaml").read_text())
+    invs = [i for o in doc["objectives"] for ini in o["initiatives"] for i in ini["investments"]] + doc["investments"]
+    cost = {i["id"]: float(i["annual_cost"]) for i in invs}
     for r in rows:
+        if r["kind"] == "investment":  # each figure within the cost; never added together
+            assert float(r["wasted"]) <= cost[r["subject"]] and float(r["value_at_risk"]) <= cost[r["subject"]]
         if r["priority"]:
-            product = float(r["weight"]) * float(r["gap"]) * (float(r["wasted"]) + float(r["value_at_risk"]))
-            expected = product * float(r["confidence"]) / float(r["effort"])
+            money = float(r["wasted"] if r["weighs"] == "spend_at_stake" else r["value_at_risk"])
+            expected = float(r["weight"]) * money * float(r["confidence"]) / float(r["effort"])
             assert float(r["priority"]) == pytest.approx(expected, rel=1e-3, abs=0.01)
 
 
@@ -150,6 +165,14 @@ def test_views_match_the_cli(fleet: Path, tmp_path: Path) -> None:
         assert con.execute("SELECT application FROM emergent_strategy").fetchall() == [("notion",)]
         labels = con.execute("SELECT DISTINCT label FROM alignment_maturity").fetchall()
         assert labels == [("telemetry-evidenced indicators",)]
+        # A criterion's level only with half its attributes evidenced: Governance (1 of 6) has none.
+        governance = con.execute(
+            "SELECT level, evidenced, assessment FROM alignment_maturity_levels WHERE criterion = 'Governance'"
+        ).fetchone()
+        assert governance is not None and governance[0] is None and governance[1] < 0.5
+        assert governance[2].startswith("insufficient evidence (")
+        levels = con.execute("SELECT count(level) FROM alignment_maturity_levels").fetchone()
+        assert levels is not None and levels[0] >= 1
     finally:
         con.close()
 
@@ -196,37 +219,112 @@ def png_pixels(data: bytes) -> list[tuple[int, ...]]:
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+PDFTOTEXT = shutil.which("pdftotext")
+BASELINE = date(2026, 9, 30)  # the end of the quarter before AS_OF's
+
+
+def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    assert CHROMIUM is not None
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run",
+             f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
+    return subprocess.run([CHROMIUM, *flags, *args], check=True, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def report(fleet: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The steering report of the fleet, written by the CLI."""
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    code = main(["report", "--out", str(out), "--as-of", AS_OF.isoformat(), "--database", str(fleet / "db.duckdb"),
+                 "--catalog", str(fleet / "catalog.yaml")])  # fmt: skip
+    assert code == 0
+    return out
+
+
+def test_report_change_is_the_assessment_as_of_the_quarters_start(fleet: Path, report: Path) -> None:
+    from alignment.assessment import assess
+    from alignment.reader import read_facts, strategy_from_catalog
+    from alignment.report import status_text
+    from alignment.text import money, pct
+    from tests.alignment.test_report import Page
+
+    con = duckdb.connect(str(fleet / "db.duckdb"), read_only=True)
+    try:
+        before = assess(read_facts(con, strategy_from_catalog(load_catalog(fleet / "catalog.yaml")), BASELINE))
+    finally:
+        con.close()
+    page = Page(report.read_text())
+    rows = {r[0]: r for r in page.tables["change-investments"]}
+    assert len(rows) == 5
+    for inv in before.facts.strategy.investments.values():
+        st = before.facts.state(inv.id)
+        assert rows[inv.name][1] == pct(st.adoption_ratio)
+        assert rows[inv.name][4] == status_text(st)
+        assert rows[inv.name][6] == money(st.wasted_spend, "EUR")
+    headline = {r[0]: r for r in page.tables["change-headline"]}
+    assert headline["attainment (cost-weighted)"][1] == pct(before.portfolio.total.attainment)
+    assert headline["investments low or at risk"][1] == str(before.portfolio.total.low_or_at_risk)
+    objectives = {r[0]: r for r in page.tables["change-objectives"]}
+    assert [objectives[o.name][1] for o in before.facts.strategy.objectives] == [
+        pct(before.objectives[o.id]) for o in before.facts.strategy.objectives
+    ]
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs the Debian package chromium (scripts/setup.sh installs it)")
-def test_report_renders_in_headless_chromium(capsys: pytest.CaptureFixture[str], fleet: Path, tmp_path: Path) -> None:
-    report = tmp_path / "report.html"
-    run(capsys, fleet, "report", "--out", str(report), "--as-of", AS_OF.isoformat())
+def test_report_renders_in_headless_chromium(fleet: Path, report: Path, tmp_path: Path) -> None:
     html = report.read_text()
     assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in html
     assert html.count("<svg") >= 8  # 5 small multiples, attainment, radar, waste
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run",
-             f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
-    assert CHROMIUM is not None
     shot = tmp_path / "shot.png"
-    subprocess.run(
-        [CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1280,2000", report.as_uri()],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+    chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2000", report.as_uri())
     pixels = png_pixels(shot.read_bytes())
     assert len(pixels) == 1280 * 2000
     non_white = sum(1 for p in pixels if p != (255, 255, 255))
     assert non_white / len(pixels) > 0.05
     assert len(set(pixels)) > 50  # text, charts, bars: not a blank or single-colour page
-    dom = subprocess.run(
-        [CHROMIUM, *flags, "--dump-dom", report.as_uri()], check=True, capture_output=True, text=True, timeout=120
-    ).stdout
+    dom = chromium(tmp_path, "--dump-dom", report.as_uri()).stdout
     assert f"EUR {catalog_spend(fleet):,.0f}" in dom
     for name in ("Salesforce CRM rollout", "SAP S/4HANA finance and expenses", "Tableau analytics licences"):
         assert name in dom
-    assert "Communications: not assessed" in dom  # radar axis without evidence
+    assert "Decisions requested" in dom and "Pieter de Vries" in dom  # the ERP owner
+    assert "Communications<tspan" in dom and "not assessed</tspan>" in dom  # radar axis without evidence
+    assert "Governance<tspan" in dom and "insufficient evidence (17% evidenced)</tspan>" in dom
     assert "telemetry-evidenced indicators" in dom
-    assert "reclaim idle licences" in dom
     assert "As of 2026-11-20" in dom
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None or PDFTOTEXT is None,
+    reason="needs the Debian packages chromium and poppler-utils (scripts/setup.sh installs them)",
+)
+def test_report_prints_on_a4_one_section_a_page_no_orphaned_heading(report: Path, tmp_path: Path) -> None:
+    from tests.alignment.test_report import Page
+
+    pdf = tmp_path / "report.pdf"
+    chromium(tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", report.as_uri())
+    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True).stdout
+    pages = int(next(line.split()[1] for line in info.splitlines() if line.startswith("Pages:")))
+    size = next(line for line in info.splitlines() if line.startswith("Page size:"))
+    assert size.endswith("(A4)"), size
+    sections = Page(report.read_text()).sections
+    assert [s["id"] for s in sections] == ["decisions", "change", "adoption", "objectives", "portfolio", "maturity",
+                                           "waste", "roadmap", "displacement", "emergent"]  # fmt: skip
+    assert pages == len(sections)  # a page break before every section, and each fits on its page
+
+    def page_text(n: int) -> str:
+        out = subprocess.run(["pdftotext", "-raw", "-f", str(n), "-l", str(n), str(pdf), "-"],
+                             check=True, capture_output=True, text=True).stdout  # fmt: skip
+        return " ".join(out.split())
+
+    for n, section in enumerate(sections, start=1):
+        text = page_text(n)
+        assert section["heading"] in text, (n, section["heading"])
+        assert section["first"] and section["first"] in text, (n, section["heading"], section["first"])
+    # pdftoppm renders every page (the pictures a reader sees), none of them blank.
+    subprocess.run(["pdftoppm", "-r", "30", "-png", str(pdf), str(tmp_path / "page")], check=True, timeout=120)
+    pngs = sorted(tmp_path.glob("page-*.png"))
+    assert len(pngs) == pages
+    for png in pngs:
+        pixels = png_pixels(png.read_bytes())
+        assert sum(1 for p in pixels if p != (255, 255, 255)) > 0.01 * len(pixels), png.name

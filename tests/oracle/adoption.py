@@ -1,4 +1,4 @@
-"""The adoption rules of METRICS.md as plain Python: the oracle the pipeline's SQL is compared with.
+"""The adoption rules of docs/metrics.md as plain Python: the oracle the pipeline's SQL is compared with.
 
 Production computes these figures in SQL (`pipeline/store.py`, `pipeline/refresh.py`, the views of
 `pipeline/schema.py`); nothing here runs in production. Each function is a direct, slow reading of one
@@ -211,7 +211,7 @@ class AdoptionInput:
 
 
 class AdoptionFigures(NamedTuple):
-    """The adoption and cost figures of one investment; None where METRICS.md leaves a figure undefined."""
+    """The adoption and cost figures of one investment; None where docs/metrics.md leaves a figure undefined."""
 
     adoption_ratio: float | None
     coverage: float | None
@@ -382,7 +382,7 @@ def investment_stickiness(fleet: Fleet, investment_id: str, as_of: date) -> floa
 def status(
     fleet: Fleet, investment_id: str, as_of: date, go_live: date, planned: Callable[[date], float]
 ) -> tuple[str, str | None]:
-    """METRICS.md's status and reason on `as_of`, from the daily figures; `planned(t)` is the plan on t >= go_live."""
+    """docs/metrics.md's status and reason on `as_of`; `planned(t)` is the plan on a day t >= go_live."""
     if as_of < go_live:
         return "not_started", "before_go_live"
     today = daily_figures(fleet, investment_id, as_of)

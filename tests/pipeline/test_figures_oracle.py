@@ -342,7 +342,7 @@ def test_sql_figures_equal_the_oracle(spec: FleetSpec) -> None:
             store.close()
 
 
-# --- Where the SQL disagrees with METRICS.md: each case is pinned here, the property test steps around it. ---
+# --- Where the SQL disagrees with docs/metrics.md: each case is pinned here, the property test steps around it. ---
 
 D = date(2026, 4, 10)
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -413,7 +413,7 @@ def test_usage_daily_adds_up_the_identifiers_of_one_application(tmp_path: Path) 
 
 
 def test_telemetry_since_ten_days_on_a_six_month_old_investment_is_on_track_without_a_forecast(tmp_path: Path) -> None:
-    """METRICS.md data completeness: the months before telemetry are no data, not a flat line at 0 to fit."""
+    """docs/metrics.md data completeness: the months before telemetry are no data, not a flat line at 0 to fit."""
     people = [f"sales{i}" for i in range(5)] + [f"support{i}" for i in range(3)] + ["legal0"]
     events = [
         Event("focus", who, "alpha.exe", datetime.combine(D - timedelta(days=back), time(10), tzinfo=AMS), 600, False)

@@ -154,7 +154,7 @@ def test_each_investment_uses_its_own_status_thresholds(store: Store, tmp_path: 
 
 
 def test_metrics_constants_have_one_home() -> None:
-    """pipeline.domain.rules holds each METRICS.md constant; no SQL file, and no layer below, writes its own."""
+    """pipeline.domain.rules holds each docs/metrics.md constant; no SQL file, and no layer below, writes its own."""
     # base/ sits below pipeline/ and cannot import the rules: its default must agree with them.
     assert Settings.model_fields["k_anonymity"].default == rules.K_ANONYMITY
     for path in files("pipeline.sql").iterdir():

@@ -1,4 +1,4 @@
-"""Shared fixtures: one default organisation and its usage, counted the simple way METRICS.md defines it."""
+"""Shared fixtures: one default organisation and its usage, counted the simple way docs/metrics.md defines it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The planned-ratio curve, checked against values worked out by hand from METRICS.md."""
+"""The planned-ratio curve, checked against values worked out by hand from docs/metrics.md."""
 
 from __future__ import annotations
 

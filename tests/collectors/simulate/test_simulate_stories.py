@@ -1,4 +1,4 @@
-"""Each story's shape, counted straight from the generated events with METRICS.md's definitions."""
+"""Each story's shape, counted straight from the generated events with docs/metrics.md's definitions."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ TOLERANCE = 0.10
 
 
 def planned(inv: dict[str, Any], day: date) -> float:
-    """The planned ratio, written out again from METRICS.md (not imported from the simulator)."""
+    """The planned ratio, written out again from docs/metrics.md (not imported from the simulator)."""
     if day < inv["go_live"]:
         return 0.0
     x = min(1.0, max(0.0, (day - inv["go_live"]).days / (inv["target_date"] - inv["go_live"]).days))

@@ -16,7 +16,7 @@ def test_check_prints_a_summary_and_exits_0_on_the_example(capsys: pytest.Captur
     out = capsys.readouterr().out
     assert out.splitlines() == [
         f"catalog {EXAMPLE} OK (1 file)",
-        "  applications: 1 (1 sanctioned)",
+        "  applications: 3 (2 sanctioned)",
         "  objectives:   1",
         "  initiatives:  1",
         "  investments:  1 (0 tied to no initiative)",
@@ -33,7 +33,7 @@ def test_check_with_a_directory_counts_users_and_prints_warnings(
     assert main(["catalog", "check", str(EXAMPLE), "--directory", str(csv)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == (
-        f"{EXAMPLE / 'catalog.yaml'}:24: objectives[0].initiatives[0].investments[0].target_departments[1]: "
+        f"{EXAMPLE / 'catalog.yaml'}:36: objectives[0].initiatives[0].investments[0].target_departments[1]: "
         "warning: department 'Support' is not in the directory"
     )
     assert "  directory:    3 users in 2 departments" in lines
@@ -52,7 +52,7 @@ def test_check_prints_every_error_and_exits_1(tmp_path: Path, capsys: pytest.Cap
     # Schema errors come first; cross-checks (the unknown 'temas') run once the files are valid.
     assert capsys.readouterr().out.splitlines() == [
         f"{csv}:2: user: empty user",
-        f"{tmp_path / 'catalog.yaml'}:22: {inv}.target_ratio: must be between 0 and 1 (got 80)",
+        f"{tmp_path / 'catalog.yaml'}:34: {inv}.target_ratio: must be between 0 and 1 (got 80)",
         f"2 errors in catalog {tmp_path}",
     ]
 
@@ -64,7 +64,7 @@ def test_check_reports_cross_check_errors_once_the_schema_is_valid(
     (tmp_path / "catalog.yaml").write_text(bad)
     assert main(["catalog", "check", str(tmp_path)]) == 1
     assert capsys.readouterr().out.splitlines() == [
-        f"{tmp_path / 'catalog.yaml'}:16: objectives[0].initiatives[0].investments[0].applications[0]: "
+        f"{tmp_path / 'catalog.yaml'}:28: objectives[0].initiatives[0].investments[0].applications[0]: "
         "unknown application 'temas' (did you mean 'teams'?)",
         f"1 error in catalog {tmp_path}",
     ]

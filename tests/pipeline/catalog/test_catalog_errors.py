@@ -156,6 +156,29 @@ def test_replaces_must_name_a_known_application(tmp_path: Path) -> None:
     ]
 
 
+def test_interchangeable_with_must_name_other_known_applications(tmp_path: Path) -> None:
+    issues = _errors(
+        tmp_path, _edit("    match: {names: [zoom.exe]}", "    interchangeable_with: [teams, zoom, temas]")
+    )
+    assert [(i.line, i.field, i.message) for i in issues] == [
+        (10, "applications[1].interchangeable_with[1]", "an application cannot be interchangeable with itself"),
+        (10, "applications[1].interchangeable_with[2]", "unknown application 'temas' (did you mean 'teams'?)"),
+    ]
+
+
+def test_a_price_needs_a_currency(tmp_path: Path) -> None:
+    issue = _one(tmp_path, _edit("    match: {names: [zoom.exe]}", "    annual_cost_per_user: 96"))
+    # The missing field points at its application, like every missing field.
+    assert str(issue) == (
+        f"{tmp_path / 'base.yaml'}:7: applications[1].currency: required when annual_cost_per_user is set, e.g. EUR"
+    )
+    negative = _one(tmp_path, _edit("    match: {names: [zoom.exe]}", "    annual_cost_per_user: -1"))
+    assert (negative.line, negative.field) == (10, "applications[1].annual_cost_per_user")
+    assert negative.message.startswith("Input should be greater than or equal to 0")
+    currency = _one(tmp_path, _edit("    match: {names: [zoom.exe]}", "    currency: euro"))
+    assert (currency.line, currency.field) == (10, "applications[1].currency")
+
+
 def test_an_identifier_claimed_by_two_applications_is_ambiguous(tmp_path: Path) -> None:
     # 'Teams' and 'teams.exe' are the same exact rule: case-insensitive, '.exe' optional.
     issue = _one(tmp_path, _edit("    match: {names: [zoom.exe]}", "    match: {names: [zoom.exe, Teams]}"))

@@ -75,7 +75,7 @@ def test_the_shipped_minimal_example_loads_to_exactly_its_values() -> None:
     catalog = load_catalog(EXAMPLE)
 
     assert catalog.files == (EXAMPLE / "catalog.yaml",)
-    assert list(catalog.applications) == ["teams"]
+    assert list(catalog.applications) == ["teams", "zoom", "notion"]
     teams = catalog.applications["teams"]
     assert (teams.name, teams.capability, teams.vendor, teams.replaces) == (
         "Microsoft Teams",
@@ -88,6 +88,10 @@ def test_the_shipped_minimal_example_loads_to_exactly_its_values() -> None:
     assert teams.match.names == ["Teams", "Microsoft Teams", "ms-teams.exe", "teams.exe"]
     assert teams.match.bundle_ids == ["com.microsoft.teams2"]
     assert teams.match.paths == [] and teams.match.regexes == []
+    assert (teams.interchangeable_with, teams.annual_cost_per_user, teams.currency) == ([], None, None)
+    zoom, notion = catalog.applications["zoom"], catalog.applications["notion"]
+    assert (zoom.capability, zoom.interchangeable_with, zoom.sanctioned) == ("meetings", ["teams"], True)
+    assert (notion.sanctioned, notion.annual_cost_per_user, notion.currency) == (False, 120, "EUR")
 
     [objective] = catalog.objectives
     assert (objective.id, objective.name, objective.description) == (
@@ -166,6 +170,31 @@ def test_unsanctioned_application_in_an_investment_is_a_warning_not_an_error(tmp
 
     assert [str(w) for w in catalog.warnings] == [
         f"{tmp_path / '20-plan.yml'}:28: investments[0].applications[0]: warning: application 'skype' is not sanctioned"
+    ]
+
+
+def test_interchangeable_marks_and_prices_load_and_an_unsanctioned_mark_is_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "10-apps.yaml").write_text(
+        APPS
+        + """\
+  - id: slack
+    name: Slack
+    capability: chat
+    interchangeable_with: [teams, skype]
+    annual_cost_per_user: 87.5
+    currency: USD
+    match: {names: [slack.exe]}
+"""
+    )
+    (tmp_path / "20-plan.yml").write_text(PLAN)
+    catalog = load_catalog(tmp_path)
+    slack = catalog.applications["slack"]
+    assert (slack.interchangeable_with, slack.annual_cost_per_user, slack.currency) == (["teams", "skype"], 87.5, "USD")
+    assert [str(w) for w in catalog.warnings] == [
+        f"{tmp_path / '10-apps.yaml'}:15: applications[2].interchangeable_with[1]: warning: 'skype' is not "
+        "sanctioned: it is shadow IT, never proposed for consolidation",
+        f"{tmp_path / '20-plan.yml'}:28: investments[0].applications[0]: warning: application 'skype' is not "
+        "sanctioned",
     ]
 
 

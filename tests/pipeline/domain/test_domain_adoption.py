@@ -125,7 +125,7 @@ def test_figures_without_directory_keep_licence_figures() -> None:
 
 
 def test_a_day_without_telemetry_has_no_adoption_ratio() -> None:
-    # Coverage 0: no data, so the ratio is null, never 0 (METRICS.md, Data completeness).
+    # Coverage 0: no data, so the ratio is null, never 0 (docs/metrics.md, Data completeness).
     data = AdoptionInput(
         population=frozenset({"a", "b"}), active_users=frozenset({"x"}), reporting_users=frozenset({"x"})
     )

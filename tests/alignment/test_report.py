@@ -1,0 +1,326 @@
+"""The steering committee report on hand-made facts: decisions first, quarter change, one time axis, gaps,
+names not ids, autoescaping, and the template shipped with the package."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from dataclasses import replace
+from datetime import date, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from alignment.assessment import Assessment, assess
+from alignment.facts import (
+    AppInfo,
+    Facts,
+    InitiativeInfo,
+    InvestmentInfo,
+    InvestmentState,
+    ObjectiveInfo,
+    Strategy,
+    Usage,
+)
+from alignment.report import (
+    NO_OWNER,
+    owner_of,
+    previous_quarter_end,
+    render,
+    status_text,
+)
+from alignment.roadmap import Item
+from alignment.svg import adoption_chart, segments
+from alignment.text import money, pct
+from pipeline.domain.status import REASON_WORDS
+
+ROOT = Path(__file__).resolve().parents[2]
+AS_OF = date(2026, 11, 20)
+BASELINE = date(2026, 9, 30)
+EVIL = "<script>alert(1)</script> Portal"
+RAW = ("on_track", "not_started", "insufficient_data", "not_reached", *REASON_WORDS)
+
+
+class Page(HTMLParser):
+    """The visible text of an HTML page, the tables' rows by id and the sections' headings and first rows."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.text: list[str] = []
+        self.tables: dict[str, list[list[str]]] = {}
+        self.sections: list[dict[str, str]] = []
+        self._stack: list[str] = []
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+        self._row: list[str] | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._stack.append(tag)
+        a = dict(attrs)
+        if tag == "section":
+            self.sections.append({"id": a.get("id") or "", "heading": "", "first": ""})
+        elif tag == "table":
+            self._table = a.get("id") or f"table{len(self.tables)}"
+            self.tables[self._table] = []
+        elif tag == "tr" and "thead" not in self._stack:
+            self._row = []
+        elif tag == "td":
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        while self._stack and self._stack.pop() != tag:
+            pass
+        if tag == "td" and self._cell is not None and self._row is not None:
+            self._row.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr" and self._row is not None and self._table is not None:
+            self.tables[self._table].append(self._row)
+            self._row = None
+            if self.sections and self.sections[-1]["first"]:
+                self.sections[-1]["done"] = "yes"
+
+    def handle_data(self, data: str) -> None:
+        if "style" in self._stack or not data.strip():
+            return
+        self.text.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+        if self.sections and "section" in self._stack:
+            section = self.sections[-1]
+            if "h2" in self._stack:
+                section["heading"] += data
+            elif (
+                section["heading"]
+                and not section.get("done")
+                and "thead" not in self._stack
+                and {"td", "text", "div"} & set(self._stack)
+            ):
+                # The first row of content (a table row, a chart's first text or a card's title): its longest text.
+                words = " ".join(data.split())
+                if len(words) > len(section["first"]):
+                    section["first"] = words
+                if "td" not in self._stack:
+                    section["done"] = "yes"
+
+    @property
+    def visible(self) -> str:
+        return " ".join(" ".join(self.text).split())
+
+
+def visible_text(html: str) -> str:
+    return Page(html).visible
+
+
+def strategy() -> Strategy:
+    def inv(id: str, name: str, initiative: str | None, objective: str | None, owner: str | None, **kw: object):
+        base = InvestmentInfo(id, name, 10_000, date(2026, 1, 5), 0.8, date(2027, 3, 1), initiative, objective,
+                              owner=owner)  # fmt: skip
+        return replace(base, **kw)
+
+    return Strategy(
+        objectives=(ObjectiveInfo("obj-growth", "Grow revenue", ("ini-crm",)),
+                    ObjectiveInfo("obj-costs", "Lower costs", ("ini-erp", "ini-portal"))),
+        initiatives={
+            "ini-crm": InitiativeInfo("ini-crm", "One view of the customer", "obj-growth", "business_strategy",
+                                      "strategy_execution", owner="Maria Jansen"),
+            "ini-erp": InitiativeInfo("ini-erp", "Modern finance", "obj-costs", "it_strategy", "service_level",
+                                      owner="Pieter de Vries"),
+            "ini-portal": InitiativeInfo("ini-portal", "Self-service portal", "obj-costs", "it_infrastructure",
+                                         "competitive_potential", owner="Eva Smit"),
+        },
+        investments={
+            "inv-crm": inv("inv-crm", "CRM rollout", "ini-crm", "obj-growth", "Maria Jansen", applications=("crm",),
+                           seats=20),
+            "inv-erp": inv("inv-erp", "ERP finance", "ini-erp", "obj-costs", "Pieter de Vries",
+                           applications=("erp",), seats=20),
+            "inv-portal": inv("inv-portal", EVIL, "ini-portal", "obj-costs", None, applications=("portal",),
+                              go_live=date(2025, 6, 2), target_date=date(2027, 6, 30)),
+        },
+        applications={
+            "crm": AppInfo("crm", "Salesforce", "customer_relationship"),
+            "erp": AppInfo("erp", "SAP S/4HANA", "enterprise_resource_planning"),
+            "portal": AppInfo("portal", "Portal", "self_service"),
+            "notion": AppInfo("notion", "Notion", "knowledge_management", sanctioned=False),
+        },
+    )  # fmt: skip
+
+
+def series(first: date, last: date, value: float, holes: tuple[tuple[date, date], ...] = ()) -> tuple:
+    """A daily series from first to last; days inside a hole are None (no data) or missing altogether."""
+    out = []
+    day = first
+    while day <= last:
+        hole = any(a <= day <= b for a, b in holes)
+        if not (hole and day.day % 2):  # in a hole: every other day None, the others missing
+            out.append((day, None if hole else value))
+        day += timedelta(days=1)
+    return tuple(out)
+
+
+def facts(as_of: date, crm: float, erp: float) -> Facts:
+    states = {
+        "inv-crm": InvestmentState("on_track", crm, 0.5, 0.9, 20, int(crm * 20), 0.9, 1000.0, "reached",
+                                   date(2027, 5, 1), True),
+        "inv-erp": InvestmentState("low", erp, 0.6, 0.9, 20, int(erp * 20), 0.5, 5000.0, "reached",
+                                   date(2027, 1, 1), False, status_reason="below_plan"),
+        "inv-portal": InvestmentState("unknown", None, 0.4, 0.2, 30, 2, status_reason="low_coverage"),
+    }  # fmt: skip
+    start = as_of - timedelta(days=60)
+    return Facts(
+        as_of,
+        strategy(),
+        states,
+        Usage(first_day=start),
+        series={
+            "inv-crm": series(start, as_of, crm, ((as_of - timedelta(days=30), as_of - timedelta(days=20)),)),
+            "inv-erp": series(start, as_of, erp),
+        },
+        k=5,
+    )
+
+
+ITEMS = (
+    Item("investment", "inv-erp", "ERP finance", "enable_and_train", "status low: adoption 30% vs plan 60%",
+         "ini-erp", wasted=5000.0, value_at_risk=3000.0, gap=0.5, confidence=1.0),
+    Item("applications", "crm+portal", "Salesforce and Portal", "consolidate",
+         "interchangeable; 20% of their use is outside Salesforce", "ini-crm", gap=0.2, confidence=1.0,
+         value_at_risk=400.0),
+    Item("application", "notion", "Notion", "sanction_shadow_it", "12 active users, catalogued, not sanctioned",
+         value_at_risk=100.0, gap=1.0, confidence=1.0),
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pair() -> tuple[Assessment, Assessment]:
+    now = replace(assess(facts(AS_OF, 0.8, 0.3)), roadmap=ITEMS)
+    before = replace(assess(facts(BASELINE, 0.5, 0.25)), roadmap=ITEMS)
+    return now, before
+
+
+@pytest.fixture(scope="module")
+def html(pair: tuple[Assessment, Assessment]) -> str:
+    return render(*pair)
+
+
+def test_decisions_come_first_with_owners_and_money(html: str) -> None:
+    page = Page(html)
+    assert [s["heading"] for s in page.sections][:2] == [
+        "Decisions requested", "Where we stand, and change since the end of Q3 2026"
+    ]  # fmt: skip
+    rows = page.tables["table0"]
+    assert [r[1] for r in rows] == [
+        "Approve enablement and training for ERP finance",
+        "Choose one tool for Salesforce and Portal",
+        "Decide whether to sanction Notion and name an owner",
+    ]
+    assert [r[2] for r in rows] == ["Pieter de Vries", "Maria Jansen", NO_OWNER]  # investment, initiative, nobody
+    assert rows[0][3:6] == ["EUR 10,000", "EUR 5,000", "EUR 3,000"]  # annual cost, idle seats, value at risk apart
+    assert rows[1][3] == "EUR 20,000"  # the investments funding the interchangeable tools
+
+
+def test_the_items_own_owner_and_decision_come_first(pair: tuple[Assessment, Assessment]) -> None:
+    item = replace(ITEMS[2], owner="Chief Digital Officer", decision="Sanction Notion for the knowledge base")
+    assert owner_of(item, strategy()) == "Chief Digital Officer"
+    rows = Page(render(replace(pair[0], roadmap=(item,)))).tables["table0"]
+    assert rows[0][1:3] == ["Sanction Notion for the knowledge base", "Chief Digital Officer"]
+
+
+def test_quarter_change_is_the_assessment_as_of_the_previous_quarters_end(
+    html: str, pair: tuple[Assessment, Assessment]
+) -> None:
+    now, before = pair
+    assert previous_quarter_end(AS_OF) == BASELINE
+    assert previous_quarter_end(date(2026, 1, 1)) == date(2025, 12, 31)
+    page = Page(html)
+    invs = {r[0]: r for r in page.tables["change-investments"]}
+    for inv in now.facts.strategy.investments.values():
+        s0, s1 = before.facts.state(inv.id), now.facts.state(inv.id)
+        row = invs[inv.name]
+        assert row[1:3] == [pct(s0.adoption_ratio), pct(s1.adoption_ratio)]
+        assert row[4:8] == [status_text(s0), status_text(s1), money(s0.wasted_spend, "EUR"),
+                            money(s1.wasted_spend, "EUR")]  # fmt: skip
+    assert invs["CRM rollout"][3] == "+30 pp"
+    objectives = {r[0]: r[1:3] for r in page.tables["change-objectives"]}
+    for o in now.facts.strategy.objectives:
+        assert objectives[o.name] == [pct(before.objectives[o.id]), pct(now.objectives[o.id])]
+    headline = {r[0]: r[1:] for r in page.tables["change-headline"]}
+    assert headline["attainment (cost-weighted)"][:2] == [
+        pct(before.portfolio.total.attainment), pct(now.portfolio.total.attainment)
+    ]  # fmt: skip
+    assert headline["wasted spend (idle seats)"] == ["EUR 6,000", "EUR 6,000", "EUR 0"]
+
+
+def test_without_a_baseline_the_report_says_so(pair: tuple[Assessment, Assessment]) -> None:
+    text = visible_text(render(pair[0]))
+    assert "No change since the end of Q3 2026 can be shown" in text
+
+
+def test_every_adoption_chart_shares_one_time_axis(html: str, pair: tuple[Assessment, Assessment]) -> None:
+    charts = re.findall(r'<svg[^>]*class="adoption"[^>]*>.*?</svg>', html, re.S)
+    assert len(charts) == 3
+    axes = {re.search(r'data-first="([^"]+)" data-last="([^"]+)"', c).groups() for c in charts}  # type: ignore[union-attr]
+    assert axes == {("2025-06-02", "2027-06-30")}  # earliest go-live, latest target date
+    today = {re.search(r'class="today" x1="([\d.]+)"', c).group(1) for c in charts}  # type: ignore[union-attr]
+    assert len(today) == 1
+    # The plan is drawn into the future: its last point is at the right end of the axis.
+    plan_ends = {re.findall(r'class="plan"[^>]*points="[^"]* ([\d.]+),[\d.]+"', c)[-1] for c in charts}
+    assert plan_ends == {"320.0"}  # width 330 - right padding 10
+
+
+def test_days_without_data_are_gaps_never_zero() -> None:
+    first, last = date(2026, 1, 1), date(2026, 1, 20)
+    data = [(first + timedelta(days=n), 0.5) for n in range(5)]  # 1-5 January
+    data += [(date(2026, 1, 6), None), (date(2026, 1, 7), None)]  # no data: null ratio
+    data += [(date(2026, 1, 10) + timedelta(days=n), 0.6) for n in range(4)]  # 8-9 January: no row at all
+    data += [(date(2026, 1, 15), 0.7)]  # a lone known day
+    assert [len(run) for run in segments(data)] == [5, 4, 1]
+    svg = str(adoption_chart("x", data, [], first, last))
+    lines = re.findall(r'<polyline class="actual"[^>]*points="([^"]+)"', svg)
+    dots = re.findall(r'<circle class="actual" cx="[\d.]+" cy="([\d.]+)"', svg)
+    assert len(lines) == 2 and len(dots) == 1
+    ys = [float(p.split(",")[1]) for line in lines for p in line.split()] + [float(y) for y in dots]
+    assert len(ys) == 10  # one vertex per known day
+    zero = 160 - 22  # the 0 % line: height - bottom padding
+    assert zero not in ys and max(ys) < zero
+
+
+def test_no_raw_ids_or_snake_case_in_the_visible_text(html: str) -> None:
+    text = visible_text(html)
+    s = strategy()
+    for raw in [*s.investments, *s.initiatives, *(o.id for o in s.objectives), *RAW]:
+        assert raw not in text, raw
+    assert not re.findall(r"\b[a-z]+_[a-z_]+\b", text)
+    assert "METRICS.md" not in text and "docs/metrics.md" in text
+    assert "Grow revenue" in text and "ERP finance" in text
+
+
+def test_status_reasons_are_shown_in_words_next_to_the_status(html: str) -> None:
+    text = visible_text(html)
+    assert f"low — {REASON_WORDS['below_plan']}" in text
+    assert f"unknown — {REASON_WORDS['low_coverage']} (coverage 20%)" in text
+    assert "on track, but at risk" in text  # the CRM forecast is late
+
+
+def test_low_or_at_risk_count_matches_the_cards(html: str) -> None:
+    cards = re.findall(r'<div class="card (\w+)">', html)
+    assert sorted(cards) == ["low", "muted", "risk"]
+    kpi = re.search(r"<b>(\d+)</b><span>investments low or at risk</span>", html)
+    assert kpi is not None and int(kpi.group(1)) == sum(1 for c in cards if c in ("low", "risk")) == 2
+
+
+def test_catalog_names_are_escaped(html: str) -> None:
+    assert "<script" not in html
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt; Portal") >= 4  # change table, card, chart, waste bar
+    assert EVIL in visible_text(html)
+
+
+def test_the_template_ships_with_the_package() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    setuptools = config["tool"]["setuptools"]
+    patterns = setuptools["package-data"]["alignment"]
+    templates = [p.relative_to(ROOT / "alignment").as_posix() for p in (ROOT / "alignment" / "templates").iterdir()]
+    assert templates and all(any(fnmatch.fnmatch(t, p) for p in patterns) for t in templates)
+    assert any(d.startswith("jinja2>=3.1") for d in config["project"]["dependencies"])
