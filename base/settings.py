@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     )
     dev_mode: bool = Field(False, description="Allow a built-in pseudonym key (never in production).")
     titles_enabled: bool = Field(False, description="Keep window titles (dropped by default for privacy).")
+    time_granularity: Literal["exact", "hour", "day"] = Field(
+        "exact",
+        description="How precisely per-person start times leave the gateway: spans are split at local midnight and "
+        "starts truncated to the hour or the day, so working times cannot be read from the data.",
+    )
     directory_csv: Path | None = Field(None, description="CSV 'user,department' used to add departments.")
     token_db: Path = Field(Path(".alignmon/tokens.sqlite"), description="Device tokens (stored hashed).")
     spool_dir: Path = Field(Path(".alignmon/spool"), description="Gateway disk spool used while Kafka is unreachable.")
@@ -149,6 +154,18 @@ class Settings(BaseSettings):
         ge=1,
         description="Days an event's (device_id, event_id) is remembered: a resend within them is dropped as a "
         "duplicate whatever its start (Kafka keeps 7 days; agents' spools resend sooner).",
+    )
+    raw_retention_days: int = Field(
+        90,
+        ge=1,
+        description="Days the pipeline keeps per-person raw events (by the day they were ingested); older ones are "
+        "deleted at least daily (docs/privacy.md, Retention).",
+    )
+    daily_retention_days: int = Field(
+        400,
+        ge=1,
+        description="Days the pipeline keeps per-person daily rollups (usage_user_daily); at least the 28-day window. "
+        "The k-safe daily figures built from them are kept.",
     )
     exporter_host: str = Field("127.0.0.1", description="Address the metrics exporter listens on.")
     exporter_port: int = Field(19708, description="Port of the pipeline's Prometheus exporter (/metrics).")
