@@ -23,6 +23,7 @@ from metrics.exporter import PipelineCollector, serve
 from pipeline.catalog import Catalog, CatalogError, CatalogSource, catalog_files
 from pipeline.consumer import Consumer
 from pipeline.refresh import refresh, sync_catalog
+from pipeline.retention import Retention, enforce
 from pipeline.snapshot import publish
 from pipeline.store import Store
 
@@ -83,15 +84,20 @@ class Pipeline:
     settings: Settings
     store: Store
     consumer: Consumer
+    retention: Retention
 
     catalog: CatalogSource | None = None
     _generation: int = -1
     _warned: bool = False
     _refreshed: tuple[object, ...] = ()
+    _retained_on: date | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
         """The process's parts, opened; DatabaseInUseError or BrokerUnavailableError (transient) if not yet."""
+        retention = Retention(
+            settings.raw_retention_days, settings.daily_retention_days
+        )  # refused before anything opens
         store = open_store(settings)
         try:
             consumer = Consumer(
@@ -105,7 +111,7 @@ class Pipeline:
         except BaseException:
             store.close()
             raise
-        pipeline = cls(settings, store, consumer)
+        pipeline = cls(settings, store, consumer, retention)
         pipeline.find_catalog()
         return pipeline
 
@@ -130,9 +136,10 @@ class Pipeline:
         Returns False when nothing could have changed since the last refresh (same day, same
         catalog, no batch since), so an idle pipeline neither recomputes nor republishes.
         """
+        self.consumer.flush()  # the refresh shares the writer's connection: never while it writes
+        self.retain()
         if self.catalog is None and not self.find_catalog():
             return False
-        self.consumer.flush()  # the refresh shares the writer's connection: never while it writes
         assert self.catalog is not None
         try:
             catalog = self.catalog.current()
@@ -153,6 +160,15 @@ class Pipeline:
         )
         self._refreshed = key
         return True
+
+    def retain(self) -> None:
+        """Once a day (and at start): delete the per-person rows past their retention, in the writer's thread."""
+        today = self.settings.today()
+        if self._retained_on == today:
+            return
+        events, daily = enforce(self.store.con, self.retention, today, self.settings.timezone)
+        log.info("retention: deleted %d raw events and %d per-person daily rows", events, daily)
+        self._retained_on = today
 
     def run(self) -> None:
         s = self.settings

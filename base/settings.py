@@ -158,7 +158,7 @@ class Settings(BaseSettings):
     raw_retention_days: int = Field(
         90,
         ge=1,
-        description="Days the pipeline keeps per-person raw events (by the day they were ingested); older ones are "
+        description="Days the pipeline keeps per-person raw events (by the day they describe); older ones are "
         "deleted at least daily (docs/privacy.md, Retention).",
     )
     daily_retention_days: int = Field(

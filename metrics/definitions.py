@@ -165,6 +165,17 @@ METRICS: tuple[MetricDef, ...] = (
     ),
     MetricDef("alignmon_events_rejected_total", "counter", "Events rejected by the pipeline (dead-lettered)."),
     MetricDef(
+        "alignmon_retention_deleted_rows_total",
+        "counter",
+        "Per-person rows deleted by retention: raw events (table=events) and daily rollups (table=usage_user_daily).",
+        ("table",),
+    ),
+    MetricDef(
+        "alignmon_retention_last_run_timestamp_seconds",
+        "gauge",
+        "When retention last ran (at least daily while the pipeline runs); absent before its first run.",
+    ),
+    MetricDef(
         "alignmon_consumer_lag_records",
         "gauge",
         "Records in Kafka not yet committed to DuckDB, per partition.",

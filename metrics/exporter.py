@@ -178,6 +178,17 @@ class PipelineCollector(Collector):
         rejected = family("alignmon_events_rejected_total")
         rejected.add_metric([], _scalar(con, "SELECT count(*) FROM rejected_events"))
         yield rejected
+        deleted = family("alignmon_retention_deleted_rows_total")
+        last_run = family("alignmon_retention_last_run_timestamp_seconds")
+        for events, daily, at in _rows(
+            con, "SELECT sum(events_deleted), sum(daily_deleted), epoch(max(run_at)) FROM retention_runs"
+        ):
+            deleted.add_metric(["events"], events or 0)
+            deleted.add_metric(["usage_user_daily"], daily or 0)
+            if at is not None:
+                last_run.add_metric([], float(at))
+        yield deleted
+        yield last_run
         lag = family("alignmon_consumer_lag_records")
         last = family("alignmon_pipeline_last_commit_timestamp_seconds")
         newest = 0.0

@@ -177,20 +177,26 @@ def _broker_answers(bootstrap: str) -> bool:
         admin.close()
 
 
-def ensure_topics(bootstrap: str, topics: dict[str, int]) -> list[str]:
-    """Create the topics that do not exist yet (name -> partitions); returns the ones created."""
+def ensure_topics(bootstrap: str, topics: dict[str, int], retention_ms: int | None = None) -> list[str]:
+    """Create the topics that do not exist yet (name -> partitions); returns the ones created.
+
+    With `retention_ms`, every one of the topics (new or not) keeps records that long (`retention.ms`).
+    """
     from kafka import KafkaAdminClient  # noqa: PLC0415
-    from kafka.admin import NewTopic  # noqa: PLC0415
+    from kafka.admin import ConfigResource, ConfigResourceType, NewTopic  # noqa: PLC0415
     from kafka.errors import TopicAlreadyExistsError  # noqa: PLC0415
 
+    configs = {"retention.ms": str(retention_ms)} if retention_ms else {}
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
     try:
         existing = set(admin.list_topics())
-        new = [NewTopic(name, n, 1) for name, n in topics.items() if name not in existing]
+        new = [NewTopic(name, n, 1, topic_configs=configs) for name, n in topics.items() if name not in existing]
         if new:
             # Created meanwhile by another process is what we wanted anyway.
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new, timeout_ms=10000)
+        if configs and (older := [name for name in topics if name in existing]):  # new ones were created with it
+            admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, configs=configs) for name in older])
         return [t.name for t in new]
     finally:
         admin.close()

@@ -17,6 +17,8 @@ from base.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Kafka's default retention (log.retention.hours=168): what a restart of the pipeline can replay.
+KAFKA_RETENTION_DAYS = 7
 # Alerts go nowhere unless `alertmanager_yaml` says otherwise (from_settings: metrics.routing's configuration).
 NULL_ALERTMANAGER = "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n"
 
@@ -31,6 +33,7 @@ class StackConfig:
     prometheus_port: int = 19090
     alertmanager_port: int = 19094
     topics: Mapping[str, int] = field(default_factory=lambda: {"alignmon.usage": 3, "alignmon.usage.dlq": 1})
+    topic_retention_ms: int | None = None  # the topics' retention.ms; None: the broker's default (7 days)
     scrape_targets: Mapping[str, Sequence[str]] = field(default_factory=dict)
     rule_files: Sequence[Path] = ()
     alertmanager_yaml: str = NULL_ALERTMANAGER
@@ -51,6 +54,9 @@ class StackConfig:
             "prometheus_port": settings.prometheus_port,
             "alertmanager_port": settings.alertmanager_port,
             "topics": {settings.topic: settings.topic_partitions, settings.dlq_topic: 1},
+            # Raw events in Kafka are per-person too: never kept longer than the store keeps them (nor than the
+            # broker's default week, which restarts need).
+            "topic_retention_ms": min(settings.raw_retention_days, KAFKA_RETENTION_DAYS) * 86_400_000,
             "scrape_targets": {
                 "alignmon-pipeline": [f"127.0.0.1:{settings.exporter_port}"],
                 "alignmon-gateway": [f"127.0.0.1:{settings.gateway_port}"],
@@ -117,7 +123,7 @@ class Stack:
         """Start what is not running (returns service -> started now) and create the topics."""
         with self._locked():
             started = {svc.name: svc.start() for svc in self.services()}
-            created = ensure_topics(self.kafka_bootstrap, dict(self.config.topics))
+            created = ensure_topics(self.kafka_bootstrap, dict(self.config.topics), self.config.topic_retention_ms)
         if created:
             log.info("created topics %s", ", ".join(created))
         return started

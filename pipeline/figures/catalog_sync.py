@@ -8,6 +8,7 @@ import pyarrow as pa
 from pipeline import sql
 from pipeline.catalog import Catalog
 from pipeline.figures.tables import replace_rows
+from pipeline.retention import kept_until
 from pipeline.transaction import transaction
 
 
@@ -70,9 +71,11 @@ def sync_catalog(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
         con.execute("DELETE FROM inv_targets")
         sql.execute(con, "targets")
         con.execute("DELETE FROM app_map")
-        con.execute("DELETE FROM adoption_series")
+        # The series is rebuilt whole, from the first go-live: every day of it depends on the catalog; but days
+        # whose rollups retention deleted cannot be recomputed, and stay as computed with the catalog of their time.
+        kept = kept_until(con)
+        con.execute("DELETE FROM adoption_series WHERE day > coalesce(?, DATE '0001-01-01')", [kept])
         con.execute(
-            # The series is rebuilt whole, from the first go-live: every day of it depends on the catalog.
             "UPDATE refresh_state SET dirty_from = NULL, computed_to = NULL, has_directory = ?",
             [directory is not None],
         )

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import duckdb
 
 from pipeline import sql
+from pipeline.retention import kept_until
 from pipeline.transaction import transaction
 
 MAX_BACKFILL_DAYS = 400  # how far back a first refresh computes the daily series
@@ -22,6 +23,8 @@ def first_day(con: duckdb.DuckDBPyConnection, as_of: date) -> date | None:
     # Clamped in SQL: a day beyond Python's range (a BC start stored before the contract bounded it)
     # would come back as text and stop every refresh.
     floor = as_of - timedelta(days=MAX_BACKFILL_DAYS)
+    if (kept := kept_until(con)) is not None:  # days whose window lost its rollups to retention stay as computed
+        floor = max(floor, kept + timedelta(days=1))
     row = con.execute(
         "SELECT CASE WHEN dirty_from IS NOT NULL THEN greatest(dirty_from, $f) END, "
         "CASE WHEN computed_to IS NOT NULL THEN greatest(computed_to, $f) END FROM refresh_state",

@@ -56,6 +56,11 @@ CREATE TABLE IF NOT EXISTS usage_user_daily (
     department VARCHAR,
     PRIMARY KEY (day, "user", app)
 );
+-- What retention deleted, run by run (pipeline/retention.py): kept across versions, the audit of deletions.
+CREATE TABLE IF NOT EXISTS retention_runs (
+    run_at TIMESTAMPTZ NOT NULL, raw_from DATE NOT NULL, daily_from DATE NOT NULL,
+    events_deleted BIGINT NOT NULL, daily_deleted BIGINT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS adoption_series (
     day DATE NOT NULL, investment VARCHAR NOT NULL,
     dau BIGINT, wau BIGINT, mau BIGINT, mau_target BIGINT, population BIGINT, reporting BIGINT
