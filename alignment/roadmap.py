@@ -363,7 +363,9 @@ def overlap_items(facts: Facts) -> list[Item]:
         others = sorted(apps - {leader})
         duplicates = [inv for inv in facts.strategy.investments.values() if set(inv.applications) <= set(others)]
         weight, initiative = _app_weight(facts, apps)
-        owner = facts.strategy.initiatives[initiative].owner if initiative else None
+        # Who answers for the retirement: the owners of the investments that fund only the retired tools.
+        retiring = sorted({inv.owner for inv in duplicates if inv.owner})
+        owner = ", ".join(retiring) or (facts.strategy.initiatives[initiative].owner if initiative else None)
         gap = 1.0 - focus[leader] / total if total > 0 else 0.0
         other_names = ", ".join(facts.app_name(a) for a in others)
         funded = f"; duplicate spend: {', '.join(inv.name for inv in duplicates)}" if duplicates else ""

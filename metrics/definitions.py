@@ -114,13 +114,13 @@ METRICS: tuple[MetricDef, ...] = (
     MetricDef(
         "alignmon_investment_at_risk",
         "gauge",
-        "1 when the forecast reaches the target after target_date (or never), 0 when on time.",
+        "1 when the forecast reaches the target (within the tolerance) after target_date or never, 0 when on time.",
         INVESTMENT,
     ),
     MetricDef(
         "alignmon_investment_forecast_target_timestamp_seconds",
         "gauge",
-        "When the fitted adoption curve reaches the target ratio; absent when it never does.",
+        "When the fitted adoption curve reaches the target ratio (within the tolerance); absent when it never does.",
         INVESTMENT,
     ),
     MetricDef("alignmon_investment_target_timestamp_seconds", "gauge", "The investment's target date.", INVESTMENT),
@@ -130,7 +130,8 @@ METRICS: tuple[MetricDef, ...] = (
     MetricDef(
         "alignmon_department_adoption_ratio",
         "gauge",
-        "Adoption ratio per target department; departments under k people are not exported.",
+        "Adoption ratio per target department; departments under k people, or with too little telemetry "
+        "(coverage below min_coverage), are not exported.",
         (*INVESTMENT, "department"),
     ),
     # strategy roll-ups

@@ -138,7 +138,8 @@ class PipelineCollector(Collector):
             con,
             """
             SELECT d.investment, coalesce(i.initiative, ''), coalesce(i.objective, ''), d.department, d.adoption_ratio
-            FROM department_adoption d JOIN catalog_investments i USING (investment) ORDER BY ALL""",
+            FROM department_adoption d JOIN catalog_investments i USING (investment)
+            WHERE d.adoption_ratio IS NOT NULL ORDER BY ALL""",
         ):
             dept.add_metric([inv, ini, obj, department], ratio)
         yield dept

@@ -29,7 +29,7 @@ ANALYST_VIEWS = (
 # Bump when a derived table changes shape. Derived tables are recomputed from the raw ones (events,
 # usage_user_daily), so an upgrade drops and rebuilds them instead of altering them column by column.
 # adoption_series is not among them: past the retention horizon it is history that cannot be recomputed.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 DERIVED = (
     "adoption_current",
     "refresh_state",

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from pipeline.domain.plan import Plan
-from pipeline.domain.rules import MIN_FIT_DAYS
+from pipeline.domain.rules import MIN_FIT_DAYS, TOLERANCE
 
 # DOMAIN.md: no forecast before the series shows curvature (6-8 weekly points); two weeks of daily points
 # (docs/metrics.md min_fit_days) is the floor we accept, and the caller may demand more.
@@ -183,13 +183,17 @@ def forecast(
     *,
     min_points: int = MIN_POINTS,
     horizon_days: int = HORIZON_DAYS,
+    tolerance: float = TOLERANCE,
 ) -> Forecast:
-    """Fit the daily adoption ratio from go_live to as_of and project the day plan.target_ratio is reached.
+    """Fit the daily adoption ratio from go_live to as_of and project the day the target is reached.
 
-    `at_risk` is True when that day is after target_date or the fit never reaches the target, and None
-    when there are fewer than `min_points` known days since go-live. A target the latest known day
-    already meets is not at risk, however late it was met: there is nothing left to miss.
+    The target counts as reached at target_ratio · (1 − tolerance), the tolerance of the status rule: adoption
+    within it is on plan, and a logistic fit to data that follows an s-curve plan cannot tell a ceiling just
+    under the target from one just over it. `at_risk` is True when that day is after target_date or never
+    comes, and None when there are fewer than `min_points` known days since go-live. A target the latest known
+    day already meets is not at risk, however late it was met: there is nothing left to miss.
     """
+    goal = plan.target_ratio * (1.0 - tolerance)
     points = [
         (float((day - plan.go_live).days), ratio)
         for day, ratio in sorted(daily_adoption.items())
@@ -197,8 +201,8 @@ def forecast(
     ]
     if len(points) < max(min_points, 3):
         return Forecast(ForecastOutcome.INSUFFICIENT_DATA, points=len(points))
-    if points[-1][1] >= plan.target_ratio:
-        first = next(t for t, ratio in points if ratio >= plan.target_ratio)
+    if points[-1][1] >= goal:
+        first = next(t for t, ratio in points if ratio >= goal)
         return Forecast(
             ForecastOutcome.REACHED,
             points=len(points),
@@ -206,7 +210,7 @@ def forecast(
             at_risk=False,
         )
     fit = fit_logistic(points)
-    t_target = fit.time_to(plan.target_ratio)
+    t_target = fit.time_to(goal)
     last_day = (as_of - plan.go_live).days + horizon_days
     # Compare as numbers first: a curve that barely rises can put t_target beyond any representable date.
     if t_target is not None and math.isfinite(t_target) and t_target <= last_day:

@@ -132,7 +132,7 @@ def current_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Investm
             tolerance=c["tolerance"],
             low_days=c["low_days"],
         )
-        fc = forecast({d: r for d, r in daily.items() if d >= c["go_live"]}, plan, as_of)
+        fc = forecast({d: r for d, r in daily.items() if d >= c["go_live"]}, plan, as_of, tolerance=c["tolerance"])
         dau_window = [dau_by_day.get((c["investment"], as_of - timedelta(days=i)), 0) for i in range(MONTH_DAYS)]
         out.append(
             InvestmentFigures(

@@ -88,7 +88,8 @@ CREATE TABLE IF NOT EXISTS initiative_attainment (
     attainment DOUBLE);
 -- Per target department, only departments of at least k people (refresh_state.k).
 CREATE TABLE IF NOT EXISTS department_adoption (
-    investment VARCHAR, department VARCHAR, population BIGINT, active_users BIGINT, adoption_ratio DOUBLE);
+    investment VARCHAR, department VARCHAR, population BIGINT, active_users BIGINT, adoption_ratio DOUBLE,
+    coverage DOUBLE);
 -- Per application, the 28-day active users as of the last refresh (catalogued or not); the
 -- shadow_it view and the exporter read it instead of scanning the per-user rollup.
 CREATE TABLE IF NOT EXISTS application_activity (

@@ -249,7 +249,7 @@ def test_consolidation_only_for_applications_the_catalog_marks_interchangeable()
     assert merge.decision == "Standardise on Microsoft Teams and retire Zoom"
     # Zoom's licences fund only the tool that loses: duplicate spend, the whole of its cost and no more.
     assert (merge.wasted, merge.value_at_risk, merge.currency) == (9_000, 0.0, "EUR")
-    assert merge.owner == "Sanne Bakker"  # owner of the initiative that funds Teams (weight 1 > orphan 0.5)
+    assert merge.owner == "Eva Smit"  # who answers for the retirement: the owner of the Zoom licences
     # Without the mark there is nothing to consolidate.
     facts = example_facts()
     apps = {**facts.strategy.applications, "zoom": AppInfo("zoom", "Zoom", "meetings")}

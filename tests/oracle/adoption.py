@@ -283,7 +283,8 @@ class DailyFigures(NamedTuple):
 class DepartmentFigures(NamedTuple):
     population: int
     active_users: int
-    adoption_ratio: float
+    adoption_ratio: float | None
+    coverage: float
 
 
 class ApplicationFigures(NamedTuple):
@@ -408,17 +409,22 @@ def status(
 def department_adoption(
     fleet: Fleet, investment_id: str, as_of: date, k: int = K_ANONYMITY
 ) -> dict[str, DepartmentFigures]:
-    """Adoption per target department of at least k people (smaller ones are suppressed)."""
+    """Adoption per target department of at least k people (smaller ones are suppressed); no ratio below
+    min_coverage (the share of the department with any telemetry in the 28-day window)."""
     if fleet.directory is None:
         return {}
     investment = fleet.investments[investment_id]
     active = active_users(fleet.active_days_of(investment), *window(as_of, MONTH_DAYS), investment.applications)
+    reporting = reporting_users(fleet.seen, *window(as_of, MONTH_DAYS))
     out: dict[str, DepartmentFigures] = {}
     for dept in set(investment.target_departments or fleet.directory.values()):
         members = target_population(fleet.directory, [dept]) or frozenset()
         if len(members) >= k:
             n = len(members & active)
-            out[dept] = DepartmentFigures(len(members), n, n / len(members))
+            covered = len(members & reporting) / len(members)
+            out[dept] = DepartmentFigures(
+                len(members), n, n / len(members) if covered >= MIN_COVERAGE else None, covered
+            )
     return out
 
 

@@ -309,6 +309,7 @@ def check(spec: FleetSpec, con: duckdb.DuckDBPyConnection, fleet: oracle.Fleet) 
         got = got_depts[key]
         assert (got["population"], got["active_users"]) == (fig.population, fig.active_users), (key, got, fig)
         assert close(got["adoption_ratio"], fig.adoption_ratio), (key, got, fig)
+        assert close(got["coverage"], fig.coverage), (key, got, fig)
 
     # application_activity: 28-day active users of every application, catalogued or not.
     got_apps = {

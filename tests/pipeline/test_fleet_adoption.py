@@ -175,3 +175,17 @@ def test_departments_below_k_never_appear(fleet: tuple[Organisation, Store, Any]
     assert teams == {d: n for d, n in sizes.items() if n >= 5}
     (smallest,) = store.con.execute("SELECT min(users) FROM usage_daily").fetchone() or (0,)
     assert smallest >= 5
+
+
+def test_rollouts_ahead_of_plan_are_not_at_risk_and_the_stalled_one_is(
+    fleet: tuple[Organisation, Store, Any],
+) -> None:
+    """The stories that run ahead of their s-curve plan (CRM 5 days, Teams 7) get no at-risk forecast, and so no
+    AdoptionForecastMissesTarget mail; the stalled ERP is at risk (and low)."""
+    org, store, _catalog = fleet
+    for key in ("rollout_on_track", "legacy_replacement"):
+        row = current(store, story(org, key).investment_id)
+        assert (row["status"], row["forecast"], row["at_risk"]) == ("on_track", "reached", False), key
+        assert row["forecast_date"] <= row["target_date"], key
+    erp = current(store, story(org, "stalled_rollout").investment_id)
+    assert (erp["status"], erp["status_reason"], erp["at_risk"]) == ("low", "below_plan", True)
