@@ -10,8 +10,11 @@ spool cannot record that replayed events left it (disk full), the position Kafka
 kept in memory and only the commit is retried, with exponential backoff: the batch is not re-sent.
 
 Kafka gets packed records (collectors.record: a request's events become one record per 500). The spool
-keeps one event per spool record, so its depth, the spooled and replayed counts and the client's
-`accepted` all count events; replay packs consecutive events of a device again before sending.
+keeps one event per spool record, so its depth and the spooled, replayed and refused counts count events
+as they go to Kafka; replay packs consecutive events of a device again before sending. The client's
+`accepted` (and the accepted metric) counts the events the device sent: at `hour` or `day` time
+granularity the policy splits a span that crosses local midnight into one event per day, and the pieces
+of one accepted event count once.
 """
 
 from __future__ import annotations
@@ -230,7 +233,7 @@ class GatewayService:
         """Validate each item as an event of `device_id`, apply the policy and deliver the accepted ones."""
         bounds = window(self.clock(), **self.event_bounds)
         result = IngestResult()
-        accepted: list[Record] = []  # one event each; deliver packs them
+        accepted: list[Record] = []  # one event each (a split span gives several); deliver packs them
         for index, item in enumerate(items):
             try:
                 event = UsageEvent.model_validate(item, context=bounds)
@@ -248,11 +251,10 @@ class GatewayService:
                     EventError(index, "device_id", "device_id does not match the device this token was issued to"),
                 )
                 continue
-            clean = self.policy.apply(event)
-            accepted.append(Record(clean.device_id.encode(), clean.to_json_bytes()))
+            accepted += (Record(clean.device_id.encode(), clean.to_json_bytes()) for clean in self.policy.apply(event))
+            result.accepted += 1
         self.deliver(accepted)
-        result.accepted = len(accepted)
-        self.metrics.accepted.inc(len(accepted))
+        self.metrics.accepted.inc(result.accepted)
         return result
 
     def _reject(self, result: IngestResult, index: int, reason: str) -> None:

@@ -67,7 +67,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             action="store_true",
             help="Publish straight into Kafka (ALIGNMON_KAFKA_BOOTSTRAP, ALIGNMON_TOPIC) after applying the "
             "gateway's privacy policy (pseudonyms with ALIGNMON_PSEUDONYM_SECRET, titles dropped, departments "
-            "from ALIGNMON_DIRECTORY_CSV): for bulk imports by an administrator.",
+            "from ALIGNMON_DIRECTORY_CSV, times as coarse as ALIGNMON_TIME_GRANULARITY): for bulk imports by an "
+            "administrator.",
         )
         p.add_argument("--token-file", type=Path, metavar="FILE", help="File holding the device token.")
         p.set_defaults(handler=_run, token=None)
@@ -134,5 +135,5 @@ def _to_kafka(events: list[UsageEvent]) -> int:
 
     settings = Settings()
     policy = PrivacyPolicy.from_settings(settings)
-    safe = (policy.apply(e).model_dump(mode="json", exclude_none=True) for e in events)
+    safe = (clean.model_dump(mode="json", exclude_none=True) for e in events for clean in policy.apply(e))
     return publish(settings.kafka_bootstrap, settings.topic, safe)

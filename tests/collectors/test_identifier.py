@@ -71,7 +71,7 @@ def test_the_policy_pseudonymises_the_device_and_cleans_the_path() -> None:
          "app": r"C:\Users\jdoe\AppData\Local\Programs\Microsoft VS Code\Code.exe",
          "start": "2026-11-02T09:00:00+01:00", "duration_s": 60.0, "source": "agent"}
     )  # fmt: skip
-    clean = PrivacyPolicy(b"key").apply(event)
+    (clean,) = PrivacyPolicy(b"key").apply(event)
     assert clean.device_id == pseudonymise_device("JDOE-LAPTOP", b"key") != pseudonymise_device("JDOE-LAPTOP", b"k2")
     assert clean.device_id.startswith("d_") and clean.user.startswith("u_")
     assert "jdoe" not in clean.to_json_bytes().decode().casefold()  # neither login, host name nor home folder
