@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "metrics.commands",
     "dashboards.commands",
     "alignment.commands",
+    "alignmon.privacy.commands",
 )
 
 

@@ -1,0 +1,1 @@
+"""The privacy role's tools: the works-council pack (and the data-subject commands) over the running configuration."""
