@@ -87,12 +87,16 @@ def load(args: argparse.Namespace) -> Assessment:
 
 
 def load_with_baseline(args: argparse.Namespace, baseline: bool = True) -> tuple[Assessment, Assessment | None]:
-    """Assess as of --as-of and, with `baseline`, again as of the previous quarter's end (None without data then)."""
+    """Assess as of --as-of and, with `baseline`, again as of the previous quarter's end.
+
+    The second assessment is None unless telemetry covers the whole 28-day window ending that day
+    (alignment.report.baseline_is_known): figures of a window without data would make up a change.
+    """
     import duckdb
 
     from alignment.assessment import assess
-    from alignment.reader import first_computed_day, read_facts, strategy_from_catalog
-    from alignment.report import previous_quarter_end
+    from alignment.reader import first_telemetry_day, read_facts, strategy_from_catalog
+    from alignment.report import baseline_is_known, previous_quarter_end
     from alignment.survey import load_survey
     from base.errors import AlignmonError
     from base.settings import Settings
@@ -117,8 +121,7 @@ def load_with_baseline(args: argparse.Namespace, baseline: bool = True) -> tuple
         before = None
         if baseline:
             day = previous_quarter_end(now.facts.as_of)
-            first = first_computed_day(con)
-            if first is not None and first <= day:
+            if baseline_is_known(day, first_telemetry_day(con)):
                 before = assess(read_facts(con, strategy, day), answers)
         return now, before
     except duckdb.CatalogException as exc:

@@ -203,9 +203,13 @@ def read_usage(con: duckdb.DuckDBPyConnection, as_of: date) -> Usage:
     )
 
 
-def first_computed_day(con: duckdb.DuckDBPyConnection) -> date | None:
-    """The first day of the stored daily adoption series (None when it is empty)."""
-    row = con.execute("SELECT min(day) FROM adoption_daily").fetchone()
+def first_telemetry_day(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The first day any investment's 28-day window has telemetry in adoption_daily, or None.
+
+    Telemetry shows as coverage > 0, or as active users where coverage is unknown (no directory). adoption_daily
+    starts at the earliest go-live whether or not telemetry did: a day before this one has no data.
+    """
+    row = con.execute("SELECT min(day) FROM adoption_daily WHERE coverage > 0 OR mau > 0").fetchone()
     return row[0] if row else None
 
 

@@ -7,9 +7,11 @@ autoescaping: every catalog name is escaped, only the charts of `alignment.svg` 
 from __future__ import annotations
 
 import functools
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 import jinja2
 
@@ -21,6 +23,7 @@ from alignment.roadmap import ACTIONS, Item
 from alignment.svg import WASTE, adoption_chart, bar_chart, radar
 from alignment.text import money, pct
 from pipeline.domain.plan import Plan
+from pipeline.domain.rules import MONTH_DAYS
 from pipeline.domain.status import REASON_WORDS, STATUS_WORDS
 
 DECISION_ROWS = 5
@@ -31,18 +34,6 @@ NO_OWNER = "not named in the catalog"
 FORECAST_LABELS = {
     "insufficient_data": "too few days of data to forecast",
     "not_reached": "the forecast never reaches the target",
-}
-
-# The decision each roadmap action asks of the committee ({name}: the item's subject).
-DECISIONS = {
-    "enable_and_train": "Approve enablement and training for {name}",
-    "reclaim_licences": "Approve reducing the seats of {name}",
-    "revisit_target": "Agree a revised adoption target for {name}",
-    "improve_coverage": "Mandate telemetry for the target population of {name} before judging it",
-    "sanction_shadow_it": "Decide whether to sanction {name} and name an owner",
-    "retire_shadow_it": "Decide to retire {name}",
-    "consolidate": "Choose one tool for {name}",
-    "fund_initiative": "Fund {name} or drop it from the strategy",
 }
 
 SEGMENT_LABELS = {"orphan": "no initiative (orphan spend)", "total": "all investments"}
@@ -87,30 +78,52 @@ def quarter_name(day: date) -> str:
     return f"Q{(day.month - 1) // 3 + 1} {day.year}"
 
 
+def baseline_is_known(day: date, first_telemetry: date | None) -> bool:
+    """Whether the figures as of `day` rest on data: its whole 28-day window lies on or after the first day with
+    telemetry. A window that starts before telemetry under-counts users (docs/metrics.md, Data completeness), so a
+    change against it would be a made-up improvement."""
+    return first_telemetry is not None and day - timedelta(days=MONTH_DAYS - 1) >= first_telemetry
+
+
+MINUS = "\u2212"  # one minus sign for every negative change: levels, percentage points, money, counts
+
+
+def signed(delta: Decimal | int, text: str) -> str:
+    """A change with its sign: '+12 pp', '\u221212 pp', '0 pp'; `text` is the magnitude as displayed."""
+    return ("+" if delta > 0 else MINUS if delta < 0 else "") + text
+
+
+def _shown(value: float, digits: int) -> Decimal:
+    """The figure exactly as the report displays it (half-even rounding of the float, as str.format does)."""
+    return Decimal(f"{value:.{digits}f}")
+
+
 def _pp(before: float | None, now: float | None) -> str:
-    """The change of a ratio in percentage points: '+12 pp', '0 pp'."""
+    """The change between two displayed percentages ('79%' and '78%'), in percentage points: '\u22121 pp'."""
     if before is None or now is None:
         return "-"
-    points = round((now - before) * 100)
-    return f"{points:+d} pp" if points else "0 pp"
+    delta = _shown(now * 100, 0) - _shown(before * 100, 0)
+    return signed(delta, f"{abs(delta)} pp")
 
 
 def _money_delta(before: float | None, now: float | None, currency: str) -> str:
+    """The change between two displayed amounts: '+EUR 1,200', '\u2212EUR 300', 'EUR 0'."""
     if before is None or now is None:
         return "-"
-    delta = round(now - before)
-    return ("+" if delta > 0 else "−" if delta < 0 else "") + money(abs(delta), currency)
+    delta = _shown(now, 0) - _shown(before, 0)
+    return signed(delta, money(float(abs(delta)), currency))
 
 
 def _level_delta(before: float | None, now: float | None) -> str:
+    """The change between two displayed maturity levels ('3.4' and '3.2'): '\u22120.2'."""
     if before is None or now is None:
         return "-"
-    delta = round(now - before, 1)
-    return f"{delta:+.1f}" if delta else "0"
+    delta = _shown(now, 1) - _shown(before, 1)
+    return signed(delta, f"{abs(delta)}") if delta else "0"
 
 
 def _count_delta(before: int, now: int) -> str:
-    return f"{now - before:+d}" if now != before else "0"
+    return signed(now - before, str(abs(now - before)))
 
 
 @dataclass(frozen=True)
@@ -157,9 +170,8 @@ def tone(st: InvestmentState) -> str:
 
 def owner_of(item: Item, strategy: Strategy) -> str:
     """Who answers for a roadmap item: the item's own owner, else the catalog's owner of what it is about."""
-    explicit = getattr(item, "owner", None)
-    if isinstance(explicit, str) and explicit:
-        return explicit
+    if item.owner:
+        return item.owner
     inv = strategy.investments.get(item.subject) if item.kind == "investment" else None
     if inv is not None and inv.owner:
         return inv.owner
@@ -174,9 +186,7 @@ def _funding(item: Item, strategy: Strategy) -> list[InvestmentInfo]:
     """The investments whose money the item is about."""
     if item.kind == "investment":
         return [i for i in strategy.investments.values() if i.id == item.subject]
-    if item.kind == "capability":
-        apps = {a.id for a in strategy.applications.values() if a.capability == item.subject}
-    elif item.kind == "applications":  # interchangeable tools, subject "app+app"
+    if item.kind == "applications":  # interchangeable tools, subject "app+app"
         apps = set(item.subject.split("+"))
     elif item.kind == "application":
         apps = {item.subject}
@@ -197,37 +207,35 @@ def _ids(f: Facts) -> list[tuple[str, str]]:
     ]
 
 
-def _item_name(item: Item, f: Facts) -> str:
-    if item.kind == "capability":
-        return humanise_text(item.name, [(item.subject, human(item.subject))])
-    if item.kind == "application" and item.subject.startswith("uncatalogued:"):
-        return f.app_name(item.subject)
-    return item.name
+def annual_cost(investments: Iterable[InvestmentInfo]) -> str:
+    """What the investments cost a year, summed per currency (amounts in two currencies are never added)."""
+    by_currency: dict[str, float] = defaultdict(float)
+    for inv in investments:
+        by_currency[inv.currency] += inv.annual_cost
+    return " + ".join(money(total, currency) for currency, total in sorted(by_currency.items())) or "-"
+
+
+def item_money(value: float, item: Item, portfolio_currency: str) -> str:
+    """A money figure of a roadmap item in the item's own currency (the portfolio's when it has none); '-' if 0."""
+    return money(value, item.currency or portfolio_currency) if value else "-"
 
 
 def decisions(a: Assessment) -> list[Decision]:
-    """The top roadmap items as decisions for the committee, with owner and money."""
+    """The top roadmap items as decisions for the committee, with owner and money; the roadmap words them."""
     f, cur = a.facts, a.portfolio.currency
-    out = []
-    for item in a.roadmap[:DECISION_ROWS]:
-        name = _item_name(item, f)
-        asked = getattr(item, "decision", "")
-        if not isinstance(asked, str) or not asked:
-            template = DECISIONS.get(item.action, ACTIONS.get(item.action, human(item.action)) + ": {name}")
-            asked = template.format(name=name)
-        funding = _funding(item, f.strategy)
-        out.append(
-            Decision(
-                decision=humanise_text(asked, _ids(f)),
-                subject=name,
-                owner=owner_of(item, f.strategy),
-                cost=money(sum(i.annual_cost for i in funding), cur) if funding else "-",
-                idle=money(item.wasted, cur) if item.wasted else "-",
-                value_at_risk=money(item.value_at_risk, cur) if item.value_at_risk else "-",
-                why=humanise_text(item.reason, _ids(f)),
-            )
+    ids = _ids(f)
+    return [
+        Decision(
+            decision=humanise_text(item.decision, ids),
+            subject=item.name,
+            owner=owner_of(item, f.strategy),
+            cost=annual_cost(_funding(item, f.strategy)),
+            idle=item_money(item.wasted, item, cur),
+            value_at_risk=item_money(item.value_at_risk, item, cur),
+            why=humanise_text(item.reason, ids),
         )
-    return out
+        for item in a.roadmap[:DECISION_ROWS]
+    ]
 
 
 def _wasted(a: Assessment) -> float:
@@ -254,11 +262,11 @@ def headline_changes(a: Assessment, before: Assessment) -> list[Change]:
 
 
 def investment_changes(a: Assessment, before: Assessment) -> list[tuple[str, Change, Change, Change]]:
-    """Per investment: adoption, status and wasted spend then and now."""
-    cur = a.portfolio.currency
+    """Per investment: adoption, status and wasted spend (in the investment's currency) then and now."""
     rows = []
     for inv in a.facts.strategy.investments.values():
         s0, s1 = before.facts.state(inv.id), a.facts.state(inv.id)
+        cur = inv.currency
         rows.append(
             (
                 inv.name,
@@ -291,7 +299,7 @@ def time_axis(strategy: Strategy, as_of: date) -> tuple[date, date]:
 
 def cards(a: Assessment) -> list[Card]:
     """One card per investment, every chart on the same time axis."""
-    f, cur = a.facts, a.portfolio.currency
+    f = a.facts
     first, last = time_axis(f.strategy, f.as_of)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     out = []
@@ -310,7 +318,7 @@ def cards(a: Assessment) -> list[Card]:
                 else FORECAST_LABELS.get(st.forecast, "the forecast misses the target date")
             )
         if st.wasted_spend:
-            line += f"; idle seats cost {money(st.wasted_spend, cur)} a year"
+            line += f"; idle seats cost {money(st.wasted_spend, inv.currency)} a year"
         out.append(Card(inv.name, chart, tone(st), status_text(st), line, inv.owner or NO_OWNER))
     return out
 
@@ -396,16 +404,15 @@ def render(a: Assessment, before: Assessment | None = None, title: str = TITLE) 
         "maturity_rows": maturity_rows(m),
         "waste": bar_chart(
             [(inv.name, f.state(inv.id).wasted_spend,
-              money(f.state(inv.id).wasted_spend, cur) if f.state(inv.id).wasted_spend is not None
+              money(f.state(inv.id).wasted_spend, inv.currency) if f.state(inv.id).wasted_spend is not None
               else "no seat count") for inv in s.investments.values()],
             colour=WASTE,
             label="wasted spend per investment",
         ),
         "roadmap_after": any(i.after for i in a.roadmap[:ROADMAP_ROWS]),
         "roadmap": [
-            (n, ACTIONS.get(i.action, human(i.action)), _item_name(i, f), owner_of(i, s),
-             "unscored" if i.priority is None else f"{i.priority:,.0f}", money(i.wasted, cur) if i.wasted else "-",
-             money(i.value_at_risk, cur) if i.value_at_risk else "-", humanise_text(i.reason, ids),
+            (n, ACTIONS[i.action], i.name, owner_of(i, s), "unscored" if i.priority is None else f"{i.priority:,.0f}",
+             item_money(i.wasted, i, cur), item_money(i.value_at_risk, i, cur), humanise_text(i.reason, ids),
              ", ".join(ini_name.get(x, x) for x in i.after))
             for n, i in enumerate(a.roadmap[:ROADMAP_ROWS], start=1)
         ],
@@ -416,7 +423,8 @@ def render(a: Assessment, before: Assessment | None = None, title: str = TITLE) 
             label="displacement of legacy applications",
         ) if latest else None,
         "emergent": [
-            (c.name, c.active_users, f"{c.growth:+.0%}", human(c.capability) if c.capability else "-")
+            (c.name, c.active_users, signed(_shown(c.growth * 100, 0), f"{abs(c.growth):.0%}"),
+             human(c.capability) if c.capability else "-")
             for c in a.emergent
         ],
     }  # fmt: skip

@@ -10,7 +10,7 @@ import shutil
 import struct
 import subprocess
 import zlib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -28,13 +28,12 @@ from pipeline.store import Store
 
 KEY = b"simulated-key"
 AS_OF = date(2026, 11, 20)
-DAYS = 63
+DAYS = 63  # telemetry from 2026-09-19: the 28 days up to the previous quarter's end (2026-09-30) are not covered
+REPORT_DAYS = 84  # telemetry from 2026-08-29: they are
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A pipeline database of 63 simulated days at scale 0.3, with its catalog and directory."""
-    root = tmp_path_factory.mktemp("fleet")
+def build_fleet(root: Path, days: int) -> Path:
+    """A pipeline database of `days` simulated days up to AS_OF at scale 0.3, with its catalog and directory."""
     org = Organisation.build(42, 0.3, AS_OF)
     org.write_catalog(root / "catalog.yaml")
     org.write_directory(root / "directory.csv")
@@ -42,7 +41,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = Store(root / "db.duckdb")
     produced = int(datetime(2026, 11, 21, tzinfo=UTC).timestamp() * 1000)
     offset = 0
-    for day in org.backfill_days(DAYS):
+    for day in org.backfill_days(days):
         records = []
         for event in org.dicts_for_day(day, pseudonymise_with=KEY):
             records.append(Record("t", 0, offset, produced, json.dumps(event).encode()))
@@ -53,6 +52,12 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     refresh(store.con, catalog, AS_OF)
     store.close()
     return root
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pipeline database of 63 simulated days at scale 0.3, with its catalog and directory."""
+    return build_fleet(tmp_path_factory.mktemp("fleet"), DAYS)
 
 
 def run(capsys: pytest.CaptureFixture[str], fleet: Path, *args: str) -> str:
@@ -231,28 +236,40 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CHROMIUM, *flags, *args], check=True, capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture(scope="module")
-def report(fleet: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The steering report of the fleet, written by the CLI."""
-    out = tmp_path_factory.mktemp("report") / "report.html"
+def write_report(fleet: Path, out: Path) -> Path:
+    """The steering report of a fleet, written by the CLI."""
     code = main(["report", "--out", str(out), "--as-of", AS_OF.isoformat(), "--database", str(fleet / "db.duckdb"),
                  "--catalog", str(fleet / "catalog.yaml")])  # fmt: skip
     assert code == 0
     return out
 
 
-def test_report_change_is_the_assessment_as_of_the_quarters_start(fleet: Path, report: Path) -> None:
+@pytest.fixture(scope="module")
+def report_fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fleet with telemetry long enough before the previous quarter's end for the report to show a change."""
+    return build_fleet(tmp_path_factory.mktemp("report_fleet"), REPORT_DAYS)
+
+
+@pytest.fixture(scope="module")
+def report(report_fleet: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The steering report of the report fleet, written by the CLI."""
+    return write_report(report_fleet, tmp_path_factory.mktemp("report") / "report.html")
+
+
+def test_report_change_is_the_assessment_as_of_the_previous_quarters_end(report_fleet: Path, report: Path) -> None:
     from alignment.assessment import assess
-    from alignment.reader import read_facts, strategy_from_catalog
+    from alignment.reader import first_telemetry_day, read_facts, strategy_from_catalog
     from alignment.report import status_text
     from alignment.text import money, pct
     from tests.alignment.test_report import Page
 
-    con = duckdb.connect(str(fleet / "db.duckdb"), read_only=True)
+    con = duckdb.connect(str(report_fleet / "db.duckdb"), read_only=True)
     try:
-        before = assess(read_facts(con, strategy_from_catalog(load_catalog(fleet / "catalog.yaml")), BASELINE))
+        first = first_telemetry_day(con)
+        before = assess(read_facts(con, strategy_from_catalog(load_catalog(report_fleet / "catalog.yaml")), BASELINE))
     finally:
         con.close()
+    assert first is not None and first <= BASELINE - timedelta(days=27)  # the whole window has data
     page = Page(report.read_text())
     rows = {r[0]: r for r in page.tables["change-investments"]}
     assert len(rows) == 5
@@ -268,6 +285,29 @@ def test_report_change_is_the_assessment_as_of_the_quarters_start(fleet: Path, r
     assert [objectives[o.name][1] for o in before.facts.strategy.objectives] == [
         pct(before.objectives[o.id]) for o in before.facts.strategy.objectives
     ]
+    assert "unknown — coverage" not in " ".join(row[4] for row in rows.values())  # the baseline rests on data
+
+
+@pytest.fixture(scope="module")
+def late_fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Telemetry from 2026-11-01 only (20 days), long after the investments went live."""
+    return build_fleet(tmp_path_factory.mktemp("late_fleet"), 20)
+
+
+@pytest.mark.parametrize("which", ["late_fleet", "fleet"])
+def test_report_shows_no_change_against_a_quarter_end_without_data(
+    which: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Telemetry from 2026-11-01, or from 2026-09-19 (so the window ending 2026-09-30 is partly without data):
+    adoption_daily starts at the earliest go-live either way, but the 2026-09-30 figures would be made up."""
+    from tests.alignment.test_report import Page
+
+    fleet: Path = request.getfixturevalue(which)
+    page = Page(write_report(fleet, tmp_path / "report.html").read_text())
+    assert not {"change-headline", "change-investments", "change-objectives"} & set(page.tables)
+    assert BASELINE.isoformat() in page.visible  # named in the message, as no column
+    assert "No change since the end of Q3 2026 can be shown yet" in page.visible
+    assert "coverage 0%" not in page.visible
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs the Debian package chromium (scripts/setup.sh installs it)")

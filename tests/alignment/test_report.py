@@ -25,7 +25,13 @@ from alignment.facts import (
     Usage,
 )
 from alignment.report import (
+    MINUS,
     NO_OWNER,
+    _count_delta,
+    _level_delta,
+    _money_delta,
+    _pp,
+    baseline_is_known,
     owner_of,
     previous_quarter_end,
     render,
@@ -160,11 +166,11 @@ def series(first: date, last: date, value: float, holes: tuple[tuple[date, date]
     return tuple(out)
 
 
-def facts(as_of: date, crm: float, erp: float) -> Facts:
+def facts(as_of: date, crm: float, erp: float, crm_waste: float = 1000.0, erp_waste: float = 5000.0) -> Facts:
     states = {
-        "inv-crm": InvestmentState("on_track", crm, 0.5, 0.9, 20, int(crm * 20), 0.9, 1000.0, "reached",
+        "inv-crm": InvestmentState("on_track", crm, 0.5, 0.9, 20, int(crm * 20), 0.9, crm_waste, "reached",
                                    date(2027, 5, 1), True),
-        "inv-erp": InvestmentState("low", erp, 0.6, 0.9, 20, int(erp * 20), 0.5, 5000.0, "reached",
+        "inv-erp": InvestmentState("low", erp, 0.6, 0.9, 20, int(erp * 20), 0.5, erp_waste, "reached",
                                    date(2027, 1, 1), False, status_reason="below_plan"),
         "inv-portal": InvestmentState("unknown", None, 0.4, 0.2, 30, 2, status_reason="low_coverage"),
     }  # fmt: skip
@@ -182,14 +188,17 @@ def facts(as_of: date, crm: float, erp: float) -> Facts:
     )
 
 
+# As alignment.roadmap words them: the decision is the item's, never the report's.
 ITEMS = (
     Item("investment", "inv-erp", "ERP finance", "enable_and_train", "status low: adoption 30% vs plan 60%",
-         "ini-erp", wasted=5000.0, value_at_risk=3000.0, gap=0.5, confidence=1.0),
+         "ini-erp", wasted=5000.0, value_at_risk=3000.0, gap=0.5, confidence=1.0, currency="EUR",
+         owner="Pieter de Vries", decision="Fund enablement and training for ERP finance in Sales"),
     Item("applications", "crm+portal", "Salesforce and Portal", "consolidate",
          "interchangeable; 20% of their use is outside Salesforce", "ini-crm", gap=0.2, confidence=1.0,
-         value_at_risk=400.0),
+         value_at_risk=400.0, decision="Standardise on Salesforce and retire Portal"),
     Item("application", "notion", "Notion", "sanction_shadow_it", "12 active users, catalogued, not sanctioned",
-         value_at_risk=100.0, gap=1.0, confidence=1.0),
+         value_at_risk=100.0, gap=1.0, confidence=1.0,
+         decision="Sanction Notion (catalog it as sanctioned, with an owner) or offer an alternative"),
 )  # fmt: skip
 
 
@@ -211,12 +220,8 @@ def test_decisions_come_first_with_owners_and_money(html: str) -> None:
         "Decisions requested", "Where we stand, and change since the end of Q3 2026"
     ]  # fmt: skip
     rows = page.tables["table0"]
-    assert [r[1] for r in rows] == [
-        "Approve enablement and training for ERP finance",
-        "Choose one tool for Salesforce and Portal",
-        "Decide whether to sanction Notion and name an owner",
-    ]
-    assert [r[2] for r in rows] == ["Pieter de Vries", "Maria Jansen", NO_OWNER]  # investment, initiative, nobody
+    assert [r[1] for r in rows] == [item.decision for item in ITEMS]  # the roadmap's words
+    assert [r[2] for r in rows] == ["Pieter de Vries", "Maria Jansen", NO_OWNER]  # item, initiative, nobody
     assert rows[0][3:6] == ["EUR 10,000", "EUR 5,000", "EUR 3,000"]  # annual cost, idle seats, value at risk apart
     assert rows[1][3] == "EUR 20,000"  # the investments funding the interchangeable tools
 
@@ -256,6 +261,73 @@ def test_quarter_change_is_the_assessment_as_of_the_previous_quarters_end(
 def test_without_a_baseline_the_report_says_so(pair: tuple[Assessment, Assessment]) -> None:
     text = visible_text(render(pair[0]))
     assert "No change since the end of Q3 2026 can be shown" in text
+
+
+def test_a_baseline_needs_telemetry_over_its_whole_window() -> None:
+    # The window of 2026-09-30 is 2026-09-03 to 2026-09-30: a window that starts before telemetry under-counts.
+    assert baseline_is_known(BASELINE, date(2026, 9, 3))
+    assert baseline_is_known(BASELINE, date(2025, 1, 1))
+    assert not baseline_is_known(BASELINE, date(2026, 9, 4))
+    assert not baseline_is_known(BASELINE, date(2026, 11, 1))  # telemetry only after the quarter's end
+    assert not baseline_is_known(BASELINE, None)  # no telemetry at all
+
+
+def test_changes_are_those_of_the_figures_shown_with_one_minus_sign() -> None:
+    now = replace(assess(facts(AS_OF, 0.7849, 0.3, crm_waste=1000.4, erp_waste=5000.4)), roadmap=ITEMS)
+    before = replace(assess(facts(BASELINE, 0.7851, 0.3, crm_waste=1000.6, erp_waste=5000.4)), roadmap=ITEMS)
+    page = Page(render(now, before))
+    crm = next(r for r in page.tables["change-investments"] if r[0] == "CRM rollout")
+    assert crm[1:4] == ["79%", "78%", f"{MINUS}1 pp"]  # not "0 pp": the change of the figures shown
+    assert crm[6:8] == ["EUR 1,001", "EUR 1,000"]
+    headline = {r[0]: r[1:] for r in page.tables["change-headline"]}
+    assert headline["wasted spend (idle seats)"] == ["EUR 6,001", "EUR 6,001", "EUR 0"]  # 6,001.2 and 6,000.8
+    assert _money_delta(1000.6, 1000.4, "EUR") == f"{MINUS}EUR 1"
+    assert _money_delta(1000.4, 1000.6, "EUR") == "+EUR 1"  # 1,000 -> 1,001, although 0.2 apart
+    assert _pp(0.7851, 0.7849) == f"{MINUS}1 pp" and _pp(0.5, 0.8) == "+30 pp" and _pp(0.5, 0.504) == "0 pp"
+    assert _level_delta(3.24, 3.16) == "0"  # 3.2 and 3.2
+    assert _level_delta(3.26, 3.14) == f"{MINUS}0.2"  # 3.3 and 3.1
+    assert _level_delta(2.0, 3.0) == "+1.0"
+    assert _count_delta(3, 1) == f"{MINUS}2" and _count_delta(1, 3) == "+2" and _count_delta(2, 2) == "0"
+    deltas = [row[-1] for table in ("change-headline", "change-objectives") for row in page.tables[table]]
+    deltas += [row[3] for row in page.tables["change-investments"]]
+    assert not [d for d in deltas if re.match(r"-\s*\w", d)]  # no hyphen-minus: U+2212 throughout
+
+
+def test_money_is_in_each_items_currency(pair: tuple[Assessment, Assessment]) -> None:
+    now = pair[0]
+    s = now.facts.strategy
+    usd = replace(s.investments["inv-erp"], currency="USD")
+    facts_usd = replace(now.facts, strategy=replace(s, investments={**s.investments, "inv-erp": usd}))
+    item = replace(ITEMS[0], currency="USD")
+    page = Page(render(replace(now, facts=facts_usd, roadmap=(item, *ITEMS[1:]))))
+    decision = page.tables["table0"][0]
+    assert decision[3:6] == ["USD 10,000", "USD 5,000", "USD 3,000"]  # annual cost, spend at stake, value at risk
+    roadmap = page.tables["roadmap-items"][0]
+    assert roadmap[2] == "ERP finance" and roadmap[5:7] == ["USD 5,000", "USD 3,000"]
+    assert "idle seats cost USD 5,000 a year" in page.visible  # the ERP card
+
+
+def test_an_annual_cost_in_two_currencies_is_never_added(pair: tuple[Assessment, Assessment]) -> None:
+    now = pair[0]
+    s = now.facts.strategy
+    usd = replace(s.investments["inv-portal"], currency="USD")
+    facts_usd = replace(now.facts, strategy=replace(s, investments={**s.investments, "inv-portal": usd}))
+    page = Page(render(replace(now, facts=facts_usd)))
+    assert page.tables["table0"][1][3] == "EUR 10,000 + USD 10,000"  # Salesforce and Portal
+
+
+def test_unscored_items_show_no_confidence_and_no_money(pair: tuple[Assessment, Assessment]) -> None:
+    unfunded = Item("initiative", "ini-portal", "Self-service portal", "fund_initiative",
+                    "no investment serves this initiative", "ini-portal", owner="Eva Smit",
+                    decision="Fund Self-service portal or drop it from the strategy")  # fmt: skip
+    assert unfunded.priority is None and unfunded.confidence == 0.0
+    page = Page(render(replace(pair[0], roadmap=(*ITEMS, unfunded))))
+    row = page.tables["roadmap-items"][-1]
+    assert row[1:7] == ["fund the initiative or drop it from the strategy", "Self-service portal", "Eva Smit",
+                        "unscored", "-", "-"]  # fmt: skip
+    assert not [cell for cell in row if "%" in cell]  # no "confidence 0%"
+    decision = page.tables["table0"][-1]
+    assert decision[1:6] == ["Fund Self-service portal or drop it from the strategy", "Eva Smit", "-", "-", "-"]
 
 
 def test_every_adoption_chart_shares_one_time_axis(html: str, pair: tuple[Assessment, Assessment]) -> None:
@@ -315,6 +387,20 @@ def test_catalog_names_are_escaped(html: str) -> None:
     assert "<script" not in html
     assert html.count("&lt;script&gt;alert(1)&lt;/script&gt; Portal") >= 4  # change table, card, chart, waste bar
     assert EVIL in visible_text(html)
+
+
+def test_every_test_the_docs_name_exists() -> None:
+    doc = (ROOT / "docs" / "alignment.md").read_text()
+    named = set(re.findall(r"`(test_\w+)`", doc))
+    assert "test_report_change_is_the_assessment_as_of_the_previous_quarters_end" in named
+    defined = {
+        name
+        for path in (ROOT / "tests").rglob("test_*.py")
+        for name in re.findall(r"^def (test_\w+)", path.read_text(), re.M)
+    }
+    assert named <= defined, sorted(named - defined)
+    for path in re.findall(r"`(tests/[\w/]+\.py)`", doc):
+        assert (ROOT / path).exists(), path
 
 
 def test_the_template_ships_with_the_package() -> None:
