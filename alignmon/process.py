@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import TypeVar
 
 import duckdb
@@ -23,6 +24,7 @@ from metrics.exporter import PipelineCollector, serve
 from pipeline.catalog import Catalog, CatalogError, CatalogSource, catalog_files
 from pipeline.consumer import Consumer
 from pipeline.refresh import refresh, sync_catalog
+from pipeline.requests import RequestFolder
 from pipeline.retention import Retention, enforce
 from pipeline.snapshot import publish
 from pipeline.store import Store
@@ -32,6 +34,11 @@ T = TypeVar("T")
 
 FIRST_BACKOFF_S, MAX_BACKOFF_S = 1.0, 60.0  # waits between attempts to start after a transient failure
 LOG_EVERY_S = 60.0  # a transient failure that persists is logged at most this often
+
+
+def requests_folder(settings: Settings) -> Path:
+    """Where `alignmon privacy subject|erase` leave requests for the running pipeline (beside its state)."""
+    return settings.state_dir / "privacy-requests"
 
 
 def open_store(settings: Settings) -> Store:
@@ -85,6 +92,7 @@ class Pipeline:
     store: Store
     consumer: Consumer
     retention: Retention
+    requests: RequestFolder
 
     catalog: CatalogSource | None = None
     _generation: int = -1
@@ -111,7 +119,7 @@ class Pipeline:
         except BaseException:
             store.close()
             raise
-        pipeline = cls(settings, store, consumer, retention)
+        pipeline = cls(settings, store, consumer, retention, RequestFolder(requests_folder(settings)))
         pipeline.find_catalog()
         return pipeline
 
@@ -198,6 +206,9 @@ class Pipeline:
         last_snapshot = time.monotonic() - s.snapshot_interval_s
         while not self.consumer.stopping.is_set():
             changed |= self.consumer.step() > 0
+            if self.requests.pending():  # a data-subject request: answered on the writer's connection, between batches
+                self.consumer.flush()
+                changed |= self.requests.answer_all(self.store.con) > 0
             if time.monotonic() - last_refresh >= s.refresh_interval_s:
                 changed |= self.refresh()
                 last_refresh = time.monotonic()

@@ -1,4 +1,4 @@
-"""`alignmon privacy ...`: the privacy role's commands; `pack` writes the works-council and DPO pack."""
+"""`alignmon privacy ...`: the privacy role's commands: the works-council pack, and data-subject access and erasure."""
 
 # Handlers import their modules lazily so `alignmon --help` stays fast.
 # ruff: noqa: PLC0415
@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -15,7 +16,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     parser = sub.add_parser(
         "privacy",
-        help="Privacy role: the works-council pack (and data-subject commands).",
+        help="Privacy role: the works-council pack, and data-subject access and erasure.",
         description="What the privacy role and the works council need: a description of the running configuration "
         "(docs/privacy.md).",
     )
@@ -51,6 +52,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     pack.set_defaults(handler=_pack)
 
+    for action, verb, about in (
+        ("subject", "access", "Print every stored row about one person as JSON (GDPR art. 15)"),
+        (
+            "erase",
+            "erase",
+            "Delete every stored telemetry row about one person and recompute their days (GDPR art. 17)",
+        ),
+    ):
+        cmd = actions.add_parser(
+            action,
+            help=about + ".",
+            description=about + ". USER is the name as the endpoints send it (OS login, or the agent's --user); "
+            "the command pseudonymises it with ALIGNMON_PSEUDONYM_SECRET, so it runs where the key is. It works on "
+            "the pipeline's file (ALIGNMON_DUCKDB_PATH): directly when the pipeline is stopped, else through the "
+            "running pipeline. Every use is written to the privacy_audit table (who, when, what).",
+        )
+        cmd.add_argument("user", metavar="USER", help="the person's user name, as their endpoints report it")
+        cmd.add_argument(
+            "--timeout", type=float, default=120.0, help="seconds to wait for a running pipeline (default: %(default)s)"
+        )
+        cmd.set_defaults(handler=_subject_handler(verb))
+
 
 def _help(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
@@ -81,4 +104,55 @@ def _pack(args: argparse.Namespace) -> int:
         print(path)
     for warning in built.warnings:
         print(f"warning: {warning}")
+    return 0
+
+
+def _subject_handler(action: str) -> Callable[[argparse.Namespace], int]:
+    return lambda args: _subject(args, action)
+
+
+def _subject(args: argparse.Namespace, action: str) -> int:
+    import getpass
+    import json
+    import sys
+    from datetime import timedelta
+
+    from alignmon.process import requests_folder
+    from alignmon.stack.stack import KAFKA_RETENTION_DAYS
+    from base.errors import AlignmonError, DatabaseInUseError
+    from base.pseudonym import pseudonymise
+    from base.settings import Settings
+    from pipeline.requests import RequestFolder
+    from pipeline.schema import migrate
+    from pipeline.store import connect
+    from pipeline.subject import perform
+
+    settings = Settings()
+    pseudonym = pseudonymise(args.user, settings.pseudonym_key())
+    actor = getpass.getuser()
+    if not settings.duckdb_path.exists():
+        raise AlignmonError(f"{settings.duckdb_path} does not exist: no pipeline has stored anything there")
+    try:
+        con = connect(settings.duckdb_path, advice="")
+    except DatabaseInUseError:  # the pipeline runs: it carries the request out between batches
+        folder = RequestFolder(requests_folder(settings))
+        result = folder.ask(
+            action, pseudonym, actor, args.timeout, lambda: print("asking the running pipeline…", file=sys.stderr)
+        )
+    else:
+        try:
+            migrate(con)
+            result = perform(con, action, pseudonym, actor)
+        finally:
+            con.close()
+    if action == "access":
+        print(json.dumps({"user": args.user, "pseudonym": pseudonym, "rows": result}, indent=2, default=str))
+        return 0
+    days = min(settings.raw_retention_days, KAFKA_RETENTION_DAYS)
+    gone_by = settings.today() + timedelta(days=days)
+    print(
+        f"erased {result['events']:,} raw events and {result['usage_user_daily']:,} daily rows about {args.user} "
+        f"({pseudonym}); the figures are recomputed at the next refresh. Copies in Kafka expire with the topic's "
+        f"retention ({days} days with the local stack's settings): gone by {gone_by}."
+    )
     return 0

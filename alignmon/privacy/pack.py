@@ -378,11 +378,12 @@ def rights(contact: str) -> list[str]:
         f"A person asks {contact} for access to or erasure of their data (GDPR art. 15, 17), or objects (art. 21).",
         "The privacy role checks the person's identity; the key holder runs the command (the user name is "
         "pseudonymised with the key, so the command needs the key).",
-        "Access: `alignmon privacy subject USER` prints every stored row about that person across the pipeline's "
-        "store and the raw history, as JSON, for the answer to the person.",
-        "Erasure: `alignmon privacy erase USER` deletes those rows in one transaction and recomputes the affected "
-        "days; events still queued in Kafka expire with the topic's retention, and the command says by when.",
-        "Both commands write an audit record (who, when, what) to an append-only table the privacy role reads.",
+        "Access: `alignmon privacy subject USER` prints every row the pipeline stores about that person (raw "
+        "events, daily rollups, their directory row), as JSON, for the answer to the person.",
+        "Erasure: `alignmon privacy erase USER` deletes their telemetry in one transaction and recomputes the "
+        "affected days; copies still in Kafka expire with the topic's retention, and the command says by when.",
+        "Both commands write an audit record (who, when, what) to the privacy_audit table, which nothing updates or "
+        "deletes; both work while the pipeline runs.",
         "The answer goes to the person within one month (GDPR art. 12(3)).",
     ]
 

@@ -56,6 +56,11 @@ CREATE TABLE IF NOT EXISTS usage_user_daily (
     department VARCHAR,
     PRIMARY KEY (day, "user", app)
 );
+-- Every data-subject access and erasure (pipeline/subject.py): who, when, what; nothing updates or deletes it.
+CREATE TABLE IF NOT EXISTS privacy_audit (
+    done_at TIMESTAMPTZ NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL, subject VARCHAR NOT NULL,
+    detail VARCHAR NOT NULL
+);
 -- What retention deleted, run by run (pipeline/retention.py): kept across versions, the audit of deletions.
 CREATE TABLE IF NOT EXISTS retention_runs (
     run_at TIMESTAMPTZ NOT NULL, raw_from DATE NOT NULL, daily_from DATE NOT NULL,

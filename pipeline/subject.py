@@ -1,0 +1,74 @@
+"""Data-subject rights (GDPR art. 15 and 17) on the pipeline's own file: every row about one person, or none.
+
+A person is known here only by their pseudonym (the caller computes it with the key). Each access and erasure is
+written to `privacy_audit`, which nothing updates or deletes (retention leaves it alone): who, when, what.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import duckdb
+
+from base.errors import AlignmonError
+from pipeline.transaction import transaction
+
+# The tables that hold rows about one person (a `user` column holding their pseudonym).
+PERSONAL = ("events", "usage_user_daily")
+
+
+class UnknownSubjectError(AlignmonError):
+    """No stored row is about this person."""
+
+
+def rows_of(con: duckdb.DuckDBPyConnection, pseudonym: str) -> dict[str, list[dict[str, Any]]]:
+    """Every stored row about the person, by table (the directory's row included: their department)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for table in (*PERSONAL, "directory"):
+        cur = con.execute(f'SELECT * FROM {table} WHERE "user" = ? ORDER BY ALL', [pseudonym])
+        columns = [d[0] for d in cur.description]
+        out[table] = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+    return out
+
+
+def _audit(con: duckdb.DuckDBPyConnection, actor: str, action: str, pseudonym: str, counts: dict[str, int]) -> None:
+    con.execute("INSERT INTO privacy_audit VALUES (now(), ?, ?, ?, ?)", [actor, action, pseudonym, json.dumps(counts)])
+
+
+def access(con: duckdb.DuckDBPyConnection, pseudonym: str, actor: str) -> dict[str, list[dict[str, Any]]]:
+    """The person's rows (art. 15), audited; UnknownSubjectError when there are none."""
+    found = rows_of(con, pseudonym)
+    if not any(found[t] for t in PERSONAL):
+        raise UnknownSubjectError(f"no stored telemetry is about {pseudonym}: check the name and the pseudonym key")
+    with transaction(con):
+        _audit(con, actor, "access", pseudonym, {t: len(r) for t, r in found.items()})
+    return found
+
+
+def erase(con: duckdb.DuckDBPyConnection, pseudonym: str, actor: str) -> dict[str, int]:
+    """Delete the person's telemetry rows (art. 17) in one transaction, audited, and mark the days they touched for
+    recomputation (the next refresh no longer counts them). The directory is HR's feed and stays as it is."""
+    with transaction(con):
+        row = con.execute('SELECT min(day) FROM usage_user_daily WHERE "user" = ?', [pseudonym]).fetchone()
+        first: date | None = row[0] if row else None  # the figures come from the rollups: recompute from here
+        counts: dict[str, int] = {}
+        for table in PERSONAL:
+            deleted = con.execute(f'DELETE FROM {table} WHERE "user" = ?', [pseudonym]).fetchone()
+            counts[table] = int(deleted[0]) if deleted else 0
+        if not any(counts.values()):
+            raise UnknownSubjectError(f"no stored telemetry is about {pseudonym}: nothing erased")
+        if first is not None:
+            con.execute("UPDATE refresh_state SET dirty_from = least(coalesce(dirty_from, $d), $d)", {"d": first})
+        _audit(con, actor, "erase", pseudonym, counts)
+    return counts
+
+
+def perform(con: duckdb.DuckDBPyConnection, action: str, pseudonym: str, actor: str) -> Any:
+    """`access` or `erase`, as the CLI and the running pipeline's request folder both call it."""
+    if action == "access":
+        return access(con, pseudonym, actor)
+    if action == "erase":
+        return erase(con, pseudonym, actor)
+    raise AlignmonError(f"unknown data-subject action {action!r}")

@@ -1,0 +1,170 @@
+"""Data-subject access and erasure on a real DuckDB file, through the CLI: stopped pipeline and running one."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from base.directory import parse_directory
+from base.pseudonym import pseudonymise
+from pipeline.batch import Record, decode
+from pipeline.catalog import load_catalog
+from pipeline.refresh import refresh, sync_catalog
+from pipeline.requests import RequestFolder
+from pipeline.store import Store
+from tests.support.events import KEY, focus
+
+AS_OF = date(2026, 11, 20)
+CATALOG = """
+applications:
+  - {id: teams, name: Teams, capability: chat, match: {names: [teams.exe]}}
+objectives:
+  - id: work
+    name: Work
+    initiatives:
+      - id: comms
+        name: Comms
+        domain: it_strategy
+        perspective: technology_transformation
+        investments:
+          - id: inv-teams
+            name: Teams
+            applications: [teams]
+            annual_cost: 1000
+            currency: EUR
+            owner: {name: Owner, email: owner@example.org}
+            go_live: 2026-01-01
+            target_ratio: 0.8
+            target_date: 2026-12-31
+"""
+PEOPLE = ("alice", "bob", "carol", "dave", "erin")
+
+
+def _fleet(tmp: Path) -> tuple[Path, Any]:
+    """A stopped pipeline's file: five people on Teams for ten days; refreshed."""
+    (tmp / "catalog").mkdir()
+    (tmp / "catalog" / "catalog.yaml").write_text(CATALOG)
+    directory = parse_directory("user,department\n" + "".join(f"{p},Sales\n" for p in PEOPLE), KEY)
+    store = Store(tmp / "pipeline.duckdb")
+    events = [
+        focus(n * 100 + back, who, "teams.exe", AS_OF - timedelta(days=back), 30)
+        for n, who in enumerate(PEOPLE)
+        for back in range(10)
+    ]
+    produced = int(time.time() * 1000)
+    store.write(decode([Record("t", 0, i, produced, e) for i, e in enumerate(events)]))
+    catalog = load_catalog(tmp / "catalog", directory)
+    sync_catalog(store.con, catalog)
+    refresh(store.con, catalog, AS_OF)
+    store.close()
+    return tmp / "pipeline.duckdb", catalog
+
+
+def _env(db: Path, tmp: Path) -> dict[str, str]:
+    return {
+        "ALIGNMON_DUCKDB_PATH": str(db),
+        "ALIGNMON_PSEUDONYM_SECRET": KEY.decode(),
+        "ALIGNMON_STATE_DIR": str(tmp / "state"),
+        "ALIGNMON_AS_OF": AS_OF.isoformat(),
+    }
+
+
+def _count(db: Path, sql: str) -> Any:
+    store = Store(db)
+    try:
+        return store.con.execute(sql).fetchall()
+    finally:
+        store.close()
+
+
+def test_access_and_erasure_of_one_person_on_a_stopped_pipelines_file(alignmon: Any, tmp_path: Path) -> None:
+    db, catalog = _fleet(tmp_path)
+    env = _env(db, tmp_path)
+    alice = pseudonymise("alice", KEY)
+
+    seen = alignmon.run(["privacy", "subject", "Alice "], env)  # the name as endpoints send it: case, spaces
+    assert seen.returncode == 0, seen.stderr
+    report = json.loads(seen.stdout)
+    assert report["pseudonym"] == alice
+    assert len(report["rows"]["events"]) == 10 and len(report["rows"]["usage_user_daily"]) == 10
+    assert report["rows"]["directory"] == [{"user": alice, "department": "Sales"}]
+    assert {r["user"] for rows in report["rows"].values() for r in rows} == {alice}  # nobody else's rows
+
+    erased = alignmon.run(["privacy", "erase", "alice"], env)
+    assert erased.returncode == 0, erased.stderr
+    assert "erased 10 raw events and 10 daily rows about alice" in erased.stdout
+    assert "gone by 2026-11-27" in erased.stdout  # Kafka's week with the default raw retention
+    assert _count(db, f"SELECT count(*) FROM events WHERE \"user\" = '{alice}'") == [(0,)]
+    assert _count(db, f"SELECT count(*) FROM usage_user_daily WHERE \"user\" = '{alice}'") == [(0,)]
+    assert _count(db, 'SELECT count(DISTINCT "user") FROM usage_user_daily') == [(4,)]  # the others stay
+    # The next refresh no longer counts her: 4 of the 5 in Sales are active.
+    store = Store(db)
+    try:
+        refresh(store.con, catalog, AS_OF)
+        assert store.con.execute("SELECT mau, active_target FROM adoption_current").fetchall() == [(4, 4)]
+        audit = store.con.execute("SELECT action, subject, detail FROM privacy_audit ORDER BY done_at").fetchall()
+    finally:
+        store.close()
+    assert [(a, s) for a, s, _ in audit] == [("access", alice), ("erase", alice)]
+    assert json.loads(audit[1][2]) == {"events": 10, "usage_user_daily": 10}
+
+    # An unknown person, or one already erased: said so, nothing changed, nothing audited.
+    for who in ("mallory", "alice"):
+        again = alignmon.run(["privacy", "erase", who], env)
+        assert again.returncode == 1
+        assert "no stored telemetry is about" in again.stderr and "nothing erased" in again.stderr
+    assert _count(db, "SELECT count(*) FROM privacy_audit") == [(2,)]
+    assert _count(db, "SELECT count(*) FROM events") == [(40,)]
+
+
+def test_a_running_pipeline_answers_the_request_between_batches(tmp_path: Path) -> None:
+    """The CLI cannot open the file the pipeline holds: it leaves a request, the pipeline performs and answers it."""
+    db, _catalog = _fleet(tmp_path)
+    env = _env(db, tmp_path)
+    store = Store(db)  # this process holds the file, as the pipeline does
+    folder = RequestFolder(tmp_path / "state" / "privacy-requests")
+    stop = threading.Event()
+
+    def pipeline() -> None:  # what alignmon.process.Pipeline._loop does with the writer's connection
+        while not stop.is_set():
+            folder.answer_all(store.con)
+            stop.wait(0.1)
+
+    server = threading.Thread(target=pipeline, daemon=True)
+    server.start()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "alignmon.cli", "privacy", "erase", "bob"],
+            env={**__import__("os").environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "asking the running pipeline" in result.stderr
+        assert "erased 10 raw events and 10 daily rows about bob" in result.stdout
+        bob = pseudonymise("bob", KEY)
+        stop.set()
+        server.join(timeout=10)
+        assert store.con.execute(f"SELECT count(*) FROM events WHERE \"user\" = '{bob}'").fetchall() == [(0,)]
+        assert store.con.execute("SELECT action, subject FROM privacy_audit").fetchall() == [("erase", bob)]
+        assert folder.pending() == [] and not list(folder.path.glob("*.answer.json"))  # nothing left behind
+    finally:
+        stop.set()
+        store.close()
+
+
+def test_a_pipeline_that_does_not_answer_withdraws_the_request(tmp_path: Path) -> None:
+    folder = RequestFolder(tmp_path / "requests")
+    with pytest.raises(Exception, match="did not answer within 0 s"):
+        folder.ask("erase", "u_x", "me", timeout_s=0.0)
+    assert folder.pending() == []
