@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from base.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,10 +70,60 @@ def _rules(args: argparse.Namespace) -> int:
     return rulegen.main(argv)
 
 
-def _routing(args: argparse.Namespace) -> int:
+def _check_delivery(settings: Settings, webhook: str) -> None:
+    """Refuse a site's routing that would drop alerts or that Alertmanager cannot log in with; say what to pass."""
     from base.errors import AlignmonError  # noqa: PLC0415
+
+    mail = bool(settings.smtp_smarthost)
+    if not mail and not webhook:
+        raise AlignmonError(
+            "nothing would be delivered: give --smtp-smarthost (or ALIGNMON_SMTP_SMARTHOST) or --webhook-url"
+        )
+    if not mail:
+        mail_only = [
+            flag
+            for flag, value in (
+                ("--itops-email", settings.itops_email),
+                ("--smtp-username", settings.smtp_username),
+                ("--smtp-password-file", settings.smtp_password_file),
+            )
+            if value
+        ]
+        if mail_only:
+            raise AlignmonError(
+                f"{', '.join(mail_only)} given without a mail relay, so no e-mail would be sent: give "
+                "--smtp-smarthost (or ALIGNMON_SMTP_SMARTHOST), or leave them out for a webhook-only configuration"
+            )
+    if mail and not settings.itops_email and not webhook:
+        raise AlignmonError(
+            "IT operations would get nothing: pipeline, gateway and shadow-IT alerts need --itops-email "
+            "(or ALIGNMON_ITOPS_EMAIL) or --webhook-url"
+        )
+    if settings.smtp_username and not settings.smtp_password_file:
+        raise AlignmonError(
+            f"--smtp-username {settings.smtp_username} needs --smtp-password-file (or ALIGNMON_SMTP_PASSWORD_FILE), "
+            "the file Alertmanager reads the SMTP password from"
+        )
+    if settings.smtp_password_file and not settings.smtp_username:
+        raise AlignmonError(
+            "--smtp-password-file needs --smtp-username (or ALIGNMON_SMTP_USERNAME): "
+            "the relay's login for that password"
+        )
+    if settings.smtp_password_file:
+        path = settings.smtp_password_file
+        try:
+            password = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AlignmonError(
+                f"--smtp-password-file {path}: cannot read it ({exc}); give a readable file holding the SMTP password"
+            ) from exc
+        if not password:
+            raise AlignmonError(f"--smtp-password-file {path} is empty; put the SMTP password in it")
+
+
+def _routing(args: argparse.Namespace) -> int:
     from base.settings import Settings  # noqa: PLC0415
-    from metrics.routing import config_from_settings  # noqa: PLC0415
+    from metrics.routing import SITE_BY, config_from_settings  # noqa: PLC0415
 
     settings = Settings()
     # The webhook's default is the demo's own inbox: a site's routing gets one only when asked for.
@@ -89,10 +144,15 @@ def _routing(args: argparse.Namespace) -> int:
     chosen = settings.model_copy(
         update={"alert_webhook_url": webhook, **{k: v for k, v in flags.items() if v is not None}}
     )
-    if not chosen.smtp_smarthost and not webhook:
-        raise AlignmonError(
-            "nothing would be delivered: give --smtp-smarthost (or ALIGNMON_SMTP_SMARTHOST) or --webhook-url"
-        )
-    args.output.write_text(config_from_settings(chosen, group_wait="30s", group_interval="5m"), encoding="utf-8")
+    _check_delivery(chosen, webhook)
+    text = config_from_settings(chosen, group_wait="30s", group_interval="5m", rendered_by=SITE_BY)
+    args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}; check it with: amtool check-config {args.output}")
+    if not chosen.runbook_url:
+        print(
+            "warning: no --runbook-url (ALIGNMON_RUNBOOK_URL): the mails link the runbooks at "
+            f"{chosen.runbook_base()}, a file on this machine that readers elsewhere cannot open; "
+            "publish docs/runbooks.md and pass its URL",
+            file=sys.stderr,
+        )
     return 0

@@ -2,7 +2,8 @@
 
 `alertmanager_config()` renders it; metrics/alertmanager/alertmanager.yml is that rendering with
 DEFAULTS (`python -m metrics.routing` rewrites it, `--check` fails when it is stale), and
-`config_from_settings()` is what the local stack runs. The e-mail templates are inline, so the
+`config_from_settings()` is what the local stack and `alignmon alerts routing` (metrics/commands.py) write;
+each names who rendered it and its receivers in the header comment. The e-mail templates are inline, so the
 rendered text works wherever it is written, with no template files. The figures in a mail are the
 alert's annotations, rendered by Prometheus (metrics/rulegen.py); the links come from here.
 """
@@ -49,13 +50,18 @@ DEFAULT_LINKS = MailLinks(
     report="https://reports.example.org/alignmon/latest.html",
 )
 
-HEADER = """\
-# Alertmanager configuration for alignmon, rendered by metrics.routing.alertmanager_config():
-# regenerate with `python -m metrics.routing`, do not edit by hand. This shipped copy uses
-# placeholders: a local mail relay (localhost:25, no TLS, no authentication), alignmon@example.org
-# as sender, an example webhook, itops@example.org, and example.org links to the report and the
-# runbooks; render your own with the real values (the local stack renders it from ALIGNMON_* settings).
-#
+# The shipped file's note: what its placeholders are (a site's own file names its real receivers instead).
+SHIPPED_NOTE = """\
+This shipped copy uses placeholders: a local mail relay (localhost:25, no TLS, no authentication),
+alignmon@example.org as sender, an example webhook, itops@example.org, and example.org links to the report
+and the runbooks. Render your site's own with `alignmon alerts routing` (the local stack renders it from
+the ALIGNMON_* settings).
+"""
+SHIPPED_BY = "`python -m metrics.routing`"
+SITE_BY = "`alignmon alerts routing`"
+LOCAL_STACK_BY = "the local stack, from the ALIGNMON_* settings"
+
+ROUTING_NOTES = """\
 # - Adoption alerts (audience=owner) go to the investment's owner: e-mail to the alert's
 #   owner_email label (from the catalog) and the webhook. Without an owner_email they fall back
 #   to IT operations.
@@ -66,6 +72,41 @@ HEADER = """\
 #   AdoptionForecastMissesTarget is inhibited.
 # Check with: amtool check-config <this file>
 """
+
+
+def _delivery(receiver: dict[str, Any]) -> str:
+    """What one receiver of the configuration sends, in words."""
+    ways = [
+        "e-mail to each alert's owner_email" if "owner_email" in c["to"] else f"e-mail to {c['to']}"
+        for c in receiver.get("email_configs", [])
+    ]
+    ways += [f"webhook {c['url']}" for c in receiver.get("webhook_configs", [])]
+    return ", ".join(ways) or "nothing (no e-mail, no webhook)"
+
+
+def _smtp(glob: dict[str, Any]) -> str:
+    if "smtp_smarthost" not in glob:
+        return "no mail relay, so no e-mail"
+    tls = "STARTTLS required" if glob["smtp_require_tls"] else "no TLS required"
+    login = glob.get("smtp_auth_username")
+    auth = f"SMTP login {login}" if login else "no SMTP login"
+    if "smtp_auth_password_file" in glob:
+        auth += f", password read from {glob['smtp_auth_password_file']}"
+    return f"through {glob['smtp_smarthost']} from {glob['smtp_from']}, {tls}, {auth}"
+
+
+def header(config: dict[str, Any], rendered_by: str, note: str = "") -> str:
+    """The comment on top of a rendered configuration: who rendered it, its receivers, and how it routes."""
+    lines = [
+        f"Alertmanager configuration for alignmon, rendered by {rendered_by}.",
+        "Do not edit by hand: render it again.",
+    ]
+    lines += note.splitlines()
+    lines.append("Receivers:")
+    lines += [f"- {r['name']}: {_delivery(r)}" for r in config["receivers"]]
+    lines.append(f"Mail: {_smtp(config['global'])}.")
+    lines.append("")
+    return "".join(f"# {line}".rstrip() + "\n" for line in lines) + ROUTING_NOTES
 
 
 def _owner_text(links: MailLinks) -> str:
@@ -146,10 +187,13 @@ def alertmanager_config(  # noqa: PLR0917 (the signature the end-to-end tests ca
     smtp_username: str | None = None,
     smtp_password_file: Path | str | None = None,
     links: MailLinks = DEFAULT_LINKS,
+    rendered_by: str = "metrics.routing.alertmanager_config()",
+    note: str = "",
 ) -> str:
     """alertmanager.yml text: owner e-mail + webhook for adoption alerts, IT operations for the rest.
 
-    No smarthost: no e-mail at all; no webhook_url: e-mail only. Example, for a test stack with an SMTP sink:
+    No smarthost: no e-mail at all; no webhook_url: e-mail only. The header comment says who rendered it
+    (`rendered_by`), adds `note` and names the receivers. Example, for a test stack with an SMTP sink:
     `alertmanager_config("127.0.0.1:2525", "alignmon@test", None, "ops@test", group_wait="1s", group_interval="1s")`.
     """
     glob: dict[str, Any] = {}
@@ -203,11 +247,15 @@ def alertmanager_config(  # noqa: PLR0917 (the signature the end-to-end tests ca
             _receiver(ITOPS_RECEIVER, itops_email if mail else None, ITOPS_SUBJECT, _itops_text(links), webhook_url),
         ],
     }
-    return HEADER + yaml.dump(config, Dumper=_Dumper, sort_keys=False, width=10_000, allow_unicode=True)
+    body = yaml.dump(config, Dumper=_Dumper, sort_keys=False, width=10_000, allow_unicode=True)
+    return header(config, rendered_by, note) + body
 
 
-def config_from_settings(settings: Settings, group_wait: str = "2s", group_interval: str = "10s") -> str:
-    """The local stack's configuration: the shipped routing with the ALIGNMON_* mail, webhook and link settings."""
+def config_from_settings(
+    settings: Settings, group_wait: str = "2s", group_interval: str = "10s", *, rendered_by: str = LOCAL_STACK_BY
+) -> str:
+    """The local stack's configuration (or, with `rendered_by=SITE_BY`, a site's): the shipped routing with the
+    ALIGNMON_* mail, webhook and link settings."""
     return alertmanager_config(
         settings.smtp_smarthost,
         settings.smtp_from,
@@ -219,6 +267,7 @@ def config_from_settings(settings: Settings, group_wait: str = "2s", group_inter
         smtp_username=settings.smtp_username,
         smtp_password_file=settings.smtp_password_file.resolve() if settings.smtp_password_file else None,
         links=MailLinks(settings.grafana_url.rstrip("/"), settings.runbook_base(), settings.report_url),
+        rendered_by=rendered_by,
     )
 
 
@@ -239,7 +288,14 @@ _Dumper.add_representer(str, _str)
 def default_alertmanager_config() -> str:
     """The shipped metrics/alertmanager/alertmanager.yml: the rendering with DEFAULTS."""
     d = DEFAULTS
-    return alertmanager_config(d["smtp_smarthost"], d["smtp_from"], d["webhook_url"], d["itops_email"])
+    return alertmanager_config(
+        d["smtp_smarthost"],
+        d["smtp_from"],
+        d["webhook_url"],
+        d["itops_email"],
+        rendered_by=SHIPPED_BY,
+        note=SHIPPED_NOTE,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

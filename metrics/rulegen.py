@@ -83,15 +83,25 @@ STATUS_TEXT = query(
     missing="",
 )
 # Target departments below today's planned ratio, lowest first, with their adoption. The exporter drops
-# departments under k people, so this is k-safe.
+# departments under k people, so this is k-safe. When none is below plan it says so; when the investment has no
+# per-department figures at all (none exported), it says that instead of "none".
+_NO_LAGGING = query(
+    "count(alignmon_department_adoption_ratio{investment=%q})",
+    "investment",
+    "none",
+    missing="unknown (no per-department figures)",
+)
 LAGGING = query(
     "sort((alignmon_department_adoption_ratio{investment=%q} < on (investment) group_left () "
     "alignmon_investment_planned_ratio) * 100)",
     "investment",
     '{{ range $i, $d := . }}{{ if $i }}, {{ end }}{{ $d | label "department" }} {{ $d | value | printf "%.0f %%" }}'
     "{{ end }}",
-    missing="none (departments under k people are never named, for privacy)",
+    missing=_NO_LAGGING,
 )
+# Waste needs known use: seats nobody is seen using are not idle while coverage is too thin to tell (status
+# unknown) or before go-live (not_started). Missing data is not zero use (docs/metrics.md, "Data completeness").
+WASTE_SKIP_STATUSES = ("not_started", "unknown")
 
 
 def with_owner(metric: str) -> str:
@@ -272,7 +282,8 @@ def adoption_alerts(t: Thresholds) -> list[AlertSpec]:
             a.waste,
             f"{with_owner('alignmon_investment_wasted_spend')} > {a.waste.min_wasted_spend:g}\n"
             f"and on (investment) {RENEWAL_DAYS} <= {a.waste.renewal_within_days:g}\n"
-            f"and on (investment) {RENEWAL_DAYS} >= 0",
+            f"and on (investment) {RENEWAL_DAYS} >= 0\n"
+            f"unless on (investment) ({_status_is(WASTE_SKIP_STATUSES)})",
             owner,
             f"{{{{ $labels.name }}}}: {_money('alignmon_investment_wasted_spend')} a year on unused seats, "
             f"renewal on {renewal_date}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -71,9 +72,54 @@ def _routes_to(config: Path, receiver: str, labels: dict[str, str]) -> bool:
 
 def test_shipped_file_is_the_rendering_with_the_documented_defaults() -> None:
     assert routing.ALERTMANAGER_YML.read_text() == routing.alertmanager_config(
-        "localhost:25", "alignmon@example.org", "http://alert-webhook.example.org/alignmon", "itops@example.org"
+        "localhost:25",
+        "alignmon@example.org",
+        "http://alert-webhook.example.org/alignmon",
+        "itops@example.org",
+        rendered_by=routing.SHIPPED_BY,
+        note=routing.SHIPPED_NOTE,
     )
     assert routing.main(["--check"]) == 0
+
+
+def _header(text: str) -> str:
+    return "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+
+
+def test_each_rendering_says_who_rendered_it_and_names_its_receivers(alignmon: Any, tmp_path: Path) -> None:
+    """The placeholder note is the shipped file's alone; a site's file and the local stack's name their receivers."""
+    shipped = _header(routing.ALERTMANAGER_YML.read_text())
+    assert "# Alertmanager configuration for alignmon, rendered by `python -m metrics.routing`.\n" in shipped
+    assert "This shipped copy uses placeholders" in shipped
+    assert "# - itops: e-mail to itops@example.org, webhook http://alert-webhook.example.org/alignmon\n" in shipped
+
+    password = tmp_path / "smtp-password"
+    password.write_text("s3cret\n")
+    out = tmp_path / "alertmanager.yml"
+    args = ["alerts", "routing", "--smtp-smarthost", "relay.corp.example:587", "--smtp-from", "am@corp.example",
+            "--smtp-username", "alignmon", "--smtp-password-file", str(password), "--itops-email",
+            "itops@corp.example", "--runbook-url", "https://wiki.corp.example/runbooks.md",
+            "--output", str(out)]  # fmt: skip
+    assert alignmon.run(args, {}).returncode == 0
+    site = _header(out.read_text())
+    assert "# Alertmanager configuration for alignmon, rendered by `alignmon alerts routing`.\n" in site
+    assert "placeholder" not in site and "python -m metrics.routing" not in site and "example.org" not in site
+    assert "# - investment-owner: e-mail to each alert's owner_email\n" in site
+    assert "# - itops: e-mail to itops@corp.example\n" in site
+    assert (
+        "# Mail: through relay.corp.example:587 from am@corp.example, STARTTLS required, SMTP login alignmon, "
+        f"password read from {password}.\n" in site
+    )
+    assert "s3cret" not in out.read_text()
+
+    from alignmon.stack.stack import StackConfig
+    from base.settings import Settings
+
+    local = _header(StackConfig.from_settings(Settings(state_dir=tmp_path)).alertmanager_yaml)
+    assert "rendered by the local stack, from the ALIGNMON_* settings.\n" in local
+    assert "placeholder" not in local
+    assert "# - investment-owner: webhook http://127.0.0.1:19095/alerts\n" in local
+    assert "# Mail: no mail relay, so no e-mail.\n" in local
 
 
 def test_check_flags_a_stale_file(tmp_path: Path) -> None:
@@ -543,17 +589,20 @@ def test_alerts_routing_writes_a_sites_configuration_from_flags_and_settings(ali
     """`alignmon alerts routing`: authenticated SMTP, links, no demo webhook unless asked; no delivery is refused."""
     out = tmp_path / "alertmanager.yml"
     env = {"ALIGNMON_GRAFANA_URL": "https://grafana.corp.example", "ALIGNMON_SMTP_FROM": "alignmon@corp.example"}
+    password = tmp_path / "smtp-password"
+    password.write_text("s3cret\n")
     args = ["alerts", "routing", "--smtp-smarthost", "relay.corp.example:587", "--smtp-username", "alignmon",
-            "--smtp-password-file", "/etc/alignmon/smtp-password", "--itops-email", "itops@corp.example",
+            "--smtp-password-file", str(password), "--itops-email", "itops@corp.example",
             "--runbook-url", "https://wiki.corp.example/runbooks.md", "--output", str(out)]  # fmt: skip
     result = alignmon.run(args, env)
     assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr  # the runbook URL is given
     assert _amtool("check-config", str(out)).returncode == 0
     config = yaml.safe_load(out.read_text())
     assert config["global"]["smtp_smarthost"] == "relay.corp.example:587"
     assert config["global"]["smtp_from"] == "alignmon@corp.example"  # from the setting
     assert config["global"]["smtp_auth_username"] == "alignmon"
-    assert config["global"]["smtp_auth_password_file"] == "/etc/alignmon/smtp-password"
+    assert config["global"]["smtp_auth_password_file"] == str(password)
     assert config["global"]["smtp_require_tls"] is True
     assert "webhook_configs" not in out.read_text()  # the demo's inbox is not a site's default
     assert "https://grafana.corp.example/d/" in out.read_text()
@@ -563,3 +612,97 @@ def test_alerts_routing_writes_a_sites_configuration_from_flags_and_settings(ali
     assert refused.returncode == 1
     assert "nothing would be delivered" in refused.stderr
     assert not (tmp_path / "none.yml").exists()
+
+
+def _clean_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("ALIGNMON_")]:
+        monkeypatch.delenv(name)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        # A relay but nobody for IT operations and no webhook: pipeline, gateway and shadow-IT alerts go nowhere.
+        ([], "IT operations would get nothing: pipeline, gateway and shadow-IT alerts need --itops-email"),
+        (["--itops-email", "ops@corp.example", "--smtp-username", "alignmon"], "needs --smtp-password-file"),
+        (["--itops-email", "ops@corp.example", "--smtp-password-file", "{password}"], "needs --smtp-username"),
+        (
+            ["--itops-email", "ops@corp.example", "--smtp-username", "alignmon", "--smtp-password-file", "{missing}"],
+            "cannot read it",
+        ),
+        (
+            ["--itops-email", "ops@corp.example", "--smtp-username", "alignmon", "--smtp-password-file", "{tmp}"],
+            "cannot read it",  # a directory, not a file
+        ),
+        (
+            ["--itops-email", "ops@corp.example", "--smtp-username", "alignmon", "--smtp-password-file", "{empty}"],
+            "is empty",
+        ),
+    ],
+    ids=[
+        "no-itops-receiver",
+        "username-without-password",
+        "password-without-username",
+        "missing-password-file",
+        "unreadable-password-file",
+        "empty-password-file",
+    ],
+)
+def test_alerts_routing_refuses_a_relay_configuration_that_drops_alerts_or_cannot_log_in(
+    extra: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alignmon.cli import main
+
+    _clean_settings(monkeypatch)
+    (tmp_path / "password").write_text("s3cret")
+    (tmp_path / "empty").write_text("\n")
+    paths = {
+        "password": tmp_path / "password",
+        "missing": tmp_path / "nope",
+        "tmp": tmp_path,
+        "empty": tmp_path / "empty",
+    }
+    out = tmp_path / "alertmanager.yml"
+    args = ["alerts", "routing", "--smtp-smarthost", "relay.corp.example:587", "--output", str(out)]
+    assert main([*args, *(a.format(**paths) for a in extra)]) == 1
+    error = capsys.readouterr().err
+    assert message in error, error
+    assert not out.exists()
+
+
+def test_alerts_routing_refuses_mail_flags_without_a_relay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alignmon.cli import main
+
+    _clean_settings(monkeypatch)
+    out = tmp_path / "alertmanager.yml"
+    args = ["alerts", "routing", "--webhook-url", "http://hooks.corp.example/x", "--itops-email", "ops@corp.example"]
+    assert main([*args, "--output", str(out)]) == 1
+    assert "--itops-email given without a mail relay" in capsys.readouterr().err
+    assert not out.exists()
+    # Without the e-mail flag it is a valid webhook-only configuration; a webhook alone serves IT operations too.
+    assert main(["alerts", "routing", "--webhook-url", "http://hooks.corp.example/x", "--output", str(out)]) == 0
+    assert main(["alerts", "routing", "--smtp-smarthost", "relay:25", "--webhook-url", "http://h/x", "--output",
+                 str(out)]) == 0  # fmt: skip
+
+
+def test_alerts_routing_warns_when_the_runbook_link_is_a_local_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alignmon.cli import main
+
+    _clean_settings(monkeypatch)
+    out = tmp_path / "alertmanager.yml"
+    args = ["alerts", "routing", "--smtp-smarthost", "relay:25", "--itops-email", "ops@corp.example"]
+    assert main([*args, "--output", str(out)]) == 0
+    err = capsys.readouterr().err
+    shipped = (ROOT / "docs" / "runbooks.md").as_uri()
+    assert f"warning: no --runbook-url (ALIGNMON_RUNBOOK_URL): the mails link the runbooks at {shipped}" in err
+    assert "readers elsewhere cannot open" in err
+    assert f"{shipped}#" in out.read_text()  # written all the same
+    # Given by flag or by setting, no warning.
+    assert main([*args, "--runbook-url", "https://wiki.corp.example/runbooks.md", "--output", str(out)]) == 0
+    monkeypatch.setenv("ALIGNMON_RUNBOOK_URL", "https://wiki.corp.example/runbooks.md")
+    assert main([*args, "--output", str(out)]) == 0
+    assert "warning" not in capsys.readouterr().err

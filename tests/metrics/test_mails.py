@@ -196,3 +196,46 @@ def test_a_resolved_mail_says_which_investment_recovered(tmp_path: Path) -> None
 def test_without_a_report_url_the_mail_has_no_report_line() -> None:
     text = routing.alertmanager_config("smtp.test:25", "a@test", None, "ops@test", links=LINKS._replace(report=None))
     assert "Report:" not in text and LINKS.grafana in text
+
+
+def _expected_alerts() -> list[tuple[str, str, dict[str, str], dict[str, str]]]:
+    """(test name, alertname, labels, annotations) of every alert the promtool tests expect to fire."""
+    return [
+        (group["name"], case["alertname"], alert["exp_labels"], alert.get("exp_annotations", {}))
+        for path in PROMTOOL_TESTS
+        for group in yaml.safe_load(path.read_text())["tests"]
+        for case in group.get("alert_rule_test", [])
+        for alert in case.get("exp_alerts") or []
+    ]
+
+
+def test_the_waste_mail_has_consistent_figures_and_a_plausible_renewal_date() -> None:
+    """Wasted spend = (seats - active) x annual cost / seats (docs/metrics.md), and a renewal date in our era."""
+    annotations = EXAMPLES["LicenceWasteBeforeRenewal"]["annotations"]
+    text = annotations["description"]
+    seats_used = re.search(r"(\d+) seats, (\d+) % of them used \((\d+) people active", text)
+    money = re.search(r"Annual cost EUR ([\d,]+); spend on unused seats EUR ([\d,]+) a year", text)
+    renewal = re.search(r"renews on ((\d{4})-\d\d-\d\d), in (\d+) days", text)
+    assert seats_used and money and renewal, text
+    seats, used_pct, active = (int(g) for g in seats_used.groups())
+    cost, wasted = (int(g.replace(",", "")) for g in money.groups())
+    assert active * 100 // seats == used_pct
+    assert wasted == (seats - active) * cost // seats  # 60 idle seats x EUR 200 = EUR 12,000
+    assert int(renewal[2]) >= 2026 and 0 <= int(renewal[3]) <= 90
+    assert annotations["summary"].endswith(f"renewal on {renewal[1]}")
+
+
+def test_the_lagging_departments_line_says_none_only_when_departments_are_known() -> None:
+    """No department below plan: "none"; no per-department figures at all: "unknown". Never a privacy excuse."""
+    lines = {
+        (test, labels["investment"]): line
+        for test, _alert, labels, annotations in _expected_alerts()
+        for line in annotations.get("description", "").splitlines()
+        if line.startswith("Target departments below plan:")
+    }
+    # bi's one exported department is above plan; in the forecast test bi exports no department at all.
+    assert lines[("adoption declining", "bi")] == "Target departments below plan: none."
+    assert lines[("adoption forecast misses target", "bi")] == (
+        "Target departments below plan: unknown (no per-department figures)."
+    )
+    assert not [line for line in lines.values() if "privacy" in line or "under k" in line]
