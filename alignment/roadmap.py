@@ -154,15 +154,17 @@ def _reclaimable(inv: InvestmentInfo, st: InvestmentState) -> bool:
 def investment_action(inv: InvestmentInfo, st: InvestmentState, as_of: date) -> str | None:
     """The one action for an investment, by the first rule that applies (docs/alignment.md lists them).
 
-    An on-track investment gets nothing unless it has idle seats to reclaim.
+    An on-track investment gets nothing unless it has idle seats to reclaim. An unknown one gets no licence
+    action: seats nobody is seen on are not idle while people go unseen (missing data is not zero use), the same
+    rule as the LicenceWasteBeforeRenewal alert.
     """
     if st.status == "not_started":
         return None
+    if st.status == "unknown":
+        # Too little history is not a coverage problem: wait for the status instead of acting on it.
+        return None if st.status_reason == "insufficient_history" else "improve_coverage"
     if _reclaimable(inv, st) and _renewal_soon(inv, as_of):
         return "reclaim_licences"
-    # Too little history is not a coverage problem: wait for the status instead of acting on it.
-    if st.status == "unknown" and st.status_reason != "insufficient_history":
-        return "improve_coverage"
     if st.status == "low":
         return "enable_and_train"
     if _reclaimable(inv, st):

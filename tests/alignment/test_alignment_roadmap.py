@@ -62,12 +62,15 @@ def test_plan_gap_and_data_confidence() -> None:
     ("st", "renewal", "expected"),
     [
         (state("not_started"), None, None),
-        # idle seats and renewal within 90 days: reclaim first, whatever the adoption status
-        (IDLE, AS_OF + timedelta(days=90), "reclaim_licences"),
+        # seats nobody is seen on are not idle: coverage first, even at renewal (as the waste alert stays quiet)
+        (IDLE, AS_OF + timedelta(days=90), "improve_coverage"),
         (IDLE, AS_OF + timedelta(days=91), "improve_coverage"),
-        # too little history is not a coverage problem: nothing to do but wait (and reclaim idle seats)
+        # too little history is not a coverage problem: nothing to do but wait
         (state("unknown", status_reason="insufficient_history"), None, None),
-        (replace(IDLE, status_reason="insufficient_history"), None, "reclaim_licences"),
+        (replace(IDLE, status_reason="insufficient_history"), AS_OF + timedelta(days=30), None),
+        # idle seats of a known status and renewal within 90 days: reclaim first, low or not
+        (state("low", 0.1, 0.4, licence_utilisation=0.5, wasted_spend=500), AS_OF + timedelta(days=90),
+         "reclaim_licences"),
         # low: enable and train first, even when the forecast never reaches the target
         (state("low", 0.1, 0.4, forecast="not_reached", at_risk=True), None, "enable_and_train"),
         (state("low", 0.1, 0.4, forecast="reached", at_risk=True), None, "enable_and_train"),
