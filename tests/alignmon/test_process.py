@@ -14,6 +14,8 @@ from base.errors import AlignmonError, DatabaseInUseError
 from base.settings import Settings
 from pipeline.consumer import Consumer
 from pipeline.errors import BrokerUnavailableError, StoreFailedError
+from pipeline.requests import RequestFolder
+from pipeline.retention import Retention
 from pipeline.stats import ConsumerStats
 from pipeline.store import Store
 
@@ -82,12 +84,15 @@ class FailingConsumer:
         self.stats = ConsumerStats()
         self.stopping = threading.Event()
         self.closed = False
+        self.failed = False
 
     def step(self) -> int:
+        self.failed = True
         raise StoreFailedError("/x.duckdb", "FATAL Error: database has been invalidated")
 
-    def flush(self) -> None:
-        raise AssertionError("nothing may be flushed or copied from a failed database")
+    def flush(self) -> None:  # the start (retention, refresh) flushes before the first step: that is fine
+        if self.failed:
+            raise AssertionError("nothing may be flushed or copied from a failed database")
 
     def close(self) -> None:
         self.closed = True
@@ -98,7 +103,8 @@ def test_a_terminal_failure_while_running_stops_with_it_and_closes_everything(tm
         exporter_port=0, catalog_dir=tmp_path / "no-catalog", snapshot_path=tmp_path / "snapshot.duckdb"
     )
     store, consumer = Store(tmp_path / "x.duckdb"), FailingConsumer()
-    pipeline = Pipeline(settings, store, consumer)  # type: ignore[arg-type]
+    retention = Retention(settings.raw_retention_days, settings.daily_retention_days)
+    pipeline = Pipeline(settings, store, consumer, retention, RequestFolder(tmp_path / "requests"))  # type: ignore[arg-type]
     with pytest.raises(StoreFailedError, match="refuses further writes"):
         pipeline.run()
     assert consumer.closed and not (tmp_path / "snapshot.duckdb").exists()
