@@ -47,3 +47,18 @@ def test_every_analyst_view_column_is_documented(view: str, tmp_path: Path) -> N
     body = section[1].split("\n### ", 1)[0]
     documented = re.findall(r"^\| (\w+) \|", body, re.M)
     assert [c for c in documented if c != "column"] == columns
+
+
+def test_every_test_a_doc_names_exists() -> None:
+    """A promise in the docs is a test: every `test_…` a page names (alone or as path::name) and every tests/ path."""
+    defined = {
+        name
+        for path in (ROOT / "tests").rglob("test_*.py")
+        for name in re.findall(r"^def (test_\w+)", path.read_text(), re.M)
+    }
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = doc.read_text()
+        named = set(re.findall(r"`(?:[\w/]+\.py::)?(test_\w+)\b(?!\.py)", text))
+        assert named <= defined, (doc.name, sorted(named - defined))
+        for path in re.findall(r"`(tests/[\w/]+\.py)", text):
+            assert (ROOT / path).exists(), (doc.name, path)
