@@ -184,6 +184,9 @@ class PipelineRunner:
             "ALIGNMON_SNAPSHOT_PATH": str(tmp / "snapshot.duckdb"),
             "ALIGNMON_CATALOG_DIR": str(tmp / "no-catalog"),
             "ALIGNMON_DEV_MODE": "1",
+            # The synthetic events are months old: retention would delete raw events the consistency check
+            # recomputes the rollup from (retention has its own tests: test_retention.py).
+            "ALIGNMON_RAW_RETENTION_DAYS": "3650",
             # Small batches (~2k events): many transactions per run, so a kill lands mid-stream.
             "ALIGNMON_BATCH_MAX_MIB": "0.5",
         }
