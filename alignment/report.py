@@ -363,7 +363,7 @@ def render(a: Assessment, before: Assessment | None = None, title: str = TITLE) 
         (pct(p.total.attainment), "attainment (cost-weighted)"),
         (money(_wasted(a), cur), "wasted spend (idle seats)"),
         (money(p.orphan.spend, cur), "orphan spend"),
-        (str(troubled), "investments low or at risk"),
+        (str(troubled), f"investment{'' if troubled == 1 else 's'} low or at risk"),
         ("-" if m.overall is None else f"{m.overall:.1f} / 5", f"maturity over {len(m.levelled)} of "
          f"{len(m.criteria)} criteria ({m.label})"),
     ]  # fmt: skip
@@ -374,6 +374,7 @@ def render(a: Assessment, before: Assessment | None = None, title: str = TITLE) 
     context = {
         "title": title,
         "as_of": f.as_of,
+        "telemetry_since": f.usage.first_day,
         "k": f.k,
         "currency": cur,
         "kpis": kpis,

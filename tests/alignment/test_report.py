@@ -379,8 +379,17 @@ def test_status_reasons_are_shown_in_words_next_to_the_status(html: str) -> None
 def test_low_or_at_risk_count_matches_the_cards(html: str) -> None:
     cards = re.findall(r'<div class="card (\w+)">', html)
     assert sorted(cards) == ["low", "muted", "risk"]
-    kpi = re.search(r"<b>(\d+)</b><span>investments low or at risk</span>", html)
+    kpi = re.search(r"<b>(\d+)</b><span>investments? low or at risk</span>", html)
     assert kpi is not None and int(kpi.group(1)) == sum(1 for c in cards if c in ("low", "risk")) == 2
+    assert "<b>2</b><span>investments low or at risk</span>" in html  # and "1 investment", singular
+
+
+def test_the_headline_is_singular_for_one_and_says_since_when_telemetry_runs() -> None:
+    base = facts(AS_OF, 0.8, 0.3)
+    on_time = {**base.states, "inv-crm": replace(base.states["inv-crm"], at_risk=False)}  # only ERP (low) is left
+    one = render(assess(replace(base, states=on_time)))
+    assert "<b>1</b><span>investment low or at risk</span>" in one
+    assert f"with telemetry since {AS_OF - timedelta(days=60)}" in one  # the reader knows the history is short
 
 
 def test_catalog_names_are_escaped(html: str) -> None:
