@@ -67,8 +67,8 @@ def _refresh(args: argparse.Namespace) -> int:
             f"cannot open {settings.duckdb_path} for writing (is the pipeline running?): {exc}"
         ) from exc
     try:
-        key = settings.pseudonym_key()
-        directory = load_directory(settings.directory_csv, key) if settings.directory_csv else None
+        # Like the pipeline: a directory of pseudonyms, no key.
+        directory = load_directory(settings.directory_csv, None) if settings.directory_csv else None
         catalog = load_catalog(settings.catalog_dir, directory)
         as_of = settings.today()
         took = refresh_all(store.con, catalog, as_of, settings.k_anonymity)

@@ -121,7 +121,8 @@ class Demo:
         catalog_dir = self.state / "catalog"
         catalog_dir.mkdir(exist_ok=True)
         org.write_catalog(catalog_dir / "catalog.yaml")
-        org.write_directory(self.state / "directory.csv")
+        # The pseudonymised directory, as `alignmon directory pseudonymise` writes it: the pipeline reads no real name.
+        org.write_directory(self.state / "directory.csv", pseudonymise_with=secret.encode())
         env = {
             "ALIGNMON_PSEUDONYM_SECRET": secret,
             "ALIGNMON_DEV_MODE": "0",

@@ -135,7 +135,8 @@ class Pipeline:
             return False
         if s.catalog_dir == EXAMPLE_CATALOG:
             log.warning("monitoring the example catalog %s: set ALIGNMON_CATALOG_DIR to your own", EXAMPLE_CATALOG)
-        self.catalog = CatalogSource(s.catalog_dir, s.directory_csv, s.pseudonym_key())
+        # No key: the pipeline reads a pseudonymised directory and never a real name (docs/privacy.md).
+        self.catalog = CatalogSource(s.catalog_dir, s.directory_csv)
         return True
 
     def refresh(self) -> bool:

@@ -1,7 +1,9 @@
 """The directory: who is in which department, keyed by the same pseudonym the gateway gives users.
 
 The one parser of the `user,department` CSV: the gateway and the importers enrich events with it, the pipeline
-computes populations with it, so one file passes both or neither.
+computes populations with it. Its users are real logins (pseudonymised here with the key, where the key lives) or
+pseudonyms already (`alignmon directory pseudonymise` writes them); without the key, as in the pipeline, only
+pseudonyms pass: the pipeline never sees a real name.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from base.errors import InvalidFileError, Issue
-from base.pseudonym import pseudonymise
+from base.pseudonym import PSEUDONYM, pseudonymise
 
 REQUIRED_COLUMNS = ("user", "department")
 
@@ -53,8 +55,11 @@ class Directory:
         return frozenset().union(*(self.members_of(dep) for dep in departments))
 
 
-def parse_directory(text: str, key: bytes, source: str = "<directory>", path: Path | None = None) -> Directory:
-    """Parse CSV text with a `user,department` header; raises InvalidFileError naming every bad line."""
+def parse_directory(text: str, key: bytes | None, source: str = "<directory>", path: Path | None = None) -> Directory:
+    """Parse CSV text with a `user,department` header; raises InvalidFileError naming every bad line.
+
+    A user that is a pseudonym already is kept; any other is pseudonymised with `key`, or refused without one.
+    """
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
@@ -98,7 +103,21 @@ def parse_directory(text: str, key: bytes, source: str = "<directory>", path: Pa
             if not department:
                 issues.append(Issue(source, line, "department", f"empty department for user {user!r}"))
                 continue
-            pseudonym = pseudonymise(user, key)
+            if PSEUDONYM.fullmatch(user):
+                pseudonym = user
+            elif key is None:
+                issues.append(
+                    Issue(
+                        source,
+                        line,
+                        "user",
+                        f"{user!r} is not a pseudonym: the pipeline never reads real names; pseudonymise the "
+                        "directory where the key is (alignmon directory pseudonymise IN OUT)",
+                    )
+                )
+                continue
+            else:
+                pseudonym = pseudonymise(user, key)
             if pseudonym in first_line:
                 earlier_line, earlier_user, earlier_dep = first_line[pseudonym]
                 if earlier_dep != department:
@@ -121,8 +140,8 @@ def parse_directory(text: str, key: bytes, source: str = "<directory>", path: Pa
     return Directory(members, path)
 
 
-def load_directory(path: Path, key: bytes) -> Directory:
-    """Load a `user,department` CSV file into pseudonym -> department (same key as the gateway)."""
+def load_directory(path: Path, key: bytes | None) -> Directory:
+    """Load a `user,department` CSV file into pseudonym -> department (same key as the gateway; None: pseudonyms)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -130,3 +149,12 @@ def load_directory(path: Path, key: bytes) -> Directory:
     except UnicodeDecodeError as exc:
         raise InvalidFileError([Issue(str(path), 0, "(file)", f"not UTF-8 text: {exc.reason}")]) from None
     return parse_directory(text, key, str(path), path)
+
+
+def to_csv(directory: Directory) -> str:
+    """The directory as a `user,department` CSV of pseudonyms, sorted (what the pipeline may read)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(REQUIRED_COLUMNS)
+    writer.writerows(sorted(directory.members.items()))
+    return out.getvalue()

@@ -5,9 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 
 # Used only when dev_mode is explicitly on; the gateway refuses to start with it otherwise.
 DEV_KEY = b"alignmon-dev-mode-key-not-for-production"
+
+
+# What pseudonymise() returns: a real login never looks like this, so a file of pseudonyms can be told apart.
+PSEUDONYM = re.compile(r"u_[0-9a-f]{32}")
 
 
 def pseudonymise(user: str, key: bytes) -> str:

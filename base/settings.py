@@ -102,7 +102,11 @@ class Settings(BaseSettings):
         description="How precisely per-person start times leave the gateway: spans are split at local midnight and "
         "starts truncated to the hour or the day, so working times cannot be read from the data.",
     )
-    directory_csv: Path | None = Field(None, description="CSV 'user,department' used to add departments.")
+    directory_csv: Path | None = Field(
+        None,
+        description="CSV 'user,department': departments for the gateway (logins or pseudonyms) and populations for "
+        "the pipeline, which reads pseudonyms only (`alignmon directory pseudonymise` makes them where the key is).",
+    )
     token_db: Path = Field(Path(".alignmon/tokens.sqlite"), description="Device tokens (stored hashed).")
     spool_dir: Path = Field(Path(".alignmon/spool"), description="Gateway disk spool used while Kafka is unreachable.")
     max_body_bytes: int = Field(10 * 1024 * 1024, description="Largest accepted request body (after gunzip).")

@@ -148,6 +148,12 @@ def test_gateway_takes_its_key_from_the_environment_and_never_from_the_file() ->
     assert "ALIGNMON_DEV_MODE" not in {k for name in _services() for k in _env(name)}
 
 
+def test_the_pipeline_gets_no_pseudonym_key() -> None:
+    """The pipeline reads a pseudonymised directory and never a real name; the key stays with the gateway side."""
+    assert "ALIGNMON_PSEUDONYM_SECRET" not in _env("pipeline")
+    assert "ALIGNMON_PSEUDONYM_SECRET" in _env("gateway")
+
+
 @pytest.mark.parametrize(
     ("service", "keys"),
     [

@@ -309,8 +309,9 @@ def custody(s: Settings) -> list[str]:
         "The key is held by the key holder only (an appointed person in IT operations or the privacy role, named in "
         "the agreement), on the gateway host; it is never given to the pipeline, the analysts or IT operations' "
         "dashboards. Keep it stable: a new key starts new pseudonyms for everybody.",
-        "The directory of real names and departments is used on the gateway side only; the pipeline receives the "
-        "departments already attached to pseudonymous events.",
+        "The directory of real names and departments is used on the gateway side only; the pipeline reads a copy "
+        "whose users are pseudonyms (`alignmon directory pseudonymise`, run where the key is) and refuses a real "
+        "name.",
         "Pseudonymised data is still personal data (GDPR recital 26): whoever holds the key and the directory can "
         "re-identify a person, which is how the rights procedure below finds a person's rows.",
     ]

@@ -1,4 +1,5 @@
-"""`alignmon gateway` (the HTTP ingestion service) and `alignmon tokens issue|revoke|list` (device tokens)."""
+"""`alignmon gateway` (the HTTP ingestion service), `alignmon tokens issue|revoke|list` (device tokens) and
+`alignmon directory pseudonymise` (HR's directory as the pipeline may read it): the side that holds the key."""
 
 from __future__ import annotations
 
@@ -43,6 +44,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     actions.add_parser(
         "list", help="list devices and their token state", description="List devices, issue and revoke times."
     ).set_defaults(handler=_list)
+
+    directory = sub.add_parser(
+        "directory",
+        help="pseudonymise the HR directory for the pipeline (run where the key is)",
+        description="The pipeline never reads real names: it loads ALIGNMON_DIRECTORY_CSV only when every user "
+        "there is a pseudonym. Convert HR's 'user,department' export here, on the gateway side that holds "
+        "ALIGNMON_PSEUDONYM_SECRET, and give the pipeline the output.",
+    )
+    directory_actions = directory.add_subparsers(dest="directory_action", metavar="ACTION", required=True)
+    pseudonymise = directory_actions.add_parser(
+        "pseudonymise",
+        help="write IN's users as the gateway's pseudonyms to OUT",
+        description="Read IN (a 'user,department' CSV of logins as the endpoints send them, checked line by line) "
+        "and write OUT with each user replaced by its keyed pseudonym (ALIGNMON_PSEUDONYM_SECRET), sorted, "
+        "readable by its owner only (0600). Users that already are pseudonyms stay as they are.",
+    )
+    pseudonymise.add_argument("source", metavar="IN", type=Path, help="HR's directory CSV")
+    pseudonymise.add_argument("target", metavar="OUT", type=Path, help="the pseudonymised CSV to write")
+    pseudonymise.set_defaults(handler=_pseudonymise)
 
 
 def _token_db(args: argparse.Namespace) -> Path:
@@ -110,4 +130,22 @@ def _gateway(args: argparse.Namespace) -> int:
     service = GatewayService.from_settings(settings)
     print(f"alignmon gateway on http://{host}:{port} -> Kafka {settings.kafka_bootstrap} topic {settings.topic}")
     uvicorn.Server(uvicorn_config(create_app(service), host, port, Limits.from_settings(settings))).run()
+    return 0
+
+
+def _pseudonymise(args: argparse.Namespace) -> int:
+    import os  # noqa: PLC0415
+
+    from base.directory import load_directory, to_csv  # noqa: PLC0415
+    from base.errors import AlignmonError  # noqa: PLC0415
+    from base.settings import Settings  # noqa: PLC0415
+
+    directory = load_directory(args.source, Settings().pseudonym_key())
+    try:
+        fd = os.open(args.target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            out.write(to_csv(directory))
+    except OSError as exc:
+        raise AlignmonError(f"cannot write {args.target}: {exc.strerror or exc}") from exc
+    print(f"{args.target}: {len(directory):,} people in {len(directory.departments)} departments, as pseudonyms")
     return 0

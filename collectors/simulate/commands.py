@@ -70,7 +70,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--pseudonymise",
         action="store_true",
         help="Replace user names by the gateway's keyed pseudonyms (ALIGNMON_PSEUDONYM_SECRET, or the dev "
-        "key with ALIGNMON_DEV_MODE=1), for events that bypass the gateway.",
+        "key with ALIGNMON_DEV_MODE=1), for events that bypass the gateway; directory.csv then holds the "
+        "pseudonyms too, as the pipeline reads it.",
     )
     parser.add_argument(
         "--to-kafka",
@@ -98,13 +99,14 @@ def run(args: argparse.Namespace) -> int:
     if args.days < 0:
         raise AlignmonError(f"--days must be 0 or more, got {args.days}")
     as_of = args.as_of or settings.as_of or datetime.now(zone).date()
-    key = settings.pseudonym_key() if args.pseudonymise else None  # exactly the gateway's key
+    # Exactly the gateway's key; the events bypass the gateway, so the directory is the pseudonymised one too.
+    key = settings.pseudonym_key() if args.pseudonymise or args.to_kafka else None
 
     org = Organisation.build(args.seed, args.scale, as_of, tz=tz)
     out_dir: Path = args.out_dir or settings.state_dir / "simulate"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        org.write_directory(out_dir / "directory.csv")
+        org.write_directory(out_dir / "directory.csv", pseudonymise_with=key)
         org.write_catalog(out_dir / "catalog.yaml")
     except OSError as exc:
         raise AlignmonError(f"cannot write to {out_dir}: {exc}") from exc
@@ -118,7 +120,6 @@ def run(args: argparse.Namespace) -> int:
     if args.to_kafka:
         from collectors.publish import publish  # noqa: PLC0415
 
-        key = settings.pseudonym_key()
         sent = 0
         for n, day in enumerate(days := org.backfill_days(args.days), start=1):
             sent += publish(

@@ -91,12 +91,14 @@ class Organisation:
         """(user, department) for every user, in a stable order."""
         return [(u.name, u.department) for u in self.users]
 
-    def write_directory(self, path: Path) -> None:
-        """Write the directory CSV `user,department` with a header."""
+    def write_directory(self, path: Path, pseudonymise_with: bytes | None = None) -> None:
+        """Write the directory CSV `user,department` with a header: HR's names, or with a key the pseudonyms the
+        pipeline reads (what `alignmon directory pseudonymise` makes of HR's file)."""
+        names = self._pseudonym_table(pseudonymise_with)
         with path.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(("user", "department"))
-            writer.writerows(self.directory_rows())
+            writer.writerows((names[u.position], u.department) for u in self.users)
 
     def catalog(self) -> dict[str, Any]:
         """The catalog document (applications, objectives, orphan investments, settings) as plain data."""

@@ -38,8 +38,7 @@ class CatalogSource:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        if directory_csv is not None and key is None:
-            raise ValueError("a directory CSV needs the pseudonym key the gateway uses")
+        # Without the key (the pipeline's case) the directory must hold pseudonyms already.
         self.catalog_dir = catalog_dir
         self.directory_csv = directory_csv
         self._key = key
@@ -107,7 +106,7 @@ class CatalogSource:
         )
 
     def _load_directory(self) -> Directory | None:
-        if self.directory_csv is None or self._key is None:
+        if self.directory_csv is None:
             return None
         return load_directory(self.directory_csv, self._key)
 

@@ -67,7 +67,7 @@ def _produce(bootstrap: str, topic: str, state: Path) -> int:
     org = Organisation.build(SEED, 1.0, today)
     (state / "catalog").mkdir()
     org.write_catalog(state / "catalog" / "catalog.yaml")
-    org.write_directory(state / "directory.csv")
+    org.write_directory(state / "directory.csv", pseudonymise_with=SECRET.encode())  # as the pipeline reads it
     key = key_from(SECRET, False)
     events = (
         e

@@ -24,7 +24,7 @@ def fleet_db(tmp_path: Path) -> dict[str, str]:
     org = Organisation.build(3, 0.5, AS_OF)
     (tmp_path / "catalog").mkdir()
     org.write_catalog(tmp_path / "catalog" / "catalog.yaml")
-    org.write_directory(tmp_path / "directory.csv")
+    org.write_directory(tmp_path / "directory.csv", pseudonymise_with=KEY.encode())  # the pipeline reads pseudonyms
     store = Store(tmp_path / "a.duckdb")
     now, offset = int(time.time() * 1000), 0
     for back in range(40, -1, -1):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from base.pseudonym import pseudonymise
 from pipeline.catalog import CatalogError, CatalogSource
 
 KEY = b"k"
@@ -144,9 +145,24 @@ def test_the_directory_csv_is_watched_too(tmp_path: Path) -> None:
     assert source.last_error is not None and source.last_error.issues[0].line == 3
 
 
-def test_a_directory_needs_the_pseudonym_key(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="pseudonym key"):
-        CatalogSource(tmp_path, tmp_path / "d.csv")
+def test_the_pipeline_reads_a_pseudonymised_directory_and_refuses_real_names(tmp_path: Path) -> None:
+    """Without the key (the pipeline's case) only pseudonyms pass; a real name is refused with its line."""
+    folder = tmp_path / "catalog"
+    folder.mkdir()
+    _write(folder / "a.yaml", CATALOG)
+    csv = tmp_path / "directory.csv"
+    ann, bob = pseudonymise("ann", KEY), pseudonymise("bob", KEY)
+    _write(csv, f"user,department\n{ann},Sales\n{bob},Support\n")
+    source = CatalogSource(folder, csv, check_interval_s=0)
+    catalog = source.current()
+    assert catalog.directory is not None and dict(catalog.directory.members) == {ann: "Sales", bob: "Support"}
+
+    _write(csv, f"user,department\n{ann},Sales\nbob,Support\n", bump=1)
+    assert source.current() is catalog  # the last good one stays
+    assert source.last_error is not None
+    [issue] = source.last_error.issues
+    assert (issue.line, issue.field) == (3, "user")
+    assert "'bob' is not a pseudonym" in issue.message and "alignmon directory pseudonymise" in issue.message
 
 
 @pytest.mark.parametrize("broken", ["", "# the catalog moved to git\n", "settings:\n  k: 5\n"])
