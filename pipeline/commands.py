@@ -16,7 +16,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run a query on the analysts' read-only snapshot",
         description="Runs SQL on the snapshot (ALIGNMON_SNAPSHOT_PATH) read-only, so it never blocks ingestion.",
     )
-    q.add_argument("query", help='SQL, e.g. "SELECT * FROM events LIMIT 5"')
+    q.add_argument(
+        "query",
+        help="SQL on the analysts' views (docs/analysts.md), e.g. \"SELECT name, status, status_reason, "
+        'adoption_ratio FROM adoption_current"',
+    )
     q.add_argument(
         "--database",
         help="DuckDB file to open instead of the snapshot (read-only; not the live file while the pipeline runs: "
