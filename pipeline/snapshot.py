@@ -19,5 +19,7 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
         con.execute(f'COPY FROM DATABASE "{source}" TO alignmon_snapshot')
     finally:
         con.execute("DETACH alignmon_snapshot")
+    # Readable by the owner and the file's group (the analysts' group of the folder), never by everyone else.
+    tmp.chmod(0o640)
     os.replace(tmp, target)
     return target

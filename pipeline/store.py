@@ -69,6 +69,8 @@ class Store:
             # were lost at the next kill (bench/chaos.py saw committed batches roll back, six kills in a
             # row). Folding the replayed log into the file at every open starts each run on a fresh log.
             self.con.execute("CHECKPOINT")
+            # Per-person rows: the pipeline's own file is for its user (and the privacy role) only.
+            self.path.chmod(0o600)
 
     def close(self) -> None:
         self.con.close()

@@ -8,6 +8,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from pipeline.schema import ANALYST_VIEWS
+from pipeline.snapshot import publish
 from pipeline.store import Store
 from tests.pipeline.test_subject import _fleet
 
@@ -27,3 +28,14 @@ def test_export_writes_only_the_analyst_views(alignmon: Any, tmp_path: Path) -> 
     finally:
         store.close()
     assert pq.read_table(out / "adoption_current.parquet").num_rows == 1  # the fleet's one investment
+
+
+def test_the_pipelines_file_is_its_own_and_the_snapshot_is_not_world_readable(tmp_path: Path) -> None:
+    db, _catalog = _fleet(tmp_path)  # created, written and closed by the Store
+    assert db.stat().st_mode & 0o777 == 0o600
+    store = Store(db)
+    try:
+        snapshot = publish(store.con, tmp_path / "snap" / "alignmon-snapshot.duckdb")
+    finally:
+        store.close()
+    assert snapshot.stat().st_mode & 0o777 == 0o640  # owner and the folder's group (analysts), nobody else
