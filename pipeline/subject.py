@@ -15,8 +15,13 @@ import duckdb
 from base.errors import AlignmonError
 from pipeline.transaction import transaction
 
-# The tables that hold rows about one person (a `user` column holding their pseudonym).
-PERSONAL = ("events", "usage_user_daily")
+# The tables that hold rows about one person, and how a row names them: the `user` column, or (a dead letter)
+# the raw record text, which holds the pseudonym the gateway gave.
+PERSONAL: dict[str, str] = {
+    "events": '"user" = $p',
+    "usage_user_daily": '"user" = $p',
+    "rejected_events": "contains(payload, $p)",
+}
 
 
 class UnknownSubjectError(AlignmonError):
@@ -26,8 +31,8 @@ class UnknownSubjectError(AlignmonError):
 def rows_of(con: duckdb.DuckDBPyConnection, pseudonym: str) -> dict[str, list[dict[str, Any]]]:
     """Every stored row about the person, by table (the directory's row included: their department)."""
     out: dict[str, list[dict[str, Any]]] = {}
-    for table in (*PERSONAL, "directory"):
-        cur = con.execute(f'SELECT * FROM {table} WHERE "user" = ? ORDER BY ALL', [pseudonym])
+    for table, where in {**PERSONAL, "directory": '"user" = $p'}.items():
+        cur = con.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY ALL", {"p": pseudonym})
         columns = [d[0] for d in cur.description]
         out[table] = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
     return out
@@ -54,8 +59,8 @@ def erase(con: duckdb.DuckDBPyConnection, pseudonym: str, actor: str) -> dict[st
         row = con.execute('SELECT min(day) FROM usage_user_daily WHERE "user" = ?', [pseudonym]).fetchone()
         first: date | None = row[0] if row else None  # the figures come from the rollups: recompute from here
         counts: dict[str, int] = {}
-        for table in PERSONAL:
-            deleted = con.execute(f'DELETE FROM {table} WHERE "user" = ?', [pseudonym]).fetchone()
+        for table, where in PERSONAL.items():
+            deleted = con.execute(f"DELETE FROM {table} WHERE {where}", {"p": pseudonym}).fetchone()
             counts[table] = int(deleted[0]) if deleted else 0
         if not any(counts.values()):
             raise UnknownSubjectError(f"no stored telemetry is about {pseudonym}: nothing erased")

@@ -151,7 +151,8 @@ def _subject(args: argparse.Namespace, action: str) -> int:
     days = min(settings.raw_retention_days, KAFKA_RETENTION_DAYS)
     gone_by = settings.today() + timedelta(days=days)
     print(
-        f"erased {result['events']:,} raw events and {result['usage_user_daily']:,} daily rows about {args.user} "
+        f"erased {result['events']:,} raw events, {result['usage_user_daily']:,} daily rows and "
+        f"{result['rejected_events']:,} rejected records about {args.user} "
         f"({pseudonym}); the figures are recomputed at the next refresh. Copies in Kafka expire with the topic's "
         f"retention ({days} days with the local stack's settings): gone by {gone_by}."
     )

@@ -380,7 +380,7 @@ def rights(contact: str) -> list[str]:
         "The privacy role checks the person's identity; the key holder runs the command (the user name is "
         "pseudonymised with the key, so the command needs the key).",
         "Access: `alignmon privacy subject USER` prints every row the pipeline stores about that person (raw "
-        "events, daily rollups, their directory row), as JSON, for the answer to the person.",
+        "events, daily rollups, rejected records, their directory row), as JSON, for the answer to the person.",
         "Erasure: `alignmon privacy erase USER` deletes their telemetry in one transaction and recomputes the "
         "affected days; copies still in Kafka expire with the topic's retention, and the command says by when.",
         "Both commands write an audit record (who, when, what) to the privacy_audit table, which nothing updates or "

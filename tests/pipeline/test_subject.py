@@ -59,6 +59,9 @@ def _fleet(tmp: Path) -> tuple[Path, Any]:
         for n, who in enumerate(PEOPLE)
         for back in range(10)
     ]
+    # One record the pipeline rejects (a negative duration): its dead letter holds alice's pseudonym too.
+    bad = json.loads(focus(999, "alice", "teams.exe", AS_OF, 30))
+    events.append(json.dumps({**bad, "duration_s": -1}).encode())
     produced = int(time.time() * 1000)
     store.write(decode([Record("t", 0, i, produced, e) for i, e in enumerate(events)]))
     catalog = load_catalog(tmp / "catalog", directory)
@@ -95,12 +98,13 @@ def test_access_and_erasure_of_one_person_on_a_stopped_pipelines_file(alignmon: 
     report = json.loads(seen.stdout)
     assert report["pseudonym"] == alice
     assert len(report["rows"]["events"]) == 10 and len(report["rows"]["usage_user_daily"]) == 10
+    assert len(report["rows"]["rejected_events"]) == 1 and alice in report["rows"]["rejected_events"][0]["payload"]
     assert report["rows"]["directory"] == [{"user": alice, "department": "Sales"}]
-    assert {r["user"] for rows in report["rows"].values() for r in rows} == {alice}  # nobody else's rows
+    assert {r["user"] for t in ("events", "usage_user_daily", "directory") for r in report["rows"][t]} == {alice}
 
     erased = alignmon.run(["privacy", "erase", "alice"], env)
     assert erased.returncode == 0, erased.stderr
-    assert "erased 10 raw events and 10 daily rows about alice" in erased.stdout
+    assert "erased 10 raw events, 10 daily rows and 1 rejected records about alice" in erased.stdout
     assert "gone by 2026-11-27" in erased.stdout  # Kafka's week with the default raw retention
     assert _count(db, f"SELECT count(*) FROM events WHERE \"user\" = '{alice}'") == [(0,)]
     assert _count(db, f"SELECT count(*) FROM usage_user_daily WHERE \"user\" = '{alice}'") == [(0,)]
@@ -114,7 +118,8 @@ def test_access_and_erasure_of_one_person_on_a_stopped_pipelines_file(alignmon: 
     finally:
         store.close()
     assert [(a, s) for a, s, _ in audit] == [("access", alice), ("erase", alice)]
-    assert json.loads(audit[1][2]) == {"events": 10, "usage_user_daily": 10}
+    assert json.loads(audit[1][2]) == {"events": 10, "usage_user_daily": 10, "rejected_events": 1}
+    assert _count(db, "SELECT count(*) FROM rejected_events") == [(0,)]
 
     # An unknown person, or one already erased: said so, nothing changed, nothing audited.
     for who in ("mallory", "alice"):
@@ -151,7 +156,7 @@ def test_a_running_pipeline_answers_the_request_between_batches(tmp_path: Path) 
         )
         assert result.returncode == 0, result.stderr
         assert "asking the running pipeline" in result.stderr
-        assert "erased 10 raw events and 10 daily rows about bob" in result.stdout
+        assert "erased 10 raw events, 10 daily rows and 0 rejected records about bob" in result.stdout
         bob = pseudonymise("bob", KEY)
         stop.set()
         server.join(timeout=10)
