@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import shutil
 import struct
 import subprocess
@@ -21,10 +20,10 @@ from alignment import views
 from alignmon.cli import main
 from base.directory import load_directory
 from collectors.simulate import Organisation
-from pipeline.batch import Record, decode
 from pipeline.catalog import load_catalog
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.store import Store
+from tests.support.fleet import store_days
 
 KEY = b"simulated-key"
 AS_OF = date(2026, 11, 20)
@@ -40,14 +39,7 @@ def build_fleet(root: Path, days: int) -> Path:
     catalog = load_catalog(root / "catalog.yaml", load_directory(root / "directory.csv", KEY))
     store = Store(root / "db.duckdb")
     produced = int(datetime(2026, 11, 21, tzinfo=UTC).timestamp() * 1000)
-    offset = 0
-    for day in org.backfill_days(days):
-        records = []
-        for event in org.dicts_for_day(day, pseudonymise_with=KEY):
-            records.append(Record("t", 0, offset, produced, json.dumps(event).encode()))
-            offset += 1
-        if records:
-            store.write(decode(records))
+    store_days(store, org, days, KEY, with_department=False, produced_ms=produced)
     sync_catalog(store.con, catalog)
     refresh(store.con, catalog, AS_OF)
     store.close()

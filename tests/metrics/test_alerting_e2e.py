@@ -23,7 +23,6 @@ from typing import Any
 import httpx
 import pytest
 
-from base.directory import load_directory
 from base.pseudonym import pseudonymise
 from collectors.simulate import Organisation
 from metrics import routing
@@ -32,10 +31,10 @@ from metrics.inbox import AlertInbox
 from metrics.rulegen import render
 from metrics.thresholds import load
 from pipeline.batch import Record, decode
-from pipeline.catalog import load_catalog
-from pipeline.refresh import refresh, sync_catalog
+from pipeline.refresh import refresh
 from pipeline.store import Store
 from tests.metrics.test_mails import LINKS
+from tests.support.fleet import stored_fleet
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration
@@ -88,20 +87,7 @@ def fast_rules(tmp: Path) -> Path:
 
 def load_fleet(tmp: Path, as_of: date) -> tuple[Store, Any, Organisation]:
     org = Organisation.build(7, 1.0, as_of)
-    (tmp / "catalog").mkdir()
-    org.write_catalog(tmp / "catalog" / "catalog.yaml")
-    org.write_directory(tmp / "directory.csv")
-    store = Store(tmp / "fleet.duckdb")
-    produced = int(time.time() * 1000)
-    offset = 0
-    for n in range(60, -1, -1):
-        events = org.dicts_for_day(as_of - timedelta(days=n), pseudonymise_with=KEY, with_department=True)
-        payloads = [json.dumps(e).encode() for e in events]
-        store.write(decode([Record("t", 0, offset + i, produced, p) for i, p in enumerate(payloads)]))
-        offset += len(payloads)
-    catalog = load_catalog(tmp / "catalog", load_directory(tmp / "directory.csv", KEY))
-    sync_catalog(store.con, catalog)
-    refresh(store.con, catalog, as_of)
+    store, catalog = stored_fleet(tmp, org, 61, KEY)
     return store, catalog, org
 
 

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
-import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from base.directory import load_directory
 from collectors.simulate import Organisation
 from metrics.definitions import METRICS
 from metrics.exporter import PipelineCollector
-from pipeline.batch import Record, decode
-from pipeline.catalog import CatalogSource, load_catalog
-from pipeline.refresh import refresh, sync_catalog
+from pipeline.catalog import CatalogSource
 from pipeline.store import Store
+from tests.support.fleet import stored_fleet
 
 KEY = b"exporter-test-key"
 AS_OF = date(2026, 11, 20)
@@ -41,23 +37,7 @@ OPTIONAL = {
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    tmp = tmp_path_factory.mktemp("exporter")
-    org = Organisation.build(7, 1.0, AS_OF)
-    (tmp / "catalog").mkdir()
-    org.write_catalog(tmp / "catalog" / "catalog.yaml")
-    org.write_directory(tmp / "directory.csv")
-    store = Store(tmp / "x.duckdb")
-    now = int(time.time() * 1000)
-    offset = 0
-    for n in range(45, -1, -1):
-        day = AS_OF - timedelta(days=n)
-
-        payloads = [json.dumps(d).encode() for d in org.dicts_for_day(day, pseudonymise_with=KEY, with_department=True)]
-        store.write(decode([Record("t", 0, offset + i, now, p) for i, p in enumerate(payloads)]))
-        offset += len(payloads)
-    catalog = load_catalog(tmp / "catalog", load_directory(tmp / "directory.csv", KEY))
-    sync_catalog(store.con, catalog)
-    refresh(store.con, catalog, AS_OF)
+    store, _catalog = stored_fleet(tmp_path_factory.mktemp("exporter"), Organisation.build(7, 1.0, AS_OF), 46, KEY)
     return store
 
 

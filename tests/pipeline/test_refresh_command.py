@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 from collectors.simulate import Organisation
 from pipeline.batch import Record, decode
 from pipeline.store import Store
+from tests.support.fleet import store_days
 
 KEY = "refresh-command-key"
 AS_OF = date(2026, 11, 20)
@@ -26,14 +27,7 @@ def fleet_db(tmp_path: Path) -> dict[str, str]:
     org.write_catalog(tmp_path / "catalog" / "catalog.yaml")
     org.write_directory(tmp_path / "directory.csv", pseudonymise_with=KEY.encode())  # the pipeline reads pseudonyms
     store = Store(tmp_path / "a.duckdb")
-    now, offset = int(time.time() * 1000), 0
-    for back in range(40, -1, -1):
-        rows = [
-            json.dumps(d).encode()
-            for d in org.dicts_for_day(AS_OF - timedelta(days=back), pseudonymise_with=KEY.encode())
-        ]
-        store.write(decode([Record("t", 0, offset + i, now, r) for i, r in enumerate(rows)]))
-        offset += len(rows)
+    store_days(store, org, 41, KEY.encode(), with_department=False)
     store.close()
     return {
         "ALIGNMON_DUCKDB_PATH": str(tmp_path / "a.duckdb"),

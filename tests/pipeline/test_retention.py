@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,16 +15,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from alignmon.stack.kafka import ensure_topics
 from alignmon.stack.stack import StackConfig
-from base.directory import load_directory
 from base.errors import AlignmonError
 from base.settings import Settings
 from collectors.simulate import Organisation
 from metrics.exporter import PipelineCollector
-from pipeline.batch import Record, decode
-from pipeline.catalog import Catalog, load_catalog
+from pipeline.catalog import Catalog
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.retention import Retention, enforce
 from pipeline.store import Store
+from tests.support.fleet import stored_fleet
 from tests.support.wait import wait_until
 
 KEY = b"retention-test-key"
@@ -37,21 +34,7 @@ RETENTION = Retention(raw_days=30, daily_days=40)
 
 
 def _fleet(tmp: Path) -> tuple[Store, Catalog]:
-    org = Organisation.build(7, 0.2, AS_OF)
-    (tmp / "catalog").mkdir()
-    org.write_catalog(tmp / "catalog" / "catalog.yaml")
-    org.write_directory(tmp / "directory.csv")
-    store = Store(tmp / "pipeline.duckdb", timezone=TZ)
-    offset, now = 0, int(time.time() * 1000)
-    for back in range(DAYS - 1, -1, -1):
-        rows = org.dicts_for_day(AS_OF - timedelta(days=back), pseudonymise_with=KEY, with_department=True)
-        payloads = [json.dumps(d).encode() for d in rows]
-        store.write(decode([Record("t", 0, offset + i, now, p) for i, p in enumerate(payloads)]))
-        offset += len(payloads)
-    catalog = load_catalog(tmp / "catalog", load_directory(tmp / "directory.csv", KEY))
-    sync_catalog(store.con, catalog)
-    refresh(store.con, catalog, AS_OF)
-    return store, catalog
+    return stored_fleet(tmp, Organisation.build(7, 0.2, AS_OF), DAYS, KEY, timezone=TZ, name="pipeline.duckdb")
 
 
 def _all(store: Store, sql: str) -> list[tuple[Any, ...]]:
