@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -12,14 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import KafkaProducer
 
+from alignmon.stack.process import free_port
 from base.directory import parse_directory
-from base.pseudonym import pseudonymise
+from base.pseudonym import DEV_KEY, pseudonymise
 from pipeline.batch import Record, decode
 from pipeline.catalog import load_catalog
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.requests import RequestFolder
 from pipeline.store import Store
+from tests.pipeline.test_analyst_access import pipeline_env
 from tests.support.events import KEY, focus
 
 AS_OF = date(2026, 11, 20)
@@ -173,3 +177,33 @@ def test_a_pipeline_that_does_not_answer_withdraws_the_request(tmp_path: Path) -
     with pytest.raises(Exception, match="did not answer within 0 s"):
         folder.ask("erase", "u_x", "me", timeout_s=0.0)
     assert folder.pending() == []
+
+
+@pytest.mark.integration
+def test_the_real_pipeline_process_erases_between_batches(
+    alignmon: Any, kafka_bootstrap: str, topic: str, tmp_path: Path, wait_for: Any, ingested: Any
+) -> None:
+    """`alignmon privacy erase` against a running `alignmon pipeline` (real Kafka): its loop takes the request up."""
+    port = free_port()
+    env = {**pipeline_env(kafka_bootstrap, topic, tmp_path, port, interval_s=1), "ALIGNMON_STATE_DIR": str(tmp_path)}
+    alice = pseudonymise("alice", DEV_KEY)  # the pipeline_env runs in dev mode: the CLI pseudonymises with DEV_KEY
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    for i in range(50):
+        event = json.loads(focus(i, "someone", "teams.exe", AS_OF - timedelta(days=i % 5), 30))
+        producer.send(topic, key=b"d", value=json.dumps({**event, "user": alice if i < 10 else f"u_{i:032x}"}).encode())
+    producer.flush(timeout=60)
+    producer.close()
+    proc = alignmon.start(["pipeline"], env, "pipeline")
+    wait_for(lambda: ingested(f"http://127.0.0.1:{port}/metrics") == 50, timeout=120, what="50 events stored")
+
+    result = alignmon.run(["privacy", "erase", "alice"], env)
+    assert result.returncode == 0, result.stderr
+    assert "asking the running pipeline" in result.stderr
+    assert "erased 10 raw events" in result.stdout
+    assert proc.poll() is None  # the pipeline carried it out and runs on
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    assert _count(tmp_path / "pipeline.duckdb", f"SELECT count(*) FROM events WHERE \"user\" = '{alice}'") == [(0,)]
+    assert _count(tmp_path / "pipeline.duckdb", "SELECT count(*) FROM events") == [(40,)]
+    assert _count(tmp_path / "pipeline.duckdb", "SELECT action, subject FROM privacy_audit") == [("erase", alice)]
