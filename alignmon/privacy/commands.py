@@ -17,8 +17,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "privacy",
         help="Privacy role: the works-council pack, and data-subject access and erasure.",
-        description="What the privacy role and the works council need: a description of the running configuration "
-        "(docs/privacy.md).",
+        description="What the privacy role and the works council need: a description of the running configuration, "
+        "and one person's data on request (access and erasure, audited); docs/privacy.md.",
     )
     actions = parser.add_subparsers(dest="privacy_command", metavar="ACTION")
     parser.set_defaults(handler=lambda _args: _help(parser))
