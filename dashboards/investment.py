@@ -67,7 +67,8 @@ def build(t: Thresholds, runbooks: str) -> sdk.Dashboard:
                         "Status",
                         "The investment's status today (on_track, low, unknown or not_started) and, unless on "
                         "track, why: below_plan, low_coverage (coverage below min_coverage), insufficient_history "
-                        "(below plan without low_days known days), no_directory or before_go_live.",
+                        "(below plan without low_days known days), no_directory, before_go_live or "
+                        "small_population (target population under k people: adoption not shown).",
                         [
                             Query(f"alignmon_investment_status{{{INV}}} == 1", "{{status}}"),
                             Query(f"alignmon_investment_status_reason{{{INV}}}", "{{reason}}"),

@@ -108,7 +108,7 @@ METRICS: tuple[MetricDef, ...] = (
         "alignmon_investment_status_reason",
         "gauge",
         "1, with the reason the status is not on_track (before_go_live, no_directory, low_coverage, "
-        "insufficient_history, below_plan); absent when on_track.",
+        "insufficient_history, below_plan, small_population); absent when on_track.",
         (*INVESTMENT, "reason"),
     ),
     MetricDef(

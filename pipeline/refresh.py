@@ -31,6 +31,8 @@ def refresh(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date, k: in
     first = series.first_day(con, as_of)
     if first is None:
         return 0.0
+    # The views suppress groups under refresh_state.k: they must hide what this refresh's k hides, from the start.
+    con.execute("UPDATE refresh_state SET k = ?", [k])
     series.update(con, first, as_of, k)
-    write_current(con, current_figures(con, as_of), catalog, as_of, k)
+    write_current(con, current_figures(con, as_of, k=k), catalog, as_of, k)
     return time.perf_counter() - began

@@ -28,6 +28,7 @@ class Reason(StrEnum):
     LOW_COVERAGE = "low_coverage"
     INSUFFICIENT_HISTORY = "insufficient_history"
     BELOW_PLAN = "below_plan"
+    SMALL_POPULATION = "small_population"
 
 
 # The statuses and reasons in words, for the people who read mails and reports (one wording everywhere).
@@ -43,6 +44,7 @@ REASON_WORDS: dict[str, str] = {
     Reason.LOW_COVERAGE: "too little of the target population sends telemetry to tell",
     Reason.NO_DIRECTORY: "no directory, so the target population is unknown",
     Reason.BEFORE_GO_LIVE: "before go-live",
+    Reason.SMALL_POPULATION: "the target population is smaller than k people, so its adoption is not shown (privacy)",
 }
 
 

@@ -18,8 +18,8 @@ from pipeline.catalog import Catalog
 from pipeline.domain import adoption as fig
 from pipeline.domain.forecast import ForecastOutcome, forecast
 from pipeline.domain.plan import Plan
-from pipeline.domain.rules import MONTH_DAYS
-from pipeline.domain.status import verdict
+from pipeline.domain.rules import K_ANONYMITY, MONTH_DAYS
+from pipeline.domain.status import Reason, Status, verdict
 from pipeline.figures.attainment import attainment_rows
 from pipeline.figures.tables import replace_rows
 from pipeline.transaction import transaction
@@ -45,7 +45,7 @@ class InvestmentFigures:
     dau: int
     wau: int
     mau: int
-    active_target: int
+    active_target: int | None
     adoption_ratio: float | None
     coverage: float | None
     licence_utilisation: float | None
@@ -89,11 +89,12 @@ def read_current(con: duckdb.DuckDBPyConnection) -> list[InvestmentFigures]:
     return [InvestmentFigures(*row) for row in rows]
 
 
-def current_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> list[InvestmentFigures]:
+def current_figures(con: duckdb.DuckDBPyConnection, as_of: date, k: int = K_ANONYMITY) -> list[InvestmentFigures]:
     """The figures of every investment as of `as_of`, from the daily series (computed up to as_of) and the catalog.
 
     The daily adoption ratio and coverage are the adoption_daily view's (their one definition); status, trend,
-    forecast and the cost figures are the pure rules of pipeline.domain over them.
+    forecast and the cost figures are the pure rules of pipeline.domain over them. A target population of 1 to
+    k - 1 people gets no adoption figures (docs/metrics.md, privacy): status unknown, reason small_population.
     """
     has_directory = bool(con.execute("SELECT has_directory FROM refresh_state").fetchone()[0])  # type: ignore[index]
     series: dict[str, dict[date, tuple[Any, ...]]] = {}
@@ -116,11 +117,15 @@ def current_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Investm
         days = series.get(c["investment"], {})
         pop_size = (days[max(days)][4] or 0) if days else 0
         population = pop_size if has_directory else None
+        # k-anonymity: a ratio over fewer than k people would show those few people's use.
+        small = population is not None and 0 < population < k
         # Known days (coverage at least min_coverage) are the only evidence for status, trend and forecast.
         daily = {d: v[5] if v[6] is not None and v[6] >= c["min_coverage"] else None for d, v in days.items()}
         # A day without a series row: nobody active, nobody reporting, so no data: coverage 0, adoption unknown.
         nobody = 0.0 if population else None
         dau, wau, mau, mau_t, _pop, adoption, coverage = days.get(as_of, (0, 0, 0, 0, pop_size, None, nobody))
+        if small:  # nothing about the few people is left: no ratio, coverage, count, trend or forecast
+            daily, adoption, coverage, mau_t = {}, None, None, None
         plan = Plan(c["go_live"], c["target_ratio"], c["target_date"], c["curve"])
         planned = plan.planned_ratio(as_of)
         st, reason = verdict(
@@ -132,6 +137,8 @@ def current_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> list[Investm
             tolerance=c["tolerance"],
             low_days=c["low_days"],
         )
+        if small and st != Status.NOT_STARTED:
+            st, reason = Status.UNKNOWN, Reason.SMALL_POPULATION
         fc = forecast({d: r for d, r in daily.items() if d >= c["go_live"]}, plan, as_of, tolerance=c["tolerance"])
         dau_window = [dau_by_day.get((c["investment"], as_of - timedelta(days=i)), 0) for i in range(MONTH_DAYS)]
         out.append(

@@ -3,11 +3,15 @@
 -- the {{...}} placeholders are formatted in from pipeline.domain.rules when they are installed.
 CREATE OR REPLACE VIEW adoption_daily AS
 SELECT s.day, s.investment, i.name, i.initiative, i.objective,
-       s.dau, s.wau, s.mau, s.mau_target AS active_target, s.population,
+       s.dau, s.wau, s.mau,
+       -- A target population of 1 to k - 1 people shows nothing about their use (docs/metrics.md, privacy).
+       CASE WHEN s.population > 0 AND s.population < r.k THEN NULL ELSE s.mau_target END AS active_target,
+       s.population,
        -- A day with coverage 0 has no data: its ratio is NULL, never 0 (docs/metrics.md, data completeness).
-       CASE WHEN r.has_directory AND s.population > 0 AND s.reporting > 0 THEN s.mau_target / s.population END
-           AS adoption_ratio,
-       CASE WHEN r.has_directory AND s.population > 0 THEN s.reporting / s.population END AS coverage,
+       CASE WHEN r.has_directory AND s.population > 0 AND s.population >= r.k AND s.reporting > 0
+            THEN s.mau_target / s.population END AS adoption_ratio,
+       CASE WHEN r.has_directory AND s.population > 0 AND s.population >= r.k THEN s.reporting / s.population END
+           AS coverage,
        CASE WHEN s.day < i.go_live THEN NULL
             ELSE i.target_ratio * (CASE WHEN i.curve = 'linear' THEN x
                  ELSE (1 / (1 + exp(-{{steepness}} * (x - 0.5))) - 1 / (1 + exp({{half_steepness}})))

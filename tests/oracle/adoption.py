@@ -199,6 +199,11 @@ def coverage(reporting: Collection[str], population: Collection[str] | None) -> 
     return adoption_ratio(reporting, population)
 
 
+def is_small(population: Collection[str] | None, k: int = K_ANONYMITY) -> bool:
+    """A target population of 1 to k - 1 people: it gets no adoption figures (k-anonymity)."""
+    return population is not None and 0 < len(frozenset(population)) < k
+
+
 @dataclass(frozen=True)
 class AdoptionInput:
     """What one investment's figures are computed from, as of one day (the sets are 28-day windows)."""
@@ -351,8 +356,11 @@ def usage_user_daily(fleet: Fleet) -> dict[tuple[date, str, str], UsageDay]:
     return {key: UsageDay(focus[key], background[key], launches[key]) for key in focus}
 
 
-def daily_figures(fleet: Fleet, investment_id: str, day: date) -> DailyFigures:
-    """DAU, WAU, MAU (anyone), MAU of the target population, population, coverage and adoption on `day`."""
+def daily_figures(fleet: Fleet, investment_id: str, day: date, k: int = K_ANONYMITY) -> DailyFigures:
+    """DAU, WAU, MAU (anyone), MAU of the target population, population, coverage and adoption on `day`.
+
+    mau_target is the raw count (adoption_series); a population under k people has no coverage or adoption.
+    """
     investment = fleet.investments[investment_id]
     days = fleet.active_days_of(investment)
     counts = active_counts(days, day, investment.applications)
@@ -360,6 +368,7 @@ def daily_figures(fleet: Fleet, investment_id: str, day: date) -> DailyFigures:
     population = fleet.population(investment)
     reporting = reporting_users(fleet.seen, *window(day, MONTH_DAYS))
     fig = figures(AdoptionInput(population, active, reporting))
+    small = is_small(population, k)
     return DailyFigures(
         dau=counts.dau,
         wau=counts.wau,
@@ -367,8 +376,8 @@ def daily_figures(fleet: Fleet, investment_id: str, day: date) -> DailyFigures:
         mau_target=len(active & (population or frozenset())),
         population=None if population is None else len(population),
         reporting=len(reporting & (population or frozenset())),
-        adoption_ratio=fig.adoption_ratio,
-        coverage=fig.coverage,
+        adoption_ratio=None if small else fig.adoption_ratio,
+        coverage=None if small else fig.coverage,
     )
 
 
@@ -381,12 +390,19 @@ def investment_stickiness(fleet: Fleet, investment_id: str, as_of: date) -> floa
 
 
 def status(
-    fleet: Fleet, investment_id: str, as_of: date, go_live: date, planned: Callable[[date], float]
+    fleet: Fleet,
+    investment_id: str,
+    as_of: date,
+    go_live: date,
+    planned: Callable[[date], float],
+    k: int = K_ANONYMITY,
 ) -> tuple[str, str | None]:
     """docs/metrics.md's status and reason on `as_of`; `planned(t)` is the plan on a day t >= go_live."""
     if as_of < go_live:
         return "not_started", "before_go_live"
-    today = daily_figures(fleet, investment_id, as_of)
+    if is_small(fleet.population(fleet.investments[investment_id]), k):
+        return "unknown", "small_population"
+    today = daily_figures(fleet, investment_id, as_of, k)
     if today.coverage is None:
         return "unknown", "no_directory"
     if today.coverage < MIN_COVERAGE:
@@ -394,7 +410,7 @@ def status(
     below: list[bool | None] = []  # per day of the last LOW_DAYS: below plan, not below, or not known
     for back in range(LOW_DAYS):
         day = as_of - timedelta(days=back)
-        fig = daily_figures(fleet, investment_id, day)
+        fig = daily_figures(fleet, investment_id, day, k)
         if fig.coverage is None or fig.coverage < MIN_COVERAGE or fig.adoption_ratio is None:
             below.append(None)
         else:

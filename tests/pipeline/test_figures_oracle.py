@@ -274,7 +274,7 @@ def check(spec: FleetSpec, con: duckdb.DuckDBPyConnection, fleet: oracle.Fleet) 
     for inv in fleet.investments:
         assert [r["day"] for r in series if r["investment"] == inv] == expected_days, inv
     for r in series:
-        want_day = oracle.daily_figures(fleet, r["investment"], r["day"])
+        want_day = oracle.daily_figures(fleet, r["investment"], r["day"], spec.k)
         got_day = (r["dau"], r["wau"], r["mau"], r["mau_target"], r["population"] or 0, r["reporting"])
         assert got_day == (*want_day[:4], want_day.population or 0, want_day.reporting), (r, want_day)
         assert close(r["coverage"], want_day.coverage), (r, want_day)
@@ -284,16 +284,20 @@ def check(spec: FleetSpec, con: duckdb.DuckDBPyConnection, fleet: oracle.Fleet) 
     current = {r["investment"]: r for r in rows(con, "SELECT * FROM adoption_current")}
     assert set(current) == set(fleet.investments)
     for inv_id, got in current.items():
-        want = oracle.daily_figures(fleet, inv_id, as_of)
+        want = oracle.daily_figures(fleet, inv_id, as_of, spec.k)
         seats = fleet.investments[inv_id].seats
+        # A target population under k people shows no count of its active members, nor a trend or gap.
+        small = oracle.is_small(fleet.population(fleet.investments[inv_id]), spec.k)
         assert (got["dau"], got["wau"], got["mau"], got["active_target"]) == (
-            want.dau, want.wau, want.mau, want.mau_target), (inv_id, got, want)  # fmt: skip
+            want.dau, want.wau, want.mau, None if small else want.mau_target), (inv_id, got, want)  # fmt: skip
+        if small:
+            assert (got["trend"], got["gap"], got["forecast_date"]) == (None, None, None), (inv_id, got)
         assert got["population"] == want.population, (inv_id, got, want)
         assert close(got["coverage"], want.coverage), (inv_id, got, want)
         assert close(got["adoption_ratio"], want.adoption_ratio), (inv_id, got, want)
         assert close(got["licence_utilisation"], want.mau / seats if seats else None), (inv_id, got, want)
         assert close(got["stickiness"], oracle.investment_stickiness(fleet, inv_id, as_of)), (inv_id, got)
-        want_status = oracle.status(fleet, inv_id, as_of, spec.go_live, lambda day: planned(spec, day))
+        want_status = oracle.status(fleet, inv_id, as_of, spec.go_live, lambda day: planned(spec, day), spec.k)
         assert (got["status"], got["status_reason"]) == want_status, (inv_id, got, want_status)
         event(f"status {want_status}")
 

@@ -103,4 +103,5 @@ def test_every_status_but_on_track_carries_its_reason() -> None:
         "low_coverage",
         "insufficient_history",
         "below_plan",
+        "small_population",
     ]
