@@ -25,6 +25,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -198,13 +199,15 @@ class Demo:
         )
 
     def _backfill(self, org: Any, key: bytes, today: date, replay: date) -> None:
+        from collectors.granularity import coarsen_rows  # noqa: PLC0415
         from collectors.publish import publish  # noqa: PLC0415
 
-        total = 0
+        total, tz = 0, ZoneInfo(self.settings.timezone)
         day = today - timedelta(days=BACKFILL_DAYS)
         while day < replay and not self.stopping.is_set():
             events = org.dicts_for_day(day, pseudonymise_with=key, with_department=True)
-            total += publish(self.settings.kafka_bootstrap, self.settings.topic, events)
+            coarse = coarsen_rows(events, self.settings.time_granularity, tz)
+            total += publish(self.settings.kafka_bootstrap, self.settings.topic, coarse)
             if day.day in (1, 15) or day == replay - timedelta(days=1):
                 self.say(f"backfill straight into Kafka: up to {day}, {total:,} events")
             day += timedelta(days=1)

@@ -7,8 +7,9 @@ every second on the local day it was used, exactly where the pipeline's rollup w
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from collectors.event import MAX_TEXT, UsageEvent, deterministic_id
@@ -82,3 +83,14 @@ def coarsen(event: UsageEvent, granularity: Granularity, tz: ZoneInfo) -> list[U
         )
         for n, piece in enumerate(split_at_midnight(event.start, event.duration_s, tz))
     ]
+
+
+def coarsen_rows(rows: Iterable[Mapping[str, Any]], granularity: Granularity, tz: ZoneInfo) -> Iterator[dict[str, Any]]:
+    """JSON-ready events (already pseudonymised, as the simulator writes straight to Kafka) coarsened as the gateway
+    would have: the works council's granularity holds for simulated history too."""
+    for row in rows:
+        if granularity == "exact":
+            yield dict(row)
+            continue
+        for event in coarsen(UsageEvent.model_validate(row), granularity, tz):
+            yield event.model_dump(mode="json", exclude_none=True)

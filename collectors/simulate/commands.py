@@ -118,14 +118,14 @@ def run(args: argparse.Namespace) -> int:
     if args.days == 0:
         return 0
     if args.to_kafka:
+        from collectors.granularity import coarsen_rows  # noqa: PLC0415
         from collectors.publish import publish  # noqa: PLC0415
 
         sent = 0
         for n, day in enumerate(days := org.backfill_days(args.days), start=1):
+            rows = org.dicts_for_day(day, pseudonymise_with=key, with_department=True)
             sent += publish(
-                settings.kafka_bootstrap,
-                settings.topic,
-                org.dicts_for_day(day, pseudonymise_with=key, with_department=True),
+                settings.kafka_bootstrap, settings.topic, coarsen_rows(rows, settings.time_granularity, zone)
             )
             print(f"day {n}/{len(days)}: {sent:,} events acknowledged by Kafka", file=sys.stderr)
         return 0
