@@ -20,7 +20,8 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--database",
         type=Path,
         metavar="FILE",
-        help="DuckDB file to read, opened read-only (default: ALIGNMON_SNAPSHOT_PATH, the analysts' snapshot).",
+        help="DuckDB file to read, opened read-only (default: ALIGNMON_SNAPSHOT_PATH, the analysts' database, which "
+        "keeps the inputs of the pipeline's as-of day and of quarter ends; the pipeline's own file has every day).",
     )
     p.add_argument(
         "--catalog", type=Path, metavar="DIR", help="Catalog folder or file (default: ALIGNMON_CATALOG_DIR)."
@@ -29,8 +30,8 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--as-of",
         type=arguments.day,
         metavar="DATE",
-        help="Assess as of this day (YYYY-MM-DD, at most the last day the pipeline computed; "
-        "default: the pipeline's last as-of day).",
+        help="Assess as of this day (YYYY-MM-DD, at most the last day the pipeline computed; on the analysts' "
+        "database one of the days it keeps; default: the pipeline's last as-of day).",
     )
 
 

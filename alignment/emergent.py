@@ -39,7 +39,7 @@ def emergent(facts: Facts, min_growth: float = MIN_GROWTH) -> list[Candidate]:
     found = []
     for app, users in facts.usage.active_users.items():
         info = facts.strategy.applications.get(app)
-        if (info is not None and info.sanctioned) or len(users) < facts.k:
+        if (info is not None and info.sanctioned) or users < facts.k:
             continue
         weekly = facts.usage.weekly_active.get(app, ())
         growth = weekly_growth(weekly)
@@ -51,7 +51,7 @@ def emergent(facts: Facts, min_growth: float = MIN_GROWTH) -> list[Candidate]:
                 name=facts.app_name(app),
                 in_catalog=info is not None,
                 capability=info.capability if info else None,
-                active_users=len(users),
+                active_users=users,
                 weekly=tuple(v if v >= facts.k else None for v in weekly),
                 slope=growth[0],
                 growth=growth[1],

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
+from pipeline.domain.portfolio import Overlap
 from pipeline.domain.rules import K_ANONYMITY, app_name
 
 
@@ -112,7 +113,8 @@ class InvestmentState:
 class Usage:
     """Usage in the 28-day window ending at the as-of day, keyed by application (catalog id or uncatalogued:x).
 
-    User sets hold pseudonyms for counting only; nothing below k users ever leaves the alignment package.
+    Read from the pipeline's own file only: user sets hold pseudonyms for counting; alignment.summary reduces them
+    to a UsageSummary, the only form that is stored or scored.
     """
 
     focus_s: Mapping[str, float] = field(default_factory=dict)
@@ -127,6 +129,29 @@ class Usage:
     def active_people(self) -> frozenset[str]:
         """Everyone with an active day on any application."""
         return frozenset().union(*self.active_users.values()) if self.active_users else frozenset()
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    """The k-safe counts of Usage the alignment scores read (alignment.summary.summarise): per application only
+    for applications with >= k active users, per department only for departments of >= k people."""
+
+    focus_s: Mapping[str, float] = field(default_factory=dict)
+    total_focus_s: float = 0.0  # every application's, shown or not
+    sanctioned_focus_s: float = 0.0  # on sanctioned catalog applications, shown or not
+    funded_active_user_days: int = 0  # active (user, application, day) triples on applications an investment funds
+    funded_active_focus_s: float = 0.0  # focus on those active days
+    active_users: Mapping[str, int] = field(default_factory=dict)
+    weekly_active: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    active_people: int = 0  # active on any application
+    shadow_people: int = 0  # active on any shadow-IT application
+    # Per investment, (department, adoption ratio) of its k-safe target departments whose use can be seen.
+    department_adoption: Mapping[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
+    overlaps: tuple[Overlap, ...] = ()  # interchangeable tools used side by side in a department, >= k people
+    overlap_focus_s: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # per overlap group, per app
+    # Per catalog capability used by >= k active people: (focus seconds, effective number of tools 1 / Σ share²).
+    capabilities: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    first_day: date | None = None
 
 
 @dataclass(frozen=True)
@@ -149,7 +174,7 @@ class Facts:
     as_of: date
     strategy: Strategy
     states: Mapping[str, InvestmentState] = field(default_factory=dict)
-    usage: Usage = field(default_factory=Usage)
+    usage: UsageSummary = field(default_factory=UsageSummary)
     switches: tuple[SwitchWeek, ...] = ()
     department_sizes: Mapping[str, int] = field(default_factory=dict)
     series: Mapping[str, tuple[tuple[date, float | None], ...]] = field(default_factory=dict)

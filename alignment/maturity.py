@@ -98,29 +98,15 @@ PROXIES: tuple[ProxySpec, ...] = (
 
 def sanctioned_use_share(facts: Facts) -> float | None:
     """Focus time on sanctioned catalog applications / all focus time."""
-    total = sum(facts.usage.focus_s.values())
-    if total <= 0:
-        return None
-    apps = facts.strategy.applications
-    sanctioned = sum(s for app, s in facts.usage.focus_s.items() if app in apps and apps[app].sanctioned)
-    return sanctioned / total
+    total = facts.usage.total_focus_s
+    return facts.usage.sanctioned_focus_s / total if total > 0 else None
 
 
 def effective_tools_per_capability(facts: Facts) -> float | None:
     """Per capability 1 / Σ share² of focus time over its catalog apps, averaged weighted by focus time."""
-    by_capability: dict[str, list[float]] = {}
-    for app, seconds in facts.usage.focus_s.items():
-        info = facts.strategy.applications.get(app)
-        if info is not None and info.capability and seconds > 0:
-            by_capability.setdefault(info.capability, []).append(seconds)
-    grand = sum(sum(v) for v in by_capability.values())
-    if grand <= 0:
-        return None
-    weighted = 0.0
-    for shares in by_capability.values():
-        total = sum(shares)
-        weighted += total / grand * (1.0 / sum((s / total) ** 2 for s in shares))
-    return weighted
+    found = facts.usage.capabilities.values()
+    grand = sum(total for total, _tools in found)
+    return sum(total / grand * tools for total, tools in found) if grand > 0 else None
 
 
 def shadow_apps(facts: Facts) -> list[str]:
@@ -133,10 +119,7 @@ def shadow_apps(facts: Facts) -> list[str]:
 def shadow_it_user_share(facts: Facts) -> float | None:
     """People active on any shadow-IT application / people active on any application."""
     people = facts.usage.active_people
-    if not people:
-        return None
-    users = frozenset().union(*(facts.usage.active_users[a] for a in shadow_apps(facts))) & people
-    return len(users) / len(people)
+    return facts.usage.shadow_people / people if people else None
 
 
 def spend_tied_to_initiative(facts: Facts) -> float | None:
@@ -187,10 +170,8 @@ def governance_completeness(facts: Facts) -> float | None:
 
 def depth_minutes(facts: Facts) -> float | None:
     """Focus minutes on active days / active (user, application, day) triples, on apps some investment funds."""
-    funded = {app for inv in facts.strategy.investments.values() for app in inv.applications}
-    days = sum(n for app, n in facts.usage.active_user_days.items() if app in funded)
-    seconds = sum(s for app, s in facts.usage.active_focus_s.items() if app in funded)
-    return seconds / days / 60 if days > 0 else None
+    days = facts.usage.funded_active_user_days
+    return facts.usage.funded_active_focus_s / days / 60 if days > 0 else None
 
 
 PROXY_VALUES: dict[str, Callable[[Facts], float | None]] = {

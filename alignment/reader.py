@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from alignment import inputs as inputs_store
+from alignment.displacement import ALL
 from alignment.facts import (
     AppInfo,
     Facts,
@@ -20,6 +22,8 @@ from alignment.facts import (
     SwitchWeek,
     Usage,
 )
+from alignment.inputs import Inputs
+from alignment.summary import summarise
 from base.errors import AlignmonError
 from pipeline import sql
 from pipeline.domain.rules import K_ANONYMITY, MONTH_DAYS, WEEK_DAYS
@@ -117,8 +121,12 @@ def computed_as_of(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | 
 
 
 def read_facts(con: duckdb.DuckDBPyConnection, strategy: Strategy, as_of: date | None = None) -> Facts:
-    """Every fact the alignment scores need, as of `as_of` (default: the day the pipeline last computed)."""
-    stored, computed_to, k = computed_as_of(con)
+    """Every fact the alignment scores need, as of `as_of` (default: the day the pipeline last computed).
+
+    The k-safe inputs the pipeline kept for that day (the analysts' database holds nothing else); on the pipeline's
+    own file, a day without kept inputs is computed from the per-person rollups.
+    """
+    stored, computed_to, _k = computed_as_of(con)
     if stored is None or computed_to is None:
         raise AlignmonError("the database has no adoption figures yet: run the pipeline (with a catalog) first")
     day = as_of or stored
@@ -127,21 +135,55 @@ def read_facts(con: duckdb.DuckDBPyConnection, strategy: Strategy, as_of: date |
             f"the database is computed up to {computed_to}; pick --as-of {computed_to} or earlier, "
             "or let the pipeline refresh first"
         )
+    inputs = inputs_store.load(con, day)
+    if inputs is None:
+        if not holds_people(con):
+            kept = ", ".join(str(d) for d in inputs_store.stored_days(con)) or "none yet"
+            raise AlignmonError(
+                f"the analysts' database holds the alignment inputs of these days only: {kept}; pick one of them "
+                "with --as-of, or (privacy role) read the pipeline's own file with --database"
+            )
+        inputs = read_inputs(con, strategy, day)
     return Facts(
         as_of=day,
         strategy=strategy,
-        states=read_states(con, day, stored),
-        usage=read_usage(con, day),
-        switches=tuple(read_switches(con, strategy, day)),
-        department_sizes=dict(con.execute("SELECT department, count(*) FROM directory GROUP BY ALL").fetchall()),
+        states=inputs.states,
+        usage=inputs.usage,
+        switches=inputs.switches,
+        department_sizes=inputs.department_sizes,
         series=read_series(con, day, min((i.go_live for i in strategy.investments.values()), default=None)),
-        k=k,
+        k=inputs.k,
     )
 
 
-def read_states(con: duckdb.DuckDBPyConnection, as_of: date, stored: date) -> dict[str, InvestmentState]:
+def holds_people(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this is the pipeline's own file (per-person rollups), not the analysts' database."""
+    found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'usage_user_daily'").fetchone()
+    return found == (1,)
+
+
+def read_inputs(con: duckdb.DuckDBPyConnection, strategy: Strategy, as_of: date) -> Inputs:
+    """The k-safe inputs as of `as_of`, from the pipeline's own file (its per-person rollups and directory)."""
+    stored, _, k = computed_as_of(con)
+    sizes: dict[str, int] = dict(con.execute("SELECT department, count(*) FROM directory GROUP BY ALL").fetchall())
+    safe = {d: n for d, n in sizes.items() if n >= k}
+    return Inputs(
+        as_of=as_of,
+        k=k,
+        states=read_states(con, as_of, stored or as_of, k),
+        usage=summarise(read_usage(con, as_of), strategy, sizes, k),
+        switches=tuple(
+            s
+            for s in read_switches(con, strategy, as_of)
+            if s.users >= k and (s.department == ALL or s.department in safe)
+        ),
+        department_sizes=safe,
+    )
+
+
+def read_states(con: duckdb.DuckDBPyConnection, as_of: date, stored: date, k: int) -> dict[str, InvestmentState]:
     """The docs/metrics.md figures per investment: adoption_current when it is for `as_of`, else recomputed."""
-    figures = read_current(con) if as_of == stored else current_figures(con, as_of)
+    figures = read_current(con) if as_of == stored else current_figures(con, as_of, k=k)
     return {f.investment: _state(f) for f in figures}
 
 

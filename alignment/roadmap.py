@@ -17,10 +17,8 @@ from datetime import date
 from typing import TypeVar
 
 from alignment.emergent import emergent
-from alignment.facts import AppInfo, Facts, InvestmentInfo, InvestmentState
+from alignment.facts import Facts, InvestmentInfo, InvestmentState
 from alignment.maturity import shadow_apps
-from pipeline.domain.portfolio import CatalogApp, overlap
-from pipeline.domain.rules import MIN_COVERAGE
 
 ORPHAN_WEIGHT = 0.5  # spend tied to no initiative still counts, at half the default initiative weight
 FULL_DATA_DAYS = 28  # days of evidence for full confidence (one docs/metrics.md window)
@@ -161,8 +159,9 @@ def investment_action(inv: InvestmentInfo, st: InvestmentState, as_of: date) -> 
     if st.status == "not_started":
         return None
     if st.status == "unknown":
-        # Too little history is not a coverage problem: wait for the status instead of acting on it.
-        return None if st.status_reason == "insufficient_history" else "improve_coverage"
+        # Too little history is not a coverage problem: wait for the status instead of acting on it. A population
+        # under k is never measured, so there is nothing to act on either (docs/metrics.md, Privacy).
+        return None if st.status_reason in ("insufficient_history", "small_population") else "improve_coverage"
     if _reclaimable(inv, st) and _renewal_soon(inv, as_of):
         return "reclaim_licences"
     if st.status == "low":
@@ -188,24 +187,9 @@ def target_evidence(inv: InvestmentInfo, st: InvestmentState, k: int) -> str | N
 
 
 def department_adoption(facts: Facts, inv: InvestmentInfo) -> list[tuple[str, float]]:
-    """(department, adoption) per target department of >= k people whose use can be seen, lowest first.
-
-    Adoption is the department's 28-day active users of any of the investment's applications / its size; a
-    department where fewer than min_coverage of the people were active on anything is unknown, not lagging.
-    """
-    by_department: dict[str, set[str]] = {}
-    for (_app, department), users in facts.usage.active_by_department.items():
-        by_department.setdefault(department, set()).update(users)
-    out = []
-    for department in inv.target_departments or tuple(sorted(facts.department_sizes)):
-        size = facts.department_sizes.get(department, 0)
-        if size < facts.k or len(by_department.get(department, ())) < MIN_COVERAGE * size:
-            continue
-        active = set().union(
-            *(facts.usage.active_by_department.get((app, department), frozenset()) for app in inv.applications)
-        )
-        out.append((department, len(active) / size))
-    return sorted(out, key=lambda d: (d[1], d[0]))
+    """(department, adoption) per target department of >= k people whose use can be seen, lowest first
+    (alignment.summary.department_adoption)."""
+    return list(facts.usage.department_adoption.get(inv.id, ()))
 
 
 def lagging_departments(facts: Facts, inv: InvestmentInfo, st: InvestmentState) -> list[tuple[str, float]]:
@@ -312,31 +296,6 @@ def _app_weight(facts: Facts, apps: Iterable[str]) -> tuple[float, str | None]:
     return best
 
 
-def interchangeable_groups(apps: Mapping[str, AppInfo]) -> list[frozenset[str]]:
-    """Sanctioned applications linked by the catalog's `interchangeable_with` (either side, transitively)."""
-    links: dict[str, set[str]] = {a: set() for a, info in apps.items() if info.sanctioned}
-    for a, info in apps.items():
-        for b in info.interchangeable_with:
-            if a in links and b in links and a != b:
-                links[a].add(b)
-                links[b].add(a)
-    groups: list[frozenset[str]] = []
-    seen: set[str] = set()
-    for start in sorted(links):
-        if start in seen or not links[start]:
-            continue
-        group: set[str] = set()
-        stack = [start]
-        while stack:
-            app = stack.pop()
-            if app not in group:
-                group.add(app)
-                stack.extend(links[app])
-        seen |= group
-        groups.append(frozenset(group))
-    return groups
-
-
 def _currency(currencies: Iterable[str]) -> str:
     found = sorted(set(currencies))
     return found[0] if len(found) == 1 else ("mixed" if found else "")
@@ -349,17 +308,15 @@ def overlap_items(facts: Facts) -> list[Item]:
     applications do the same job. The leader is the most used; the spend at stake is what the investments
     that fund only the other tools cost.
     """
-    groups = {"+".join(sorted(g)): g for g in interchangeable_groups(facts.strategy.applications)}
-    catalog = {app: CatalogApp(True, key) for key, group in groups.items() for app in group}
     apps_by_group: dict[str, set[str]] = {}
     departments: dict[str, list[str]] = {}
-    for o in overlap(facts.usage.active_by_department, catalog, facts.k):
+    for o in facts.usage.overlaps:
         apps_by_group.setdefault(o.capability, set()).update(o.apps)
         departments.setdefault(o.capability, []).append(o.department)
     data = data_confidence(facts.as_of, facts.usage.first_day)
     items = []
     for key, apps in sorted(apps_by_group.items()):
-        focus = {a: facts.usage.focus_s.get(a, 0.0) for a in apps}
+        focus = dict(facts.usage.overlap_focus_s.get(key, {}))
         total = sum(focus.values())
         leader = max(sorted(focus), key=lambda a: focus[a])
         others = sorted(apps - {leader})
@@ -399,7 +356,7 @@ def shadow_items(facts: Facts) -> list[Item]:
     data = data_confidence(facts.as_of, facts.usage.first_day)
     items = []
     for app in shadow_apps(facts):
-        users = len(facts.usage.active_users[app])
+        users = facts.usage.active_users[app]
         info = facts.strategy.applications.get(app)
         capability = info.capability if info else None
         alternatives = [

@@ -17,7 +17,11 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from alignment.assessment import Assessment, assess
-from alignment.reader import read_facts, strategy_from_catalog
+from alignment.inputs import TABLE as INPUTS_TABLE
+from alignment.inputs import store, stored_days
+from alignment.reader import computed_as_of, read_facts, read_inputs, strategy_from_catalog
+from alignment.report import previous_quarter_end
+from pipeline.retention import kept_until
 from pipeline.transaction import transaction
 
 if TYPE_CHECKING:
@@ -58,6 +62,17 @@ CREATE OR REPLACE VIEW alignment_maturity_levels AS SELECT * FROM alignment_matu
 """
 
 
+# Published to the analysts' database (docs/analysts.md): the views, and the k-safe inputs assess/report read.
+PUBLISHED = (
+    "alignment_portfolio",
+    "roadmap",
+    "alignment_displacement",
+    "emergent_strategy",
+    "alignment_maturity",
+    "alignment_maturity_levels",
+    "alignment_inputs",
+)
+
 _TABLE_RE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\);", re.S)
 
 
@@ -86,13 +101,24 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
     for table in _stale(con):
         con.execute(f"DROP TABLE {table} CASCADE")
     con.execute(TABLES)
+    con.execute(INPUTS_TABLE)
     con.execute(VIEWS)
 
 
 def refresh(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date | None = None) -> Assessment:
-    """Recompute every alignment result from the database and the catalog and replace the tables' rows."""
+    """Recompute the k-safe inputs (as of `as_of`, and on a new day the previous quarter's end: the report's
+    baseline) and every alignment result from them, and replace the tables' rows."""
     install(con)
-    result = assess(read_facts(con, strategy_from_catalog(catalog), as_of))
+    strategy = strategy_from_catalog(catalog)
+    day = as_of or computed_as_of(con)[0]
+    if day is not None:
+        baseline = previous_quarter_end(day)
+        lost = kept_until(con)  # a window retention emptied would overwrite the inputs kept from when it was whole
+        # The baseline's late data is taken in once a day (its recount costs about as much as today's).
+        if day not in stored_days(con) and (lost is None or baseline > lost):
+            store(con, read_inputs(con, strategy, baseline), keep=day)
+        store(con, read_inputs(con, strategy, day), keep=day)
+    result = assess(read_facts(con, strategy, as_of))
     write(con, result)
     return result
 

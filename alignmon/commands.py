@@ -53,6 +53,7 @@ def _pipeline(args: argparse.Namespace) -> int:
 def _refresh(args: argparse.Namespace) -> int:
     import duckdb  # noqa: PLC0415
 
+    from alignmon.analysts import ANALYSTS_OBJECTS  # noqa: PLC0415
     from alignmon.process import open_store, refresh_all  # noqa: PLC0415
     from base.directory import load_directory  # noqa: PLC0415
     from base.errors import AlignmonError  # noqa: PLC0415
@@ -72,7 +73,7 @@ def _refresh(args: argparse.Namespace) -> int:
         catalog = load_catalog(settings.catalog_dir, directory)
         as_of = settings.today()
         took = refresh_all(store.con, catalog, as_of, settings.k_anonymity)
-        publish(store.con, settings.snapshot_path)
+        publish(store.con, settings.snapshot_path, ANALYSTS_OBJECTS)
         store.con.sql(
             "SELECT investment, status, round(adoption_ratio, 3) AS adoption, round(planned_ratio, 3) AS planned, "
             "mau, population, round(wasted_spend) AS wasted_spend, currency FROM adoption_current ORDER BY investment"

@@ -18,6 +18,7 @@ from typing import TypeVar
 import duckdb
 
 from alignment import views
+from alignmon.analysts import ANALYSTS_OBJECTS
 from base.errors import AlignmonError, InvalidFileError, TransientError
 from base.settings import EXAMPLE_CATALOG, Settings
 from metrics.exporter import PipelineCollector, serve
@@ -233,7 +234,7 @@ class Pipeline:
         self.consumer.flush()  # the copy holds every batch handed over so far
         cur = self.store.cursor()
         try:
-            publish(cur, self.settings.snapshot_path)
+            publish(cur, self.settings.snapshot_path, ANALYSTS_OBJECTS)
         finally:
             cur.close()
         self.consumer.stats.snapshot_at = time.time()

@@ -141,7 +141,8 @@ class Settings(BaseSettings):
     # pipeline
     duckdb_path: Path = Field(Path(".alignmon/alignmon.duckdb"), description="The pipeline's DuckDB file.")
     snapshot_path: Path = Field(
-        Path(".alignmon/alignmon-snapshot.duckdb"), description="Read-only snapshot published for analysts."
+        Path(".alignmon/alignmon-snapshot.duckdb"),
+        description="The analysts' database the pipeline publishes: k-safe tables only (docs/analysts.md).",
     )
     duckdb_memory_limit: str = Field(
         "1GB", description="DuckDB memory_limit of the pipeline's connection; larger work spills to disk."
@@ -152,7 +153,7 @@ class Settings(BaseSettings):
         description="Largest batch (MiB of Kafka record values) the pipeline reads into one DuckDB transaction; "
         "with duckdb_memory_limit it bounds the pipeline's memory whatever the backlog.",
     )
-    snapshot_interval_s: float = Field(30.0, description="Seconds between snapshot publications.")
+    snapshot_interval_s: float = Field(30.0, description="Seconds between publications of the analysts' database.")
     dedup_horizon_days: int = Field(
         14,
         ge=1,

@@ -13,8 +13,9 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q = sub.add_parser(
         "sql",
-        help="run a query on the analysts' read-only snapshot",
-        description="Runs SQL on the snapshot (ALIGNMON_SNAPSHOT_PATH) read-only, so it never blocks ingestion.",
+        help="run a query on the analysts' database",
+        description="Runs SQL, read-only, on the analysts' database the pipeline publishes (ALIGNMON_SNAPSHOT_PATH): "
+        "k-safe figures only, no per-person row (docs/analysts.md lists every table); it never blocks ingestion.",
     )
     q.add_argument(
         "query",
@@ -23,18 +24,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     q.add_argument(
         "--database",
-        help="DuckDB file to open instead of the snapshot (read-only; not the live file while the pipeline runs: "
-        "DuckDB locks it)",
+        help="DuckDB file to open instead of the analysts' database (read-only; the pipeline's own file is for the "
+        "privacy role, and DuckDB locks it while the pipeline runs)",
     )
     q.set_defaults(handler=_sql)
     e = sub.add_parser(
         "export",
         help="write the analysts' views as Parquet files",
-        description="Copies every documented analyst view (docs/analysts.md) from the snapshot to DIR/<view>.parquet, "
+        description="Copies every documented adoption view (docs/analysts.md) from the analysts' database to "
+        "DIR/<view>.parquet, "
         "for tools that read Parquet. Only the k-safe views are exported, never the raw per-user tables.",
     )
     e.add_argument("out", type=Path, help="folder for the Parquet files (created if missing)")
-    e.add_argument("--database", help="DuckDB file to read instead of the snapshot (read-only)")
+    e.add_argument("--database", help="DuckDB file to read instead of the analysts' database (read-only)")
     e.set_defaults(handler=_export)
 
 
@@ -77,6 +79,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _sql(args: argparse.Namespace) -> int:
+    import re  # noqa: PLC0415
+
     import duckdb  # noqa: PLC0415
 
     from base.errors import AlignmonError  # noqa: PLC0415
@@ -86,6 +90,15 @@ def _sql(args: argparse.Namespace) -> int:
         rel = con.sql(args.query)
         if rel is not None:
             rel.show(max_rows=200)
+    except duckdb.CatalogException as exc:
+        private = re.search(r"Table with name (events|usage_user_daily|directory|rejected_events) does not", str(exc))
+        if private is None:
+            raise AlignmonError(str(exc)) from exc
+        raise AlignmonError(
+            f"{private[1]} holds per-person rows, which the analysts' database never holds: use its k-safe tables "
+            "(docs/analysts.md lists them, e.g. usage_daily or ingest_totals); per-person rows are the privacy "
+            "role's, in the pipeline's own file (docs/privacy.md)"
+        ) from exc
     except duckdb.Error as exc:
         raise AlignmonError(str(exc)) from exc
     finally:

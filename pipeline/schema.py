@@ -24,6 +24,8 @@ ANALYST_VIEWS = (
     "objective_attainment",
     "rejected_events_summary",
 )
+# Published to the analysts' database besides those views: events stored per source and kind, the refresh's state.
+PUBLISHED = (*ANALYST_VIEWS, "ingest_totals", "refresh_state")
 
 
 # Bump when a derived table changes shape. Derived tables are recomputed from the raw ones (events,

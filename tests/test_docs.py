@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from alignmon import docgen
-from pipeline.schema import ANALYST_VIEWS
+from pipeline.schema import PUBLISHED
 from pipeline.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +36,7 @@ def test_every_doc_the_readme_links_exists() -> None:
         assert (ROOT / target).exists(), target
 
 
-@pytest.mark.parametrize("view", ANALYST_VIEWS)
+@pytest.mark.parametrize("view", PUBLISHED)
 def test_every_analyst_view_column_is_documented(view: str, tmp_path: Path) -> None:
     store = Store(tmp_path / "docs.duckdb")
     columns = [d[0] for d in store.con.execute(f"SELECT * FROM {view} LIMIT 0").description]

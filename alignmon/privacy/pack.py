@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from alignmon import __version__
+from alignmon.analysts import ANALYSTS_OBJECTS
 from alignmon.privacy import contract, dpia, flows, inventory
 from alignmon.stack.stack import KAFKA_RETENTION_DAYS
 from base.settings import EXAMPLE_CATALOG, Settings
@@ -19,7 +20,6 @@ from metrics import rulegen
 from metrics.thresholds import Thresholds
 from pipeline.catalog.catalog import Catalog
 from pipeline.domain.rules import K_ANONYMITY, MONTH_DAYS
-from pipeline.schema import ANALYST_VIEWS
 
 # The per-person tables of the pipeline's own file (docs/privacy.md, "Who sees what").
 PERSONAL_TABLES = (
@@ -210,7 +210,8 @@ def recipients(s: Settings, catalog: Catalog, t: Thresholds, k: int) -> list[Rec
             "Analysts",
             (),
             f"the analysts' database ({s.snapshot_path}), `alignmon sql`, `alignmon export`",
-            "the views " + ", ".join(ANALYST_VIEWS) + f": per investment, or per department as {k_groups}",
+            "the tables " + ", ".join(ANALYSTS_OBJECTS) + f": per investment, initiative, objective or application, "
+            f"or per department as {k_groups}",
             "per-person rows, pseudonyms, the directory",
         ),
         Recipient(

@@ -37,13 +37,13 @@ class Overlap:
 
 
 def shadow_it(
-    active_by_app: Mapping[str, Collection[str]], catalog: Mapping[str, CatalogApp], k: int = K_ANONYMITY
+    active_by_app: Mapping[str, int], catalog: Mapping[str, CatalogApp], k: int = K_ANONYMITY
 ) -> list[ShadowApp]:
-    """Apps not in the catalog, or in it but not sanctioned, with >= k active users; most used first."""
+    """Apps not in the catalog, or in it but not sanctioned, with >= k active users (counts); most used first."""
     found = [
-        ShadowApp(app, len(frozenset(users)), app in catalog)
+        ShadowApp(app, users, app in catalog)
         for app, users in active_by_app.items()
-        if (app not in catalog or not catalog[app].sanctioned) and len(frozenset(users)) >= k
+        if (app not in catalog or not catalog[app].sanctioned) and users >= k
     ]
     return sorted(found, key=lambda s: (-s.active_users, s.app))
 

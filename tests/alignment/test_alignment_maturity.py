@@ -26,6 +26,7 @@ from alignment.maturity import (
     maturity,
     proxies,
 )
+from alignment.summary import summarise
 from alignment.survey import Answer
 from alignment.svg import radar
 from alignment.text import maturity_text
@@ -74,7 +75,7 @@ def facts() -> Facts:
         active_user_days={"teams": 10, "skype": 5, "notion": 20},
         active_focus_s={"teams": 18000, "skype": 3000, "notion": 99999},
     )
-    return Facts(AS_OF, strategy, states, usage, k=5)
+    return Facts(AS_OF, strategy, states, summarise(usage, strategy, {}, 5), k=5)
 
 
 def test_band_levels_at_the_cut_offs() -> None:

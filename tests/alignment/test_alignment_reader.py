@@ -11,10 +11,12 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from alignment import inputs as inputs_store
 from alignment.assessment import assess
 from alignment.displacement import displacement
+from alignment.facts import UsageSummary
 from alignment.maturity import shadow_apps
-from alignment.reader import read_facts, strategy_from_catalog
+from alignment.reader import read_facts, read_inputs, read_usage, strategy_from_catalog
 from alignment.report import render
 from base.directory import parse_directory
 from base.errors import AlignmonError
@@ -84,20 +86,28 @@ def test_usage_facts_are_hand_counted(database: tuple[Path, Path]) -> None:
     assert strategy.initiatives["comms"].depends_on == ("base",)
     con = duckdb.connect(str(path), read_only=True)
     facts = read_facts(con, strategy)
+    raw = read_usage(con, AS_OF)
     con.close()
     assert (facts.as_of, facts.k) == (AS_OF, 5)
-    u = facts.usage
+    # The per-person usage of the pipeline's own file, counted by hand ...
     foo_path, foo = "uncatalogued:C:\\Tools\\Foo.exe", "uncatalogued:foo"
-    assert u.focus_s == {"teams": (50 + 3 + 10) * 60, "skype": 100 * 60, foo_path: 6 * 60, foo: 6 * 60}
-    assert {app: len(users) for app, users in u.active_users.items()} == {"teams": 5, "skype": 5, foo_path: 1, foo: 1}
+    assert raw.focus_s == {"teams": (50 + 3 + 10) * 60, "skype": 100 * 60, foo_path: 6 * 60, foo: 6 * 60}
+    assert {app: len(users) for app, users in raw.active_users.items()} == {"teams": 5, "skype": 5, foo_path: 1, foo: 1}
     assert (facts.app_name(foo_path), facts.app_name(foo)) == ("C:\\Tools\\Foo.exe", "foo")
-    assert u.active_user_days["teams"] == 6
-    assert u.active_focus_s["teams"] == 60 * 60
+    assert raw.active_user_days["teams"] == 6
+    assert raw.active_focus_s["teams"] == 60 * 60
+    assert {(a, d) for a, d in raw.active_by_department} == {("teams", "Sales"), ("skype", "Support"),
+                                                            (foo_path, "Legal"), (foo, "Legal")}  # fmt: skip
+    # ... and what the scores read: the one-person tools and the two-person department only in the totals.
+    u = facts.usage
+    assert u.focus_s == {"teams": (50 + 3 + 10) * 60, "skype": 100 * 60}
+    assert u.total_focus_s == (50 + 3 + 10 + 100 + 6 + 6) * 60
+    assert u.active_users == {"teams": 5, "skype": 5}
+    assert (u.active_people, u.funded_active_user_days, u.funded_active_focus_s) == (12, 6, 60 * 60)
     assert u.weekly_active["teams"] == (0, 0, 0, 0, 0, 5)
     assert u.first_day == AS_OF - timedelta(days=1)
-    assert facts.department_sizes == {"Sales": 6, "Support": 5, "Legal": 2}
-    assert {(a, d) for a, d in u.active_by_department} == {("teams", "Sales"), ("skype", "Support"),
-                                                          (foo_path, "Legal"), (foo, "Legal")}  # fmt: skip
+    assert u.department_adoption == {"teams-e3": (("Sales", 5 / 6),)}
+    assert facts.department_sizes == {"Sales": 6, "Support": 5}
     state = facts.states["teams-e3"]
     assert (state.population, state.mau) == (6, 5)
     shares = {(s.department, s.week): s.share for s in displacement(facts)}
@@ -112,7 +122,9 @@ def test_a_past_day_is_recomputed_and_a_future_one_refused(database: tuple[Path,
     try:
         earlier = read_facts(con, strategy, AS_OF - timedelta(days=1))
         assert earlier.states["teams-e3"].mau == 1  # only sales0 was active by then
-        assert earlier.usage.focus_s == {"teams": 600}
+        assert read_usage(con, AS_OF - timedelta(days=1)).focus_s == {"teams": 600}
+        # One person's use is no summary: even the totals would describe fewer than k people.
+        assert earlier.usage == UsageSummary(first_day=AS_OF - timedelta(days=1))
         with pytest.raises(AlignmonError, match="computed up to 2026-11-20"):
             read_facts(con, strategy, AS_OF + timedelta(days=1))
     finally:
@@ -168,9 +180,24 @@ def test_exporter_views_and_report_name_an_uncatalogued_tool_identically(tmp_pat
     finally:
         con.close()
     facts = assessment.facts
-    reported = {facts.app_name(app): len(facts.usage.active_users[app]) for app in shadow_apps(facts)}
+    reported = {facts.app_name(app): facts.usage.active_users[app] for app in shadow_apps(facts)}
     assert reported == exported
     shadow_items = {i.name for i in assessment.roadmap if i.kind == "application"}
     assert shadow_items == set(exported)
     html = render(assessment)
     assert all(escape(name) in html for name in exported)
+
+
+def test_inputs_kept_by_another_version_are_recomputed_not_misread(database: tuple[Path, Path]) -> None:
+    path, catalog_path = database
+    strategy = strategy_from_catalog(load_catalog(catalog_path))
+    con = duckdb.connect(str(path))
+    try:
+        fresh = read_inputs(con, strategy, AS_OF)
+        inputs_store.store(con, fresh, keep=AS_OF)
+        assert inputs_store.load(con, AS_OF) == fresh
+        con.execute('UPDATE alignment_inputs SET inputs = \'{"usage": {"focus": 1}}\'')  # an older shape
+        assert inputs_store.load(con, AS_OF) is None
+        assert read_facts(con, strategy).usage == fresh.usage  # recomputed from the pipeline's own rows
+    finally:
+        con.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,13 +18,13 @@ from alignment.roadmap import (
     Item,
     data_confidence,
     initiative_ranking,
-    interchangeable_groups,
     investment_action,
     order,
     plan_gap,
     roadmap,
     target_evidence,
 )
+from alignment.summary import interchangeable_groups, summarise
 from alignment.text import roadmap_csv, roadmap_text
 
 AS_OF = date(2026, 6, 30)
@@ -90,8 +91,12 @@ def test_action_rules(st: InvestmentState, renewal: date | None, expected: str |
 # --- the worked example of docs/alignment.md -------------------------------------------------------------
 
 
-def example_facts() -> Facts:
-    """A stalled ERP rollout, Teams on track, Zoom marked interchangeable with Teams, Excel and Word, shadow IT."""
+def example_facts(
+    edit_usage: Callable[[Usage], Usage] | None = None, edit_strategy: Callable[[Strategy], Strategy] | None = None
+) -> Facts:
+    """A stalled ERP rollout, Teams on track, Zoom marked interchangeable with Teams, Excel and Word, shadow IT.
+
+    The edits change the per-person usage or the catalog before the usage is summarised."""
     strategy = Strategy(
         initiatives={
             "ini-finance": InitiativeInfo(
@@ -179,7 +184,9 @@ def example_facts() -> Facts:
         first_day=LONG_AGO,
     )
     sizes = {"Finance": 40, "Sales": 100, "Legal": 4, "Engineering": 60}
-    return Facts(AS_OF, strategy, states, usage, department_sizes=sizes, k=5)
+    strategy = edit_strategy(strategy) if edit_strategy else strategy
+    usage = edit_usage(usage) if edit_usage else usage
+    return Facts(AS_OF, strategy, states, summarise(usage, strategy, sizes, 5), department_sizes=sizes, k=5)
 
 
 def test_the_low_investments_first_action_is_enable_and_train_naming_the_lagging_departments() -> None:
@@ -202,13 +209,12 @@ def test_the_low_investments_first_action_is_enable_and_train_naming_the_lagging
 
 
 def test_a_department_whose_use_cannot_be_seen_is_not_named_as_lagging() -> None:
-    facts = example_facts()
     # Finance: nobody active on anything any more (no telemetry), so unknown rather than lagging.
-    usage = replace(
-        facts.usage,
-        active_by_department={k: v for k, v in facts.usage.active_by_department.items() if k[1] != "Finance"},
-    )
-    train = next(i for i in roadmap(replace(facts, usage=usage)) if i.action == "enable_and_train")
+    def without_finance(usage: Usage) -> Usage:
+        found = {k: v for k, v in usage.active_by_department.items() if k[1] != "Finance"}
+        return replace(usage, active_by_department=found)
+
+    train = next(i for i in roadmap(example_facts(without_finance)) if i.action == "enable_and_train")
     assert train.departments == ("Sales",)
 
 
@@ -253,11 +259,12 @@ def test_consolidation_only_for_applications_the_catalog_marks_interchangeable()
     # Zoom's licences fund only the tool that loses: duplicate spend, the whole of its cost and no more.
     assert (merge.wasted, merge.value_at_risk, merge.currency) == (9_000, 0.0, "EUR")
     assert merge.owner == "Eva Smit"  # who answers for the retirement: the owner of the Zoom licences
+
     # Without the mark there is nothing to consolidate.
-    facts = example_facts()
-    apps = {**facts.strategy.applications, "zoom": AppInfo("zoom", "Zoom", "meetings")}
-    unmarked = replace(facts, strategy=replace(facts.strategy, applications=apps))
-    assert not [i for i in roadmap(unmarked) if i.action == "consolidate"]
+    def unmark(strategy: Strategy) -> Strategy:
+        return replace(strategy, applications={**strategy.applications, "zoom": AppInfo("zoom", "Zoom", "meetings")})
+
+    assert not [i for i in roadmap(example_facts(edit_strategy=unmark)) if i.action == "consolidate"]
 
 
 def test_interchangeable_groups_are_symmetric_transitive_and_sanctioned_only() -> None:
@@ -387,7 +394,7 @@ def roadmap_facts() -> Facts:
         weekly_active={"notion": (5, 5, 5, 5, 5, 5)},  # flat: not emergent, so retire
         first_day=date(2025, 1, 1),
     )
-    return Facts(AS_OF, strategy, states, usage, k=5)
+    return Facts(AS_OF, strategy, states, summarise(usage, strategy, {}, 5), k=5)
 
 
 def test_priorities_by_hand() -> None:

@@ -9,6 +9,7 @@ import pytest
 from alignment.displacement import displacement
 from alignment.emergent import emergent, weekly_growth
 from alignment.facts import AppInfo, Facts, Strategy, SwitchWeek, Usage
+from alignment.summary import summarise
 
 AS_OF = date(2026, 6, 30)
 WEEK = date(2026, 6, 22)
@@ -67,7 +68,8 @@ def test_emergent_candidates() -> None:
             "uncatalogued:slow": (10, 10, 10, 10, 10, 11),  # slope 0.14/week on a mean of 10.2: under 5 %
         },
     )
-    found = emergent(Facts(AS_OF, Strategy(applications=apps), usage=usage, k=5))
+    strategy = Strategy(applications=apps)
+    found = emergent(Facts(AS_OF, strategy, usage=summarise(usage, strategy, {}, 5), k=5))
     assert [c.app for c in found] == ["notion", "uncatalogued:miro"]
     notion, miro = found
     assert (notion.name, notion.in_catalog, notion.capability, notion.active_users) == ("Notion", True, "notes", 15)

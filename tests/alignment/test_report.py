@@ -22,7 +22,7 @@ from alignment.facts import (
     InvestmentState,
     ObjectiveInfo,
     Strategy,
-    Usage,
+    UsageSummary,
 )
 from alignment.report import (
     MINUS,
@@ -179,7 +179,7 @@ def facts(as_of: date, crm: float, erp: float, crm_waste: float = 1000.0, erp_wa
         as_of,
         strategy(),
         states,
-        Usage(first_day=start),
+        UsageSummary(first_day=start),
         series={
             "inv-crm": series(start, as_of, crm, ((as_of - timedelta(days=30), as_of - timedelta(days=20)),)),
             "inv-erp": series(start, as_of, erp),

@@ -7,7 +7,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from pipeline.schema import ANALYST_VIEWS
+from pipeline.schema import ANALYST_VIEWS, PUBLISHED
 from pipeline.snapshot import publish
 from pipeline.store import Store
 from tests.pipeline.test_subject import _fleet
@@ -35,7 +35,7 @@ def test_the_pipelines_file_is_its_own_and_the_snapshot_is_not_world_readable(tm
     assert db.stat().st_mode & 0o777 == 0o600
     store = Store(db)
     try:
-        snapshot = publish(store.con, tmp_path / "snap" / "alignmon-snapshot.duckdb")
+        snapshot = publish(store.con, tmp_path / "snap" / "alignmon-snapshot.duckdb", PUBLISHED)
     finally:
         store.close()
     assert snapshot.stat().st_mode & 0o777 == 0o640  # owner and the folder's group (analysts), nobody else

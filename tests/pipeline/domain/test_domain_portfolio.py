@@ -15,10 +15,10 @@ CATALOG = {
 
 def test_shadow_it_needs_k_active_users() -> None:
     active = {
-        "teams": users("t", 50),
-        "whatsapp": users("w", 6),  # in the catalog but not sanctioned
-        "dropbox": users("d", 5),  # not in the catalog
-        "notion": users("n", 4),  # under k
+        "teams": 50,
+        "whatsapp": 6,  # in the catalog but not sanctioned
+        "dropbox": 5,  # not in the catalog
+        "notion": 4,  # under k
     }
     assert shadow_it(active, CATALOG) == [
         ShadowApp("whatsapp", 6, in_catalog=True),

@@ -1,0 +1,270 @@
+"""The analysts' database holds no person and no group under k: every table and view in it is scanned.
+
+A simulated organisation with three departments under k = 5 (Finance 3, HR 2, Legal 4 people) and an investment
+whose whole target population is Legal is stored, refreshed and published the pipeline's way. Every object of the
+published file is checked against the pipeline's own (private) file: no pseudonym or device id in any value, and
+each grouped row's people counted there.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import yaml
+
+from alignment import inputs as inputs_store
+from alignment import views
+from alignment.reader import read_facts, read_inputs, strategy_from_catalog
+from alignmon.analysts import ANALYSTS_OBJECTS
+from base.directory import load_directory
+from base.errors import AlignmonError
+from collectors.simulate import Organisation
+from pipeline.catalog import load_catalog
+from pipeline.domain.rules import MONTH_DAYS
+from pipeline.refresh import refresh, sync_catalog
+from pipeline.snapshot import publish
+from tests.support.fleet import stored_fleet
+
+KEY = b"analysts-database-key"
+AS_OF = date(2026, 11, 20)
+K = 5
+ROOT = Path(__file__).resolve().parents[2]
+SMALL_INVESTMENT = "inv-legal-teams"
+QUARTER_END = date(2026, 9, 30)
+
+Rows = list[dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pipeline.duckdb (the pipeline's own file), analysts.duckdb and catalog/ of the organisation below."""
+    tmp = tmp_path_factory.mktemp("analysts")
+    org = Organisation.build(7, 0.2, AS_OF)
+    store, _ = stored_fleet(tmp, org, 45, KEY, name="pipeline.duckdb")
+    # An investment whose whole target population is the 4 people of Legal (all of them on Teams).
+    path = tmp / "catalog" / "catalog.yaml"
+    data = yaml.safe_load(path.read_text())
+    small = {**data["investments"][0], "id": SMALL_INVESTMENT, "name": "Teams for a small team"}
+    data["investments"].append({**small, "applications": ["teams"], "target_departments": ["Legal"]})
+    path.write_text(yaml.safe_dump(data))
+    catalog = load_catalog(tmp / "catalog", load_directory(tmp / "directory.csv", KEY))
+    sync_catalog(store.con, catalog)
+    refresh(store.con, catalog, AS_OF)
+    views.refresh(store.con, catalog, AS_OF)
+    publish(store.con, tmp / "analysts.duckdb", ANALYSTS_OBJECTS)
+    store.close()
+    return tmp
+
+
+@pytest.fixture(scope="module")
+def databases(folder: Path) -> tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection]:
+    """(the pipeline's own file, the analysts' database), both open read-only."""
+    return (
+        duckdb.connect(str(folder / "pipeline.duckdb"), read_only=True),
+        duckdb.connect(str(folder / "analysts.duckdb"), read_only=True),
+    )
+
+
+def _rows(con: duckdb.DuckDBPyConnection, name: str) -> Rows:
+    cur = con.execute(f'SELECT * FROM "{name}"')
+    columns = [d[0] for d in cur.description]
+    return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+
+
+def _sizes(private: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return dict(private.execute("SELECT department, count(*) FROM directory GROUP BY ALL").fetchall())
+
+
+def _app_users(private: duckdb.DuckDBPyConnection, application: str) -> int:
+    """People with an active day on `application` in the 28-day window, counted in the private rollup."""
+    row = private.execute(
+        """
+        SELECT count(DISTINCT "user") FROM (
+            SELECT u."user", u.day, sum(u.focus_s) AS focus_s, any_value(a.min_s) AS min_s
+            FROM usage_user_daily u LEFT JOIN app_map m USING (app)
+            LEFT JOIN catalog_applications a ON a.application = coalesce(m.application, u.app)
+            WHERE coalesce(m.application, u.app) = ? AND u.day > ? GROUP BY ALL)
+        WHERE focus_s >= coalesce(min_s, 300)
+        """,
+        [application, AS_OF - timedelta(days=MONTH_DAYS)],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _populations(private: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return dict(
+        private.execute(
+            "SELECT t.investment, count(*) FROM inv_targets t JOIN directory d USING (department) GROUP BY ALL"
+        ).fetchall()
+    )
+
+
+# --- one rule per object: what group of people each row describes, and how it is checked --------------------
+
+
+def departments_of_k(rows: Rows, private: duckdb.DuckDBPyConnection, column: str = "department") -> None:
+    sizes = _sizes(private)
+    for row in rows:
+        for department in str(row[column] or "").split(", "):
+            assert department in ("", "(all)") or sizes[department] >= K, (department, row)
+
+
+def investments_of_k(rows: Rows, private: duckdb.DuckDBPyConnection) -> None:
+    """Adoption figures are over the investment's target population: none for a population under k."""
+    populations = _populations(private)
+    for row in rows:
+        if populations.get(row["investment"], K) < K:
+            shown = {c: row[c] for c in ("adoption_ratio", "coverage", "active_target", "trend", "gap") if c in row}
+            assert set(shown.values()) == {None}, (row["investment"], shown)
+
+
+def applications_of_k(rows: Rows, private: duckdb.DuckDBPyConnection) -> None:
+    for row in rows:
+        assert row["active_users"] >= K and _app_users(private, row["application"]) >= K, row
+
+
+def usage_daily(rows: Rows, private: duckdb.DuckDBPyConnection) -> None:
+    departments_of_k(rows, private)
+    assert rows and min(r["users"] for r in rows) >= K
+
+
+def displacement(rows: Rows, private: duckdb.DuckDBPyConnection) -> None:
+    departments_of_k(rows, private)
+    assert all(r["users"] >= K for r in rows)
+
+
+def roadmap(rows: Rows, private: duckdb.DuckDBPyConnection) -> None:
+    departments_of_k(rows, private, "departments")
+    assert not [r for r in rows if r["subject"] == SMALL_INVESTMENT]  # no action is drawn from 4 people's use
+
+
+def inputs(rows: Rows, private: duckdb.DuckDBPyConnection) -> None:
+    """alignment_inputs: the k-safe summary assess, roadmap and report read (one JSON document per kept day)."""
+    sizes = _sizes(private)
+    assert rows
+    for row in rows:
+        doc = json.loads(row["inputs"])
+        usage = doc["usage"]
+        if row["as_of"] == AS_OF:
+            assert all(n >= K and _app_users(private, app) >= K for app, n in usage["active_users"].items())
+        assert set(usage["focus_s"]) == set(usage["active_users"]) == set(usage["weekly_active"])
+        assert usage["active_people"] >= K or usage["active_people"] == usage["total_focus_s"] == 0  # a day before data
+        assert all(sizes[d] == n >= K for d, n in doc["department_sizes"].items())
+        assert all(sizes[d] >= K for found in usage["department_adoption"].values() for d, _ in found)
+        assert all(sizes[o["department"]] >= K and o["users"] >= K for o in usage["overlaps"])
+        assert all(s["users"] >= K for s in doc["switches"])
+        departments_of_k(doc["switches"], private)
+        small = doc["states"][SMALL_INVESTMENT]
+        assert (small["status"], small["status_reason"], small["adoption_ratio"]) == (
+            "unknown",
+            "small_population",
+            None,
+        )
+
+
+def no_group(rows: Rows, private: duckdb.DuckDBPyConnection) -> None:
+    """Organisation-wide figures, the catalog's structure, or the pipeline's own state: no group of people."""
+
+
+RULES: dict[str, Callable[[Rows, duckdb.DuckDBPyConnection], None]] = {
+    "adoption_current": investments_of_k,
+    "adoption_daily": investments_of_k,
+    "usage_daily": usage_daily,
+    "shadow_it": applications_of_k,
+    "department_adoption": departments_of_k,
+    "initiative_attainment": no_group,  # weighted over investment figures, each k-safe (adoption_current)
+    "objective_attainment": no_group,
+    "rejected_events_summary": no_group,  # counts of rejected records per field; payloads stay private
+    "ingest_totals": no_group,
+    "refresh_state": no_group,
+    "alignment_portfolio": no_group,  # per H&V domain and perspective, over investment figures
+    "roadmap": roadmap,
+    "alignment_displacement": displacement,
+    "emergent_strategy": applications_of_k,
+    "alignment_maturity": no_group,
+    "alignment_maturity_levels": no_group,
+    "alignment_inputs": inputs,
+}
+
+
+def test_every_object_is_published_documented_and_has_a_rule(databases: Any) -> None:
+    _private, analysts = databases
+    found = {
+        r[0]
+        for r in analysts.execute(
+            "SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views() WHERE NOT internal"
+        ).fetchall()
+    }
+    assert found == set(ANALYSTS_OBJECTS) == set(RULES)
+    documented = (ROOT / "docs" / "analysts.md").read_text()
+    assert not [name for name in found if f"`{name}`" not in documented]
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_no_person_and_no_group_under_k(databases: Any, name: str) -> None:
+    private, analysts = databases
+    people = {
+        r[0]
+        for r in private.execute('SELECT DISTINCT "user" FROM events UNION SELECT "user" FROM directory').fetchall()
+    }
+    devices = {r[0] for r in private.execute("SELECT DISTINCT device_id FROM events").fetchall()}
+    assert (
+        len(people) > 40 and len(devices) > 40 and all(re.fullmatch(r"[ud]_[0-9a-f]{32}", p) for p in people | devices)
+    )
+    rows = _rows(analysts, name)
+    text = " ".join(str(v) for row in rows for v in row.values())
+    # No value names a person or a device, and no small department is named at all.
+    assert not re.search(r"\b[ud]_[0-9a-f]{32}\b", text), name
+    assert not {"Legal", "HR", "Finance"} & set(re.findall(r"\w+", text)), name
+    RULES[name](rows, private)
+
+
+def test_the_small_investment_is_not_shown_but_the_others_are(databases: Any) -> None:
+    _private, analysts = databases
+    figures = {r["investment"]: r for r in _rows(analysts, "adoption_current")}
+    small = figures[SMALL_INVESTMENT]
+    assert (small["status"], small["status_reason"], small["adoption_ratio"]) == ("unknown", "small_population", None)
+    shown = [r for r in figures.values() if r["adoption_ratio"] is not None]
+    assert len(shown) >= 4  # the rest of the portfolio is still measured
+    daily = analysts.execute(
+        "SELECT count(*) FILTER (WHERE adoption_ratio IS NOT NULL), count(*) FROM adoption_daily WHERE investment = ?",
+        [SMALL_INVESTMENT],
+    ).fetchone()
+    assert daily is not None and daily[0] == 0 < daily[1]
+
+
+def test_assess_and_report_read_the_analysts_database_for_the_days_it_keeps(
+    folder: Path, databases: Any, alignmon: Any
+) -> None:
+    private, analysts = databases
+    strategy = strategy_from_catalog(load_catalog(folder / "catalog"))
+    # What analysts read is what the pipeline's own file gives, computed afresh from the per-person rows.
+    assert inputs_store.load(analysts, AS_OF) == read_inputs(private, strategy, AS_OF)
+    assert inputs_store.stored_days(analysts) == [QUARTER_END, AS_OF]
+    assert read_facts(analysts, strategy, QUARTER_END).as_of == QUARTER_END  # the report's baseline
+    with pytest.raises(AlignmonError, match="these days only: 2026-09-30, 2026-11-20; pick one"):
+        read_facts(analysts, strategy, AS_OF - timedelta(days=1))
+    out = folder / "report.html"
+    env = {"ALIGNMON_CATALOG_DIR": str(folder / "catalog"), "ALIGNMON_AS_OF": str(AS_OF)}
+    result = alignmon.run(["report", "--database", str(folder / "analysts.duckdb"), "--out", str(out)], env)
+    assert result.returncode == 0, result.stderr
+    html = out.read_text()
+    assert "Salesforce CRM rollout" in html and not re.search(r"\b[ud]_[0-9a-f]{32}\b", html)
+    refused = alignmon.run(["assess", "--database", str(folder / "analysts.duckdb"), "--as-of", "2026-11-19"], env)
+    assert refused.returncode != 0 and "these days only" in refused.stderr
+
+
+def test_sql_on_the_analysts_database_says_where_per_person_rows_are(folder: Path, alignmon: Any) -> None:
+    env = {"ALIGNMON_SNAPSHOT_PATH": str(folder / "analysts.duckdb")}
+    shown = alignmon.run(["sql", "SELECT sum(events) AS n FROM ingest_totals"], env)
+    assert shown.returncode == 0 and re.search(r"\b[1-9]\d{3,}\b", shown.stdout), shown.stderr
+    refused = alignmon.run(["sql", 'SELECT DISTINCT "user" FROM usage_user_daily'], env)
+    assert refused.returncode == 1
+    assert "usage_user_daily holds per-person rows, which the analysts' database never holds" in refused.stderr
