@@ -24,6 +24,8 @@ from base.settings import EXAMPLE_CATALOG, Settings
 from metrics.exporter import PipelineCollector, serve
 from pipeline.catalog import Catalog, CatalogError, CatalogSource, catalog_files
 from pipeline.consumer import Consumer
+from pipeline.lake.location import Lake
+from pipeline.lake.publisher import publish as publish_days
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.requests import RequestFolder
 from pipeline.retention import Retention, enforce
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FIRST_BACKOFF_S, MAX_BACKOFF_S = 1.0, 60.0  # waits between attempts to start after a transient failure
+LAKE_EVERY_S = 300.0  # closed days change rarely: a new day, or late events for a closed one
 LOG_EVERY_S = 60.0  # a transient failure that persists is logged at most this often
 
 
@@ -100,6 +103,7 @@ class Pipeline:
     _warned: bool = False
     _refreshed: tuple[object, ...] = ()
     _retained_on: date | None = None
+    lake: Lake | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
@@ -122,6 +126,14 @@ class Pipeline:
             raise
         pipeline = cls(settings, store, consumer, retention, RequestFolder(requests_folder(settings)))
         pipeline.find_catalog()
+        if settings.lake_url:
+            secret = settings.lake_s3_secret_key.get_secret_value() if settings.lake_s3_secret_key else None
+            pipeline.lake = Lake.open(
+                settings.lake_url,
+                endpoint=settings.lake_s3_endpoint,
+                access_key=settings.lake_s3_access_key,
+                secret_key=secret,
+            )
         return pipeline
 
     def find_catalog(self) -> bool:
@@ -180,6 +192,23 @@ class Pipeline:
         log.info("retention: deleted %d raw events and %d per-person daily rows", events, daily)
         self._retained_on = today
 
+    def to_lake(self) -> None:
+        """Write the closed days not yet in the lake; an unreachable store leaves them for the next try (they stay
+        in the pipeline's file meanwhile)."""
+        if self.lake is None:
+            return
+        self.consumer.flush()  # shares the writer's connection
+        s = self.settings
+        try:
+            cycle = publish_days(self.store.con, self.lake, s.today(), s.timezone, s.lake_close_after_days)
+        except OSError as exc:
+            log.warning("the lake %s is not reachable, days not written yet: %s", s.lake_url, exc)
+            return
+        if cycle.written or cycle.amended:
+            log.info(
+                "lake: %d closed days written, %d amended with late events", len(cycle.written), len(cycle.amended)
+            )
+
     def run(self) -> None:
         s = self.settings
         collector = PipelineCollector(self.store.cursor, self.consumer.stats, catalog=lambda: self.catalog)
@@ -206,6 +235,7 @@ class Pipeline:
         self.refresh()
         changed = True  # the refresh wrote figures: the first snapshot is due at once
         last_snapshot = time.monotonic() - s.snapshot_interval_s
+        last_lake = time.monotonic() - LAKE_EVERY_S
         while not self.consumer.stopping.is_set():
             changed |= self.consumer.step() > 0
             if self.requests.pending():  # a data-subject request: answered on the writer's connection, between batches
@@ -214,6 +244,9 @@ class Pipeline:
             if time.monotonic() - last_refresh >= s.refresh_interval_s:
                 changed |= self.refresh()
                 last_refresh = time.monotonic()
+            if time.monotonic() - last_lake >= LAKE_EVERY_S:
+                self.to_lake()
+                last_lake = time.monotonic()
             # Publish from the loop, not after a batch, so the last events reach analysts even
             # when the stream goes quiet; and only when something changed since the last copy.
             if changed and time.monotonic() - last_snapshot >= s.snapshot_interval_s:

@@ -154,6 +154,19 @@ class Settings(BaseSettings):
         "with duckdb_memory_limit it bounds the pipeline's memory whatever the backlog.",
     )
     snapshot_interval_s: float = Field(30.0, description="Seconds between publications of the analysts' database.")
+    lake_url: str | None = Field(
+        None,
+        description="The lake the pipeline writes closed days to: a folder, or s3://bucket/prefix on any "
+        "S3-compatible store (docs/lake.md); unset: no lake.",
+    )
+    lake_s3_endpoint: str | None = Field(None, description="The S3 endpoint of an s3:// lake (default: AWS).")
+    lake_s3_access_key: str | None = Field(None, description="Access key of an s3:// lake (default: the AWS chain).")
+    lake_s3_secret_key: SecretStr | None = Field(None, description="Secret key of an s3:// lake.")
+    lake_close_after_days: int = Field(
+        2, ge=0, description="Days after its end a day is closed and written to the lake (late events: docs/lake.md)."
+    )
+    stack_s3: bool = Field(False, description="`alignmon stack up` also starts an S3-compatible server (s3proxy).")
+    s3_port: int = Field(19900, description="Port of the local stack's S3-compatible server.")
     dedup_horizon_days: int = Field(
         14,
         ge=1,

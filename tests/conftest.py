@@ -57,6 +57,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, ports: Ports) -> Iterator[St
         rule_files=[*rule_files(), *sorted(Path(__file__).parent.joinpath("metrics", "rules").glob("*.yml"))],
         alertmanager_yaml=local_alertmanager_yaml(f"http://127.0.0.1:{ports.webhook}/alerts"),
         scrape_interval_s=1.0,
+        s3_port=free_port(),
     )
     stack = Stack(config)
     stack.up()

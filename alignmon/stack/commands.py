@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "stack",
-        help="start, inspect or stop the local Kafka, Prometheus and Alertmanager",
+        help="start, inspect or stop the local Kafka, Prometheus and Alertmanager "
+        "(and s3proxy with ALIGNMON_STACK_S3=1)",
         description="Run the local stack as plain processes under ALIGNMON_STATE_DIR (default .alignmon): "
         "a single-node Kafka 4.x broker (jars from Maven Central, fetched once), Prometheus and Alertmanager "
         "(Debian packages). Logs are in <state>/run/*.log. Ports come from ALIGNMON_KAFKA_PORT, "

@@ -13,6 +13,7 @@ from alignmon.stack.alertmanager import alertmanager_service
 from alignmon.stack.kafka import ensure_topics, kafka_service
 from alignmon.stack.process import Service, port_open
 from alignmon.stack.prometheus import http_ready, prometheus_config, prometheus_service
+from alignmon.stack.s3 import ensure_bucket, s3_service
 from base.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,11 @@ class StackConfig:
     # --web.external-url of each; None: its loopback address (http://127.0.0.1:<port>).
     prometheus_external_url: str | None = None
     alertmanager_external_url: str | None = None
+    # An S3-compatible server for the lake (s3proxy), started only when a port is given; its bucket is created.
+    s3_port: int | None = None
+    s3_bucket: str = "alignmon"
+    s3_access_key: str = "alignmon"
+    s3_secret_key: str = "alignmon-local-secret"
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> StackConfig:
@@ -67,6 +73,8 @@ class StackConfig:
             "prometheus_external_url": settings.prometheus_external_url,
             "alertmanager_external_url": settings.alertmanager_external_url,
         }
+        if settings.stack_s3:
+            values |= {"s3_port": settings.s3_port, **_lake_bucket(settings)}
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
@@ -108,8 +116,17 @@ class Stack:
         )
         return prometheus_service(self.state, c.prometheus_port, config, self.tag, c.prometheus_external_url)
 
+    @property
+    def s3_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.config.s3_port}"
+
+    def s3(self) -> Service:
+        c = self.config
+        assert c.s3_port is not None
+        return s3_service(self.state, c.s3_port, c.s3_access_key, c.s3_secret_key, self.tag)
+
     def services(self) -> list[Service]:
-        return [self.kafka(), self.alertmanager(), self.prometheus()]
+        return [self.kafka(), self.alertmanager(), self.prometheus(), *([self.s3()] if self.config.s3_port else [])]
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -124,6 +141,10 @@ class Stack:
         with self._locked():
             started = {svc.name: svc.start() for svc in self.services()}
             created = ensure_topics(self.kafka_bootstrap, dict(self.config.topics), self.config.topic_retention_ms)
+            if self.config.s3_port:
+                ensure_bucket(
+                    self.s3_endpoint, self.config.s3_bucket, self.config.s3_access_key, self.config.s3_secret_key
+                )
         if created:
             log.info("created topics %s", ", ".join(created))
         return started
@@ -151,7 +172,23 @@ class Stack:
             "alertmanager": ([c.alertmanager_port], lambda: http_ready(f"{self.alertmanager_url}/-/ready")),
             "prometheus": ([c.prometheus_port], lambda: http_ready(f"{self.prometheus_url}/-/ready")),
         }
+        if c.s3_port:
+            port = c.s3_port
+            checks["s3"] = ([port], lambda: port_open(port))
         return [
             Service(name=name, argv=[], run_dir=run, ports=ports, ready=ready, tag=self.tag)
             for name, (ports, ready) in checks.items()
         ]
+
+
+def _lake_bucket(settings: Settings) -> dict[str, object]:
+    """The bucket and credentials of an s3:// ALIGNMON_LAKE_URL, for the local s3proxy to serve."""
+    out: dict[str, object] = {}
+    if settings.lake_url and settings.lake_url.startswith("s3://"):
+        out["s3_bucket"] = settings.lake_url[5:].split("/", 1)[0]
+    if settings.lake_s3_access_key and settings.lake_s3_secret_key:
+        out |= {
+            "s3_access_key": settings.lake_s3_access_key,
+            "s3_secret_key": settings.lake_s3_secret_key.get_secret_value(),
+        }
+    return out

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
 from alignmon.process import Pipeline, retrying
+from alignmon.stack.process import free_port
 from base.errors import AlignmonError, DatabaseInUseError
 from base.settings import Settings
 from pipeline.consumer import Consumer
@@ -110,3 +113,52 @@ def test_a_terminal_failure_while_running_stops_with_it_and_closes_everything(tm
     assert consumer.closed and not (tmp_path / "snapshot.duckdb").exists()
     with pytest.raises(duckdb.ConnectionException):
         store.con.execute("SELECT 1")  # closed
+
+
+class IdleConsumer:
+    """A consumer with nothing to read."""
+
+    def __init__(self) -> None:
+        self.stats = ConsumerStats()
+        self.stopping = threading.Event()
+
+    def step(self) -> int:
+        return 0
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.integration
+def test_the_pipeline_writes_closed_days_to_the_lake_after_an_unreachable_store(
+    tmp_path: Path, stack: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from collectors.simulate import Organisation
+    from pipeline.lake.location import Lake
+    from tests.support.fleet import stored_fleet
+
+    as_of = date(2026, 11, 20)
+    store, _catalog = stored_fleet(tmp_path, Organisation.build(7, 0.2, as_of), 12, b"lake-key")
+    c = stack.config
+    settings = Settings(exporter_port=0, catalog_dir=tmp_path / "catalog", as_of=as_of, lake_url="s3://x")
+    retention = Retention(settings.raw_retention_days, settings.daily_retention_days)
+    pipeline = Pipeline(settings, store, IdleConsumer(), retention, RequestFolder(tmp_path / "requests"))  # type: ignore[arg-type]
+    try:
+        down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+        pipeline.lake = Lake.open(f"s3://{c.s3_bucket}/p", endpoint=down, access_key="a", secret_key="b")
+        pipeline.to_lake()  # logged, not raised: the days stay in the pipeline's file
+        assert "the lake s3://x is not reachable, days not written yet" in caplog.text
+        assert store.con.execute("SELECT count(*) FROM lake_days").fetchone() == (0,)
+        lake = Lake.open(
+            f"s3://{c.s3_bucket}/p", endpoint=stack.s3_endpoint, access_key=c.s3_access_key, secret_key=c.s3_secret_key
+        )
+        pipeline.lake = lake
+        pipeline.to_lake()
+        days = store.con.execute("SELECT count(*), max(day) FROM lake_days").fetchone()
+        assert days == (12 - 3, as_of - timedelta(days=3))  # every closed day; the last three stay open
+        assert len(lake.files("_manifests")) == 12 - 3
+    finally:
+        store.close()
