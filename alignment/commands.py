@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,8 @@ def _common(p: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="FILE",
         help="DuckDB file to read, opened read-only (default: ALIGNMON_SNAPSHOT_PATH, the analysts' database, which "
-        "keeps the inputs of the pipeline's as-of day and of quarter ends; the pipeline's own file has every day).",
+        "keeps the inputs of the pipeline's as-of day and of quarter ends; the pipeline's own file has every day its "
+        "retention keeps).",
     )
     p.add_argument(
         "--catalog", type=Path, metavar="DIR", help="Catalog folder or file (default: ALIGNMON_CATALOG_DIR)."
@@ -87,7 +89,9 @@ def load(args: argparse.Namespace) -> Assessment:
     return load_with_baseline(args, baseline=False)[0]
 
 
-def load_with_baseline(args: argparse.Namespace, baseline: bool = True) -> tuple[Assessment, Assessment | None]:
+def load_with_baseline(
+    args: argparse.Namespace, baseline: bool = True
+) -> tuple[Assessment, Assessment | None, str | None]:
     """Assess as of --as-of and, with `baseline`, again as of the previous quarter's end.
 
     The second assessment is None unless telemetry covers the whole 28-day window ending that day
@@ -119,12 +123,19 @@ def load_with_baseline(args: argparse.Namespace, baseline: bool = True) -> tuple
     try:
         strategy = strategy_from_catalog(catalog)
         now = assess(read_facts(con, strategy, args.as_of), answers)
-        before = None
+        before, missing = None, None
         if baseline:
             day = previous_quarter_end(now.facts.as_of)
             if baseline_is_known(day, first_telemetry_day(con)):
-                before = assess(read_facts(con, strategy, day), answers)
-        return now, before
+                try:
+                    before = assess(read_facts(con, strategy, day), answers)
+                except AlignmonError:  # the analysts' database keeps only the quarter ends the pipeline passed
+                    missing = (
+                        f"{path} does not hold the figures as of {day} (the pipeline keeps each quarter's end it "
+                        "computes from then on); the pipeline's own file has them (privacy role, --database)"
+                    )
+                    print(f"note: no change since {day} in the report: {missing}", file=sys.stderr)
+        return now, before, missing
     except duckdb.CatalogException as exc:
         raise AlignmonError(f"{path} is not an alignmon pipeline database: {exc}") from exc
     finally:
@@ -158,6 +169,6 @@ def _roadmap(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from alignment.report import render
 
-    now, before = load_with_baseline(args)
-    _emit(render(now, before), args.out)
+    now, before, missing = load_with_baseline(args)
+    _emit(render(now, before, missing=missing), args.out)
     return 0

@@ -28,6 +28,7 @@ from base.errors import AlignmonError
 from pipeline import sql
 from pipeline.domain.rules import K_ANONYMITY, MONTH_DAYS, WEEK_DAYS
 from pipeline.figures.current import InvestmentFigures, current_figures, read_current
+from pipeline.retention import kept_until
 
 if TYPE_CHECKING:
     from pipeline.catalog import Catalog
@@ -143,6 +144,13 @@ def read_facts(con: duckdb.DuckDBPyConnection, strategy: Strategy, as_of: date |
                 f"the analysts' database holds the alignment inputs of these days only: {kept}; pick one of them "
                 "with --as-of, or (privacy role) read the pipeline's own file with --database"
             )
+        lost = kept_until(con)
+        if lost is not None and day <= lost:
+            raise AlignmonError(
+                f"retention has deleted per-person rollups of the 28 days up to {day}: figures for it would count "
+                f"nobody there; pick a day after {lost}, or one of the kept days "
+                f"({', '.join(str(d) for d in inputs_store.stored_days(con)) or 'none'})"
+            )
         inputs = read_inputs(con, strategy, day)
     return Facts(
         as_of=day,
@@ -173,9 +181,14 @@ def read_inputs(con: duckdb.DuckDBPyConnection, strategy: Strategy, as_of: date)
         states=read_states(con, as_of, stored or as_of, k),
         usage=summarise(read_usage(con, as_of), strategy, sizes, k),
         switches=tuple(
-            s
-            for s in read_switches(con, strategy, as_of)
-            if s.users >= k and (s.department == ALL or s.department in safe)
+            sorted(
+                (
+                    s
+                    for s in read_switches(con, strategy, as_of)
+                    if s.users >= k and (s.department == ALL or s.department in safe)
+                ),
+                key=lambda s: (s.new_app, s.department, s.week),
+            )
         ),
         department_sizes=safe,
     )

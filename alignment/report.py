@@ -346,8 +346,9 @@ def environment() -> jinja2.Environment:
     )
 
 
-def render(a: Assessment, before: Assessment | None = None, title: str = TITLE) -> str:
-    """The whole report as one HTML document; `before` is the assessment as of the previous quarter's end."""
+def render(a: Assessment, before: Assessment | None = None, title: str = TITLE, missing: str | None = None) -> str:
+    """The whole report as one HTML document; `before` is the assessment as of the previous quarter's end, and
+    `missing` why there is none although telemetry covers that day."""
     f, p = a.facts, a.portfolio
     cur = p.currency
     s = f.strategy
@@ -380,6 +381,7 @@ def render(a: Assessment, before: Assessment | None = None, title: str = TITLE) 
         "kpis": kpis,
         "decisions": decisions(a),
         "baseline": previous_quarter_end(f.as_of),
+        "missing": missing,
         "quarter_before": quarter_name(previous_quarter_end(f.as_of)),
         "before": before,
         "headline_changes": headline_changes(a, before) if before else [],

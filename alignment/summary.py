@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from alignment.facts import AppInfo, Strategy, Usage, UsageSummary
 from pipeline.domain.portfolio import CatalogApp, overlap, shadow_it
+from pipeline.domain.privacy import shown_beside_a_total
 from pipeline.domain.rules import MIN_COVERAGE
 
 
@@ -41,7 +42,8 @@ def interchangeable_groups(apps: Mapping[str, AppInfo]) -> list[frozenset[str]]:
 def department_adoption(
     usage: Usage, strategy: Strategy, department_sizes: Mapping[str, int], k: int
 ) -> dict[str, tuple[tuple[str, float], ...]]:
-    """Per investment, (department, adoption) for each target department of >= k people whose use can be seen.
+    """Per investment, (department, adoption) for each target department of >= k people whose use can be seen and
+    that may be shown beside the investment's totals (pipeline.domain.privacy.shown_beside_a_total).
 
     Adoption is the department's 28-day active users of any of the investment's applications / its size; a
     department where fewer than min_coverage of the people were active on anything is unknown, not lagging.
@@ -53,9 +55,10 @@ def department_adoption(
     out: dict[str, tuple[tuple[str, float], ...]] = {}
     for inv in strategy.investments.values():
         found = []
-        for department in inv.target_departments or tuple(sorted(department_sizes)):
-            size = department_sizes.get(department, 0)
-            if size < k or len(by_department.get(department, ())) < MIN_COVERAGE * size:
+        targets = {d: department_sizes.get(d, 0) for d in inv.target_departments or department_sizes}
+        for department in shown_beside_a_total(targets, k):  # the investment's totals are published too
+            size = department_sizes[department]
+            if len(by_department.get(department, ())) < MIN_COVERAGE * size:
                 continue
             active = set().union(
                 *(usage.active_by_department.get((app, department), frozenset()) for app in inv.applications)

@@ -111,6 +111,8 @@ def refresh(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date | None
     install(con)
     strategy = strategy_from_catalog(catalog)
     day = as_of or computed_as_of(con)[0]
+    # Inputs kept under another k would show groups this k hides: dropped (and the baseline recomputed below).
+    con.execute("DELETE FROM alignment_inputs WHERE k <> ?", [computed_as_of(con)[2]])
     if day is not None:
         baseline = previous_quarter_end(day)
         lost = kept_until(con)  # a window retention emptied would overwrite the inputs kept from when it was whole

@@ -117,7 +117,8 @@ class PipelineCollector(Collector):
             names = [f.name, f.initiative_name or "", f.objective_name or ""]
             info.add_metric([*key, *names, f.owner, f.owner_email, f.currency], 1)
             for window, users in (("1d", f.dau), ("7d", f.wau), ("28d", f.mau)):
-                active.add_metric([*key, window], users)
+                if users is not None:  # absent for a target population under k (docs/metrics.md)
+                    active.add_metric([*key, window], users)
             for st in STATUSES:
                 state.add_metric([*key, st], 1 if f.status == st else 0)
             if f.status_reason is not None:

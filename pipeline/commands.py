@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     q.add_argument(
         "query",
-        help="SQL on the analysts' views (docs/analysts.md), e.g. \"SELECT name, status, status_reason, "
+        help="SQL on the analysts' tables (docs/analysts.md), e.g. \"SELECT name, status, status_reason, "
         'adoption_ratio FROM adoption_current"',
     )
     q.add_argument(
@@ -91,7 +91,9 @@ def _sql(args: argparse.Namespace) -> int:
         if rel is not None:
             rel.show(max_rows=200)
     except duckdb.CatalogException as exc:
-        private = re.search(r"Table with name (events|usage_user_daily|directory|rejected_events) does not", str(exc))
+        private = re.search(
+            r"Table with name (events|usage_user_daily|directory|rejected_events) does not", str(exc), re.IGNORECASE
+        )
         if private is None:
             raise AlignmonError(str(exc)) from exc
         raise AlignmonError(

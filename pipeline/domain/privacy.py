@@ -38,3 +38,17 @@ def roll_up_small(
     if merged and is_reportable(merged, k):
         kept[other] = merged
     return kept
+
+
+def shown_beside_a_total(sizes: Mapping[G, int], k: int = K_ANONYMITY) -> list[G]:
+    """The groups that may be shown next to a published total over all of them, smallest first.
+
+    Groups under k are left out; when what is left out then holds 1 to k - 1 people, subtracting the shown groups
+    from the total would reveal it, so the smallest shown groups are left out too until it holds k or more
+    (secondary suppression; pipeline/sql/departments.sql applies the same rule).
+    """
+    shown = sorted((g for g, n in sizes.items() if n >= k), key=lambda g: (sizes[g], str(g)))
+    left_out = sum(n for n in sizes.values() if n < k)
+    while shown and 0 < left_out < k:
+        left_out += sizes[shown.pop(0)]
+    return shown

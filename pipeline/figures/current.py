@@ -42,9 +42,9 @@ class InvestmentFigures:
     annual_cost: float
     seats: int | None
     population: int | None
-    dau: int
-    wau: int
-    mau: int
+    dau: int | None
+    wau: int | None
+    mau: int | None
     active_target: int | None
     adoption_ratio: float | None
     coverage: float | None
@@ -94,13 +94,15 @@ def current_figures(con: duckdb.DuckDBPyConnection, as_of: date, k: int = K_ANON
 
     The daily adoption ratio and coverage are the adoption_daily view's (their one definition); status, trend,
     forecast and the cost figures are the pure rules of pipeline.domain over them. A target population of 1 to
-    k - 1 people gets no adoption figures (docs/metrics.md, privacy): status unknown, reason small_population.
+    k - 1 people gets no figures about its use (docs/metrics.md, privacy): no population, active users, ratios or
+    licence figures; status unknown, reason small_population.
     """
     has_directory = bool(con.execute("SELECT has_directory FROM refresh_state").fetchone()[0])  # type: ignore[index]
     series: dict[str, dict[date, tuple[Any, ...]]] = {}
+    # The counts come from the series itself: the view leaves them out for a small population, which is decided here.
     for inv, day, dau, wau, mau, mau_t, pop, adoption, coverage in con.execute(
-        "SELECT investment, day, dau, wau, mau, active_target, population, adoption_ratio, coverage "
-        "FROM adoption_daily WHERE day <= ? ORDER BY investment, day",
+        "SELECT s.investment, s.day, s.dau, s.wau, s.mau, s.mau_target, s.population, d.adoption_ratio, d.coverage "
+        "FROM adoption_series s JOIN adoption_daily d USING (investment, day) WHERE s.day <= ? ORDER BY ALL",
         [as_of],
     ).fetchall():
         series.setdefault(inv, {})[day] = (dau, wau, mau, mau_t, pop, adoption, coverage)
@@ -155,17 +157,18 @@ def current_figures(con: duckdb.DuckDBPyConnection, as_of: date, k: int = K_ANON
                 currency=c["currency"],
                 annual_cost=c["annual_cost"],
                 seats=c["seats"],
-                population=population,
-                dau=dau,
-                wau=wau,
-                mau=mau,
+                population=None if small else population,
+                dau=None if small else dau,
+                wau=None if small else wau,
+                mau=None if small else mau,
                 active_target=mau_t,
                 adoption_ratio=adoption,
                 coverage=coverage,
-                licence_utilisation=fig.licence_utilisation(mau, c["seats"]),
-                wasted_spend=fig.wasted_spend(c["seats"], mau, c["annual_cost"]),
-                cost_per_active_user=fig.cost_per_active_user(c["annual_cost"], mau),
-                stickiness=fig.stickiness(dau_window, mau),
+                # Each of these shows how many of the few people use it: none for a small population.
+                licence_utilisation=None if small else fig.licence_utilisation(mau, c["seats"]),
+                wasted_spend=None if small else fig.wasted_spend(c["seats"], mau, c["annual_cost"]),
+                cost_per_active_user=None if small else fig.cost_per_active_user(c["annual_cost"], mau),
+                stickiness=None if small else fig.stickiness(dau_window, mau),
                 trend=fig.trend(daily, as_of),
                 planned_ratio=planned,
                 gap=fig.gap(planned, adoption),

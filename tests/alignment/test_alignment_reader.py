@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from alignment import inputs as inputs_store
+from alignment import views
 from alignment.assessment import assess
 from alignment.displacement import displacement
 from alignment.facts import UsageSummary
@@ -199,5 +200,25 @@ def test_inputs_kept_by_another_version_are_recomputed_not_misread(database: tup
         con.execute('UPDATE alignment_inputs SET inputs = \'{"usage": {"focus": 1}}\'')  # an older shape
         assert inputs_store.load(con, AS_OF) is None
         assert read_facts(con, strategy).usage == fresh.usage  # recomputed from the pipeline's own rows
+    finally:
+        con.close()
+
+
+def test_inputs_kept_under_another_k_are_dropped_when_k_changes(database: tuple[Path, Path]) -> None:
+    path, catalog_path = database
+    catalog = load_catalog(catalog_path)
+    con = duckdb.connect(str(path))
+    try:
+        refresh(con, catalog, AS_OF, k=2)
+        views.refresh(con, catalog, AS_OF)
+        kept = con.execute("SELECT as_of, k FROM alignment_inputs ORDER BY as_of").fetchall()
+        assert kept == [(date(2026, 9, 30), 2), (AS_OF, 2)]
+        legal = inputs_store.load(con, AS_OF)
+        assert legal is not None and legal.department_sizes.get("Legal") == 2  # 2 people: shown under k = 2
+        refresh(con, catalog, AS_OF, k=5)
+        views.refresh(con, catalog, AS_OF)
+        kept = con.execute("SELECT as_of, k FROM alignment_inputs ORDER BY as_of").fetchall()
+        assert kept == [(date(2026, 9, 30), 5), (AS_OF, 5)]  # nothing computed under k = 2 is left to publish
+        assert all("Legal" not in (i.department_sizes if (i := inputs_store.load(con, d)) else {}) for d, _ in kept)
     finally:
         con.close()

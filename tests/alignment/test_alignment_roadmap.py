@@ -111,7 +111,7 @@ def example_facts(
         investments={
             "inv-erp": InvestmentInfo(
                 "inv-erp", "SAP S/4HANA", 150_000, LONG_AGO, 0.8, date(2026, 3, 1), "ini-finance", "O", ("sap",),
-                seats=200, owner="Pieter de Vries", target_departments=("Finance", "Sales", "Legal"),
+                seats=200, owner="Pieter de Vries", target_departments=("Finance", "Sales", "Legal", "Audit"),
             ),
             "inv-teams": InvestmentInfo(
                 "inv-teams", "Microsoft Teams", 40_000, LONG_AGO, 0.8, date(2026, 9, 1), "ini-workplace", "O",
@@ -183,7 +183,8 @@ def example_facts(
         weekly_active={"notion": (12,) * 6, "uncatalogued:miro.exe": (6,) * 6},  # flat: retire, not sanction
         first_day=LONG_AGO,
     )
-    sizes = {"Finance": 40, "Sales": 100, "Legal": 4, "Engineering": 60}
+    # Legal and Audit are under k; together (7 people) they are not, so the ERP's totals reveal neither of them.
+    sizes = {"Finance": 40, "Sales": 100, "Legal": 4, "Audit": 3, "Engineering": 60}
     strategy = edit_strategy(strategy) if edit_strategy else strategy
     usage = edit_usage(usage) if edit_usage else usage
     return Facts(AS_OF, strategy, states, summarise(usage, strategy, sizes, 5), department_sizes=sizes, k=5)
@@ -194,9 +195,13 @@ def test_the_low_investments_first_action_is_enable_and_train_naming_the_lagging
     erp = [i for i in items if i.subject == "inv-erp"]
     assert [i.action for i in erp] == ["enable_and_train", "revisit_target"]
     train = erp[0]
-    # Sales 23 of 100, Finance 20 of 40 (both below the 80 % plan), lowest first; Legal (4 people < k) unnamed.
+    # Sales 23 of 100, Finance 20 of 40 (both below the 80 % plan), lowest first; Legal and Audit (under k) unnamed.
     assert train.departments == ("Sales", "Finance")
     assert "lagging: Sales 23%, Finance 50%" in train.reason and "Legal" not in train.reason
+    # Without Audit, Legal's 4 people alone would be what the totals minus Sales and Finance show: Finance goes too.
+    alone = example_facts(edit_strategy=lambda s: replace(s, investments={**s.investments, "inv-erp": replace(
+        s.investments["inv-erp"], target_departments=("Finance", "Sales", "Legal"))}))  # fmt: skip
+    assert next(i for i in roadmap(alone) if i.action == "enable_and_train").departments == ("Sales",)
     assert train.decision == "Fund enablement and training for SAP S/4HANA in Sales, Finance"
     assert train.owner == "Pieter de Vries"
     # The revisit costs less effort, so its priority is higher; it still comes right after the training.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import duckdb
 import pytest
 import yaml
+from pydantic import TypeAdapter
 
 from alignment import inputs as inputs_store
 from alignment import views
@@ -38,6 +40,12 @@ K = 5
 ROOT = Path(__file__).resolve().parents[2]
 SMALL_INVESTMENT = "inv-legal-teams"
 QUARTER_END = date(2026, 9, 30)
+# What an investment row never shows for a target population under k: how many they are, how many use it, and
+# every figure made from those counts.
+HIDDEN = (
+    "adoption_ratio", "coverage", "active_target", "trend", "gap", "population", "dau", "wau", "mau",
+    "licence_utilisation", "wasted_spend", "cost_per_active_user", "stickiness",
+)  # fmt: skip
 
 Rows = list[dict[str, Any]]
 
@@ -47,7 +55,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """pipeline.duckdb (the pipeline's own file), analysts.duckdb and catalog/ of the organisation below."""
     tmp = tmp_path_factory.mktemp("analysts")
     org = Organisation.build(7, 0.2, AS_OF)
-    store, _ = stored_fleet(tmp, org, 45, KEY, name="pipeline.duckdb")
+    store, _ = stored_fleet(tmp, org, 80, KEY, name="pipeline.duckdb")  # from early September: Q3's end is known
     # An investment whose whole target population is the 4 people of Legal (all of them on Teams).
     path = tmp / "catalog" / "catalog.yaml"
     data = yaml.safe_load(path.read_text())
@@ -121,7 +129,7 @@ def investments_of_k(rows: Rows, private: duckdb.DuckDBPyConnection) -> None:
     populations = _populations(private)
     for row in rows:
         if populations.get(row["investment"], K) < K:
-            shown = {c: row[c] for c in ("adoption_ratio", "coverage", "active_target", "trend", "gap") if c in row}
+            shown = {c: row[c] for c in HIDDEN if c in row}
             assert set(shown.values()) == {None}, (row["investment"], shown)
 
 
@@ -133,6 +141,12 @@ def applications_of_k(rows: Rows, private: duckdb.DuckDBPyConnection) -> None:
 def usage_daily(rows: Rows, private: duckdb.DuckDBPyConnection) -> None:
     departments_of_k(rows, private)
     assert rows and min(r["users"] for r in rows) >= K
+    # What the organisation-wide counts minus a day's shown departments would give covers none or >= k people.
+    sizes = _sizes(private)
+    shown: dict[tuple[Any, str], int] = {}
+    for r in rows:
+        shown[r["day"], r["application"]] = shown.get((r["day"], r["application"]), 0) + sizes[r["department"]]
+    assert all(sum(sizes.values()) - n in (0, *range(K, 10**6)) for n in shown.values())
 
 
 def displacement(rows: Rows, private: duckdb.DuckDBPyConnection) -> None:
@@ -240,13 +254,29 @@ def test_the_small_investment_is_not_shown_but_the_others_are(databases: Any) ->
     assert daily is not None and daily[0] == 0 < daily[1]
 
 
+def _rounded(inputs: object) -> object:
+    """The inputs as plain data, floats to 9 significant digits (sums of the same doubles in another order differ
+    in the last bits)."""
+
+    def walk(value: object) -> object:
+        if isinstance(value, float):
+            return float(f"{value:.9g}")
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(TypeAdapter(inputs_store.Inputs | None).dump_python(inputs, mode="json"))
+
+
 def test_assess_and_report_read_the_analysts_database_for_the_days_it_keeps(
     folder: Path, databases: Any, alignmon: Any
 ) -> None:
     private, analysts = databases
     strategy = strategy_from_catalog(load_catalog(folder / "catalog"))
     # What analysts read is what the pipeline's own file gives, computed afresh from the per-person rows.
-    assert inputs_store.load(analysts, AS_OF) == read_inputs(private, strategy, AS_OF)
+    assert _rounded(inputs_store.load(analysts, AS_OF)) == _rounded(read_inputs(private, strategy, AS_OF))
     assert inputs_store.stored_days(analysts) == [QUARTER_END, AS_OF]
     assert read_facts(analysts, strategy, QUARTER_END).as_of == QUARTER_END  # the report's baseline
     with pytest.raises(AlignmonError, match="these days only: 2026-09-30, 2026-11-20; pick one"):
@@ -257,6 +287,16 @@ def test_assess_and_report_read_the_analysts_database_for_the_days_it_keeps(
     assert result.returncode == 0, result.stderr
     html = out.read_text()
     assert "Salesforce CRM rollout" in html and not re.search(r"\b[ud]_[0-9a-f]{32}\b", html)
+    assert "Headline figures: end of Q3 2026 (2026-09-30)" in html  # the change since the kept quarter's end
+    # A file that does not keep the baseline day: the report says so instead of failing or inventing a change.
+    copy = folder / "without-baseline.duckdb"
+    shutil.copy(folder / "analysts.duckdb", copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("DELETE FROM alignment_inputs WHERE as_of = ?", [QUARTER_END])
+    result = alignmon.run(["report", "--database", str(copy), "--out", str(out)], env)
+    assert result.returncode == 0, result.stderr
+    assert "does not hold the figures as of 2026-09-30" in result.stderr
+    assert "No change since the end of Q3 2026 can be shown: " in out.read_text()
     refused = alignmon.run(["assess", "--database", str(folder / "analysts.duckdb"), "--as-of", "2026-11-19"], env)
     assert refused.returncode != 0 and "these days only" in refused.stderr
 

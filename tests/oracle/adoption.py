@@ -425,22 +425,28 @@ def status(
 def department_adoption(
     fleet: Fleet, investment_id: str, as_of: date, k: int = K_ANONYMITY
 ) -> dict[str, DepartmentFigures]:
-    """Adoption per target department of at least k people (smaller ones are suppressed); no ratio below
-    min_coverage (the share of the department with any telemetry in the 28-day window)."""
+    """Adoption per target department of at least k people (smaller ones are suppressed, and then the smallest
+    others until the left-out ones hold none or at least k people); no ratio below min_coverage (the share of the
+    department with any telemetry in the 28-day window)."""
     if fleet.directory is None:
         return {}
     investment = fleet.investments[investment_id]
     active = active_users(fleet.active_days_of(investment), *window(as_of, MONTH_DAYS), investment.applications)
     reporting = reporting_users(fleet.seen, *window(as_of, MONTH_DAYS))
     out: dict[str, DepartmentFigures] = {}
-    for dept in set(investment.target_departments or fleet.directory.values()):
+    departments = set(investment.target_departments or fleet.directory.values())
+    sizes = {d: len(target_population(fleet.directory, [d]) or frozenset()) for d in departments}
+    # Secondary suppression: what is left out must be nobody or at least k people, or a subtraction from the
+    # investment's totals would show it; the smallest shown departments go first.
+    shown = sorted((d for d in departments if sizes[d] >= k), key=lambda d: (sizes[d], d))
+    left_out = sum(n for n in sizes.values() if n < k)
+    while shown and 0 < left_out < k:
+        left_out += sizes[shown.pop(0)]
+    for dept in shown:
         members = target_population(fleet.directory, [dept]) or frozenset()
-        if len(members) >= k:
-            n = len(members & active)
-            covered = len(members & reporting) / len(members)
-            out[dept] = DepartmentFigures(
-                len(members), n, n / len(members) if covered >= MIN_COVERAGE else None, covered
-            )
+        n = len(members & active)
+        covered = len(members & reporting) / len(members)
+        out[dept] = DepartmentFigures(len(members), n, n / len(members) if covered >= MIN_COVERAGE else None, covered)
     return out
 
 

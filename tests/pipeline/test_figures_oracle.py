@@ -286,17 +286,22 @@ def check(spec: FleetSpec, con: duckdb.DuckDBPyConnection, fleet: oracle.Fleet) 
     for inv_id, got in current.items():
         want = oracle.daily_figures(fleet, inv_id, as_of, spec.k)
         seats = fleet.investments[inv_id].seats
-        # A target population under k people shows no count of its active members, nor a trend or gap.
+        # A target population under k people shows nothing about its members: not how many they are, how many use
+        # it, nor any figure made from those counts.
         small = oracle.is_small(fleet.population(fleet.investments[inv_id]), spec.k)
-        assert (got["dau"], got["wau"], got["mau"], got["active_target"]) == (
-            want.dau, want.wau, want.mau, None if small else want.mau_target), (inv_id, got, want)  # fmt: skip
         if small:
-            assert (got["trend"], got["gap"], got["forecast_date"]) == (None, None, None), (inv_id, got)
-        assert got["population"] == want.population, (inv_id, got, want)
+            hidden = ("dau", "wau", "mau", "active_target", "population", "trend", "gap", "forecast_date",
+                      "licence_utilisation", "wasted_spend", "cost_per_active_user", "stickiness")  # fmt: skip
+            assert {c: got[c] for c in hidden} == dict.fromkeys(hidden), (inv_id, got)
+            event("small population")
+        else:
+            assert (got["dau"], got["wau"], got["mau"], got["active_target"]) == (
+                want.dau, want.wau, want.mau, want.mau_target), (inv_id, got, want)  # fmt: skip
+            assert got["population"] == want.population, (inv_id, got, want)
+            assert close(got["licence_utilisation"], want.mau / seats if seats else None), (inv_id, got, want)
+            assert close(got["stickiness"], oracle.investment_stickiness(fleet, inv_id, as_of)), (inv_id, got)
         assert close(got["coverage"], want.coverage), (inv_id, got, want)
         assert close(got["adoption_ratio"], want.adoption_ratio), (inv_id, got, want)
-        assert close(got["licence_utilisation"], want.mau / seats if seats else None), (inv_id, got, want)
-        assert close(got["stickiness"], oracle.investment_stickiness(fleet, inv_id, as_of)), (inv_id, got)
         want_status = oracle.status(fleet, inv_id, as_of, spec.go_live, lambda day: planned(spec, day), spec.k)
         assert (got["status"], got["status_reason"]) == want_status, (inv_id, got, want_status)
         event(f"status {want_status}")

@@ -122,3 +122,20 @@ def test_the_local_stack_keeps_kafka_records_no_longer_than_the_store(kafka_boot
         assert retention_ms() == str(2 * day)
     finally:
         admin.close()
+
+
+def test_alignment_figures_of_a_day_whose_rollups_retention_deleted_are_refused(tmp_path: Path) -> None:
+    from alignment.reader import read_facts, strategy_from_catalog
+
+    store, catalog = _fleet(tmp_path)
+    try:
+        enforce(store.con, RETENTION, AS_OF, TZ)
+        strategy = strategy_from_catalog(catalog)
+        lost = AS_OF - timedelta(days=RETENTION.daily_days - 1) + timedelta(days=26)  # the last window cut short
+        with pytest.raises(
+            AlignmonError, match=f"retention has deleted per-person rollups of the 28 days up to {lost}"
+        ):
+            read_facts(store.con, strategy, lost)
+        assert read_facts(store.con, strategy, lost + timedelta(days=1)).usage.active_people > 0
+    finally:
+        store.close()

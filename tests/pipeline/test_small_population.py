@@ -58,7 +58,11 @@ objectives:
 )
 LEGAL = [f"legal{i}" for i in range(4)]
 SALES = [f"sales{i}" for i in range(10)]
-ADOPTION = ("adoption_ratio", "coverage", "active_target", "trend", "gap", "forecast_date", "at_risk")
+# Every figure that would show how many of the few people use it, or how many they are.
+ADOPTION = (
+    "adoption_ratio", "coverage", "active_target", "trend", "gap", "forecast_date", "at_risk", "population", "dau",
+    "wau", "mau", "licence_utilisation", "wasted_spend", "cost_per_active_user", "stickiness",
+)  # fmt: skip
 
 
 @pytest.fixture
@@ -90,7 +94,8 @@ def current(store: Store) -> dict[str, dict[str, Any]]:
 def shown_days(store: Store, investment: str) -> tuple[int, int, int, int]:
     """adoption_daily's rows of `investment`, and how many have a ratio, a coverage and an active_target."""
     row = store.con.execute(
-        "SELECT count(*), count(adoption_ratio), count(coverage), count(active_target) FROM adoption_daily "
+        "SELECT count(*), count(adoption_ratio), count(coverage), count(active_target) + count(mau) + count(dau) "
+        "+ count(wau) + count(population) FROM adoption_daily "
         "WHERE investment = ?",
         [investment],
     ).fetchone()
@@ -111,10 +116,10 @@ def test_a_target_population_under_k_has_no_adoption_figures(fleet: tuple[Store,
         small, later, large = figures["legal-lex"], figures["legal-later"], figures["sales-teams"]
         assert (small["status"], small["status_reason"]) == ("unknown", "small_population")
         assert {col: small[col] for col in ADOPTION} == dict.fromkeys(ADOPTION)
-        assert (small["forecast"], small["population"]) == ("insufficient_data", 4)
-        # The applications' users across the organisation, and the licence figures, stay.
-        assert (small["dau"], small["mau"], small["licence_utilisation"]) == (4, 4, pytest.approx(4 / 20))
-        assert small["planned_ratio"] is not None  # the plan says nothing about people
+        assert small["forecast"] == "insufficient_data"
+        assert (
+            small["planned_ratio"] is not None and small["seats"] == 20
+        )  # the plan and the catalog say nothing about people
         # Before go-live the status stays not_started, its figures suppressed all the same.
         assert (later["status"], later["status_reason"]) == ("not_started", "before_go_live")
         assert (later["adoption_ratio"], later["coverage"], later["active_target"]) == (None, None, None)
@@ -127,7 +132,7 @@ def test_a_target_population_under_k_has_no_adoption_figures(fleet: tuple[Store,
         rows, ratios, coverages, actives = shown_days(store, "legal-lex")
         assert rows > DAYS and (ratios, coverages, actives) == (0, 0, 0)
         rows, ratios, coverages, actives = shown_days(store, "sales-teams")
-        assert (ratios, coverages, actives) == (DAYS, rows, rows)  # days before any telemetry: coverage 0, no ratio
+        assert (ratios, coverages, actives) == (DAYS, rows, 5 * rows)  # days before any telemetry: coverage 0, no ratio
     finally:
         store.close()
 
@@ -148,6 +153,22 @@ def test_the_refresh_k_decides_what_is_small(fleet: tuple[Store, Catalog]) -> No
             None,
         )
         assert shown_days(store, "legal-lex")[1:] == (0, 0, 0)
+    finally:
+        store.close()
+
+
+def test_daily_use_per_department_never_lets_a_small_department_be_subtracted(fleet: tuple[Store, Catalog]) -> None:
+    """usage_daily: Sales' 10 people on Teams beside the organisation's totals would leave Legal's 4 as the rest."""
+
+    def shown(k: int) -> set[tuple[str, str]]:
+        refresh(store.con, catalog, AS_OF, k=k)
+        rows = store.con.execute("SELECT DISTINCT application, department FROM usage_daily").fetchall()
+        return {(app, dept) for app, dept in rows}
+
+    store, catalog = fleet
+    try:
+        assert shown(5) == set()  # Legal (4) is left out, so Sales (the smallest shown) goes too
+        assert shown(3) == {("teams", "Sales"), ("lex", "Legal")}  # 4 people are enough for k = 3
     finally:
         store.close()
 
@@ -176,4 +197,8 @@ def test_the_exporter_exports_small_population_and_no_adoption_series(fleet: tup
     ):
         assert "legal-lex" not in by_family[name], name
         assert "sales-teams" in by_family[name], name
-    assert by_family["alignmon_investment_target_population"]["legal-lex"].value == 4.0
+    # Nor how many they are, or how many of them use it.
+    for name in ("alignmon_investment_target_population", "alignmon_investment_licence_utilisation_ratio"):
+        assert "legal-lex" not in by_family[name] and "sales-teams" in by_family[name], name
+    active = [s for s in text_string_to_metric_families(text) if s.name == "alignmon_investment_active_users"]
+    assert not [s for s in active[0].samples if s.labels["investment"] == "legal-lex"]

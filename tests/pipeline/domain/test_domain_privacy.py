@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.domain.privacy import drop_small, is_reportable, roll_up_small
+from pipeline.domain.privacy import drop_small, is_reportable, roll_up_small, shown_beside_a_total
 
 
 def users(prefix: str, n: int) -> set[str]:
@@ -42,3 +42,12 @@ def test_other_counts_distinct_users_across_small_groups() -> None:
 def test_other_name_collision_is_an_error() -> None:
     with pytest.raises(ValueError, match="already named"):
         roll_up_small({"other": users("o", 5)})
+
+
+def test_what_a_total_would_reveal_is_left_out_too() -> None:
+    # Legal's 4 people would follow from the total minus the others: the smallest other group goes too.
+    assert shown_beside_a_total({"Sales": 12, "Support": 8, "Finance": 6, "Legal": 4}) == ["Support", "Sales"]
+    # Left-out groups already holding k or more people reveal nobody: the rest is shown.
+    assert shown_beside_a_total({"Sales": 12, "HR": 2, "Legal": 4}) == ["Sales"]  # 6 >= 5 left out: Sales stays
+    assert shown_beside_a_total({"Sales": 12, "Support": 8}) == ["Support", "Sales"]  # nothing left out
+    assert shown_beside_a_total({"Sales": 12, "Legal": 4}) == []  # one group beside the total is the total
