@@ -105,9 +105,11 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(VIEWS)
 
 
-def refresh(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date | None = None) -> Assessment:
-    """Recompute the k-safe inputs (as of `as_of`, and on a new day the previous quarter's end: the report's
-    baseline) and every alignment result from them, and replace the tables' rows."""
+def refresh(
+    con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date | None = None, *, catalog_changed: bool = True
+) -> Assessment:
+    """Recompute the k-safe inputs (as of `as_of`, and on a new day or a changed catalog the previous quarter's
+    end: the report's baseline) and every alignment result from them, and replace the tables' rows."""
     install(con)
     strategy = strategy_from_catalog(catalog)
     day = as_of or computed_as_of(con)[0]
@@ -117,7 +119,7 @@ def refresh(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date | None
         baseline = previous_quarter_end(day)
         lost = kept_until(con)  # a window retention emptied would overwrite the inputs kept from when it was whole
         # The baseline's late data is taken in once a day (its recount costs about as much as today's).
-        if day not in stored_days(con) and (lost is None or baseline > lost):
+        if (catalog_changed or day not in stored_days(con)) and (lost is None or baseline > lost):
             store(con, read_inputs(con, strategy, baseline), keep=day)
         store(con, read_inputs(con, strategy, day), keep=day)
     result = assess(read_facts(con, strategy, as_of))

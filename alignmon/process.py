@@ -65,7 +65,7 @@ def refresh_all(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date, k
     if sync:
         sync_catalog(con, catalog)
     refresh(con, catalog, as_of, k)
-    views.refresh(con, catalog, as_of)  # the alignment model's views for analysts
+    views.refresh(con, catalog, as_of, catalog_changed=sync)  # the alignment model's views for analysts
     return time.perf_counter() - began
 
 

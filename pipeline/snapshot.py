@@ -23,7 +23,8 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path, objects: Sequence[str]
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.unlink(missing_ok=True)
-    con.execute(f"ATTACH '{tmp}' AS alignmon_snapshot")
+    quoted = str(tmp).replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS alignmon_snapshot")
     try:
         with transaction(con):
             for name in objects:

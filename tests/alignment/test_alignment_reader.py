@@ -222,3 +222,34 @@ def test_inputs_kept_under_another_k_are_dropped_when_k_changes(database: tuple[
         assert all("Legal" not in (i.department_sizes if (i := inputs_store.load(con, d)) else {}) for d, _ in kept)
     finally:
         con.close()
+
+
+def test_the_baseline_follows_a_catalog_edit_on_the_same_day(database: tuple[Path, Path]) -> None:
+    path, catalog_path = database
+    con = duckdb.connect(str(path))
+    try:
+        views.refresh(con, load_catalog(catalog_path), AS_OF)
+        baseline = date(2026, 9, 30)
+        assert set(inputs_store.load(con, baseline).states) == {"teams-e3"}  # type: ignore[union-attr]
+        edited = CATALOG.replace(
+            "      - {id: base,",
+            """          - id: skype-legacy
+            applications: [skype]
+            annual_cost: 500
+            currency: EUR
+            owner: {name: Owner, email: owner@example.org}
+            go_live: 2026-01-01
+            target_ratio: 0.1
+            target_date: 2026-06-01
+      - {id: base,""",
+        )
+        catalog_path.write_text(edited)
+        catalog = load_catalog(catalog_path)
+        sync_catalog(con, catalog)
+        refresh(con, catalog, AS_OF)
+        views.refresh(con, catalog, AS_OF, catalog_changed=False)  # same day, same catalog as far as it knows
+        assert set(inputs_store.load(con, baseline).states) == {"teams-e3"}  # type: ignore[union-attr]
+        views.refresh(con, catalog, AS_OF, catalog_changed=True)
+        assert set(inputs_store.load(con, baseline).states) == {"teams-e3", "skype-legacy"}  # type: ignore[union-attr]
+    finally:
+        con.close()
