@@ -114,7 +114,7 @@ def risks(s: Settings, *, k: int) -> list[Risk]:
             "Unauthorised access to per-person data.",
             (
                 Measure(
-                    "Analysts get a separate database with only the k-safe views; per-person tables stay in the "
+                    "Analysts get a separate database with only the k-safe tables; per-person tables stay in the "
                     "pipeline's own file, for the privacy role.",
                     f"ALIGNMON_SNAPSHOT_PATH ({s.snapshot_path}) vs ALIGNMON_DUCKDB_PATH ({s.duckdb_path})",
                 ),

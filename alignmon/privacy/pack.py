@@ -158,7 +158,7 @@ def settings_table(s: Settings, k: int) -> list[Setting]:
         Setting("ALIGNMON_TIMEZONE", s.timezone, "days are calendar days in this zone"),
         Setting("ALIGNMON_TOPIC", s.topic, "Kafka topic of the pseudonymised events"),
         Setting("ALIGNMON_DUCKDB_PATH", str(s.duckdb_path), "the pipeline's own file (per-person tables)"),
-        Setting("ALIGNMON_SNAPSHOT_PATH", str(s.snapshot_path), "the analysts' database (k-safe views)"),
+        Setting("ALIGNMON_SNAPSHOT_PATH", str(s.snapshot_path), "the analysts' database (k-safe tables only)"),
     ]
 
 
@@ -181,7 +181,7 @@ def _owners(catalog: Catalog) -> list[str]:
 
 def recipients(s: Settings, catalog: Catalog, t: Thresholds, k: int) -> list[Recipient]:
     """Who receives what, per role: owners their investments' alerts, IT operations the dashboards, analysts the
-    k-safe views, the privacy role the per-person tables."""
+    k-safe tables, the privacy role the per-person tables."""
     itops_alerts = [*rulegen.governance_alerts(t), *rulegen.pipeline_alerts(t), *rulegen.gateway_alerts(t)]
     shadow = t.alerts.shadow_it
     mail = "alert e-mails" if s.smtp_smarthost else "alert e-mails once ALIGNMON_SMTP_SMARTHOST is set (unset now)"
@@ -348,7 +348,7 @@ def diagram(s: Settings, k: int) -> flows.Diagram:
         ),
         flows.Node("report", 1, 2, "Steering report", (f"groups of {k}+ only", "steering committee")),
         flows.Node("prometheus", 2, 2, "Prometheus + Grafana", ("no person labels", "IT operations")),
-        flows.Node("snapshot", 3, 2, "Analysts' database", (f"k-safe views (k = {k})", "analysts")),
+        flows.Node("snapshot", 3, 2, "Analysts' database", (f"k-safe tables (k = {k})", "analysts")),
         flows.Node("alerts", 2, 3, "Alert e-mails", ("per investment", "owners; IT operations")),
     ]
     raw = (
