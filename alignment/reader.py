@@ -26,6 +26,7 @@ from alignment.inputs import Inputs
 from alignment.summary import summarise
 from base.errors import AlignmonError
 from pipeline import sql
+from pipeline.domain.privacy import shown_beside_a_total
 from pipeline.domain.rules import K_ANONYMITY, MONTH_DAYS, WEEK_DAYS
 from pipeline.figures.current import InvestmentFigures, current_figures, read_current
 from pipeline.retention import kept_until
@@ -174,7 +175,8 @@ def read_inputs(con: duckdb.DuckDBPyConnection, strategy: Strategy, as_of: date)
     """The k-safe inputs as of `as_of`, from the pipeline's own file (its per-person rollups and directory)."""
     stored, _, k = computed_as_of(con)
     sizes: dict[str, int] = dict(con.execute("SELECT department, count(*) FROM directory GROUP BY ALL").fetchall())
-    safe = {d: n for d, n in sizes.items() if n >= k}
+    # Weeks per department are shown beside the organisation's: no small department may follow by subtraction.
+    safe = {d: sizes[d] for d in shown_beside_a_total(sizes, k)}
     return Inputs(
         as_of=as_of,
         k=k,
