@@ -26,6 +26,7 @@ from pipeline.catalog import Catalog, CatalogError, CatalogSource, catalog_files
 from pipeline.consumer import Consumer
 from pipeline.lake.location import Lake
 from pipeline.lake.publisher import publish as publish_days
+from pipeline.lake.rebuild import rebuild
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.requests import RequestFolder
 from pipeline.retention import Retention, enforce
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FIRST_BACKOFF_S, MAX_BACKOFF_S = 1.0, 60.0  # waits between attempts to start after a transient failure
-LAKE_EVERY_S = 300.0  # closed days change rarely: a new day, or late events for a closed one
 LOG_EVERY_S = 60.0  # a transient failure that persists is logged at most this often
 
 
@@ -45,11 +45,39 @@ def requests_folder(settings: Settings) -> Path:
     return settings.state_dir / "privacy-requests"
 
 
+def open_lake(settings: Settings) -> Lake | None:
+    """The lake ALIGNMON_LAKE_URL names, or None."""
+    if not settings.lake_url:
+        return None
+    secret = settings.lake_s3_secret_key.get_secret_value() if settings.lake_s3_secret_key else None
+    return Lake.open(
+        settings.lake_url,
+        endpoint=settings.lake_s3_endpoint,
+        access_key=settings.lake_s3_access_key,
+        secret_key=secret,
+    )
+
+
 def open_store(settings: Settings) -> Store:
-    """The pipeline's DuckDB file, opened for writing, with the alignment model's views installed."""
+    """The pipeline's DuckDB file, opened for writing, with the alignment model's views installed.
+
+    A new file next to a lake is first rebuilt from it (pipeline.lake.rebuild); if the lake cannot be read, the new
+    file is removed again and the start is retried, so a half-empty file never overwrites the lake's history.
+    """
+    new = not settings.duckdb_path.exists()
     store = Store(settings.duckdb_path, settings.timezone, settings.duckdb_memory_limit, settings.dedup_horizon_days)
     try:
         views.install(store.con)
+        lake = open_lake(settings) if new else None
+        if lake is not None:
+            try:
+                days = rebuild(store.con, lake)
+            except OSError as exc:
+                store.close()
+                settings.duckdb_path.unlink(missing_ok=True)
+                raise TransientError(f"cannot read the lake {settings.lake_url} to rebuild a new file: {exc}") from exc
+            if days:
+                log.info("rebuilt from the lake: %d closed days; Kafka is read again from where the lake ends", days)
     except BaseException:
         store.close()
         raise
@@ -126,14 +154,7 @@ class Pipeline:
             raise
         pipeline = cls(settings, store, consumer, retention, RequestFolder(requests_folder(settings)))
         pipeline.find_catalog()
-        if settings.lake_url:
-            secret = settings.lake_s3_secret_key.get_secret_value() if settings.lake_s3_secret_key else None
-            pipeline.lake = Lake.open(
-                settings.lake_url,
-                endpoint=settings.lake_s3_endpoint,
-                access_key=settings.lake_s3_access_key,
-                secret_key=secret,
-            )
+        pipeline.lake = open_lake(settings)
         return pipeline
 
     def find_catalog(self) -> bool:
@@ -235,16 +256,18 @@ class Pipeline:
         self.refresh()
         changed = True  # the refresh wrote figures: the first snapshot is due at once
         last_snapshot = time.monotonic() - s.snapshot_interval_s
-        last_lake = time.monotonic() - LAKE_EVERY_S
+        last_lake = time.monotonic() - s.lake_interval_s
         while not self.consumer.stopping.is_set():
-            changed |= self.consumer.step() > 0
+            stepped = self.consumer.step()
+            changed |= stepped > 0
             if self.requests.pending():  # a data-subject request: answered on the writer's connection, between batches
                 self.consumer.flush()
                 changed |= self.requests.answer_all(self.store.con) > 0
             if time.monotonic() - last_refresh >= s.refresh_interval_s:
                 changed |= self.refresh()
                 last_refresh = time.monotonic()
-            if time.monotonic() - last_lake >= LAKE_EVERY_S:
+            # Only once caught up: a backlog still holds events of days that look closed.
+            if stepped == 0 and time.monotonic() - last_lake >= s.lake_interval_s:
                 self.to_lake()
                 last_lake = time.monotonic()
             # Publish from the loop, not after a batch, so the last events reach analysts even

@@ -165,6 +165,9 @@ class Settings(BaseSettings):
     lake_close_after_days: int = Field(
         2, ge=0, description="Days after its end a day is closed and written to the lake (late events: docs/lake.md)."
     )
+    lake_interval_s: float = Field(
+        300.0, gt=0, description="Seconds between the pipeline's checks for closed days to write to the lake."
+    )
     stack_s3: bool = Field(False, description="`alignmon stack up` also starts an S3-compatible server (s3proxy).")
     s3_port: int = Field(19900, description="Port of the local stack's S3-compatible server.")
     dedup_horizon_days: int = Field(

@@ -14,20 +14,31 @@ from pipeline.refresh import refresh, sync_catalog
 from pipeline.store import Store
 
 
+def day_records(
+    org: Organisation, days: int, key: bytes, *, with_department: bool = True, produced_ms: int = 0
+) -> list[list[Record]]:
+    """The Kafka records of the `days` days ending at the organisation's as-of day, one list a day, as the gateway
+    would have sent them (pseudonymised with `key`) to topic "t", partition 0, offsets from 0."""
+    produced = produced_ms or int(time.time() * 1000)
+    out: list[list[Record]] = []
+    offset = 0
+    for day in org.backfill_days(days):
+        rows = list(org.dicts_for_day(day, pseudonymise_with=key, with_department=with_department))
+        out.append([Record("t", 0, offset + i, produced, json.dumps(row).encode()) for i, row in enumerate(rows)])
+        offset += len(rows)
+    return out
+
+
 def store_days(
     store: Store, org: Organisation, days: int, key: bytes, *, with_department: bool = True, produced_ms: int = 0
 ) -> int:
-    """Write the `days` days ending at the organisation's as-of day, one batch a day, as the gateway would have
-    sent them (pseudonymised with `key`); returns the events written."""
-    produced = produced_ms or int(time.time() * 1000)
-    offset = 0
-    for day in org.backfill_days(days):
-        rows = org.dicts_for_day(day, pseudonymise_with=key, with_department=with_department)
-        payloads = [json.dumps(row).encode() for row in rows]
-        if payloads:
-            store.write(decode([Record("t", 0, offset + i, produced, p) for i, p in enumerate(payloads)]))
-        offset += len(payloads)
-    return offset
+    """Write the `days` days ending at the organisation's as-of day, one batch a day (day_records); returns the
+    events written."""
+    batches = day_records(org, days, key, with_department=with_department, produced_ms=produced_ms)
+    for batch in batches:
+        if batch:
+            store.write(decode(batch))
+    return sum(len(b) for b in batches)
 
 
 def stored_fleet(

@@ -1,0 +1,80 @@
+"""The pipeline's file rebuilt from the lake: the closed days it holds, then Kafka from where the lake ends.
+
+Run on a new (empty) file when a lake is configured: the per-person rollups and raw events of every closed day come
+back from the lake's private prefixes, the dedup memory and the running totals from those events, and the consumer
+resumes at the newest manifest's `replay_from` (per partition, the first offset holding an event of a day not yet in
+the lake; every record after it was ingested after it, so the dedup memory covers any redelivery). The first refresh
+then recomputes every figure from the rollups, as on the file that was lost.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from base.errors import AlignmonError
+from pipeline.lake.location import Lake
+from pipeline.lake.publisher import EVENTS, LAKE_SCHEMA, ROLLUPS, STATE
+from pipeline.schema import EVENT_KEY
+from pipeline.transaction import transaction
+
+
+def manifests(lake: Lake) -> list[dict[str, Any]]:
+    """Every day's manifest, oldest first; a lake written by a newer alignmon is refused."""
+    found = [json.loads(lake.get(path) or b"{}") for path in lake.files("_manifests")]
+    newer = [m["day"] for m in found if int(m.get("schema", 0)) > LAKE_SCHEMA]
+    if newer:
+        raise AlignmonError(
+            f"the lake at {lake.root} was written by a newer alignmon (schema above {LAKE_SCHEMA}, e.g. {newer[0]}): "
+            "upgrade alignmon before it reads or writes this lake"
+        )
+    return sorted(found, key=lambda m: str(m["day"]))
+
+
+def _table(lake: Lake, prefix: str) -> pa.Table | None:
+    files = [lake.path(f) for f in lake.files(prefix) if f.endswith(".parquet")]
+    if not files:
+        return None
+    dataset = ds.dataset(
+        files, filesystem=lake.filesystem, format="parquet", partitioning="hive", partition_base_dir=lake.path(prefix)
+    )
+    return dataset.to_table()
+
+
+def rebuild(con: duckdb.DuckDBPyConnection, lake: Lake) -> int:
+    """Fill an empty pipeline file from the lake in one transaction; returns the days restored (0: empty lake)."""
+    days = manifests(lake)
+    if not days:
+        return 0
+    rollups, events = _table(lake, ROLLUPS[0]), _table(lake, EVENTS)
+    with transaction(con):
+        con.execute(STATE)
+        if rollups is not None:
+            con.register("lake_rollups", rollups)
+            con.execute(
+                'INSERT INTO usage_user_daily SELECT day::DATE, "user", app, focus_s, open_s, launches, department '
+                "FROM lake_rollups"
+            )
+        if events is not None:
+            con.register("lake_events", events)
+            columns = [r[0] for r in con.execute("SELECT * FROM events LIMIT 0").description]
+            quoted = ", ".join(f'"{c}"' for c in columns)
+            con.execute(f"INSERT INTO events SELECT {quoted} FROM lake_events")
+            con.execute(f"INSERT INTO event_keys SELECT {EVENT_KEY}, ingested_at::DATE FROM events")
+            con.execute("DELETE FROM ingest_totals")
+            con.execute("INSERT INTO ingest_totals SELECT source, kind, count(*) FROM events GROUP BY ALL")
+        for topic, partitions in days[-1].get("replay_from", {}).items():
+            for partition, offset in partitions.items():
+                con.execute(
+                    "INSERT OR REPLACE INTO kafka_offsets VALUES (?, ?, ?, NULL, now())",
+                    [topic, int(partition), offset],
+                )
+        for m in days:
+            rows = int(m.get("files", {}).get(EVENTS, {}).get("rows", 0))
+            con.execute("INSERT OR REPLACE INTO lake_days VALUES (?, ?, ?)", [m["day"], m["published_at"], rows])
+        con.execute("UPDATE refresh_state SET dirty_from = (SELECT min(day) FROM usage_user_daily), computed_to = NULL")
+    return len(days)
