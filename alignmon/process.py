@@ -26,6 +26,7 @@ from pipeline.catalog import Catalog, CatalogError, CatalogSource, catalog_files
 from pipeline.consumer import Consumer
 from pipeline.lake.location import Lake
 from pipeline.lake.publisher import publish as publish_days
+from pipeline.lake.publisher import retain as retain_lake
 from pipeline.lake.rebuild import rebuild
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.requests import RequestFolder
@@ -220,8 +221,10 @@ class Pipeline:
             return
         self.consumer.flush()  # shares the writer's connection
         s = self.settings
+        today = s.today()
         try:
-            cycle = publish_days(self.store.con, self.lake, s.today(), s.timezone, s.lake_close_after_days)
+            cycle = publish_days(self.store.con, self.lake, today, s.timezone, s.lake_close_after_days)
+            retain_lake(self.lake, self.retention.raw_from(today), self.retention.daily_from(today))
         except OSError as exc:
             log.warning("the lake %s is not reachable, days not written yet: %s", s.lake_url, exc)
             return

@@ -156,3 +156,17 @@ def _replay_from(con: duckdb.DuckDBPyConnection, tz: str, through: date) -> dict
     for topic, partition, offset in rows:
         out.setdefault(topic, {})[str(partition)] = int(offset)
     return out
+
+
+def retain(lake: Lake, raw_from: date, daily_from: date) -> int:
+    """Delete the lake's per-person objects of days before the horizons (raw events before `raw_from`, rollups
+    before `daily_from`), as the pipeline does in its own file; the k-safe aggregates and the manifests stay.
+    Returns the day partitions deleted."""
+    deleted = 0
+    for prefix, first in ((EVENTS, raw_from), (ROLLUPS[0], daily_from)):
+        days = {path.split("/")[2] for path in lake.files(prefix)}  # "<prefix a>/<prefix b>/day=YYYY-MM-DD/..."
+        for partition in sorted(days):
+            if date.fromisoformat(partition.removeprefix("day=")) < first:
+                lake.delete(f"{prefix}/{partition}")
+                deleted += 1
+    return deleted

@@ -18,7 +18,7 @@ from base.errors import AlignmonError
 from collectors.simulate import Organisation
 from pipeline.batch import Record, decode
 from pipeline.lake.location import Lake
-from pipeline.lake.publisher import closed_until, publish
+from pipeline.lake.publisher import closed_until, publish, retain
 from pipeline.lake.rebuild import manifests, rebuild
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.schema import ANALYST_VIEWS
@@ -173,3 +173,23 @@ def test_a_lake_written_by_a_newer_alignmon_is_refused(tmp_path: Path) -> None:
     lake.put("_manifests/day=2026-11-01.json", json.dumps({"schema": 99, "day": "2026-11-01"}).encode())
     with pytest.raises(AlignmonError, match="written by a newer alignmon"):
         manifests(lake)
+
+
+def test_retention_deletes_the_lakes_per_person_days_and_keeps_the_aggregates(lake: Lake, tmp_path: Path) -> None:
+    store, _catalog = stored_fleet(tmp_path, Organisation.build(7, 0.2, AS_OF), DAYS, KEY)
+    try:
+        publish(store.con, lake, AS_OF, TZ, close_after_days=2)
+    finally:
+        store.close()
+    raw_from, daily_from = AS_OF - timedelta(days=9), AS_OF - timedelta(days=19)
+    aggregates = lake.files("aggregates")
+
+    def days(prefix: str) -> set[date]:
+        return {date.fromisoformat(f.split("/")[2].removeprefix("day=")) for f in lake.files(prefix)}
+
+    assert min(days("private/events")) < raw_from and min(days("private/usage_user_daily")) < daily_from
+    assert retain(lake, raw_from, daily_from) > 0
+    assert days("private/events") and min(days("private/events")) >= raw_from
+    assert days("private/usage_user_daily") and min(days("private/usage_user_daily")) >= daily_from
+    assert lake.files("aggregates") == aggregates  # the k-safe history stays
+    assert retain(lake, raw_from, daily_from) == 0  # nothing left to delete
