@@ -27,6 +27,7 @@ from pipeline.consumer import Consumer
 from pipeline.lake.location import Lake
 from pipeline.lake.publisher import publish as publish_days
 from pipeline.lake.publisher import retain as retain_lake
+from pipeline.lake.publisher import unwritten as unwritten_days
 from pipeline.lake.rebuild import rebuild
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.requests import RequestFolder
@@ -228,6 +229,10 @@ class Pipeline:
         except OSError as exc:
             log.warning("the lake %s is not reachable, days not written yet: %s", s.lake_url, exc)
             return
+        finally:
+            stats = self.consumer.stats
+            stats.lake_checked_at = time.time()
+            stats.lake_unwritten_days = unwritten_days(self.store.con, today, s.lake_close_after_days)
         if cycle.written or cycle.amended:
             log.info(
                 "lake: %d closed days written, %d amended with late events", len(cycle.written), len(cycle.amended)

@@ -177,6 +177,11 @@ METRICS: tuple[MetricDef, ...] = (
         "When retention last ran (at least daily while the pipeline runs); absent before its first run.",
     ),
     MetricDef(
+        "alignmon_lake_unwritten_days",
+        "gauge",
+        "Closed days not yet written to the lake after the last cycle (docs/lake.md); absent without a lake.",
+    ),
+    MetricDef(
         "alignmon_consumer_lag_records",
         "gauge",
         "Records in Kafka not yet committed to DuckDB, per partition.",

@@ -234,6 +234,10 @@ class PipelineCollector(Collector):
             age = family("alignmon_snapshot_age_seconds")
             age.add_metric([], max(self.clock() - s.snapshot_at, 0.0))
             yield age
+        if s.lake_checked_at:
+            behind = family("alignmon_lake_unwritten_days")
+            behind.add_metric([], s.lake_unwritten_days)
+            yield behind
 
 
 def _number(value: float | date) -> float:

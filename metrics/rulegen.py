@@ -414,6 +414,17 @@ def pipeline_alerts(t: Thresholds) -> list[AlertSpec]:
             "What to do: run `alignmon catalog check` on ALIGNMON_CATALOG_DIR and fix every error it prints "
             "(the pipeline log shows the same errors).",
         ),
+        AlertSpec(
+            "LakeBehind",
+            a.lake_behind,
+            "max by (job, instance) (alignmon_lake_unwritten_days) > 0",
+            itops,
+            "alignmon lake: {{ $value }} closed days not written",
+            "The pipeline ({{ $labels.job }}) cannot write closed days to the lake (ALIGNMON_LAKE_URL): they stay in "
+            "its own file, which is then the only copy of them once Kafka's week has passed.\n"
+            "What to do: read the pipeline log for the store's error (unreachable endpoint, credentials, bucket, disk "
+            "full) and fix it; the next cycle writes every waiting day.",
+        ),
     ]
 
 

@@ -86,6 +86,7 @@ class Alerts(_Strict):
     rejected: RejectedThreshold = Field(alias="RejectedEventRateHigh")
     exporter_down: AlertThreshold = Field(alias="ExporterDown")
     catalog_invalid: AlertThreshold = Field(alias="CatalogInvalid")
+    lake_behind: AlertThreshold = Field(alias="LakeBehind")
     gateway_refusing: AlertThreshold = Field(alias="GatewayRefusingEvents")
     spool_commit_failing: AlertThreshold = Field(alias="GatewaySpoolCommitFailing")
 

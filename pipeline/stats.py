@@ -21,3 +21,5 @@ class ConsumerStats:
     batch_seconds_total: float = 0.0
     last_refresh_s: float = 0.0
     snapshot_at: float = 0.0  # unix time of the last published snapshot
+    lake_checked_at: float = 0.0  # unix time of the last lake cycle (0: no lake)
+    lake_unwritten_days: int = 0  # closed days not in the lake after that cycle

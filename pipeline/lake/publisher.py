@@ -170,3 +170,14 @@ def retain(lake: Lake, raw_from: date, daily_from: date) -> int:
                 lake.delete(f"{prefix}/{partition}")
                 deleted += 1
     return deleted
+
+
+def unwritten(con: duckdb.DuckDBPyConnection, today: date, close_after_days: int = 2) -> int:
+    """Closed days (from the first with telemetry) not yet in the lake."""
+    con.execute(STATE)
+    row = con.execute(
+        "SELECT count(*) FROM range((SELECT min(day) FROM usage_user_daily), $last + 1, INTERVAL 1 DAY) r(d) "
+        "WHERE d::DATE NOT IN (SELECT day FROM lake_days)",
+        {"last": closed_until(today, close_after_days)},
+    ).fetchone()
+    return int(row[0]) if row else 0

@@ -152,6 +152,7 @@ def test_the_pipeline_writes_closed_days_to_the_lake_after_an_unreachable_store(
         pipeline.to_lake()  # logged, not raised: the days stay in the pipeline's file
         assert "the lake s3://x is not reachable, days not written yet" in caplog.text
         assert store.con.execute("SELECT count(*) FROM lake_days").fetchone() == (0,)
+        assert pipeline.consumer.stats.lake_unwritten_days == 12 - 3  # exported: alignmon_lake_unwritten_days
         lake = Lake.open(
             f"s3://{c.s3_bucket}/p", endpoint=stack.s3_endpoint, access_key=c.s3_access_key, secret_key=c.s3_secret_key
         )
@@ -160,5 +161,6 @@ def test_the_pipeline_writes_closed_days_to_the_lake_after_an_unreachable_store(
         days = store.con.execute("SELECT count(*), max(day) FROM lake_days").fetchone()
         assert days == (12 - 3, as_of - timedelta(days=3))  # every closed day; the last three stay open
         assert len(lake.files("_manifests")) == 12 - 3
+        assert pipeline.consumer.stats.lake_unwritten_days == 0
     finally:
         store.close()

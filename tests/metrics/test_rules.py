@@ -37,6 +37,7 @@ EXPECTED_ALERTS = {
     "GatewayRefusingEvents",
     "GatewaySpoolCommitFailing",
     "CatalogInvalid",
+    "LakeBehind",
 }
 
 
