@@ -9,7 +9,7 @@ SQL tables on random fleets (tests/pipeline/test_figures_oracle.py).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -507,4 +507,15 @@ def usage_daily(fleet: Fleet, k: int = K_ANONYMITY) -> dict[tuple[date, str, str
                 open_minutes=sum(usage.open_s for _, usage in rows) / 60,
                 launches=sum(usage.launches for _, usage in rows),
             )
+    # Secondary suppression: per day and application, the departments left out (by directory size) must hold none
+    # or at least k people, else the organisation-wide counts minus the shown rows would give theirs.
+    sizes = Counter(fleet.directory.values())
+    everyone = sum(sizes.values())
+    for day, label in {(d, a) for d, a, _ in out}:
+        shown = sorted((dept for d, a, dept in out if (d, a) == (day, label)), key=lambda x: (sizes[x], x))
+        left_out = everyone - sum(sizes[dept] for dept in shown)
+        while shown and 0 < left_out < k:
+            dept = shown.pop(0)
+            left_out += sizes[dept]
+            del out[day, label, dept]
     return out
