@@ -15,6 +15,7 @@ from collectors.simulate import Organisation
 from metrics.definitions import METRICS
 from metrics.exporter import PipelineCollector
 from pipeline.catalog import CatalogSource
+from pipeline.stats import ConsumerStats
 from pipeline.store import Store
 from tests.support.fleet import stored_fleet
 
@@ -32,6 +33,7 @@ OPTIONAL = {
     "alignmon_catalog_valid",  # the pipeline process passes its catalog; see test_the_catalog_state_is_exported
     "alignmon_catalog_load_errors_total",
     "alignmon_retention_last_run_timestamp_seconds",  # the pipeline process runs retention; see test_retention.py
+    "alignmon_lake_unwritten_days",  # only with a lake; see test_the_lake_backlog_is_exported
 }
 
 
@@ -90,6 +92,15 @@ def test_promtool_accepts_a_real_scrape(store: Store, tmp_path: Path) -> None:
         ["promtool", "check", "metrics"], input=scrape(store), capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_lake_backlog_is_exported(store: Store) -> None:
+    stats = ConsumerStats()
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(PipelineCollector(store.cursor, stats))
+    assert registry.get_sample_value("alignmon_lake_unwritten_days") is None  # no lake: no series
+    stats.lake_checked_at, stats.lake_unwritten_days = 1.0, 3
+    assert registry.get_sample_value("alignmon_lake_unwritten_days") == 3.0
 
 
 def test_the_catalog_state_is_exported(store: Store, tmp_path: Path) -> None:

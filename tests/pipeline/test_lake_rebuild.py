@@ -32,8 +32,9 @@ def _published(path: Path, events: int) -> dict[str, list[tuple[Any, ...]]] | No
         return None
     with duckdb.connect(str(path), read_only=True) as con:
         stored = con.execute("SELECT coalesce(sum(events), 0) FROM ingest_totals").fetchone()
-        state = con.execute("SELECT as_of, computed_to FROM refresh_state").fetchone()
-        if stored != (events,) or state is None or str(state[0]) != AS_OF or str(state[1]) != AS_OF:
+        state = con.execute("SELECT as_of, computed_to, dirty_from FROM refresh_state").fetchone()
+        # Every event stored, and refreshed since the last of them (no day left dirty) as of AS_OF.
+        if stored != (events,) or state is None or (str(state[0]), str(state[1]), state[2]) != (AS_OF, AS_OF, None):
             return None
         return {view: con.execute(f"SELECT * FROM {view} ORDER BY ALL").fetchall() for view in ANALYST_VIEWS}
 
