@@ -6,14 +6,15 @@ closed day to a lake on a local folder (pipeline.lake.publisher), then rebuilds 
 the same run's bare cost of writing the stored rows as one Parquet file each (DuckDB COPY), so the ratio says what
 the per-day layout costs.
 
-    .venv/bin/python bench/lake.py                       # ~1M events (scale 1, 15 days)
-    .venv/bin/python bench/lake.py --days 45             # ~3M events
+    .venv/bin/python bench/lake.py --scale 10 --days 20  # ~1M events (2,070 people)
+    .venv/bin/python bench/lake.py                       # ~75k events: a quick look
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -43,8 +44,8 @@ def _bytes(folder: Path) -> int:
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--days", type=int, default=15, help="days of history (default 15: ~1M events at scale 1)")
-    p.add_argument("--scale", type=float, default=1.0, help="organisation scale (1: ~2,000 people)")
+    p.add_argument("--days", type=int, default=15, help="days of history (default 15)")
+    p.add_argument("--scale", type=float, default=1.0, help="organisation scale (1: 207 people, ~5,000 events a day)")
     args = p.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="alignmon-bench-lake-"))
     org = Organisation.build(7, args.scale, AS_OF)
@@ -105,6 +106,7 @@ def main(argv: list[str]) -> int:
         "first refresh after rebuild s": round(refresh_s, 2),
         "lake MiB per M events": {k: round(v / 2**20 / millions, 2) for k, v in sizes.items()},
     }
+    shutil.rmtree(tmp)
     print(f"machine: {machine()}")
     print(f"command: python bench/lake.py {' '.join(argv)}".rstrip())
     print(json.dumps(result, indent=1))
