@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FIRST_BACKOFF_S, MAX_BACKOFF_S = 1.0, 60.0  # waits between attempts to start after a transient failure
+CAUGHT_UP_RECORDS = 10_000  # a few seconds of a large fleet's events: the closed days' records are all in
 LOG_EVERY_S = 60.0  # a transient failure that persists is logged at most this often
 
 
@@ -215,6 +216,16 @@ class Pipeline:
         log.info("retention: deleted %d raw events and %d per-person daily rows", events, daily)
         self._retained_on = today
 
+    def caught_up(self) -> bool:
+        """Kafka holds fewer than CAUGHT_UP_RECORDS records the pipeline has not stored (a steady stream never
+        leaves it idle, so an idle step alone would never say so)."""
+        cur = self.store.cursor()
+        try:
+            row = cur.execute("SELECT coalesce(sum(high_watermark - next_offset), 0) FROM kafka_offsets").fetchone()
+        finally:
+            cur.close()
+        return row is not None and row[0] < CAUGHT_UP_RECORDS
+
     def to_lake(self) -> None:
         """Write the closed days not yet in the lake; an unreachable store leaves them for the next try (they stay
         in the pipeline's file meanwhile)."""
@@ -275,7 +286,7 @@ class Pipeline:
                 changed |= self.refresh()
                 last_refresh = time.monotonic()
             # Only once caught up: a backlog still holds events of days that look closed.
-            if stepped == 0 and time.monotonic() - last_lake >= s.lake_interval_s:
+            if time.monotonic() - last_lake >= s.lake_interval_s and (stepped == 0 or self.caught_up()):
                 self.to_lake()
                 last_lake = time.monotonic()
             # Publish from the loop, not after a batch, so the last events reach analysts even

@@ -164,3 +164,19 @@ def test_the_pipeline_writes_closed_days_to_the_lake_after_an_unreachable_store(
         assert pipeline.consumer.stats.lake_unwritten_days == 0
     finally:
         store.close()
+
+
+def test_the_lake_waits_for_a_backlog_not_for_a_quiet_stream(tmp_path: Path) -> None:
+    """A steady stream never leaves a step idle: being nearly caught up is what lets closed days go to the lake."""
+    settings = Settings(exporter_port=0, catalog_dir=tmp_path / "no-catalog")
+    store = Store(tmp_path / "x.duckdb")
+    retention = Retention(settings.raw_retention_days, settings.daily_retention_days)
+    pipeline = Pipeline(settings, store, IdleConsumer(), retention, RequestFolder(tmp_path / "requests"))  # type: ignore[arg-type]
+    try:
+        position = "INSERT OR REPLACE INTO kafka_offsets VALUES ('t', 0, 1000, ?, now())"
+        store.con.execute(position, [1000 + 50_000])  # a backlog: days that look closed may still be in Kafka
+        assert not pipeline.caught_up()
+        store.con.execute(position, [1000 + 40])  # a few seconds of a steady stream behind the head
+        assert pipeline.caught_up()
+    finally:
+        store.close()
