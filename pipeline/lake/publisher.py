@@ -71,8 +71,11 @@ def publish(con: duckdb.DuckDBPyConnection, lake: Lake, today: date, tz: str, cl
     late = [
         d
         for (d,) in con.execute(
+            # Only events stored since the last write can be late (none is stored during a cycle): the scan stays
+            # in the newest part of `events`.
             "SELECT DISTINCT timezone($tz, e.start)::DATE AS d FROM events e JOIN lake_days l "
-            "ON l.day = timezone($tz, e.start)::DATE WHERE e.ingested_at > l.published_at ORDER BY d",
+            "ON l.day = timezone($tz, e.start)::DATE WHERE e.ingested_at > l.published_at "
+            "AND e.ingested_at > (SELECT max(published_at) FROM lake_days) - INTERVAL 1 DAY ORDER BY d",
             {"tz": tz},
         ).fetchall()
     ]
