@@ -77,7 +77,9 @@ def main(argv: list[str]) -> int:
     for table in ("events", "usage_user_daily"):
         store.con.execute(f"COPY {table} TO '{tmp / table}.parquet' (FORMAT parquet, COMPRESSION zstd)")
     copy_s = time.perf_counter() - began
+    store.con.execute("CHECKPOINT")
     store.close()
+    hot_bytes = (tmp / "pipeline.duckdb").stat().st_size
 
     rebuilt = Store(tmp / "rebuilt.duckdb")
     began = time.perf_counter()
@@ -105,6 +107,9 @@ def main(argv: list[str]) -> int:
         "rebuilt days": days,
         "first refresh after rebuild s": round(refresh_s, 2),
         "lake MiB per M events": {k: round(v / 2**20 / millions, 2) for k, v in sizes.items()},
+        "pipeline file MiB per M events (whole history kept)": round(hot_bytes / 2**20 / millions, 1),
+        "people": len(org.users),
+        "events per person and day": round(events / len(org.users) / args.days, 1),
     }
     shutil.rmtree(tmp)
     print(f"machine: {machine()}")
