@@ -75,10 +75,14 @@ def open_store(settings: Settings) -> Store:
         if lake is not None:
             try:
                 days = rebuild(store.con, lake)
-            except OSError as exc:
+            except BaseException as exc:  # a half-filled file must not start writing to the lake: none is left
                 store.close()
                 settings.duckdb_path.unlink(missing_ok=True)
-                raise TransientError(f"cannot read the lake {settings.lake_url} to rebuild a new file: {exc}") from exc
+                if isinstance(exc, OSError):
+                    raise TransientError(
+                        f"cannot read the lake {settings.lake_url} to rebuild a new file: {exc}"
+                    ) from exc
+                raise
             if days:
                 log.info("rebuilt from the lake: %d closed days; Kafka is read again from where the lake ends", days)
     except BaseException:
@@ -226,12 +230,25 @@ class Pipeline:
             cur.close()
         return row is not None and row[0] < CAUGHT_UP_RECORDS
 
+    def count_unwritten(self) -> None:
+        """Closed days not in the lake yet, for alignmon_lake_unwritten_days."""
+        if self.lake is None:
+            return
+        self.consumer.flush()
+        s, stats = self.settings, self.consumer.stats
+        stats.lake_unwritten_days = unwritten_days(self.store.con, s.today(), s.lake_close_after_days)
+        stats.lake_checked_at = time.time()
+
     def to_lake(self) -> None:
         """Write the closed days not yet in the lake; an unreachable store leaves them for the next try (they stay
         in the pipeline's file meanwhile)."""
         if self.lake is None:
             return
         self.consumer.flush()  # shares the writer's connection
+        computed = self.store.con.execute("SELECT computed_to FROM refresh_state").fetchone()
+        if computed is None or computed[0] is None:  # no figures yet (no valid catalog): empty aggregates
+            self.count_unwritten()
+            return
         s = self.settings
         today = s.today()
         try:
@@ -241,9 +258,7 @@ class Pipeline:
             log.warning("the lake %s is not reachable, days not written yet: %s", s.lake_url, exc)
             return
         finally:
-            stats = self.consumer.stats
-            stats.lake_checked_at = time.time()
-            stats.lake_unwritten_days = unwritten_days(self.store.con, today, s.lake_close_after_days)
+            self.count_unwritten()
         if cycle.written or cycle.amended:
             log.info(
                 "lake: %d closed days written, %d amended with late events", len(cycle.written), len(cycle.amended)
@@ -286,8 +301,12 @@ class Pipeline:
                 changed |= self.refresh()
                 last_refresh = time.monotonic()
             # Only once caught up: a backlog still holds events of days that look closed.
-            if time.monotonic() - last_lake >= s.lake_interval_s and (stepped == 0 or self.caught_up()):
-                self.to_lake()
+            if time.monotonic() - last_lake >= s.lake_interval_s:
+                if stepped == 0 or self.caught_up():
+                    changed |= self.refresh()  # the lake's aggregates are written as the figures stand
+                    self.to_lake()
+                else:
+                    self.count_unwritten()  # LakeBehind sees the lake fall behind while the pipeline catches up
                 last_lake = time.monotonic()
             # Publish from the loop, not after a batch, so the last events reach analysts even
             # when the stream goes quiet; and only when something changed since the last copy.

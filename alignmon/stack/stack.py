@@ -172,9 +172,10 @@ class Stack:
             "alertmanager": ([c.alertmanager_port], lambda: http_ready(f"{self.alertmanager_url}/-/ready")),
             "prometheus": ([c.prometheus_port], lambda: http_ready(f"{self.prometheus_url}/-/ready")),
         }
-        if c.s3_port:
-            port = c.s3_port
-            checks["s3"] = ([port], lambda: port_open(port))
+        # s3proxy is optional: known when configured, or when a run of `up` with it left its pid (so `down` stops it).
+        if c.s3_port or (run / "s3.pid").exists():
+            port = c.s3_port or 0
+            checks["s3"] = ([port] if port else [], lambda: bool(port) and port_open(port))
         return [
             Service(name=name, argv=[], run_dir=run, ports=ports, ready=ready, tag=self.tag)
             for name, (ports, ready) in checks.items()

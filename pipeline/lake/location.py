@@ -69,7 +69,9 @@ class Lake:
         target = self.path(path)
         self.filesystem.create_dir(target.rsplit("/", 1)[0], recursive=True)
         if isinstance(self.filesystem, pafs.LocalFileSystem):
-            tmp = f"{target}.{uuid.uuid4().hex}.tmp"
+            folder, name = target.rsplit("/", 1)
+            # A dot-file: dataset readers skip it, even one a crash left behind.
+            tmp = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
             with self.filesystem.open_output_stream(tmp) as out:
                 out.write(data)
             self.filesystem.move(tmp, target)
@@ -98,7 +100,7 @@ class Lake:
         selector = pafs.FileSelector(self.path(prefix), recursive=True, allow_not_found=True)
         found = self.filesystem.get_file_info(selector)
         start = len(self.root) + 1
-        return sorted(i.path[start:] for i in found if i.type == pafs.FileType.File and not i.path.endswith(".tmp"))
+        return sorted(i.path[start:] for i in found if i.type == pafs.FileType.File and not i.base_name.startswith("."))
 
     def delete(self, prefix: str) -> None:
         """Remove everything under `prefix` (retention of a day's partition)."""

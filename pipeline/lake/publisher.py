@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from base.errors import AlignmonError
 from pipeline.domain.rules import MONTH_DAYS
 from pipeline.lake.location import Lake
 from pipeline.transaction import transaction
@@ -102,6 +103,12 @@ def _write_aggregates(con: duckdb.DuckDBPyConnection, lake: Lake, day: date) -> 
 
 def _write_day(con: duckdb.DuckDBPyConnection, lake: Lake, day: date, tz: str, since: datetime | None) -> None:
     """One day's objects, then its manifest; `since` is when the day was last published (None: never)."""
+    if since is None and lake.get(f"_manifests/day={day}.json") is not None:
+        raise AlignmonError(
+            f"the lake {lake.root} already holds {day}, which this pipeline file never wrote: it would be overwritten "
+            "with what this file holds. Move the file aside so the pipeline rebuilds it from the lake, or point "
+            "ALIGNMON_LAKE_URL to the lake this file belongs to"
+        )
     files = _write_aggregates(con, lake, day)
     rollups = con.sql(ROLLUPS[1], params={"day": day}).to_arrow_table()
     if rollups.num_rows or since is not None:  # a day without telemetry has no per-person objects
@@ -127,7 +134,8 @@ def _write_day(con: duckdb.DuckDBPyConnection, lake: Lake, day: date, tz: str, s
         lake.put_parquet(path, events)
         if path not in event_files:
             event_files = [*event_files, path]
-    total = int(manifest.get("files", {}).get(EVENTS, {}).get("rows", 0)) + events.num_rows
+    earlier = int(manifest.get("files", {}).get(EVENTS, {}).get("rows", 0)) if since is not None else 0
+    total = earlier + events.num_rows
     files[EVENTS] = {"files": event_files, "rows": total}
     replay = _replay_from(con, tz, day)
     document = {"schema": LAKE_SCHEMA, "day": str(day), "published_at": datetime.now(UTC).isoformat(),

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,14 @@ def test_services_get_their_external_url(tmp_path: Path) -> None:
     config.alertmanager_external_url = "https://alerts.example.org"
     assert "--web.external-url=https://prometheus.example.org" in stack.prometheus().argv
     assert "--web.external-url=https://alerts.example.org" in stack.alertmanager().argv
+
+
+def test_down_stops_s3proxy_even_without_the_setting(own_stack: Stack) -> None:
+    """`ALIGNMON_STACK_S3=1 alignmon stack up`, then `alignmon stack down` without it: nothing is left running."""
+    with_s3 = Stack(replace(own_stack.config, s3_port=free_port()))
+    assert with_s3.up()["s3"] is True
+    pid = with_s3.s3().pid()
+    assert pid is not None and pid_alive(pid)
+    assert own_stack.status()["s3"].startswith("running")  # known from its pid file
+    assert "s3" in own_stack.down()
+    assert not pid_alive(pid)

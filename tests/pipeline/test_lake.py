@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 from pyarrow.fs import LocalFileSystem
@@ -130,6 +131,9 @@ def test_a_late_event_for_a_closed_day_lands_once_in_an_extra_file(lake: Lake, t
         assert events.filter(ds.field("event_id") == "late-1").num_rows == 1
         rollups = _dataset(lake, "private/usage_user_daily").to_table().to_pylist()
         assert any(r["app"] == "late.exe" and r["focus_s"] == 600.0 for r in rollups)
+        manifest = json.loads(lake.get(f"_manifests/day={closed}.json") or b"{}")
+        stored = store.con.execute("SELECT count(*) FROM events WHERE start::DATE = ?", [closed]).fetchone()
+        assert (manifest["files"]["private/events"]["rows"],) == stored  # the day's events, counted once
         # The same event replayed (a resend, a Kafka redelivery): dropped by the pipeline, nothing new in the lake.
         store.write(decode([record._replace(offset=10_000_001)]))
         before = _snapshot(lake)
@@ -193,3 +197,28 @@ def test_retention_deletes_the_lakes_per_person_days_and_keeps_the_aggregates(la
     assert days("private/usage_user_daily") and min(days("private/usage_user_daily")) >= daily_from
     assert lake.files("aggregates") == aggregates  # the k-safe history stays
     assert retain(lake, raw_from, daily_from) == 0  # nothing left to delete
+
+
+def test_a_file_that_did_not_write_the_lake_never_overwrites_it(lake: Lake, tmp_path: Path) -> None:
+    """A pipeline file that has no record of the lake's days (a copy, a restore, a file started without the lake)
+    refuses to write them again: its partial history would replace the lake's."""
+    store, _catalog = stored_fleet(tmp_path, Organisation.build(7, 0.2, AS_OF), DAYS, KEY)
+    try:
+        publish(store.con, lake, AS_OF, TZ, close_after_days=2)
+        before = _snapshot(lake)
+        store.con.execute("DELETE FROM lake_days")  # as if another file
+        with pytest.raises(AlignmonError, match=r"already holds .* which this pipeline file never wrote"):
+            publish(store.con, lake, AS_OF, TZ, close_after_days=2)
+        assert _snapshot(lake) == before
+    finally:
+        store.close()
+
+
+def test_a_folder_write_leaves_nothing_a_reader_would_open(tmp_path: Path) -> None:
+    lake = Lake.open(str(tmp_path / "lake"))
+    lake.put_parquet("aggregates/t/day=2026-11-20/part-0.parquet", pa.table({"x": [1, 2]}))
+    # What a crash between write and rename would leave: a dot-file, which readers skip.
+    (tmp_path / "lake/aggregates/t/day=2026-11-20/.part-1.parquet.0123.tmp").write_bytes(b"half a file")
+    table = ds.dataset(str(tmp_path / "lake/aggregates/t"), format="parquet", partitioning="hive").to_table()
+    assert table.column("x").to_pylist() == [1, 2]
+    assert lake.files("aggregates") == ["aggregates/t/day=2026-11-20/part-0.parquet"]
