@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -18,8 +19,9 @@ from pyarrow.fs import LocalFileSystem
 from base.errors import AlignmonError
 from collectors.simulate import Organisation
 from pipeline.batch import Record, decode
+from pipeline.catalog import Catalog
 from pipeline.lake.location import Lake
-from pipeline.lake.publisher import closed_until, publish, retain
+from pipeline.lake.publisher import Cycle, closed_until, publish, retain
 from pipeline.lake.rebuild import manifests, rebuild
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.schema import ANALYST_VIEWS
@@ -48,6 +50,19 @@ def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
     )
 
 
+Published = tuple[Store, Cycle, Catalog]  # the store (left open), the first cycle, the catalog
+
+
+@pytest.fixture
+def published(lake: Lake, tmp_path: Path) -> Iterator[Published]:
+    """A simulated organisation's DAYS days stored the pipeline's way and its closed days written to `lake` once."""
+    store, catalog = stored_fleet(tmp_path, Organisation.build(7, 0.2, AS_OF), DAYS, KEY)
+    try:
+        yield store, publish(store.con, lake, AS_OF, TZ, close_after_days=2), catalog
+    finally:
+        store.close()
+
+
 def _dataset(lake: Lake, prefix: str) -> ds.Dataset:
     files = [lake.path(f) for f in lake.files(prefix) if f.endswith(".parquet")]
     return ds.dataset(files, filesystem=lake.filesystem, format="parquet", partitioning="hive",
@@ -58,89 +73,94 @@ def _snapshot(lake: Lake) -> dict[str, bytes]:
     return {f: lake.get(f) or b"" for f in lake.files("")}
 
 
-def test_closed_days_are_written_once_per_audience_and_read_back(lake: Lake, tmp_path: Path) -> None:
-    store, _catalog = stored_fleet(tmp_path, Organisation.build(7, 0.2, AS_OF), DAYS, KEY)
-    try:
-        cycle = publish(store.con, lake, AS_OF, TZ, close_after_days=2)
-        first = store.con.execute("SELECT min(day) FROM usage_user_daily").fetchone()[0]  # type: ignore[index]
-        last = closed_until(AS_OF, 2)
-        assert cycle.written == tuple(first + timedelta(days=n) for n in range((last - first).days + 1))
-        assert last == AS_OF - timedelta(days=3)  # today and the two days before it stay open
-        manifests = [f for f in lake.files("_manifests")]
-        assert len(manifests) == len(cycle.written)
-        doc = json.loads(lake.get(manifests[-1]) or b"{}")
-        assert doc["schema"] == 1 and doc["day"] == str(last) and doc["replay_from"]
+def test_closed_days_are_written_once_per_audience_and_read_back(lake: Lake, published: Published) -> None:
+    store, cycle, _ = published
+    first = store.con.execute("SELECT min(day) FROM usage_user_daily").fetchone()[0]  # type: ignore[index]
+    last = closed_until(AS_OF, 2)
+    assert cycle.written == tuple(first + timedelta(days=n) for n in range((last - first).days + 1))
+    assert last == AS_OF - timedelta(days=3)  # today and the two days before it stay open
+    manifests = [f for f in lake.files("_manifests")]
+    assert len(manifests) == len(cycle.written)
+    doc = json.loads(lake.get(manifests[-1]) or b"{}")
+    assert doc["schema"] == 1 and doc["day"] == str(last) and doc["replay_from"]
 
-        # Another engine reads what the writer wrote: pyarrow's datasets, and DuckDB over the same files.
-        con = duckdb.connect()
-        con.register("lake_adoption", _dataset(lake, "aggregates/adoption_daily").to_table())
-        con.register("lake_rollups", _dataset(lake, "private/usage_user_daily").to_table())
-        con.register("lake_events", _dataset(lake, "private/events").to_table())
-        store_daily = store.con.execute(
-            "SELECT day, investment, mau, adoption_ratio FROM adoption_daily WHERE day BETWEEN ? AND ? ORDER BY ALL",
-            [first, last],
+    # Another engine reads what the writer wrote: pyarrow's datasets, and DuckDB over the same files.
+    con = duckdb.connect()
+    con.register("lake_adoption", _dataset(lake, "aggregates/adoption_daily").to_table())
+    con.register("lake_rollups", _dataset(lake, "private/usage_user_daily").to_table())
+    con.register("lake_events", _dataset(lake, "private/events").to_table())
+    store_daily = store.con.execute(
+        "SELECT day, investment, mau, adoption_ratio FROM adoption_daily WHERE day BETWEEN ? AND ? ORDER BY ALL",
+        [first, last],
+    ).fetchall()
+    lake_daily = con.execute(
+        "SELECT day::DATE, investment, mau, adoption_ratio FROM lake_adoption ORDER BY ALL"
+    ).fetchall()
+    assert lake_daily == store_daily and len(lake_daily) > 50
+    for table, query in (
+        ("lake_rollups", "SELECT count(*), sum(focus_s) FROM usage_user_daily WHERE day <= $last"),
+        ("lake_events", "SELECT count(*), sum(duration_s) FROM events WHERE start::DATE <= $last"),
+    ):
+        expected = store.con.execute(query, {"last": last}).fetchone()
+        got = con.execute(
+            f"SELECT count(*), sum({'focus_s' if 'rollups' in table else 'duration_s'}) FROM {table}"
+        ).fetchone()
+        assert got == pytest.approx(expected), table
+    if isinstance(lake.filesystem, LocalFileSystem):  # on S3 DuckDB reads through pyarrow (no httpfs here)
+        direct = duckdb.execute(
+            f"SELECT count(*) FROM read_parquet('{lake.root}/private/events/*/*.parquet', hive_partitioning=true)"
         ).fetchall()
-        lake_daily = con.execute(
-            "SELECT day::DATE, investment, mau, adoption_ratio FROM lake_adoption ORDER BY ALL"
-        ).fetchall()
-        assert lake_daily == store_daily and len(lake_daily) > 50
-        for table, query in (
-            ("lake_rollups", "SELECT count(*), sum(focus_s) FROM usage_user_daily WHERE day <= $last"),
-            ("lake_events", "SELECT count(*), sum(duration_s) FROM events WHERE start::DATE <= $last"),
-        ):
-            expected = store.con.execute(query, {"last": last}).fetchone()
-            got = con.execute(
-                f"SELECT count(*), sum({'focus_s' if 'rollups' in table else 'duration_s'}) FROM {table}"
-            ).fetchone()
-            assert got == pytest.approx(expected), table
-        if isinstance(lake.filesystem, LocalFileSystem):  # on S3 DuckDB reads through pyarrow (no httpfs here)
-            direct = duckdb.execute(
-                f"SELECT count(*) FROM read_parquet('{lake.root}/private/events/*/*.parquet', hive_partitioning=true)"
-            ).fetchall()
-            assert direct == store.con.execute("SELECT count(*) FROM events WHERE start::DATE <= ?", [last]).fetchall()
+        assert direct == store.con.execute("SELECT count(*) FROM events WHERE start::DATE <= ?", [last]).fetchall()
 
-        # The analysts' prefix holds no pseudonym; the per-person ones are apart from it.
-        aggregates = con.execute("SELECT * FROM lake_adoption").fetchall()
-        assert not re.search(r"\b[ud]_[0-9a-f]{32}\b", str(aggregates))
-        assert all(f.startswith(("aggregates/", "private/", "_manifests/")) for f in lake.files(""))
+    # The analysts' prefix holds no pseudonym; the per-person ones are apart from it.
+    aggregates = con.execute("SELECT * FROM lake_adoption").fetchall()
+    assert not re.search(r"\b[ud]_[0-9a-f]{32}\b", str(aggregates))
+    assert all(f.startswith(("aggregates/", "private/", "_manifests/")) for f in lake.files(""))
 
-        # A re-run writes nothing and duplicates nothing.
-        before = _snapshot(lake)
-        assert publish(store.con, lake, AS_OF, TZ, close_after_days=2).written == ()
-        assert _snapshot(lake) == before
-    finally:
-        store.close()
+    # A re-run writes nothing and duplicates nothing.
+    before = _snapshot(lake)
+    assert publish(store.con, lake, AS_OF, TZ, close_after_days=2).written == ()
+    assert _snapshot(lake) == before
 
 
-def test_a_late_event_for_a_closed_day_lands_once_in_an_extra_file(lake: Lake, tmp_path: Path) -> None:
-    store, _catalog = stored_fleet(tmp_path, Organisation.build(7, 0.2, AS_OF), DAYS, KEY)
-    try:
-        publish(store.con, lake, AS_OF, TZ, close_after_days=2)
-        closed = AS_OF - timedelta(days=10)
-        who = store.con.execute('SELECT any_value("user") FROM usage_user_daily WHERE day = ?', [closed]).fetchone()[0]  # type: ignore[index]
-        late = {"event_id": "late-1", "kind": "focus", "device_id": "d_" + "1" * 32, "user": who, "app": "late.exe",
-                "start": datetime.combine(closed, datetime.min.time(), tzinfo=UTC).replace(hour=10).isoformat(),
-                "duration_s": 600.0, "source": "test", "schema_version": 1}  # fmt: skip
-        record = Record("t", 0, 10_000_000, int(datetime.now(UTC).timestamp() * 1000), json.dumps(late).encode())
-        store.write(decode([record]))
-        cycle = publish(store.con, lake, AS_OF, TZ, close_after_days=2)
-        assert cycle.amended == (closed,) and cycle.written == ()
-        files = lake.files(f"private/events/day={closed}")
-        assert len(files) == 2 and any("/late-" in f for f in files)
-        events = _dataset(lake, "private/events").to_table()
-        assert events.filter(ds.field("event_id") == "late-1").num_rows == 1
-        rollups = _dataset(lake, "private/usage_user_daily").to_table().to_pylist()
-        assert any(r["app"] == "late.exe" and r["focus_s"] == 600.0 for r in rollups)
-        manifest = json.loads(lake.get(f"_manifests/day={closed}.json") or b"{}")
-        stored = store.con.execute("SELECT count(*) FROM events WHERE start::DATE = ?", [closed]).fetchone()
-        assert (manifest["files"]["private/events"]["rows"],) == stored  # the day's events, counted once
-        # The same event replayed (a resend, a Kafka redelivery): dropped by the pipeline, nothing new in the lake.
-        store.write(decode([record._replace(offset=10_000_001)]))
-        before = _snapshot(lake)
-        assert publish(store.con, lake, AS_OF, TZ, close_after_days=2).amended == ()
-        assert _snapshot(lake) == before
-    finally:
-        store.close()
+def test_a_late_event_for_a_closed_day_lands_once_in_an_extra_file(lake: Lake, published: Published) -> None:
+    store, _, catalog = published
+    closed = AS_OF - timedelta(days=10)
+    # Six people of one department used a new tool that day; their events arrive after the day was written.
+    who = [r[0] for r in store.con.execute(
+        'SELECT "user" FROM usage_user_daily WHERE day = ? AND department = ? GROUP BY ALL ORDER BY ALL LIMIT 6',
+        [closed, "Engineering"]).fetchall()]  # fmt: skip
+    assert len(who) == 6
+    received = int(datetime.now(UTC).timestamp() * 1000)
+    records = [
+        Record("t", 0, 10_000_000 + n, received, json.dumps(
+            {"event_id": f"late-{n + 1}", "kind": "focus", "device_id": f"d_{n:032d}", "user": user, "app": "late.exe",
+             "start": datetime.combine(closed, datetime.min.time(), tzinfo=UTC).replace(hour=10).isoformat(),
+             "duration_s": 600.0, "source": "test", "schema_version": 1}).encode())
+        for n, user in enumerate(who)
+    ]  # fmt: skip
+    store.write(decode(records))
+    refresh(store.con, catalog, AS_OF)  # the pipeline refreshes before each lake cycle
+    cycle = publish(store.con, lake, AS_OF, TZ, close_after_days=2)
+    assert cycle.amended == (closed,) and cycle.written == () and cycle.refreshed > 0
+    # The late day's aggregates are the refreshed figures: the new tool's row is there.
+    usage = _dataset(lake, "aggregates/usage_daily").to_table().to_pylist()
+    assert [(r["users"], r["focus_minutes"]) for r in usage
+            if str(r["day"]) == str(closed) and r["application"] == "uncatalogued:late.exe"] == [(6, 60.0)]  # fmt: skip
+    files = lake.files(f"private/events/day={closed}")
+    assert len(files) == 2 and any("/late-" in f for f in files)
+    events = _dataset(lake, "private/events").to_table()
+    assert events.filter(ds.field("event_id") == "late-1").num_rows == 1
+    rollups = _dataset(lake, "private/usage_user_daily").to_table().to_pylist()
+    assert any(r["app"] == "late.exe" and r["focus_s"] == 600.0 for r in rollups)
+    manifest = json.loads(lake.get(f"_manifests/day={closed}.json") or b"{}")
+    stored = store.con.execute("SELECT count(*) FROM events WHERE start::DATE = ?", [closed]).fetchone()
+    assert (manifest["files"]["private/events"]["rows"],) == stored  # the day's events, counted once
+    # The same event replayed (a resend, a Kafka redelivery): dropped by the pipeline, nothing new in the lake.
+    store.write(decode([records[0]._replace(offset=10_000_100)]))
+    before = _snapshot(lake)
+    assert publish(store.con, lake, AS_OF, TZ, close_after_days=2).amended == ()
+    assert _snapshot(lake) == before
 
 
 def test_a_lost_pipeline_file_is_rebuilt_from_the_lake_and_kafka(lake: Lake, tmp_path: Path) -> None:
@@ -179,12 +199,7 @@ def test_a_lake_written_by_a_newer_alignmon_is_refused(tmp_path: Path) -> None:
         manifests(lake)
 
 
-def test_retention_deletes_the_lakes_per_person_days_and_keeps_the_aggregates(lake: Lake, tmp_path: Path) -> None:
-    store, _catalog = stored_fleet(tmp_path, Organisation.build(7, 0.2, AS_OF), DAYS, KEY)
-    try:
-        publish(store.con, lake, AS_OF, TZ, close_after_days=2)
-    finally:
-        store.close()
+def test_retention_deletes_the_lakes_per_person_days_and_keeps_the_aggregates(lake: Lake, published: Published) -> None:
     raw_from, daily_from = AS_OF - timedelta(days=9), AS_OF - timedelta(days=19)
     aggregates = lake.files("aggregates")
 
@@ -199,19 +214,15 @@ def test_retention_deletes_the_lakes_per_person_days_and_keeps_the_aggregates(la
     assert retain(lake, raw_from, daily_from) == 0  # nothing left to delete
 
 
-def test_a_file_that_did_not_write_the_lake_never_overwrites_it(lake: Lake, tmp_path: Path) -> None:
+def test_a_file_that_did_not_write_the_lake_never_overwrites_it(lake: Lake, published: Published) -> None:
     """A pipeline file that has no record of the lake's days (a copy, a restore, a file started without the lake)
     refuses to write them again: its partial history would replace the lake's."""
-    store, _catalog = stored_fleet(tmp_path, Organisation.build(7, 0.2, AS_OF), DAYS, KEY)
-    try:
+    store, _, _ = published
+    before = _snapshot(lake)
+    store.con.execute("DELETE FROM lake_days")  # as if another file
+    with pytest.raises(AlignmonError, match=r"already holds .* which this pipeline file never wrote"):
         publish(store.con, lake, AS_OF, TZ, close_after_days=2)
-        before = _snapshot(lake)
-        store.con.execute("DELETE FROM lake_days")  # as if another file
-        with pytest.raises(AlignmonError, match=r"already holds .* which this pipeline file never wrote"):
-            publish(store.con, lake, AS_OF, TZ, close_after_days=2)
-        assert _snapshot(lake) == before
-    finally:
-        store.close()
+    assert _snapshot(lake) == before
 
 
 def test_a_folder_write_leaves_nothing_a_reader_would_open(tmp_path: Path) -> None:
