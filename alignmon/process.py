@@ -7,28 +7,34 @@ The shell wires the layers here, so the pipeline package never imports its outpu
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import duckdb
+from kafka.errors import KafkaError
+from prometheus_client.registry import Collector
 
 from alignment import views
 from alignmon.analysts import ANALYSTS_OBJECTS
+from alignmon.stack.kafka import ensure_topics
 from base.errors import AlignmonError, InvalidFileError, TransientError
 from base.settings import EXAMPLE_CATALOG, Settings
-from metrics.exporter import PipelineCollector, serve
+from metrics.exporter import PipelineCollector, StandbyCollector, serve
 from pipeline.catalog import Catalog, CatalogError, CatalogSource, catalog_files
 from pipeline.consumer import Consumer
+from pipeline.errors import BrokerUnavailableError
 from pipeline.lake.location import Lake
 from pipeline.lake.publisher import publish as publish_days
 from pipeline.lake.publisher import retain as retain_lake
 from pipeline.lake.publisher import unwritten as unwritten_days
-from pipeline.lake.rebuild import rebuild
+from pipeline.lake.rebuild import rebuild, superseded
+from pipeline.lease import Lease
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.requests import RequestFolder
 from pipeline.retention import Retention, enforce
@@ -41,6 +47,7 @@ T = TypeVar("T")
 FIRST_BACKOFF_S, MAX_BACKOFF_S = 1.0, 60.0  # waits between attempts to start after a transient failure
 CAUGHT_UP_RECORDS = 10_000  # a few seconds of a large fleet's events: the closed days' records are all in
 LOG_EVERY_S = 60.0  # a transient failure that persists is logged at most this often
+LEASE_CHECK_S = 1.0  # how often a standby-mode writer asks whether it still holds the lease
 
 
 def requests_folder(settings: Settings) -> Path:
@@ -61,14 +68,53 @@ def open_lake(settings: Settings) -> Lake | None:
     )
 
 
+def open_lease(settings: Settings) -> Lease:
+    """Membership of the writers' group of pipelines sharing this lake (standby mode, pipeline.lease)."""
+    if not settings.lake_url:
+        raise AlignmonError(
+            "ALIGNMON_STANDBY needs ALIGNMON_LAKE_URL: a standby takes over from the lake the writer keeps"
+        )
+    topic = f"{settings.topic}.pipeline-lease"
+    try:
+        ensure_topics(settings.kafka_bootstrap, {topic: 1})
+    except (KafkaError, OSError) as exc:
+        raise BrokerUnavailableError(settings.kafka_bootstrap, exc) from exc
+    return Lease(settings.kafka_bootstrap, topic, f"{settings.topic}.pipeline-writers", settings.lease_timeout_s)
+
+
+def _set_aside(path: Path) -> None:
+    """Keep a superseded file (and its WAL) beside it, replacing the previous one: it may hold what the lake does not
+    (the privacy audit, dead letters) for an operator to look at."""
+    for name in (path.name, f"{path.name}.wal"):
+        if (path.parent / name).exists():
+            os.replace(path.parent / name, path.parent / f"{name}.superseded")
+
+
 def open_store(settings: Settings) -> Store:
     """The pipeline's DuckDB file, opened for writing, with the alignment model's views installed.
 
     A new file next to a lake is first rebuilt from it (pipeline.lake.rebuild); if the lake cannot be read, the new
-    file is removed again and the start is retried, so a half-empty file never overwrites the lake's history.
+    file is removed again and the start is retried, so a half-empty file never overwrites the lake's history. A
+    standby's file that another pipeline's lake writes have overtaken is set aside and rebuilt the same way.
     """
+    if settings.standby and settings.duckdb_path.exists() and (lake := open_lake(settings)) is not None:
+        store = _store(settings)
+        try:
+            behind = superseded(store.con, lake)
+        except OSError as exc:
+            raise TransientError(f"cannot read the lake {settings.lake_url}: {exc}") from exc
+        finally:
+            store.close()
+        if behind:
+            log.warning(
+                "the lake holds days another pipeline wrote since this file last did: %s is set aside as %s.superseded "
+                "and rebuilt from the lake",
+                settings.duckdb_path,
+                settings.duckdb_path.name,
+            )
+            _set_aside(settings.duckdb_path)
     new = not settings.duckdb_path.exists()
-    store = Store(settings.duckdb_path, settings.timezone, settings.duckdb_memory_limit, settings.dedup_horizon_days)
+    store = _store(settings)
     try:
         views.install(store.con)
         lake = open_lake(settings) if new else None
@@ -89,6 +135,10 @@ def open_store(settings: Settings) -> Store:
         store.close()
         raise
     return store
+
+
+def _store(settings: Settings) -> Store:
+    return Store(settings.duckdb_path, settings.timezone, settings.duckdb_memory_limit, settings.dedup_horizon_days)
 
 
 def refresh_all(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date, k: int, *, sync: bool = True) -> float:
@@ -139,9 +189,11 @@ class Pipeline:
     _refreshed: tuple[object, ...] = ()
     _retained_on: date | None = None
     lake: Lake | None = None
+    lease: Lease | None = None  # standby mode: write only while holding it
+    _lease_checked: float = 0.0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Pipeline:
+    def from_settings(cls, settings: Settings, lease: Lease | None = None) -> Pipeline:
         """The process's parts, opened; DatabaseInUseError or BrokerUnavailableError (transient) if not yet."""
         retention = Retention(
             settings.raw_retention_days, settings.daily_retention_days
@@ -161,7 +213,7 @@ class Pipeline:
             raise
         pipeline = cls(settings, store, consumer, retention, RequestFolder(requests_folder(settings)))
         pipeline.find_catalog()
-        pipeline.lake = open_lake(settings)
+        pipeline.lake, pipeline.lease = open_lake(settings), lease
         return pipeline
 
     def find_catalog(self) -> bool:
@@ -264,27 +316,39 @@ class Pipeline:
                 "lake: %d closed days written, %d amended with late events", len(cycle.written), len(cycle.amended)
             )
 
-    def run(self) -> None:
+    def still_writer(self) -> bool:
+        """In standby mode, whether this process still holds the writers' lease (asked at most once a second)."""
+        if self.lease is None or time.monotonic() - self._lease_checked < LEASE_CHECK_S:
+            return True
+        self._lease_checked = time.monotonic()
+        return self.lease.held()
+
+    def run(self) -> bool:
+        """Run until stopped (True) or, in standby mode, until the lease is lost (False: another pipeline writes)."""
         s = self.settings
         collector = PipelineCollector(self.store.cursor, self.consumer.stats, catalog=lambda: self.catalog)
         try:
-            server = serve(collector, s.exporter_host, s.exporter_port)
-        except OSError as exc:
+            server = exporter(collector, s)
+        except AlignmonError:
             self.close()
-            raise AlignmonError(f"cannot serve /metrics on {s.exporter_host}:{s.exporter_port}: {exc}") from exc
-        finished = False
+            raise
+        finished = writer = False
         try:
-            self._loop()
+            writer = self._loop()
             finished = True
         finally:
             server.shutdown()
+            server.server_close()  # a standby that lost the lease serves the port again
             try:
-                if finished:  # after a failure the file may refuse the copy: the last snapshot stays
+                # After a failure the file may refuse the copy, and without the lease another pipeline publishes:
+                # the last snapshot stays.
+                if finished and writer:
                     self.snapshot()
             finally:
                 self.close()
+        return writer
 
-    def _loop(self) -> None:
+    def _loop(self) -> bool:
         s = self.settings
         last_report = last_refresh = time.monotonic()
         self.refresh()
@@ -292,6 +356,10 @@ class Pipeline:
         last_snapshot = time.monotonic() - s.snapshot_interval_s
         last_lake = time.monotonic() - s.lake_interval_s
         while not self.consumer.stopping.is_set():
+            if not self.still_writer():
+                log.error("lost the writers' lease: another pipeline writes now; this one stops writing and waits")
+                self.consumer.flush()
+                return False
             stepped = self.consumer.step()
             changed |= stepped > 0
             if self.requests.pending():  # a data-subject request: answered on the writer's connection, between batches
@@ -317,6 +385,7 @@ class Pipeline:
                 st = self.consumer.stats
                 log.info("%d events stored, %d duplicates dropped, %d rejected", st.events, st.duplicates, st.rejected)
                 last_report = time.monotonic()
+        return True
 
     def close(self) -> None:
         try:
@@ -335,6 +404,30 @@ class Pipeline:
 
     def stop(self) -> None:
         self.consumer.stopping.set()
+
+
+def exporter(collector: Collector, settings: Settings) -> Any:
+    """/metrics served on the pipeline's port; a port taken is a terminal error saying so."""
+    try:
+        return serve(collector, settings.exporter_host, settings.exporter_port)
+    except OSError as exc:
+        where = f"{settings.exporter_host}:{settings.exporter_port}"
+        raise AlignmonError(f"cannot serve /metrics on {where}: {exc}") from exc
+
+
+def wait_for_lease(lease: Lease, settings: Settings, stopping: threading.Event) -> bool:
+    """Wait as a standby until this process holds the writers' lease (True) or is stopped (False), exporting
+    alignmon_pipeline_writer 0 meanwhile on the pipeline's port."""
+    log.info("standby: waiting for the writers' lease (Kafka group of %s)", lease.topic)
+    server = exporter(StandbyCollector(), settings)
+    try:
+        held = lease.wait(stopping)
+    finally:
+        server.shutdown()
+        server.server_close()  # the writer's exporter takes the port next
+    if held:
+        log.info("holding the writers' lease: this pipeline writes")
+    return held
 
 
 def run_until_signal(settings: Settings) -> None:
@@ -356,9 +449,19 @@ def run_until_signal(settings: Settings) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-    pipeline = retrying(lambda: Pipeline.from_settings(settings), stopping)
-    if pipeline is None:
-        return
-    if stopping.is_set():  # a signal between the start and here
-        pipeline.stop()
-    pipeline.run()
+    lease = retrying(lambda: open_lease(settings), stopping) if settings.standby else None
+    try:
+        while not stopping.is_set():
+            if lease is not None and not wait_for_lease(lease, settings, stopping):
+                return
+            pipeline = retrying(lambda: Pipeline.from_settings(settings, lease), stopping)
+            if pipeline is None:
+                return
+            if stopping.is_set():  # a signal between the start and here
+                pipeline.stop()
+            if pipeline.run():
+                return
+            pipeline = None  # the lease was lost: wait for it again
+    finally:
+        if lease is not None:
+            lease.close()  # leaves the group: a standby takes over without waiting for the session timeout

@@ -168,6 +168,19 @@ class Settings(BaseSettings):
     lake_interval_s: float = Field(
         300.0, gt=0, description="Seconds between the pipeline's checks for closed days to write to the lake."
     )
+    standby: bool = Field(
+        False,
+        description="Run as one of several pipelines on a shared lake: the one holding the writers' lease in Kafka "
+        "writes, the others wait and take over when it stops (docs/operations.md, Standby pipelines); needs "
+        "ALIGNMON_LAKE_URL.",
+    )
+    lease_timeout_s: float = Field(
+        10.0,
+        ge=6,
+        le=300,
+        description="Seconds without a heartbeat after which a standby takes the lease of a writer that is gone "
+        "(Kafka's session timeout; the broker accepts 6 to 300 by default).",
+    )
     stack_s3: bool = Field(False, description="`alignmon stack up` also starts an S3-compatible server (s3proxy).")
     s3_port: int = Field(19900, description="Port of the local stack's S3-compatible server.")
     dedup_horizon_days: int = Field(

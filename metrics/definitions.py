@@ -177,6 +177,12 @@ METRICS: tuple[MetricDef, ...] = (
         "When retention last ran (at least daily while the pipeline runs); absent before its first run.",
     ),
     MetricDef(
+        "alignmon_pipeline_writer",
+        "gauge",
+        "1 while this pipeline process writes (it runs alone, or holds the writers' lease), 0 while it waits as a "
+        "standby (docs/operations.md, Standby pipelines).",
+    ),
+    MetricDef(
         "alignmon_lake_unwritten_days",
         "gauge",
         "Closed days not yet written to the lake after the last cycle (docs/lake.md); absent without a lake.",

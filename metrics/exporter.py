@@ -234,6 +234,9 @@ class PipelineCollector(Collector):
             age = family("alignmon_snapshot_age_seconds")
             age.add_metric([], max(self.clock() - s.snapshot_at, 0.0))
             yield age
+        writer = family("alignmon_pipeline_writer")
+        writer.add_metric([], 1)
+        yield writer
         if s.lake_checked_at:
             behind = family("alignmon_lake_unwritten_days")
             behind.add_metric([], s.lake_unwritten_days)
@@ -254,6 +257,19 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> float:
     row = con.execute(sql).fetchone()
     return float(row[0]) if row and row[0] is not None else 0.0
+
+
+class StandbyCollector(Collector):
+    """What a waiting standby pipeline exports: that it waits (it holds no database; the writer exports the
+    figures), so Prometheus scrapes it as up and an alert can tell when no pipeline writes."""
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        writer = family("alignmon_pipeline_writer")
+        writer.add_metric([], 0)
+        yield writer
 
 
 def serve(collector: Collector, host: str, port: int) -> Any:

@@ -46,7 +46,7 @@ INFRASTRUCTURE = (duckdb.OperationalError, duckdb.InterruptException, KafkaError
 TERMINAL = (duckdb.FatalException,)
 
 
-def _check_reachable(bootstrap: str, timeout_s: float = 5.0) -> None:
+def check_reachable(bootstrap: str, timeout_s: float = 5.0) -> None:
     """BrokerUnavailableError unless some bootstrap address accepts a connection within `timeout_s`.
 
     Asked before kafka-python is: its own check blocks for 30 s (no signal ends it) and, when it fails, leaves
@@ -89,7 +89,7 @@ class Consumer:
         self.event_bounds = event_bounds
         self.stats = ConsumerStats()
         self.stopping = threading.Event()
-        _check_reachable(bootstrap)
+        check_reachable(bootstrap)
         try:
             self.consumer = KafkaConsumer(
                 bootstrap_servers=bootstrap,

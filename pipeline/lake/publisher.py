@@ -138,12 +138,14 @@ def _write_day(con: duckdb.DuckDBPyConnection, lake: Lake, day: date, tz: str, s
     total = earlier + events.num_rows
     files[EVENTS] = {"files": event_files, "rows": total}
     replay = _replay_from(con, tz, day)
-    document = {"schema": LAKE_SCHEMA, "day": str(day), "published_at": datetime.now(UTC).isoformat(),
+    # The file records the manifest's own time: a standby tells by it whether another pipeline wrote the day since.
+    published_at = datetime.now(UTC)
+    document = {"schema": LAKE_SCHEMA, "day": str(day), "published_at": published_at.isoformat(),
                 "files": files, "replay_from": replay}  # fmt: skip
     lake.put(f"_manifests/day={day}.json", json.dumps(document, indent=1).encode())  # the day is complete
     with transaction(con):
         con.execute("DELETE FROM lake_days WHERE day = ?", [day])
-        con.execute("INSERT INTO lake_days VALUES (?, now(), ?)", [day, total])
+        con.execute("INSERT INTO lake_days VALUES (?, ?, ?)", [day, published_at, total])
 
 
 def _manifest(lake: Lake, day: date) -> dict[str, Any]:

@@ -10,6 +10,7 @@ then recomputes every figure from the rollups, as on the file that was lost.
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from typing import Any
 
 import duckdb
@@ -33,6 +34,15 @@ def manifests(lake: Lake) -> list[dict[str, Any]]:
             "upgrade alignmon before it reads or writes this lake"
         )
     return sorted(found, key=lambda m: str(m["day"]))
+
+
+def superseded(con: duckdb.DuckDBPyConnection, lake: Lake) -> bool:
+    """Whether the lake holds a day, or a later version of one, that this file did not write: another pipeline
+    (a standby that took over) has written the lake since, and this file's history is behind it."""
+    con.execute(STATE)
+    kept = set(con.execute("SELECT day, published_at FROM lake_days").fetchall())
+    written = {(date.fromisoformat(m["day"]), datetime.fromisoformat(m["published_at"])) for m in manifests(lake)}
+    return not written <= kept
 
 
 def _table(lake: Lake, prefix: str) -> pa.Table | None:

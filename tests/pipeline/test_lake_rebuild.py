@@ -26,7 +26,7 @@ AS_OF = "2026-11-20"
 DAYS = 60
 
 
-def _published(path: Path, events: int) -> dict[str, list[tuple[Any, ...]]] | None:
+def published(path: Path, events: int) -> dict[str, list[tuple[Any, ...]]] | None:
     """Every adoption view of the analysts' database once it holds `events` events and figures as of AS_OF."""
     if not path.exists():
         return None
@@ -62,14 +62,14 @@ def test_the_real_pipeline_rebuilds_a_deleted_file_from_the_lake_and_kafka(
 
     first = alignmon.start(["pipeline"], env, "pipeline-first")
     wait_for(lambda: manifests.exists() and len(list(manifests.iterdir())) == DAYS - 3, timeout=180, what="the lake")
-    before = wait_for(lambda: _published(snapshot, events), timeout=120, what="the first analysts' database")
+    before = wait_for(lambda: published(snapshot, events), timeout=120, what="the first analysts' database")
     first.send_signal(signal.SIGTERM)
     assert first.wait(timeout=60) == 0
 
     (tmp_path / "pipeline.duckdb").unlink()  # the machine's disk is lost; the lake and Kafka are not
     snapshot.unlink()
     second = alignmon.start(["pipeline"], env, "pipeline-second")
-    after = wait_for(lambda: _published(snapshot, events), timeout=180, what="the rebuilt analysts' database")
+    after = wait_for(lambda: published(snapshot, events), timeout=180, what="the rebuilt analysts' database")
     second.send_signal(signal.SIGTERM)
     assert second.wait(timeout=60) == 0
     for view in ANALYST_VIEWS:
