@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,7 +29,9 @@ from metrics.exporter import PipelineCollector, StandbyCollector, serve
 from pipeline.catalog import Catalog, CatalogError, CatalogSource, catalog_files
 from pipeline.consumer import Consumer
 from pipeline.errors import BrokerUnavailableError
+from pipeline.figures import series
 from pipeline.lake.location import Lake
+from pipeline.lake.publisher import offload
 from pipeline.lake.publisher import publish as publish_days
 from pipeline.lake.publisher import retain as retain_lake
 from pipeline.lake.publisher import unwritten as unwritten_days
@@ -191,6 +193,10 @@ class Pipeline:
     lake: Lake | None = None
     lease: Lease | None = None  # standby mode: write only while holding it
     _lease_checked: float = 0.0
+    # The first day whose daily figures may differ from the last publication (None: any day; date.max: none), and
+    # that publication's file as it was left (size, mtime, inode): only then is it the base of the next one.
+    _history_from: date | None = None
+    _published: tuple[int, int, int] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, lease: Lease | None = None) -> Pipeline:
@@ -257,6 +263,10 @@ class Pipeline:
         key = (as_of, self._generation, self.consumer.stats.batches)
         if key == self._refreshed:
             return False
+        if changed:  # every day's figures may change with the catalog or the directory
+            self._history_from = None
+        elif self._history_from is not None:  # None already means every day
+            self._history_from = _earliest(self._history_from, self._changed_from(as_of))
         self.consumer.stats.last_refresh_s = refresh_all(
             self.store.con, catalog, as_of, self.settings.k_anonymity, sync=changed
         )
@@ -306,14 +316,20 @@ class Pipeline:
         try:
             cycle = publish_days(self.store.con, self.lake, today, s.timezone, s.lake_close_after_days)
             retain_lake(self.lake, self.retention.raw_from(today), self.retention.daily_from(today))
+            offloaded = offload(self.store.con, today - timedelta(days=s.lake_hot_days - 1), s.timezone)
         except OSError as exc:
             log.warning("the lake %s is not reachable, days not written yet: %s", s.lake_url, exc)
             return
         finally:
             self.count_unwritten()
-        if cycle.written or cycle.amended:
+        if cycle.written or cycle.amended or offloaded:
             log.info(
-                "lake: %d closed days written, %d amended with late events", len(cycle.written), len(cycle.amended)
+                "lake: %d closed days written, %d amended with late events; %d raw events older than %d days "
+                "left to the lake",
+                len(cycle.written),
+                len(cycle.amended),
+                offloaded,
+                s.lake_hot_days,
             )
 
     def still_writer(self) -> bool:
@@ -364,7 +380,7 @@ class Pipeline:
             changed |= stepped > 0
             if self.requests.pending():  # a data-subject request: answered on the writer's connection, between batches
                 self.consumer.flush()
-                changed |= self.requests.answer_all(self.store.con) > 0
+                changed |= self.requests.answer_all(self.store.con, self.lake) > 0
             if time.monotonic() - last_refresh >= s.refresh_interval_s:
                 changed |= self.refresh()
                 last_refresh = time.monotonic()
@@ -393,13 +409,27 @@ class Pipeline:
         finally:
             self.store.close()
 
+    def _changed_from(self, as_of: date) -> date | None:
+        """The first day whose daily figures a refresh now would change: days with events stored since the last
+        one, and the first day of the adoption series it recomputes."""
+        row = self.store.con.execute("SELECT dirty_from FROM refresh_state").fetchone()
+        return _earliest(row[0] if row else None, series.first_day(self.store.con, as_of))
+
     def snapshot(self) -> None:
+        """Publish the analysts' database: from a copy of the last publication when this process left it there and
+        knows from which day the daily figures changed, else whole."""
         self.consumer.flush()  # the copy holds every batch handed over so far
+        path = self.settings.snapshot_path
+        since = self._history_from if self._published is not None and self._published == _signature(path) else None
         cur = self.store.cursor()
         try:
-            publish(cur, self.settings.snapshot_path, ANALYSTS_OBJECTS)
+            if since is not None:  # and the days of events stored since the last refresh (usage_daily is live)
+                dirty = cur.execute("SELECT dirty_from FROM refresh_state").fetchone()
+                since = _earliest(since, dirty[0] if dirty else None)
+            publish(cur, path, ANALYSTS_OBJECTS, since)
         finally:
             cur.close()
+        self._published, self._history_from = _signature(path), date.max
         self.consumer.stats.snapshot_at = time.time()
 
     def stop(self) -> None:
@@ -428,6 +458,19 @@ def wait_for_lease(lease: Lease, settings: Settings, stopping: threading.Event) 
     if held:
         log.info("holding the writers' lease: this pipeline writes")
     return held
+
+
+def _earliest(a: date | None, b: date | None) -> date | None:
+    """The earlier of two days, either of which may be unknown (None)."""
+    return min(a, b) if a is not None and b is not None else a or b
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 def run_until_signal(settings: Settings) -> None:

@@ -168,6 +168,12 @@ class Settings(BaseSettings):
     lake_interval_s: float = Field(
         300.0, gt=0, description="Seconds between the pipeline's checks for closed days to write to the lake."
     )
+    lake_hot_days: int = Field(
+        14,
+        ge=1,
+        description="With a lake: days of raw events the pipeline's file keeps once the lake holds them (the lake "
+        "keeps them to ALIGNMON_RAW_RETENTION_DAYS; `alignmon privacy subject` reads both).",
+    )
     standby: bool = Field(
         False,
         description="Run as one of several pipelines on a shared lake: the one holding the writers' lease in Kafka "

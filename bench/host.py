@@ -24,3 +24,12 @@ def machine() -> str:
         f"{os.cpu_count()} CPUs (nproc), {cpu}, {mem} RAM, {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}"
     )
+
+
+def report(script: str, argv: list[str], result: object) -> None:
+    """Print the machine, the exact command and the results (JSON), as every benchmark ends."""
+    import json  # noqa: PLC0415
+
+    print(f"machine: {machine()}")
+    print(f"command: python bench/{script} {' '.join(argv)}".rstrip())
+    print(json.dumps(result, indent=1))

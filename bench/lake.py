@@ -21,7 +21,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from host import machine  # bench/host.py: these scripts run from bench/
+from host import report  # bench/host.py: these scripts run from bench/
 
 from base.directory import load_directory
 from collectors.simulate import Organisation
@@ -112,9 +112,7 @@ def main(argv: list[str]) -> int:
         "events per person and day": round(events / len(org.users) / args.days, 1),
     }
     shutil.rmtree(tmp)
-    print(f"machine: {machine()}")
-    print(f"command: python bench/lake.py {' '.join(argv)}".rstrip())
-    print(json.dumps(result, indent=1))
+    report("lake.py", argv, result)
     return 0
 
 

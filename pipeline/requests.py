@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 
 from base.errors import AlignmonError
+from pipeline.lake.location import Lake
 from pipeline.subject import perform
 
 REQUEST, ANSWER = ".request.json", ".answer.json"
@@ -36,13 +37,15 @@ class RequestFolder:
     def pending(self) -> list[Path]:
         return sorted(self.path.glob("*" + REQUEST)) if self.path.is_dir() else []
 
-    def answer_all(self, con: duckdb.DuckDBPyConnection) -> int:
-        """Pipeline side: perform every pending request on `con` (the writer's, idle), answer it, drop it."""
+    def answer_all(self, con: duckdb.DuckDBPyConnection, lake: Lake | None = None) -> int:
+        """Pipeline side: perform every pending request on `con` (the writer's, idle) and `lake`, answer it, drop
+        it."""
         requests = self.pending()
         for request in requests:
             ask = json.loads(request.read_text(encoding="utf-8"))
             try:
-                answer = {"ok": True, "result": perform(con, ask["action"], ask["pseudonym"], ask["actor"])}
+                result = perform(con, ask["action"], ask["pseudonym"], ask["actor"], lake)
+                answer = {"ok": True, "result": result}
             except AlignmonError as exc:
                 answer = {"ok": False, "error": str(exc)}
             _write(request.with_name(request.name.removesuffix(REQUEST) + ANSWER), answer)

@@ -13,6 +13,9 @@ from typing import Any
 import duckdb
 
 from base.errors import AlignmonError
+from pipeline.lake.location import Lake
+from pipeline.lake.subject import erase as erase_in_lake
+from pipeline.lake.subject import events_of as events_in_lake
 from pipeline.transaction import transaction
 
 # The tables that hold rows about one person, and how a row names them: the `user` column, or (a dead letter)
@@ -28,13 +31,20 @@ class UnknownSubjectError(AlignmonError):
     """No stored row is about this person."""
 
 
-def rows_of(con: duckdb.DuckDBPyConnection, pseudonym: str) -> dict[str, list[dict[str, Any]]]:
-    """Every stored row about the person, by table (the directory's row included: their department)."""
+def rows_of(
+    con: duckdb.DuckDBPyConnection, pseudonym: str, lake: Lake | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Every stored row about the person, by table (the directory's row included: their department); with a lake,
+    the raw events only it still holds come first (the pipeline's file keeps the hot days)."""
     out: dict[str, list[dict[str, Any]]] = {}
     for table, where in {**PERSONAL, "directory": '"user" = $p'}.items():
         cur = con.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY ALL", {"p": pseudonym})
         columns = [d[0] for d in cur.description]
         out[table] = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+    if lake is not None:
+        held = {(r["device_id"], r["event_id"]) for r in out["events"]}
+        older = [r for r in events_in_lake(lake, pseudonym) if (r["device_id"], r["event_id"]) not in held]
+        out["events"] = sorted(older, key=lambda r: (r["start"], r["device_id"], r["event_id"])) + out["events"]
     return out
 
 
@@ -42,9 +52,14 @@ def _audit(con: duckdb.DuckDBPyConnection, actor: str, action: str, pseudonym: s
     con.execute("INSERT INTO privacy_audit VALUES (now(), ?, ?, ?, ?)", [actor, action, pseudonym, json.dumps(counts)])
 
 
-def access(con: duckdb.DuckDBPyConnection, pseudonym: str, actor: str) -> dict[str, list[dict[str, Any]]]:
+def access(
+    con: duckdb.DuckDBPyConnection, pseudonym: str, actor: str, lake: Lake | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """The person's rows (art. 15), audited; UnknownSubjectError when there are none."""
-    found = rows_of(con, pseudonym)
+    try:
+        found = rows_of(con, pseudonym, lake)
+    except OSError as exc:
+        raise AlignmonError(f"the lake cannot be read, so the answer would miss older events; retry: {exc}") from exc
     if not any(found[t] for t in PERSONAL):
         raise UnknownSubjectError(f"no stored telemetry is about {pseudonym}: check the name and the pseudonym key")
     with transaction(con):
@@ -52,28 +67,38 @@ def access(con: duckdb.DuckDBPyConnection, pseudonym: str, actor: str) -> dict[s
     return found
 
 
-def erase(con: duckdb.DuckDBPyConnection, pseudonym: str, actor: str) -> dict[str, int]:
+def erase(con: duckdb.DuckDBPyConnection, pseudonym: str, actor: str, lake: Lake | None = None) -> dict[str, Any]:
     """Delete the person's telemetry rows (art. 17) in one transaction, audited, and mark the days they touched for
-    recomputation (the next refresh no longer counts them). The directory is HR's feed and stays as it is."""
+    recomputation (the next refresh no longer counts them). The directory is HR's feed and stays as it is.
+
+    With a lake, its per-person objects lose the person's rows first (`counts["lake"]`): if the lake cannot be
+    written, the pipeline's file is left as it is and the error says so; a retry finishes the lake's part.
+    """
+    try:
+        in_lake = erase_in_lake(lake, pseudonym) if lake is not None else None
+    except OSError as exc:
+        raise AlignmonError(f"the lake cannot be written, nothing erased in the pipeline's file; retry: {exc}") from exc
     with transaction(con):
         row = con.execute('SELECT min(day) FROM usage_user_daily WHERE "user" = ?', [pseudonym]).fetchone()
         first: date | None = row[0] if row else None  # the figures come from the rollups: recompute from here
-        counts: dict[str, int] = {}
+        counts: dict[str, Any] = {}
         for table, where in PERSONAL.items():
             deleted = con.execute(f"DELETE FROM {table} WHERE {where}", {"p": pseudonym}).fetchone()
             counts[table] = int(deleted[0]) if deleted else 0
-        if not any(counts.values()):
+        if not any(counts.values()) and not any((in_lake or {}).values()):
             raise UnknownSubjectError(f"no stored telemetry is about {pseudonym}: nothing erased")
         if first is not None:
             con.execute("UPDATE refresh_state SET dirty_from = least(coalesce(dirty_from, $d), $d)", {"d": first})
+        if in_lake is not None:
+            counts["lake"] = in_lake
         _audit(con, actor, "erase", pseudonym, counts)
     return counts
 
 
-def perform(con: duckdb.DuckDBPyConnection, action: str, pseudonym: str, actor: str) -> Any:
+def perform(con: duckdb.DuckDBPyConnection, action: str, pseudonym: str, actor: str, lake: Lake | None = None) -> Any:
     """`access` or `erase`, as the CLI and the running pipeline's request folder both call it."""
     if action == "access":
-        return access(con, pseudonym, actor)
+        return access(con, pseudonym, actor, lake)
     if action == "erase":
-        return erase(con, pseudonym, actor)
+        return erase(con, pseudonym, actor, lake)
     raise AlignmonError(f"unknown data-subject action {action!r}")

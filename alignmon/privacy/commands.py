@@ -117,7 +117,7 @@ def _subject(args: argparse.Namespace, action: str) -> int:
     import sys
     from datetime import timedelta
 
-    from alignmon.process import requests_folder
+    from alignmon.process import open_lake, requests_folder
     from alignmon.stack.stack import KAFKA_RETENTION_DAYS
     from base.errors import AlignmonError, DatabaseInUseError
     from base.pseudonym import pseudonymise
@@ -142,7 +142,7 @@ def _subject(args: argparse.Namespace, action: str) -> int:
     else:
         try:
             migrate(con)
-            result = perform(con, action, pseudonym, actor)
+            result = perform(con, action, pseudonym, actor, open_lake(settings))
         finally:
             con.close()
     if action == "access":
@@ -150,9 +150,13 @@ def _subject(args: argparse.Namespace, action: str) -> int:
         return 0
     days = min(settings.raw_retention_days, KAFKA_RETENTION_DAYS)
     gone_by = settings.today() + timedelta(days=days)
+    lake = result.get("lake")
+    in_lake = (
+        f" (and {lake['events']:,} raw events and {lake['usage_user_daily']:,} daily rows in the lake)" if lake else ""
+    )
     print(
         f"erased {result['events']:,} raw events, {result['usage_user_daily']:,} daily rows and "
-        f"{result['rejected_events']:,} rejected records about {args.user} "
+        f"{result['rejected_events']:,} rejected records{in_lake} about {args.user} "
         f"({pseudonym}); the figures are recomputed at the next refresh. Copies in Kafka expire with the topic's "
         f"retention ({days} days with the local stack's settings): gone by {gone_by}."
     )

@@ -185,6 +185,18 @@ def retain(lake: Lake, raw_from: date, daily_from: date) -> int:
     return deleted
 
 
+def offload(con: duckdb.DuckDBPyConnection, before: date, tz: str) -> int:
+    """Delete from the pipeline's file the raw events of days before `before` that the lake holds (their manifest is
+    written): the file keeps the hot days, the lake the rest to the retention horizon. Returns the events deleted."""
+    con.execute(STATE)
+    row = con.execute(
+        "DELETE FROM events WHERE timezone($tz, start)::DATE < $before "
+        "AND timezone($tz, start)::DATE IN (SELECT day FROM lake_days)",
+        {"tz": tz, "before": before},
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def unwritten(con: duckdb.DuckDBPyConnection, today: date, close_after_days: int = 2) -> int:
     """Closed days (from the first with telemetry) not yet in the lake."""
     con.execute(STATE)

@@ -21,11 +21,12 @@ from collectors.simulate import Organisation
 from pipeline.batch import Record, decode
 from pipeline.catalog import Catalog
 from pipeline.lake.location import Lake
-from pipeline.lake.publisher import Cycle, closed_until, publish, retain
+from pipeline.lake.publisher import Cycle, closed_until, offload, publish, retain
 from pipeline.lake.rebuild import manifests, rebuild
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.schema import ANALYST_VIEWS
 from pipeline.store import Store
+from pipeline.subject import access, erase
 from tests.support.fleet import day_records, stored_fleet
 
 pytestmark = pytest.mark.integration
@@ -233,3 +234,81 @@ def test_a_folder_write_leaves_nothing_a_reader_would_open(tmp_path: Path) -> No
     table = ds.dataset(str(tmp_path / "lake/aggregates/t"), format="parquet", partitioning="hive").to_table()
     assert table.column("x").to_pylist() == [1, 2]
     assert lake.files("aggregates") == ["aggregates/t/day=2026-11-20/part-0.parquet"]
+
+
+def test_erasure_reaches_the_lakes_per_person_objects_and_nothing_else(
+    lake: Lake, published: Published, tmp_path: Path
+) -> None:
+    """`alignmon privacy erase` (pipeline.subject.erase) removes the person from the lake's private prefixes too:
+    what a reader or a rebuild finds there no longer holds them; everyone else's rows, the aggregates and the days'
+    publication times stay."""
+    store, _, _ = published
+    person = store.con.execute(
+        'SELECT "user" FROM usage_user_daily GROUP BY ALL ORDER BY count(*) DESC, "user" LIMIT 1'
+    ).fetchone()[0]  # type: ignore[index]
+    before = {p: _dataset(lake, p).to_table() for p in ("private/events", "private/usage_user_daily")}
+    theirs = {p: sum(1 for u in t.column("user").to_pylist() if u == person) for p, t in before.items()}
+    assert all(theirs.values())
+    aggregates = {f: lake.get(f) for f in lake.files("aggregates")}
+    times = {m["day"]: m["published_at"] for m in manifests(lake)}
+
+    counts = erase(store.con, person, "dpo", lake)
+
+    assert counts["lake"] == {
+        "events": theirs["private/events"],
+        "usage_user_daily": theirs["private/usage_user_daily"],
+    }
+    for prefix, table in before.items():
+        after = _dataset(lake, prefix).to_table()
+        assert person not in after.column("user").to_pylist()
+        assert after.num_rows == table.num_rows - theirs[prefix]  # nobody else's rows went
+    assert {f: lake.get(f) for f in lake.files("aggregates")} == aggregates
+    days = manifests(lake)
+    assert {m["day"]: m["published_at"] for m in days} == times  # a standby sees no other writer
+    assert (
+        sum(m["files"]["private/events"]["rows"] for m in days)
+        == before["private/events"].num_rows - theirs["private/events"]
+    )
+    rebuilt = Store(tmp_path / "rebuilt.duckdb")
+    try:
+        rebuild(rebuilt.con, lake)
+        for table in ("events", "usage_user_daily"):
+            assert rebuilt.con.execute(f'SELECT count(*) FROM {table} WHERE "user" = ?', [person]).fetchone() == (0,)
+    finally:
+        rebuilt.close()
+
+
+def test_an_erasure_the_lake_cannot_take_leaves_the_pipelines_file_as_it_was(published: Published) -> None:
+    store, _, _ = published
+    person = store.con.execute('SELECT any_value("user") FROM usage_user_daily').fetchone()[0]  # type: ignore[index]
+    held = store.con.execute('SELECT count(*) FROM events WHERE "user" = ?', [person]).fetchone()
+    gone = Lake.open("s3://alignmon/x", endpoint="http://127.0.0.1:9", access_key="a", secret_key="b")
+    with pytest.raises(AlignmonError, match="the lake cannot be written, nothing erased in the pipeline's file"):
+        erase(store.con, person, "dpo", gone)
+    assert store.con.execute('SELECT count(*) FROM events WHERE "user" = ?', [person]).fetchone() == held
+
+
+def test_the_file_keeps_the_hot_days_and_access_still_finds_every_event(lake: Lake, published: Published) -> None:
+    """With a lake the pipeline's file keeps only the hot days of raw events (publisher.offload, after each cycle);
+    a person's older events are in the lake, and `alignmon privacy subject` (pipeline.subject.access) answers with
+    both, each event once."""
+    store, cycle, _ = published
+    person = store.con.execute(
+        'SELECT "user" FROM events GROUP BY ALL ORDER BY count(*) DESC, "user" LIMIT 1'
+    ).fetchone()[0]  # type: ignore[index]
+    key = ("device_id", "event_id", "start", "app", "kind")
+    everything = sorted(tuple(r[k] for k in key) for r in access(store.con, person, "dpo")["events"])
+    hot_from = AS_OF - timedelta(days=5)
+    unwritten = cycle.written[1]  # as if this old day had not reached the lake yet: its events must stay
+    store.con.execute("DELETE FROM lake_days WHERE day = ?", [unwritten])
+    day = f"timezone('{TZ}', start)::DATE"
+
+    offloaded = offload(store.con, hot_from, TZ)
+
+    older = store.con.execute(f"SELECT DISTINCT {day} FROM events WHERE {day} < ?", [hot_from]).fetchall()
+    assert older == [(unwritten,)]
+    assert offloaded > 0
+    assert cycle.written[-1] >= hot_from  # the hot days include closed ones: only the lake's days before it went
+    found = access(store.con, person, "dpo", lake)["events"]
+    assert sorted(tuple(r[k] for k in key) for r in found) == everything
+    assert len(found) > len(access(store.con, person, "dpo")["events"])  # the file alone no longer has them all
