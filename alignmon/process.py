@@ -49,7 +49,6 @@ T = TypeVar("T")
 FIRST_BACKOFF_S, MAX_BACKOFF_S = 1.0, 60.0  # waits between attempts to start after a transient failure
 CAUGHT_UP_RECORDS = 10_000  # a few seconds of a large fleet's events: the closed days' records are all in
 LOG_EVERY_S = 60.0  # a transient failure that persists is logged at most this often
-LEASE_CHECK_S = 1.0  # how often a standby-mode writer asks whether it still holds the lease
 
 
 def requests_folder(settings: Settings) -> Path:
@@ -122,7 +121,7 @@ def open_store(settings: Settings) -> Store:
         lake = open_lake(settings) if new else None
         if lake is not None:
             try:
-                days = rebuild(store.con, lake)
+                days = rebuild(store.con, lake, settings.today() - timedelta(days=settings.lake_hot_days - 1))
             except BaseException as exc:  # a half-filled file must not start writing to the lake: none is left
                 store.close()
                 settings.duckdb_path.unlink(missing_ok=True)
@@ -192,7 +191,6 @@ class Pipeline:
     _retained_on: date | None = None
     lake: Lake | None = None
     lease: Lease | None = None  # standby mode: write only while holding it
-    _lease_checked: float = 0.0
     # The first day whose daily figures may differ from the last publication (None: any day; date.max: none), and
     # that publication's file as it was left (size, mtime, inode): only then is it the base of the next one.
     _history_from: date | None = None
@@ -333,11 +331,8 @@ class Pipeline:
             )
 
     def still_writer(self) -> bool:
-        """In standby mode, whether this process still holds the writers' lease (asked at most once a second)."""
-        if self.lease is None or time.monotonic() - self._lease_checked < LEASE_CHECK_S:
-            return True
-        self._lease_checked = time.monotonic()
-        return self.lease.held()
+        """In standby mode, whether this process still holds the writers' lease (its own thread keeps it)."""
+        return self.lease is None or self.lease.held()
 
     def run(self) -> bool:
         """Run until stopped (True) or, in standby mode, until the lease is lost (False: another pipeline writes)."""

@@ -261,7 +261,7 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> float:
 
 class StandbyCollector(Collector):
     """What a waiting standby pipeline exports: that it waits (it holds no database; the writer exports the
-    figures), so Prometheus scrapes it as up and an alert can tell when no pipeline writes."""
+    figures), so Prometheus scrapes it as up and `sum(alignmon_pipeline_writer)` says how many write."""
 
     def describe(self) -> list[Metric]:
         return []

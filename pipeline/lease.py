@@ -2,8 +2,8 @@
 
 Standby mode (ALIGNMON_STANDBY): every process joins one consumer group on a one-partition topic that holds no
 records; the coordinator assigns that partition to exactly one member. When that member stops heartbeating (killed,
-machine lost, network cut) for the session timeout, or stops polling for MAX_POLL_S, the coordinator takes it back
-and gives it to a waiting member. The sticky assignor leaves it where it is when a standby joins or leaves. The
+machine lost, network cut) for the session timeout, the coordinator takes it back and gives it to a waiting
+member. The sticky assignor leaves it where it is when a standby joins or leaves. The
 group reads and commits nothing: the pipeline's offsets of the events topic stay in its DuckDB file.
 """
 
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from kafka.errors import KafkaError
@@ -23,8 +24,9 @@ from pipeline.errors import BrokerUnavailableError
 
 log = logging.getLogger(__name__)
 
-MAX_POLL_S = 600  # a writer whose loop has not polled for this long (hung) loses the lease
-WAIT_POLL_MS = 500
+MAX_POLL_S = 600  # the lease thread polls every POLL_MS; a thread stalled this long leaves the group
+POLL_MS = 200
+WAIT_S = 0.1
 
 
 class _Holder(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -48,17 +50,26 @@ class _Holder(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class Lease:
-    """Membership of the writers' group; `held()` says whether this process is the writer."""
+    """Membership of the writers' group, kept by a thread of its own; `held()` says whether this process writes.
+
+    The thread polls the group (joins and rebalances complete only inside a poll that waits), so the work of the
+    process — a long rebuild, a long refresh — never delays it. `held()` is also False once no heartbeat has been
+    acknowledged for half the session timeout: a process that was paused (SIGSTOP, a stalled disk or VM) may have
+    lost the lease without being told yet, and stops writing before another member can have been given it.
+    """
 
     def __init__(self, bootstrap: str, topic: str, group: str, timeout_s: float) -> None:
         self.topic = topic
+        self._timeout_s = timeout_s
         self._holder = _Holder()
-        timeout_ms = int(timeout_s * 1000)
         check_reachable(bootstrap)  # BrokerUnavailableError (transient) at once, not after kafka-python's 30 s
         try:
-            self._consumer = self._join(bootstrap, group, timeout_ms)
+            self._consumer = self._join(bootstrap, group, int(timeout_s * 1000))
         except KafkaError as exc:
             raise BrokerUnavailableError(bootstrap, exc) from exc
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._keep, name="pipeline-lease", daemon=True)
+        self._thread.start()
 
     def _join(self, bootstrap: str, group: str, timeout_ms: int) -> KafkaConsumer:
         consumer = KafkaConsumer(
@@ -67,26 +78,40 @@ class Lease:
             client_id="alignmon-pipeline-lease",
             enable_auto_commit=False,
             session_timeout_ms=timeout_ms,
-            heartbeat_interval_ms=max(timeout_ms // 3, 100),
+            heartbeat_interval_ms=max(timeout_ms // 6, 100),
             max_poll_interval_ms=MAX_POLL_S * 1000,
             partition_assignment_strategy=[StickyPartitionAssignor],
         )
         consumer.subscribe([self.topic], listener=self._holder)
         return consumer
 
-    def held(self, wait_ms: int = 0) -> bool:
-        """Drive the group protocol (heartbeats run in their own thread; joins and rebalances need a poll) and say
-        whether this member holds the lease."""
-        self._consumer.poll(timeout_ms=wait_ms, max_records=1)  # the topic holds no records: nothing is read
-        return self._holder.held and TopicPartition(self.topic, 0) in self._consumer.assignment()
+    def _keep(self) -> None:
+        """The lease thread: the only user of the consumer until close()."""
+        while not self._closing.is_set():
+            try:
+                self._consumer.poll(timeout_ms=POLL_MS, max_records=1)  # the topic holds no records
+            except KafkaError as exc:  # the broker away: the heartbeats lapse and held() turns False by itself
+                log.warning("the writers' lease cannot reach Kafka: %s", exc)
+                self._closing.wait(1.0)
+
+    def held(self) -> bool:
+        """Whether this member holds the lease and heard from the coordinator within half the session timeout."""
+        if not self._holder.held:
+            return False
+        # kafka-python's time of the last heartbeat the coordinator acknowledged (its rejoin resets other clocks).
+        heard = self._consumer._coordinator.heartbeat.last_receive
+        return bool(time.monotonic() - heard < self._timeout_s / 2)
 
     def wait(self, stopping: threading.Event) -> bool:
         """Block until this member holds the lease (True) or `stopping` is set (False)."""
         while not stopping.is_set():
-            if self.held(WAIT_POLL_MS) and not stopping.is_set():
+            if self.held():
                 return True
+            stopping.wait(WAIT_S)
         return False
 
     def close(self) -> None:
         """Leave the group at once: a standby takes the lease without waiting for the session timeout."""
+        self._closing.set()
+        self._thread.join()
         self._consumer.close(autocommit=False)

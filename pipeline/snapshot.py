@@ -44,7 +44,8 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path, objects: Sequence[str]
                 copy = f'alignmon_snapshot."{name}"'
                 if since is not None and name in HISTORY:
                     con.execute(
-                        f'DELETE FROM {copy} WHERE day >= $since OR day < (SELECT min(day) FROM "{HISTORY[name]}")',
+                        f"DELETE FROM {copy} WHERE day >= $since "  # an empty source leaves no day of it
+                        f"""OR day < coalesce((SELECT min(day) FROM "{HISTORY[name]}"), DATE '9999-12-31')""",
                         {"since": since},
                     )
                     con.execute(f'INSERT INTO {copy} SELECT * FROM "{name}" WHERE day >= $since', {"since": since})

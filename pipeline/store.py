@@ -23,6 +23,11 @@ _FRESH = f"""
 CREATE OR REPLACE TEMP TABLE fresh AS
 WITH b AS (SELECT *, {EVENT_KEY} AS _key FROM batch)
 SELECT * FROM b WHERE NOT EXISTS (SELECT 1 FROM event_keys k WHERE k.key = b._key)
+-- An erased person's events from before the erasure stay erased whenever they arrive (a late resend, Kafka read
+-- again after a rebuild): pipeline/subject.py.
+AND NOT EXISTS (
+    SELECT 1 FROM privacy_audit a WHERE a.action = 'erase' AND a.subject = b."user" AND b.start <= a.done_at
+)
 """
 
 

@@ -7,15 +7,17 @@ written to `privacy_audit`, which nothing updates or deletes (retention leaves i
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import duckdb
 
 from base.errors import AlignmonError
 from pipeline.lake.location import Lake
+from pipeline.lake.publisher import STATE as LAKE_STATE
 from pipeline.lake.subject import erase as erase_in_lake
 from pipeline.lake.subject import events_of as events_in_lake
+from pipeline.lake.subject import record as record_in_lake
 from pipeline.transaction import transaction
 
 # The tables that hold rows about one person, and how a row names them: the `user` column, or (a dead letter)
@@ -48,8 +50,22 @@ def rows_of(
     return out
 
 
-def _audit(con: duckdb.DuckDBPyConnection, actor: str, action: str, pseudonym: str, counts: dict[str, int]) -> None:
-    con.execute("INSERT INTO privacy_audit VALUES (now(), ?, ?, ?, ?)", [actor, action, pseudonym, json.dumps(counts)])
+def _audit(
+    con: duckdb.DuckDBPyConnection,
+    actor: str,
+    action: str,
+    pseudonym: str,
+    counts: dict[str, Any],
+    *,
+    lake: Lake | None,
+) -> None:
+    """One privacy_audit row, in the pipeline's file and (first) in the lake."""
+    row = {"done_at": datetime.now(UTC), "actor": actor, "action": action, "subject": pseudonym,
+           "detail": json.dumps(counts)}  # fmt: skip
+    if lake is not None:
+        record_in_lake(lake, row)
+    con.execute("INSERT INTO privacy_audit BY NAME SELECT * FROM (SELECT $done_at AS done_at, $actor AS actor, "
+                "$action AS action, $subject AS subject, $detail AS detail)", row)  # fmt: skip
 
 
 def access(
@@ -62,8 +78,11 @@ def access(
         raise AlignmonError(f"the lake cannot be read, so the answer would miss older events; retry: {exc}") from exc
     if not any(found[t] for t in PERSONAL):
         raise UnknownSubjectError(f"no stored telemetry is about {pseudonym}: check the name and the pseudonym key")
-    with transaction(con):
-        _audit(con, actor, "access", pseudonym, {t: len(r) for t, r in found.items()})
+    try:
+        with transaction(con):
+            _audit(con, actor, "access", pseudonym, {t: len(r) for t, r in found.items()}, lake=lake)
+    except OSError as exc:
+        raise AlignmonError(f"the lake cannot be written, so the access is not audited there; retry: {exc}") from exc
     return found
 
 
@@ -75,9 +94,13 @@ def erase(con: duckdb.DuckDBPyConnection, pseudonym: str, actor: str, lake: Lake
     written, the pipeline's file is left as it is and the error says so; a retry finishes the lake's part.
     """
     try:
-        in_lake = erase_in_lake(lake, pseudonym) if lake is not None else None
+        return _erase(con, pseudonym, actor, lake)
     except OSError as exc:
         raise AlignmonError(f"the lake cannot be written, nothing erased in the pipeline's file; retry: {exc}") from exc
+
+
+def _erase(con: duckdb.DuckDBPyConnection, pseudonym: str, actor: str, lake: Lake | None) -> dict[str, Any]:
+    in_lake, republished = erase_in_lake(lake, pseudonym) if lake is not None else (None, {})
     with transaction(con):
         row = con.execute('SELECT min(day) FROM usage_user_daily WHERE "user" = ?', [pseudonym]).fetchone()
         first: date | None = row[0] if row else None  # the figures come from the rollups: recompute from here
@@ -91,7 +114,12 @@ def erase(con: duckdb.DuckDBPyConnection, pseudonym: str, actor: str, lake: Lake
             con.execute("UPDATE refresh_state SET dirty_from = least(coalesce(dirty_from, $d), $d)", {"d": first})
         if in_lake is not None:
             counts["lake"] = in_lake
-        _audit(con, actor, "erase", pseudonym, counts)
+            con.execute(LAKE_STATE)
+            for day, published_at in republished.items():  # this file wrote the new versions: it is not behind
+                con.execute(
+                    "UPDATE lake_days SET published_at = ? WHERE day = ?", [published_at, day.removeprefix("day=")]
+                )
+        _audit(con, actor, "erase", pseudonym, counts, lake=lake)
     return counts
 
 

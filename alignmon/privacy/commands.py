@@ -8,6 +8,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -107,6 +111,15 @@ def _pack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _writes_a_lake(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the pipeline's file has written days to a lake (pipeline.lake.publisher's table holds any)."""
+    found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'lake_days'").fetchone()
+    if not (found and found[0]):
+        return False
+    days = con.execute("SELECT count(*) FROM lake_days").fetchone()
+    return bool(days and days[0])
+
+
 def _subject_handler(action: str) -> Callable[[argparse.Namespace], int]:
     return lambda args: _subject(args, action)
 
@@ -131,7 +144,12 @@ def _subject(args: argparse.Namespace, action: str) -> int:
     pseudonym = pseudonymise(args.user, settings.pseudonym_key())
     actor = getpass.getuser()
     if not settings.duckdb_path.exists():
-        raise AlignmonError(f"{settings.duckdb_path} does not exist: no pipeline has stored anything there")
+        where = (
+            " (a standby that has never written keeps no file: run this on the machine of the pipeline that writes)"
+            if settings.standby
+            else ""
+        )
+        raise AlignmonError(f"{settings.duckdb_path} does not exist: no pipeline has stored anything there{where}")
     try:
         con = connect(settings.duckdb_path, advice="")
     except DatabaseInUseError:  # the pipeline runs: it carries the request out between batches
@@ -142,7 +160,13 @@ def _subject(args: argparse.Namespace, action: str) -> int:
     else:
         try:
             migrate(con)
-            result = perform(con, action, pseudonym, actor, open_lake(settings))
+            lake = open_lake(settings)
+            if lake is None and _writes_a_lake(con):
+                raise AlignmonError(
+                    f"{settings.duckdb_path} writes its older raw events to a lake, but ALIGNMON_LAKE_URL is not set: "
+                    f"the {action} would miss the person's rows there. Set it (and the S3 keys) as the pipeline does"
+                )
+            result = perform(con, action, pseudonym, actor, lake)
         finally:
             con.close()
     if action == "access":
@@ -151,8 +175,10 @@ def _subject(args: argparse.Namespace, action: str) -> int:
     days = min(settings.raw_retention_days, KAFKA_RETENTION_DAYS)
     gone_by = settings.today() + timedelta(days=days)
     lake = result.get("lake")
-    in_lake = (
-        f" (and {lake['events']:,} raw events and {lake['usage_user_daily']:,} daily rows in the lake)" if lake else ""
+    in_lake = (  # the lake's copies overlap the file's (the hot days): counted apart, not added
+        f" (the lake's copies: {lake['events']:,} raw events and {lake['usage_user_daily']:,} daily rows)"
+        if lake
+        else ""
     )
     print(
         f"erased {result['events']:,} raw events, {result['usage_user_daily']:,} daily rows and "

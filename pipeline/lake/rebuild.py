@@ -1,7 +1,8 @@
 """The pipeline's file rebuilt from the lake: the closed days it holds, then Kafka from where the lake ends.
 
 Run on a new (empty) file when a lake is configured: the per-person rollups and raw events of every closed day come
-back from the lake's private prefixes, the dedup memory and the running totals from those events, and the consumer
+back from the lake's private prefixes, the dedup memory and the running totals from those events, the privacy audit
+from `_audit/` (so an erased person's older events stay out when Kafka delivers them again), and the consumer
 resumes at the newest manifest's `replay_from` (per partition, the first offset holding an event of a day not yet in
 the lake; every record after it was ingested after it, so the dedup memory covers any redelivery). The first refresh
 then recomputes every figure from the rollups, as on the file that was lost.
@@ -20,6 +21,7 @@ import pyarrow.dataset as ds
 from base.errors import AlignmonError
 from pipeline.lake.location import Lake
 from pipeline.lake.publisher import EVENTS, LAKE_SCHEMA, ROLLUPS, STATE
+from pipeline.lake.subject import audit
 from pipeline.schema import EVENT_KEY
 from pipeline.transaction import transaction
 
@@ -55,8 +57,12 @@ def _table(lake: Lake, prefix: str) -> pa.Table | None:
     return dataset.to_table()
 
 
-def rebuild(con: duckdb.DuckDBPyConnection, lake: Lake) -> int:
-    """Fill an empty pipeline file from the lake in one transaction; returns the days restored (0: empty lake)."""
+def rebuild(con: duckdb.DuckDBPyConnection, lake: Lake, events_from: date | None = None) -> int:
+    """Fill an empty pipeline file from the lake in one transaction; returns the days restored (0: empty lake).
+
+    With `events_from`, raw events of earlier days stay in the lake only (the file keeps the hot days); the dedup
+    memory and the running totals still count every event the lake holds.
+    """
     days = manifests(lake)
     if not days:
         return 0
@@ -73,16 +79,22 @@ def rebuild(con: duckdb.DuckDBPyConnection, lake: Lake) -> int:
             con.register("lake_events", events)
             columns = [r[0] for r in con.execute("SELECT * FROM events LIMIT 0").description]
             quoted = ", ".join(f'"{c}"' for c in columns)
-            con.execute(f"INSERT INTO events SELECT {quoted} FROM lake_events")
-            con.execute(f"INSERT INTO event_keys SELECT {EVENT_KEY}, ingested_at::DATE FROM events")
+            first = {"first": events_from or date.min}
+            con.execute(f"INSERT INTO events SELECT {quoted} FROM lake_events WHERE day::DATE >= $first", first)
+            con.execute(f"INSERT INTO event_keys SELECT {EVENT_KEY}, ingested_at::DATE FROM lake_events")
             con.execute("DELETE FROM ingest_totals")
-            con.execute("INSERT INTO ingest_totals SELECT source, kind, count(*) FROM events GROUP BY ALL")
+            con.execute("INSERT INTO ingest_totals SELECT source, kind, count(*) FROM lake_events GROUP BY ALL")
         for topic, partitions in days[-1].get("replay_from", {}).items():
             for partition, offset in partitions.items():
                 con.execute(
                     "INSERT OR REPLACE INTO kafka_offsets VALUES (?, ?, ?, NULL, now())",
                     [topic, int(partition), offset],
                 )
+        for row in audit(lake):  # before Kafka is read again: an erased person's older events stay out
+            con.execute(
+                "INSERT INTO privacy_audit VALUES (?, ?, ?, ?, ?)",
+                [row["done_at"], row["actor"], row["action"], row["subject"], row["detail"]],
+            )
         for m in days:
             rows = int(m.get("files", {}).get(EVENTS, {}).get("rows", 0))
             con.execute("INSERT OR REPLACE INTO lake_days VALUES (?, ?, ?)", [m["day"], m["published_at"], rows])

@@ -4,13 +4,16 @@ Access: the pipeline's file keeps only the hot days of raw events once they are 
 a person's older events are read from the lake's `private/events`.
 
 Erasure: each Parquet object of `private/` that holds a row of the person is written again without those rows
-(atomically, as every lake write), and its day's manifest gets the new row counts; the day's `published_at` stays,
-so a standby does not mistake the erasure for another writer. The k-safe aggregates hold no person and stay.
+(atomically, as every lake write), and its day's manifest gets the new row counts and a new `published_at`: a file
+that did not erase (a standby's, a copy) is then behind the lake and is rebuilt rather than resumed with the person's
+rows. The k-safe aggregates hold no person and stay. The audit rows of accesses and erasures are kept in `_audit/`.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow.compute as pc
@@ -21,6 +24,7 @@ from pipeline.lake.location import Lake
 from pipeline.lake.publisher import EVENTS, ROLLUPS
 
 PERSONAL = {EVENTS: "events", ROLLUPS[0]: "usage_user_daily"}  # lake prefix -> the pipeline's table it mirrors
+AUDIT = "_audit"
 
 
 def events_of(lake: Lake, pseudonym: str) -> list[dict[str, Any]]:
@@ -33,9 +37,11 @@ def events_of(lake: Lake, pseudonym: str) -> list[dict[str, Any]]:
     return rows
 
 
-def erase(lake: Lake, pseudonym: str) -> dict[str, int]:
-    """Delete the person's rows from every per-person object; returns the rows deleted per pipeline table."""
+def erase(lake: Lake, pseudonym: str) -> tuple[dict[str, int], dict[str, datetime]]:
+    """Delete the person's rows from every per-person object. Returns the rows deleted per pipeline table, and the
+    days rewritten with their new `published_at` (the erasing file records it; any other file is then behind)."""
     counts = dict.fromkeys(PERSONAL.values(), 0)
+    days: dict[str, datetime] = {}
     for prefix, table_name in PERSONAL.items():
         for path in lake.files(prefix):
             if not path.endswith(".parquet"):
@@ -46,20 +52,39 @@ def erase(lake: Lake, pseudonym: str) -> dict[str, int]:
             if not removed:
                 continue
             lake.put_parquet(path, table.filter(pc.invert(theirs)))
-            _recount(lake, path, prefix, removed)
             counts[table_name] += removed
-    return counts
+            days.setdefault(path.removeprefix(prefix + "/").split("/")[0], datetime.now(UTC))
+    for day, published_at in days.items():
+        _republish(lake, day, published_at)
+    return counts, days
 
 
-def _recount(lake: Lake, path: str, prefix: str, removed: int) -> None:
-    """Lower the row count of `path`'s table in its day's manifest (path: <prefix>/day=YYYY-MM-DD/<name>)."""
-    day = path.removeprefix(prefix + "/").split("/")[0]
+def _republish(lake: Lake, day: str, published_at: datetime) -> None:
+    """A day's manifest after an erasure: each per-person table's rows counted again from its objects (so a retry
+    after a crash corrects them too), and a new `published_at`."""
     manifest = f"_manifests/{day}.json"
     raw = lake.get(manifest)
     if raw is None:
         return
     document = json.loads(raw)
-    entry = document.get("files", {}).get(prefix)
-    if entry is not None:
-        entry["rows"] = max(int(entry.get("rows", 0)) - removed, 0)
-        lake.put(manifest, json.dumps(document, indent=1).encode())
+    for prefix in PERSONAL:
+        entry = document.get("files", {}).get(prefix)
+        if entry is not None:
+            entry["rows"] = sum(
+                pq.read_metadata(lake.path(f), filesystem=lake.filesystem).num_rows for f in entry["files"]
+            )
+    document["published_at"] = published_at.isoformat()
+    lake.put(manifest, json.dumps(document, indent=1).encode())
+
+
+def record(lake: Lake, row: dict[str, Any]) -> None:
+    """One `privacy_audit` row kept in the lake (`_audit/`), so a rebuilt file still knows every access and
+    erasure, and still drops an erased person's older events when Kafka delivers them again."""
+    lake.put(f"{AUDIT}/{row['done_at'].strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.json",
+             json.dumps(row, default=str).encode())  # fmt: skip
+
+
+def audit(lake: Lake) -> list[dict[str, Any]]:
+    """Every audit row the lake keeps, oldest first."""
+    rows = [json.loads(lake.get(path) or b"{}") for path in lake.files(AUDIT) if path.endswith(".json")]
+    return sorted(rows, key=lambda r: str(r.get("done_at")))

@@ -27,6 +27,7 @@ from pipeline.catalog import CatalogSource
 from pipeline.requests import RequestFolder
 from pipeline.retention import Retention
 from pipeline.snapshot import publish
+from pipeline.subject import erase
 from tests.alignmon.test_process import IdleConsumer
 from tests.support.fleet import store_days
 
@@ -108,13 +109,19 @@ def test_a_publication_from_the_last_one_equals_a_whole_one_after_every_kind_of_
     p.store.write(decode(late_and_new_events(org, (4,), offset)))  # stored, not refreshed yet: usage_daily is live
     check(AS_OF - timedelta(days=4))
 
+    person, first = p.store.con.execute(  # a data-subject erasure: their days are recomputed
+        'SELECT "user", min(day) FROM usage_user_daily GROUP BY ALL ORDER BY count(*) DESC, "user" LIMIT 1'
+    ).fetchone()
+    erase(p.store.con, person, "dpo")
+    check(first)
+
     p.settings = p.settings.model_copy(update={"as_of": AS_OF + timedelta(days=10)})  # retention drops old days
     p.retain()
     p.consumer.stats.batches += 1
     assert p.refresh()
-    # The refresh recomputes the adoption series from the day of the events stored before it, then the new days;
-    # the days retention dropped are gone from the copy too.
-    check(AS_OF - timedelta(days=4))
+    # The refresh recomputes the adoption series from the day the erasure marked, then the new days; the days
+    # retention dropped are gone from the copy too.
+    check(first)
 
     catalog = p.settings.catalog_dir / "catalog.yaml"  # a catalog edit can change every day's figures
     catalog.write_text(catalog.read_text().replace("target_ratio: 0.", "target_ratio: 0.0", 1))

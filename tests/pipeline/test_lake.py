@@ -21,8 +21,8 @@ from collectors.simulate import Organisation
 from pipeline.batch import Record, decode
 from pipeline.catalog import Catalog
 from pipeline.lake.location import Lake
-from pipeline.lake.publisher import Cycle, closed_until, offload, publish, retain
-from pipeline.lake.rebuild import manifests, rebuild
+from pipeline.lake.publisher import STATE, Cycle, closed_until, offload, publish, retain
+from pipeline.lake.rebuild import manifests, rebuild, superseded
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.schema import ANALYST_VIEWS
 from pipeline.store import Store
@@ -251,6 +251,10 @@ def test_erasure_reaches_the_lakes_per_person_objects_and_nothing_else(
     assert all(theirs.values())
     aggregates = {f: lake.get(f) for f in lake.files("aggregates")}
     times = {m["day"]: m["published_at"] for m in manifests(lake)}
+    other_file = duckdb.connect()  # another pipeline's file that wrote the same days (a standby's, a copy)
+    other_file.execute(STATE)
+    other_file.executemany("INSERT INTO lake_days VALUES (?, ?, ?)", store.con.execute("FROM lake_days").fetchall())
+    assert not superseded(other_file, lake)
 
     counts = erase(store.con, person, "dpo", lake)
 
@@ -264,7 +268,14 @@ def test_erasure_reaches_the_lakes_per_person_objects_and_nothing_else(
         assert after.num_rows == table.num_rows - theirs[prefix]  # nobody else's rows went
     assert {f: lake.get(f) for f in lake.files("aggregates")} == aggregates
     days = manifests(lake)
-    assert {m["day"]: m["published_at"] for m in days} == times  # a standby sees no other writer
+    changed = {m["day"] for m in days if m["published_at"] != times[m["day"]]}
+    their_days = {
+        str(d) for t in before.values() for u, d in zip(t["user"].to_pylist(), t["day"].to_pylist(), strict=True)
+        if u == person
+    }  # fmt: skip
+    assert changed == their_days  # only the days the erasure rewrote have a new version
+    assert not superseded(store.con, lake)  # the erasing file wrote the new versions
+    assert superseded(other_file, lake)  # any other is behind: rebuilt from the lake, never resumed with the person
     assert (
         sum(m["files"]["private/events"]["rows"] for m in days)
         == before["private/events"].num_rows - theirs["private/events"]
@@ -274,6 +285,13 @@ def test_erasure_reaches_the_lakes_per_person_objects_and_nothing_else(
         rebuild(rebuilt.con, lake)
         for table in ("events", "usage_user_daily"):
             assert rebuilt.con.execute(f'SELECT count(*) FROM {table} WHERE "user" = ?', [person]).fetchone() == (0,)
+        audit = rebuilt.con.execute("SELECT action, subject, detail FROM privacy_audit").fetchall()
+        assert [(a, s) for a, s, _ in audit] == [("erase", person)]  # the audit comes back from the lake
+        # Kafka read again after the rebuild (or a late resend) delivers the person's older events: they stay out.
+        org = Organisation.build(7, 0.2, AS_OF)  # the fixture's organisation: the same records Kafka holds
+        again = [r for batch in day_records(org, DAYS, KEY) for r in batch if person.encode() in (r.value or b"")]
+        assert again
+        assert rebuilt.write(decode(again)) == 0
     finally:
         rebuilt.close()
 
@@ -312,3 +330,22 @@ def test_the_file_keeps_the_hot_days_and_access_still_finds_every_event(lake: La
     found = access(store.con, person, "dpo", lake)["events"]
     assert sorted(tuple(r[k] for k in key) for r in found) == everything
     assert len(found) > len(access(store.con, person, "dpo")["events"])  # the file alone no longer has them all
+
+
+@pytest.mark.usefixtures("published")  # the lake it wrote
+def test_a_rebuilt_file_holds_the_hot_days_and_still_knows_every_event(lake: Lake, tmp_path: Path) -> None:
+    """A rebuild loads raw events of the hot days only (the lake keeps the rest), yet its dedup memory and running
+    totals cover every event in the lake: an older event delivered again is a duplicate, not a new row."""
+    hot_from = AS_OF - timedelta(days=6)
+    rebuilt = Store(tmp_path / "rebuilt.duckdb")
+    try:
+        rebuild(rebuilt.con, lake, hot_from)
+        first = rebuilt.con.execute(f"SELECT min(timezone('{TZ}', start))::DATE FROM events").fetchone()
+        assert first is not None and first[0] >= hot_from
+        in_lake = sum(m["files"]["private/events"]["rows"] for m in manifests(lake))
+        assert rebuilt.con.execute("SELECT sum(events) FROM ingest_totals").fetchone() == (in_lake,)
+        org = Organisation.build(7, 0.2, AS_OF)
+        old = day_records(org, DAYS, KEY)[0]  # the first stored day: long out of the hot window
+        assert old and rebuilt.write(decode(old)) == 0
+    finally:
+        rebuilt.close()

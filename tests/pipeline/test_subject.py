@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from kafka import KafkaProducer
 
@@ -20,6 +21,9 @@ from base.directory import parse_directory
 from base.pseudonym import DEV_KEY, pseudonymise
 from pipeline.batch import Record, decode
 from pipeline.catalog import load_catalog
+from pipeline.lake.location import Lake
+from pipeline.lake.publisher import offload
+from pipeline.lake.publisher import publish as publish_days
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.requests import RequestFolder
 from pipeline.store import Store
@@ -207,3 +211,33 @@ def test_the_real_pipeline_process_erases_between_batches(
     assert _count(tmp_path / "pipeline.duckdb", f"SELECT count(*) FROM events WHERE \"user\" = '{alice}'") == [(0,)]
     assert _count(tmp_path / "pipeline.duckdb", "SELECT count(*) FROM events") == [(40,)]
     assert _count(tmp_path / "pipeline.duckdb", "SELECT action, subject FROM privacy_audit") == [("erase", alice)]
+
+
+def test_with_a_lake_the_commands_reach_it_and_refuse_to_run_without_it(alignmon: Any, tmp_path: Path) -> None:
+    """A stopped pipeline's file that wrote its closed days to a lake and left the older raw events there: access
+    and erasure without ALIGNMON_LAKE_URL would miss them, so they refuse; with it they find and erase them."""
+    db, _ = _fleet(tmp_path)
+    lake = Lake.open(str(tmp_path / "lake"))
+    store = Store(db)
+    try:
+        publish_days(store.con, lake, AS_OF, "UTC")
+        assert offload(store.con, AS_OF - timedelta(days=2), "UTC") > 0  # the file keeps the last three days
+    finally:
+        store.close()
+    env = _env(db, tmp_path)
+    for action in ("subject", "erase"):
+        refused = alignmon.run(["privacy", action, "alice"], env)
+        assert refused.returncode == 1
+        assert "writes its older raw events to a lake, but ALIGNMON_LAKE_URL is not set" in refused.stderr
+
+    env |= {"ALIGNMON_LAKE_URL": str(tmp_path / "lake")}
+    seen = alignmon.run(["privacy", "subject", "alice"], env)
+    assert seen.returncode == 0, seen.stderr
+    assert len(json.loads(seen.stdout)["rows"]["events"]) == 10  # 3 from the file, 7 from the lake
+    erased = alignmon.run(["privacy", "erase", "alice"], env)
+    assert erased.returncode == 0, erased.stderr
+    assert "erased 3 raw events, 10 daily rows and 1 rejected records" in erased.stdout
+    assert "the lake's copies: 7 raw events" in erased.stdout  # the closed days' events and rollups there
+    alice = pseudonymise("alice", KEY)
+    lake_events = pq.read_table(str(tmp_path / "lake" / "private" / "events")).column("user").to_pylist()
+    assert lake_events and alice not in lake_events
