@@ -85,7 +85,7 @@ def open_lease(settings: Settings) -> Lease:
 
 def _set_aside(path: Path) -> None:
     """Keep a superseded file (and its WAL) beside it, replacing the previous one: it may hold what the lake does not
-    (the privacy audit, dead letters) for an operator to look at."""
+    (dead letters, retention runs) for an operator to look at."""
     for name in (path.name, f"{path.name}.wal"):
         if (path.parent / name).exists():
             os.replace(path.parent / name, path.parent / f"{name}.superseded")

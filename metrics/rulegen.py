@@ -425,6 +425,19 @@ def pipeline_alerts(t: Thresholds) -> list[AlertSpec]:
             "What to do: read the pipeline log for the store's error (unreachable endpoint, credentials, bucket, disk "
             "full) and fix it; the next cycle writes every waiting day.",
         ),
+        AlertSpec(
+            "PipelineWriters",
+            a.pipeline_writers,
+            "sum by (job) (alignmon_pipeline_writer) != 1",
+            itops,
+            "alignmon: {{ $value }} pipeline processes write (one should)",
+            "Of the pipeline processes Prometheus scrapes as job {{ $labels.job }}, {{ $value }} say they write "
+            "(alignmon_pipeline_writer): with standby pipelines exactly one holds the writers' lease. None: figures, "
+            "the lake and the analysts' database stand still. Two: both write the lake and their files.\n"
+            "What to do: `alignmon_pipeline_writer` per instance says which; read their logs for the lease (`holding "
+            "the writers' lease`, `lost the writers' lease`) and Kafka's group `<topic>.pipeline-writers`; make sure "
+            "every process has the same ALIGNMON_TOPIC, ALIGNMON_KAFKA_BOOTSTRAP and ALIGNMON_STANDBY=1.",
+        ),
     ]
 
 

@@ -87,6 +87,7 @@ class Alerts(_Strict):
     exporter_down: AlertThreshold = Field(alias="ExporterDown")
     catalog_invalid: AlertThreshold = Field(alias="CatalogInvalid")
     lake_behind: AlertThreshold = Field(alias="LakeBehind")
+    pipeline_writers: AlertThreshold = Field(alias="PipelineWriters")
     gateway_refusing: AlertThreshold = Field(alias="GatewayRefusingEvents")
     spool_commit_failing: AlertThreshold = Field(alias="GatewaySpoolCommitFailing")
 

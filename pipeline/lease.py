@@ -2,9 +2,9 @@
 
 Standby mode (ALIGNMON_STANDBY): every process joins one consumer group on a one-partition topic that holds no
 records; the coordinator assigns that partition to exactly one member. When that member stops heartbeating (killed,
-machine lost, network cut) for the session timeout, the coordinator takes it back and gives it to a waiting
-member. The sticky assignor leaves it where it is when a standby joins or leaves. The
-group reads and commits nothing: the pipeline's offsets of the events topic stay in its DuckDB file.
+machine lost, network cut) for the session timeout, the coordinator takes it back and gives it to a waiting member.
+The sticky assignor leaves it where it is when a standby joins or leaves. The group reads and commits nothing: the
+pipeline's offsets of the events topic stay in its DuckDB file.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class Lease:
     The thread polls the group (joins and rebalances complete only inside a poll that waits), so the work of the
     process — a long rebuild, a long refresh — never delays it. `held()` is also False once no heartbeat has been
     acknowledged for half the session timeout: a process that was paused (SIGSTOP, a stalled disk or VM) may have
-    lost the lease without being told yet, and stops writing before another member can have been given it.
+    lost the lease without being told yet, and stops writing at its next step (docs/operations.md, Fencing).
     """
 
     def __init__(self, bootstrap: str, topic: str, group: str, timeout_s: float) -> None:

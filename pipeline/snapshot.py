@@ -35,7 +35,7 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path, objects: Sequence[str]
     tmp.unlink(missing_ok=True)
     since = since if target.exists() else None
     if since is not None:
-        shutil.copyfile(target, tmp)  # outside the read transaction: the writer does not wait for it
+        shutil.copyfile(target, tmp)  # before the read transaction: it holds only the copy's own writes
     quoted = str(tmp).replace("'", "''")
     con.execute(f"ATTACH '{quoted}' AS alignmon_snapshot")
     try:

@@ -180,3 +180,12 @@ def test_the_lake_waits_for_a_backlog_not_for_a_quiet_stream(tmp_path: Path) -> 
         assert pipeline.caught_up()
     finally:
         store.close()
+
+
+def test_standby_mode_without_a_lake_is_refused_with_the_reason() -> None:
+    """A standby takes over from the lake: without one there is nothing to take over from, so the start fails at
+    once (a terminal error, not retried) instead of waiting for a lease."""
+    from alignmon.process import open_lease
+
+    with pytest.raises(AlignmonError, match="ALIGNMON_STANDBY needs ALIGNMON_LAKE_URL"):
+        retrying(lambda: open_lease(Settings(standby=True)), threading.Event())

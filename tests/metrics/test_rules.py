@@ -38,6 +38,7 @@ EXPECTED_ALERTS = {
     "GatewaySpoolCommitFailing",
     "CatalogInvalid",
     "LakeBehind",
+    "PipelineWriters",
 }
 
 
