@@ -26,6 +26,7 @@ from alignmon.stack.kafka import ensure_topics
 from base.errors import AlignmonError, InvalidFileError, TransientError
 from base.settings import EXAMPLE_CATALOG, Settings
 from metrics.exporter import PipelineCollector, StandbyCollector, serve
+from metrics.exposition import Exposition
 from pipeline.catalog import Catalog, CatalogError, CatalogSource, catalog_files
 from pipeline.consumer import Consumer
 from pipeline.errors import BrokerUnavailableError
@@ -268,6 +269,7 @@ class Pipeline:
         self.consumer.stats.last_refresh_s = refresh_all(
             self.store.con, catalog, as_of, self.settings.k_anonymity, sync=changed
         )
+        self.consumer.stats.refreshes += 1  # the exporter renders the figures again
         self._refreshed = key
         return True
 
@@ -338,9 +340,11 @@ class Pipeline:
         """Run until stopped (True) or, in standby mode, until the lease is lost (False: another pipeline writes)."""
         s = self.settings
         collector = PipelineCollector(self.store.cursor, self.consumer.stats, catalog=lambda: self.catalog)
+        figures = Exposition(collector, version=lambda: self.consumer.stats.refreshes)  # rendered once per refresh
         try:
-            server = exporter(collector, s)
+            server = exporter(figures, s)
         except AlignmonError:
+            figures.close()
             self.close()
             raise
         finished = writer = False
@@ -350,6 +354,7 @@ class Pipeline:
         finally:
             server.shutdown()
             server.server_close()  # a standby that lost the lease serves the port again
+            figures.close()
             try:
                 # After a failure the file may refuse the copy, and without the lease another pipeline publishes:
                 # the last snapshot stays.
@@ -431,7 +436,7 @@ class Pipeline:
         self.consumer.stopping.set()
 
 
-def exporter(collector: Collector, settings: Settings) -> Any:
+def exporter(collector: Collector | Exposition, settings: Settings) -> Any:
     """/metrics served on the pipeline's port; a port taken is a terminal error saying so."""
     try:
         return serve(collector, settings.exporter_host, settings.exporter_port)

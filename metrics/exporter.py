@@ -1,23 +1,28 @@
-"""The Prometheus exporter: a custom collector that reads the pipeline's DuckDB at scrape time.
+"""The Prometheus exporter: a custom collector that reads the pipeline's DuckDB through its own cursor.
 
-Nothing here keeps a copy of the numbers: each scrape opens its own cursor and builds fresh
-metric families, so what Prometheus sees is what the database holds (see docs/metrics.md).
+`collect()` reads everything now (for a registry: tests, tools). The pipeline serves `figures()` rendered once per
+refresh and `health()` at every scrape (metrics.exposition), so what Prometheus sees is what the database held at the
+last refresh, and the pipeline's health as it is (see docs/metrics.md).
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
+from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
+from metrics import exposition
 from metrics.definitions import BY_NAME
+from metrics.exposition import Exposition
 from pipeline.figures.current import COLUMN_NAMES, read_current
 from pipeline.stats import ConsumerStats
 
@@ -66,7 +71,7 @@ _EPOCH = date(1970, 1, 1)
 
 
 class PipelineCollector(Collector):
-    """Adoption figures and pipeline health, read from DuckDB on every scrape."""
+    """Adoption figures and pipeline health, read from DuckDB when asked."""
 
     def __init__(
         self,
@@ -84,22 +89,46 @@ class PipelineCollector(Collector):
         return []  # families are built per scrape; nothing to pre-register
 
     def collect(self) -> Iterator[Metric]:
+        """Every family, read now (for a registry: tests, tools); the pipeline serves `figures` and `health` apart."""
         began = time.perf_counter()
+        up, families = self._read(lambda con: [*self._adoption(con), *self._strategy(con), *self._health(con)])
+        yield up
+        yield from families
+        yield from self._process(began)
+
+    def figures(self) -> list[Metric]:
+        """The adoption and strategy families: they change only when a refresh writes. Raises duckdb.Error."""
+        con = self.cursor()
+        try:
+            return [*self._adoption(con), *self._strategy(con)]
+        finally:
+            con.close()
+
+    def health(self) -> Iterator[Metric]:
+        """The pipeline's health families, read now: they change with every batch."""
+        began = time.perf_counter()
+        up, families = self._read(lambda con: list(self._health(con)))
+        yield up
+        yield from families
+        yield from self._process(began)
+
+    def _read(self, read: Callable[[duckdb.DuckDBPyConnection], list[Metric]]) -> tuple[Metric, list[Metric]]:
+        """alignmon_up and what `read` returns from a new cursor; up 0 and nothing when DuckDB fails."""
         up = family("alignmon_up")
         try:
             con = self.cursor()
             try:
-                families = [*self._adoption(con), *self._strategy(con), *self._health(con)]
+                families = read(con)
             finally:
                 con.close()
         except duckdb.Error:
             log.exception("scrape failed")
             up.add_metric([], 0)
-            families = []
-        else:
-            up.add_metric([], 1)
-        yield up
-        yield from families
+            return up, []
+        up.add_metric([], 1)
+        return up, families
+
+    def _process(self, began: float) -> Iterator[Metric]:
         yield from self._from_stats()
         yield from self._catalog()
         took = family("alignmon_exporter_scrape_duration_seconds")
@@ -272,10 +301,16 @@ class StandbyCollector(Collector):
         yield writer
 
 
-def serve(collector: Collector, host: str, port: int) -> Any:
-    """Serve /metrics from a fresh registry (never the global one); returns the HTTP server."""
+def serve(source: Collector | Exposition, host: str, port: int) -> ThreadingHTTPServer:
+    """Serve /metrics: an Exposition's bytes, or a collector's families read at each scrape from a fresh registry
+    (never the global one); returns the HTTP server."""
+    if isinstance(source, Exposition):
+        return exposition.serve(source.body, host, port)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)
-    server, _thread = start_http_server(port, addr=host, registry=registry)
-    log.info("exporter on http://%s:%d/metrics", host, port)
-    return server
+    registry.register(source)
+
+    def body(gzipped: bool) -> bytes:
+        data = generate_latest(registry)
+        return gzip.compress(data, compresslevel=1) if gzipped else data
+
+    return exposition.serve(body, host, port)

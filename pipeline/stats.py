@@ -20,6 +20,7 @@ class ConsumerStats:
     last_batch_s: float = 0.0
     batch_seconds_total: float = 0.0
     last_refresh_s: float = 0.0
+    refreshes: int = 0  # refreshes that wrote figures: the exporter renders them again when it moves
     snapshot_at: float = 0.0  # unix time of the last published snapshot
     lake_checked_at: float = 0.0  # unix time of the last lake cycle (0: no lake)
     lake_unwritten_days: int = 0  # closed days not in the lake after that cycle
