@@ -7,12 +7,11 @@ The shell wires the layers here, so the pipeline package never imports its outpu
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -84,12 +83,11 @@ def open_lease(settings: Settings) -> Lease:
     return Lease(settings.kafka_bootstrap, topic, f"{settings.topic}.pipeline-writers", settings.lease_timeout_s)
 
 
-def _set_aside(path: Path) -> None:
-    """Keep a superseded file (and its WAL) beside it, replacing the previous one: it may hold what the lake does not
-    (dead letters, retention runs) for an operator to look at."""
+def _remove(path: Path) -> None:
+    """Delete a superseded file and its WAL: its per-person rows are in the lake or erased since (a copy kept aside
+    would escape erasure and retention); what only it held (dead letters, retention runs) goes with it."""
     for name in (path.name, f"{path.name}.wal"):
-        if (path.parent / name).exists():
-            os.replace(path.parent / name, path.parent / f"{name}.superseded")
+        (path.parent / name).unlink(missing_ok=True)
 
 
 def open_store(settings: Settings) -> Store:
@@ -97,7 +95,7 @@ def open_store(settings: Settings) -> Store:
 
     A new file next to a lake is first rebuilt from it (pipeline.lake.rebuild); if the lake cannot be read, the new
     file is removed again and the start is retried, so a half-empty file never overwrites the lake's history. A
-    standby's file that another pipeline's lake writes have overtaken is set aside and rebuilt the same way.
+    standby's file that another pipeline's lake writes have overtaken is deleted and rebuilt the same way.
     """
     if settings.standby and settings.duckdb_path.exists() and (lake := open_lake(settings)) is not None:
         store = _store(settings)
@@ -109,12 +107,11 @@ def open_store(settings: Settings) -> Store:
             store.close()
         if behind:
             log.warning(
-                "the lake holds days another pipeline wrote since this file last did: %s is set aside as %s.superseded "
-                "and rebuilt from the lake",
+                "the lake holds days another pipeline wrote or erased since this file last did: %s is deleted and "
+                "rebuilt from the lake",
                 settings.duckdb_path,
-                settings.duckdb_path.name,
             )
-            _set_aside(settings.duckdb_path)
+            _remove(settings.duckdb_path)
     new = not settings.duckdb_path.exists()
     store = _store(settings)
     try:
@@ -122,7 +119,9 @@ def open_store(settings: Settings) -> Store:
         lake = open_lake(settings) if new else None
         if lake is not None:
             try:
-                days = rebuild(store.con, lake, settings.today() - timedelta(days=settings.lake_hot_days - 1))
+                hot_from = settings.today() - timedelta(days=settings.lake_hot_days - 1)
+                keys_from = datetime.now(UTC).date() - timedelta(days=settings.dedup_horizon_days)  # as the store's
+                days = rebuild(store.con, lake, hot_from, keys_from)
             except BaseException as exc:  # a half-filled file must not start writing to the lake: none is left
                 store.close()
                 settings.duckdb_path.unlink(missing_ok=True)
@@ -372,9 +371,7 @@ class Pipeline:
         last_snapshot = time.monotonic() - s.snapshot_interval_s
         last_lake = time.monotonic() - s.lake_interval_s
         while not self.consumer.stopping.is_set():
-            if not self.still_writer():
-                log.error("lost the writers' lease: another pipeline writes now; this one stops writing and waits")
-                self.consumer.flush()
+            if self._stepped_down():
                 return False
             stepped = self.consumer.step()
             changed |= stepped > 0
@@ -388,6 +385,8 @@ class Pipeline:
             if time.monotonic() - last_lake >= s.lake_interval_s:
                 if stepped == 0 or self.caught_up():
                     changed |= self.refresh()  # the lake's aggregates are written as the figures stand
+                    if self._stepped_down():  # asked again before the shared outputs: a pause may have ended here
+                        return False
                     self.to_lake()
                 else:
                     self.count_unwritten()  # LakeBehind sees the lake fall behind while the pipeline catches up
@@ -395,12 +394,25 @@ class Pipeline:
             # Publish from the loop, not after a batch, so the last events reach analysts even
             # when the stream goes quiet; and only when something changed since the last copy.
             if changed and time.monotonic() - last_snapshot >= s.snapshot_interval_s:
+                if self._stepped_down():
+                    return False
                 self.snapshot()
                 last_snapshot, changed = time.monotonic(), False
             if time.monotonic() - last_report >= 10:
                 st = self.consumer.stats
                 log.info("%d events stored, %d duplicates dropped, %d rejected", st.events, st.duplicates, st.rejected)
                 last_report = time.monotonic()
+        return True
+
+    def _stepped_down(self) -> bool:
+        """In standby mode, True (and the batch in flight committed to this file) once the lease is no longer held."""
+        if self.still_writer():
+            return False
+        log.error(
+            "lost the writers' lease (no heartbeat acknowledged lately, or another pipeline holds it): this one stops "
+            "writing and waits"
+        )
+        self.consumer.flush()
         return True
 
     def close(self) -> None:
@@ -492,19 +504,37 @@ def run_until_signal(settings: Settings) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-    lease = retrying(lambda: open_lease(settings), stopping) if settings.standby else None
-    try:
-        while not stopping.is_set():
-            if lease is not None and not wait_for_lease(lease, settings, stopping):
+    if not settings.standby:
+        pipeline = retrying(lambda: Pipeline.from_settings(settings), stopping)
+        if pipeline is None:
+            return
+        if stopping.is_set():  # a signal between the start and here
+            pipeline.stop()
+        pipeline.run()
+        return
+    backoff = FIRST_BACKOFF_S
+    while not stopping.is_set():
+        lease = retrying(lambda: open_lease(settings), stopping)
+        if lease is None:
+            return
+        try:
+            if not wait_for_lease(lease, settings, stopping):
                 return
-            pipeline = retrying(lambda: Pipeline.from_settings(settings, lease), stopping)
-            if pipeline is None:
-                return
-            if stopping.is_set():  # a signal between the start and here
+            try:
+                pipeline = Pipeline.from_settings(settings, lease)
+            except TransientError as exc:  # e.g. the lake unreachable from here: another machine may do better
+                log.warning("cannot start as the writer, leaving the lease for %.0f s: %s", backoff, exc)
+                lease.close()
+                lease = None
+                stopping.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                continue
+            backoff = FIRST_BACKOFF_S
+            if stopping.is_set():
                 pipeline.stop()
             if pipeline.run():
                 return
             pipeline = None  # the lease was lost: wait for it again
-    finally:
-        if lease is not None:
-            lease.close()  # leaves the group: a standby takes over without waiting for the session timeout
+        finally:
+            if lease is not None:
+                lease.close()  # leaves the group: a standby takes over without waiting for the session timeout

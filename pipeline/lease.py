@@ -67,6 +67,9 @@ class Lease:
             self._consumer = self._join(bootstrap, group, int(timeout_s * 1000))
         except KafkaError as exc:
             raise BrokerUnavailableError(bootstrap, exc) from exc
+        # kafka-python's heartbeat clocks (time.monotonic()); read here so that a version without them fails at start.
+        self._heartbeat = self._consumer._coordinator.heartbeat
+        assert isinstance(self._heartbeat.last_receive, float) and isinstance(self._heartbeat.last_send, float)
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._keep, name="pipeline-lease", daemon=True)
         self._thread.start()
@@ -93,13 +96,18 @@ class Lease:
             except KafkaError as exc:  # the broker away: the heartbeats lapse and held() turns False by itself
                 log.warning("the writers' lease cannot reach Kafka: %s", exc)
                 self._closing.wait(1.0)
+            except Exception:  # a dead thread would keep no lease: held() says so, and the log why
+                log.exception("the writers' lease thread failed")
+                raise
 
     def held(self) -> bool:
         """Whether this member holds the lease and heard from the coordinator within half the session timeout."""
-        if not self._holder.held:
+        if not self._holder.held or not self._thread.is_alive():
             return False
-        # kafka-python's time of the last heartbeat the coordinator acknowledged (its rejoin resets other clocks).
-        heard = self._consumer._coordinator.heartbeat.last_receive
+        heartbeat = self._heartbeat
+        # The acknowledged heartbeat was sent no later than both clocks: the send of the last one, and the handling of
+        # the last answer (a reply handled after a pause is stamped late; its send is not). A rejoin resets neither.
+        heard = min(heartbeat.last_receive, heartbeat.last_send)
         return bool(time.monotonic() - heard < self._timeout_s / 2)
 
     def wait(self, stopping: threading.Event) -> bool:

@@ -15,6 +15,7 @@ import duckdb
 from base.errors import AlignmonError
 from pipeline.lake.location import Lake
 from pipeline.lake.publisher import STATE as LAKE_STATE
+from pipeline.lake.rebuild import manifests
 from pipeline.lake.subject import erase as erase_in_lake
 from pipeline.lake.subject import events_of as events_in_lake
 from pipeline.lake.subject import record as record_in_lake
@@ -100,7 +101,7 @@ def erase(con: duckdb.DuckDBPyConnection, pseudonym: str, actor: str, lake: Lake
 
 
 def _erase(con: duckdb.DuckDBPyConnection, pseudonym: str, actor: str, lake: Lake | None) -> dict[str, Any]:
-    in_lake, republished = erase_in_lake(lake, pseudonym) if lake is not None else (None, {})
+    in_lake = erase_in_lake(lake, pseudonym) if lake is not None else None
     with transaction(con):
         row = con.execute('SELECT min(day) FROM usage_user_daily WHERE "user" = ?', [pseudonym]).fetchone()
         first: date | None = row[0] if row else None  # the figures come from the rollups: recompute from here
@@ -112,13 +113,13 @@ def _erase(con: duckdb.DuckDBPyConnection, pseudonym: str, actor: str, lake: Lak
             raise UnknownSubjectError(f"no stored telemetry is about {pseudonym}: nothing erased")
         if first is not None:
             con.execute("UPDATE refresh_state SET dirty_from = least(coalesce(dirty_from, $d), $d)", {"d": first})
-        if in_lake is not None:
+        if lake is not None and in_lake is not None:
             counts["lake"] = in_lake
             con.execute(LAKE_STATE)
-            for day, published_at in republished.items():  # this file wrote the new versions: it is not behind
-                con.execute(
-                    "UPDATE lake_days SET published_at = ? WHERE day = ?", [published_at, day.removeprefix("day=")]
-                )
+            # The lake as this erasure left it is this file's (a retry included): not behind it. Only the writer's
+            # file erases (the command refuses a standby's file that is behind the lake).
+            for m in manifests(lake):
+                con.execute("UPDATE lake_days SET published_at = ? WHERE day = ?", [m["published_at"], m["day"]])
         _audit(con, actor, "erase", pseudonym, counts, lake=lake)
     return counts
 

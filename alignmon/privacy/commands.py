@@ -135,6 +135,7 @@ def _subject(args: argparse.Namespace, action: str) -> int:
     from base.errors import AlignmonError, DatabaseInUseError
     from base.pseudonym import pseudonymise
     from base.settings import Settings
+    from pipeline.lake.rebuild import superseded
     from pipeline.requests import RequestFolder
     from pipeline.schema import migrate
     from pipeline.store import connect
@@ -161,6 +162,11 @@ def _subject(args: argparse.Namespace, action: str) -> int:
         try:
             migrate(con)
             lake = open_lake(settings)
+            if lake is not None and settings.standby and superseded(con, lake):
+                raise AlignmonError(
+                    f"{settings.duckdb_path} is behind the lake (another pipeline writes it now): run this on the "
+                    "machine of the pipeline that writes, which answers it and erases in the lake"
+                )
             if lake is None and _writes_a_lake(con):
                 raise AlignmonError(
                     f"{settings.duckdb_path} writes its older raw events to a lake, but ALIGNMON_LAKE_URL is not set: "

@@ -109,6 +109,16 @@ def _write_day(con: duckdb.DuckDBPyConnection, lake: Lake, day: date, tz: str, s
             "with what this file holds. Move the file aside so the pipeline rebuilds it from the lake, or point "
             "ALIGNMON_LAKE_URL to the lake this file belongs to"
         )
+    if (
+        since is not None
+        and (manifest := _manifest(lake, day))
+        and datetime.fromisoformat(manifest["published_at"]) != since
+    ):
+        raise AlignmonError(
+            f"the lake's {day} was rewritten by another pipeline (an erasure, or a standby that took over) since this "
+            "file wrote it: writing it again from this file could bring back what was erased. Stop this pipeline and "
+            "start it again: in standby mode it rebuilds its file from the lake; else move the file aside first"
+        )
     files = _write_aggregates(con, lake, day)
     rollups = con.sql(ROLLUPS[1], params={"day": day}).to_arrow_table()
     if rollups.num_rows or since is not None:  # a day without telemetry has no per-person objects
@@ -181,8 +191,18 @@ def retain(lake: Lake, raw_from: date, daily_from: date) -> int:
         for partition in sorted(days):
             if date.fromisoformat(partition.removeprefix("day=")) < first:
                 lake.delete(f"{prefix}/{partition}")
+                _forget(lake, partition, prefix)
                 deleted += 1
     return deleted
+
+
+def _forget(lake: Lake, partition: str, prefix: str) -> None:
+    """The day's manifest no longer lists the objects retention deleted; its `published_at` stays (every pipeline
+    applies the same horizons, so no file is behind for it)."""
+    manifest = _manifest(lake, date.fromisoformat(partition.removeprefix("day=")))
+    if prefix in manifest.get("files", {}):
+        manifest["files"][prefix] = {"files": [], "rows": 0}
+        lake.put(f"_manifests/{partition}.json", json.dumps(manifest, indent=1).encode())
 
 
 def offload(con: duckdb.DuckDBPyConnection, before: date, tz: str) -> int:

@@ -11,12 +11,13 @@ then recomputes every figure from the rollups, as on the file that was lost.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from base.errors import AlignmonError
 from pipeline.lake.location import Lake
@@ -47,43 +48,62 @@ def superseded(con: duckdb.DuckDBPyConnection, lake: Lake) -> bool:
     return not written <= kept
 
 
-def _table(lake: Lake, prefix: str) -> pa.Table | None:
-    files = [lake.path(f) for f in lake.files(prefix) if f.endswith(".parquet")]
-    if not files:
-        return None
-    dataset = ds.dataset(
-        files, filesystem=lake.filesystem, format="parquet", partitioning="hive", partition_base_dir=lake.path(prefix)
-    )
-    return dataset.to_table()
+def _objects(lake: Lake, prefix: str) -> Iterator[tuple[str, pa.Table]]:
+    """Each Parquet object under `prefix`, read whole, one at a time."""
+    for path in lake.files(prefix):
+        if path.endswith(".parquet"):
+            yield path, pq.read_table(lake.path(path), filesystem=lake.filesystem)
 
 
-def rebuild(con: duckdb.DuckDBPyConnection, lake: Lake, events_from: date | None = None) -> int:
+def _day(path: str) -> date:
+    """The day of an object's Hive partition: `<prefix a>/<prefix b>/day=YYYY-MM-DD/<name>`."""
+    return date.fromisoformat(path.split("/")[2].removeprefix("day="))
+
+
+def _events(con: duckdb.DuckDBPyConnection, lake: Lake, events_from: date, keys_from: date) -> None:
+    """The raw events of the hot days, the dedup memory and the running totals, one lake object at a time."""
+    columns = ", ".join(f'"{r[0]}"' for r in con.execute("SELECT * FROM events LIMIT 0").description)
+    con.execute("DELETE FROM ingest_totals")
+    for path, table in _objects(lake, EVENTS):
+        con.register("lake_events", table)
+        if _day(path) >= events_from:
+            con.execute(f"INSERT INTO events SELECT {columns} FROM lake_events")
+        con.execute(
+            f"INSERT INTO event_keys SELECT {EVENT_KEY}, ingested_at::DATE FROM lake_events "
+            "WHERE ingested_at::DATE >= $keys",
+            {"keys": keys_from},
+        )
+        con.execute(
+            "INSERT INTO ingest_totals SELECT source, kind, count(*) FROM lake_events GROUP BY ALL "
+            "ON CONFLICT (source, kind) DO UPDATE SET events = events + excluded.events"
+        )
+        con.unregister("lake_events")
+
+
+def rebuild(
+    con: duckdb.DuckDBPyConnection, lake: Lake, events_from: date | None = None, keys_from: date | None = None
+) -> int:
     """Fill an empty pipeline file from the lake in one transaction; returns the days restored (0: empty lake).
 
-    With `events_from`, raw events of earlier days stay in the lake only (the file keeps the hot days); the dedup
-    memory and the running totals still count every event the lake holds.
+    With `events_from`, raw events of earlier days stay in the lake only (the file keeps the hot days); with
+    `keys_from`, the dedup memory holds the keys of events ingested from that day (the store forgets older ones
+    anyway). The running totals count every event the lake holds. Events are read one object at a time, so memory
+    follows the largest day, not the history.
     """
     days = manifests(lake)
     if not days:
         return 0
-    rollups, events = _table(lake, ROLLUPS[0]), _table(lake, EVENTS)
     with transaction(con):
         con.execute(STATE)
-        if rollups is not None:
-            con.register("lake_rollups", rollups)
+        for path, table in _objects(lake, ROLLUPS[0]):
+            con.register("lake_rollups", table)
             con.execute(
-                'INSERT INTO usage_user_daily SELECT day::DATE, "user", app, focus_s, open_s, launches, department '
-                "FROM lake_rollups"
+                'INSERT INTO usage_user_daily SELECT $day, "user", app, focus_s, open_s, launches, department '
+                "FROM lake_rollups",
+                {"day": _day(path)},
             )
-        if events is not None:
-            con.register("lake_events", events)
-            columns = [r[0] for r in con.execute("SELECT * FROM events LIMIT 0").description]
-            quoted = ", ".join(f'"{c}"' for c in columns)
-            first = {"first": events_from or date.min}
-            con.execute(f"INSERT INTO events SELECT {quoted} FROM lake_events WHERE day::DATE >= $first", first)
-            con.execute(f"INSERT INTO event_keys SELECT {EVENT_KEY}, ingested_at::DATE FROM lake_events")
-            con.execute("DELETE FROM ingest_totals")
-            con.execute("INSERT INTO ingest_totals SELECT source, kind, count(*) FROM lake_events GROUP BY ALL")
+            con.unregister("lake_rollups")
+        _events(con, lake, events_from or date.min, keys_from or date.min)
         for topic, partitions in days[-1].get("replay_from", {}).items():
             for partition, offset in partitions.items():
                 con.execute(

@@ -37,11 +37,11 @@ def events_of(lake: Lake, pseudonym: str) -> list[dict[str, Any]]:
     return rows
 
 
-def erase(lake: Lake, pseudonym: str) -> tuple[dict[str, int], dict[str, datetime]]:
-    """Delete the person's rows from every per-person object. Returns the rows deleted per pipeline table, and the
-    days rewritten with their new `published_at` (the erasing file records it; any other file is then behind)."""
+def erase(lake: Lake, pseudonym: str) -> dict[str, int]:
+    """Delete the person's rows from every per-person object, then bring the manifests up to date (a new
+    `published_at` where anything changed: any file but the erasing one is then behind). Returns the rows deleted per
+    pipeline table."""
     counts = dict.fromkeys(PERSONAL.values(), 0)
-    days: dict[str, datetime] = {}
     for prefix, table_name in PERSONAL.items():
         for path in lake.files(prefix):
             if not path.endswith(".parquet"):
@@ -49,32 +49,31 @@ def erase(lake: Lake, pseudonym: str) -> tuple[dict[str, int], dict[str, datetim
             table = pq.read_table(lake.path(path), filesystem=lake.filesystem)
             theirs = pc.fill_null(pc.equal(table["user"], pseudonym), False)
             removed = int(pc.sum(theirs).as_py() or 0)
-            if not removed:
+            if removed:
+                lake.put_parquet(path, table.filter(pc.invert(theirs)))
+                counts[table_name] += removed
+    _recount(lake)
+    return counts
+
+
+def _recount(lake: Lake) -> None:
+    """Every manifest whose per-person files or row counts differ from the objects there now gets them and a new
+    `published_at`: the days this erasure rewrote, and those of an earlier one interrupted before its manifests."""
+    present = {prefix: set(lake.files(prefix)) for prefix in PERSONAL}
+    for manifest in lake.files("_manifests"):
+        document = json.loads(lake.get(manifest) or b"{}")
+        changed = False
+        for prefix in PERSONAL:
+            entry = document.get("files", {}).get(prefix)
+            if entry is None:
                 continue
-            lake.put_parquet(path, table.filter(pc.invert(theirs)))
-            counts[table_name] += removed
-            days.setdefault(path.removeprefix(prefix + "/").split("/")[0], datetime.now(UTC))
-    for day, published_at in days.items():
-        _republish(lake, day, published_at)
-    return counts, days
-
-
-def _republish(lake: Lake, day: str, published_at: datetime) -> None:
-    """A day's manifest after an erasure: each per-person table's rows counted again from its objects (so a retry
-    after a crash corrects them too), and a new `published_at`."""
-    manifest = f"_manifests/{day}.json"
-    raw = lake.get(manifest)
-    if raw is None:
-        return
-    document = json.loads(raw)
-    for prefix in PERSONAL:
-        entry = document.get("files", {}).get(prefix)
-        if entry is not None:
-            entry["rows"] = sum(
-                pq.read_metadata(lake.path(f), filesystem=lake.filesystem).num_rows for f in entry["files"]
-            )
-    document["published_at"] = published_at.isoformat()
-    lake.put(manifest, json.dumps(document, indent=1).encode())
+            files = [f for f in entry["files"] if f in present[prefix]]  # retention may have deleted some
+            rows = sum(pq.read_metadata(lake.path(f), filesystem=lake.filesystem).num_rows for f in files)
+            if files != entry["files"] or rows != entry["rows"]:
+                entry["files"], entry["rows"], changed = files, rows, True
+        if changed:
+            document["published_at"] = datetime.now(UTC).isoformat()
+            lake.put(manifest, json.dumps(document, indent=1).encode())
 
 
 def record(lake: Lake, row: dict[str, Any]) -> None:

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 from pyarrow.fs import LocalFileSystem
 
@@ -349,3 +351,55 @@ def test_a_rebuilt_file_holds_the_hot_days_and_still_knows_every_event(lake: Lak
         assert old and rebuilt.write(decode(old)) == 0
     finally:
         rebuilt.close()
+
+
+def test_erasure_after_retention_and_after_an_interrupted_erasure_leaves_manifests_true(
+    lake: Lake, published: Published
+) -> None:
+    """Retention deletes raw-event days (their manifests forget those objects), and an erasure that was interrupted
+    after rewriting an object but before its manifest left that manifest's count too high: the next erasure counts
+    every manifest from the objects there, and gives each day it corrects a new version."""
+    store, _, _ = published
+    retain(lake, raw_from=AS_OF - timedelta(days=10), daily_from=AS_OF - timedelta(days=400))
+    gone = [m for m in manifests(lake) if date.fromisoformat(m["day"]) < AS_OF - timedelta(days=10)]
+    assert gone and all(m["files"]["private/events"] == {"files": [], "rows": 0} for m in gone)
+    rollups = lake.files("private/usage_user_daily")
+    tables = {f: pq.read_table(lake.path(f), filesystem=lake.filesystem) for f in rollups}
+    # The interrupted erasure of `other`: one rollups object rewritten, its manifest not, on a day `person` (erased
+    # next) has no row, so only the recount of every manifest can correct it.
+    people = 'SELECT "user" FROM usage_user_daily GROUP BY ALL ORDER BY count(*), "user"'
+    person = store.con.execute(people).fetchone()[0]  # type: ignore[index]
+    path, table = next((f, t) for f, t in tables.items() if person not in t["user"].to_pylist() and t.num_rows)
+    other = table["user"][0].as_py()
+    lake.put_parquet(path, table.filter(pc.invert(pc.equal(table["user"], other))))
+    day = path.split("/")[2].removeprefix("day=")
+    before = {m["day"]: m["published_at"] for m in manifests(lake)}
+
+    erase(store.con, person, "dpo", lake)
+
+    for m in manifests(lake):
+        for prefix in ("private/events", "private/usage_user_daily"):
+            entry = m["files"].get(prefix)
+            if entry:
+                rows = sum(pq.read_metadata(lake.path(f), filesystem=lake.filesystem).num_rows for f in entry["files"])
+                assert entry["rows"] == rows, (m["day"], prefix)
+    assert {m["day"]: m["published_at"] for m in manifests(lake)}[day] != before[day]
+    assert not superseded(store.con, lake)  # the erasing file is the lake's
+
+
+def test_a_writer_does_not_rewrite_a_day_another_pipeline_rewrote(lake: Lake, published: Published) -> None:
+    """A day's manifest whose version is not the one this file wrote (another pipeline erased or amended it) is never
+    written again from this file: that could bring back what was erased there."""
+    store, cycle, _ = published
+    day = cycle.written[-1]  # a Tuesday: the organisation works
+    manifest = f"_manifests/day={day}.json"
+    document = json.loads(lake.get(manifest) or b"{}")
+    document["published_at"] = datetime.now(UTC).isoformat()  # what another pipeline's erasure leaves
+    lake.put(manifest, json.dumps(document).encode())
+    org = Organisation.build(7, 0.2, AS_OF)
+    records = day_records(org, DAYS, KEY)[DAYS - 1 - (AS_OF - day).days][:5]
+    events = [{**json.loads(r.value or b"{}"), "event_id": f"late-{i}"} for i, r in enumerate(records)]
+    late = [Record("t", 0, 10**9 + i, records[i].timestamp, json.dumps(e).encode()) for i, e in enumerate(events)]
+    assert late and store.write(decode(late)) == len(late)
+    with pytest.raises(AlignmonError, match=f"the lake's {day} was rewritten by another pipeline"):
+        publish(store.con, lake, AS_OF, TZ, close_after_days=2)

@@ -24,6 +24,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from alignmon.stack.process import free_port
 from metrics.scrape import total
+from pipeline.lease import Lease
 from pipeline.schema import ANALYST_VIEWS
 from tests.pipeline.test_analyst_access import pipeline_env
 from tests.pipeline.test_lake_rebuild import AS_OF, published
@@ -131,8 +132,8 @@ def test_a_standby_takes_over_from_a_killed_writer_with_nothing_lost_or_duplicat
     wait_for(lambda: amended.read_bytes() != written_by_a, timeout=60, what="b amending the late day")
     latest = wait_for(lambda: published(b / "snapshot.duckdb", events + 1), timeout=120, what="b's later figures")
 
-    # The killed machine comes back as the standby: it waits while b writes and takes over when b stops, setting
-    # its own file aside (the lake is ahead of it) and rebuilding from the lake.
+    # The killed machine comes back as the standby: it waits while b writes and takes over when b stops, deleting
+    # its own file (the lake is ahead of it) and rebuilding from the lake.
     again = alignmon.start(["pipeline"], env_a, "pipeline-a-again")
     wait_for(lambda: logged(alignmon.tmp / "pipeline-a-again.log", "standby: waiting"), timeout=60, what="a waiting")
     standby.send_signal(signal.SIGTERM)
@@ -140,8 +141,8 @@ def test_a_standby_takes_over_from_a_killed_writer_with_nothing_lost_or_duplicat
     wait_for(lambda: logged(alignmon.tmp / "pipeline-a-again.log", "this pipeline writes"), timeout=30, what="a again")
     (a / "snapshot.duckdb").unlink()
     final = wait_for(lambda: published(a / "snapshot.duckdb", events + 1), timeout=120, what="a's figures again")
-    assert logged(alignmon.tmp / "pipeline-a-again.log", "is set aside as pipeline.duckdb.superseded")
-    assert (a / "pipeline.duckdb.superseded").exists()
+    assert logged(alignmon.tmp / "pipeline-a-again.log", "is deleted and rebuilt from the lake")
+    assert not [p.name for p in a.iterdir() if "superseded" in p.name]  # no copy of the old file is kept
     for view in ANALYST_VIEWS:
         assert final[view] == latest[view], view
 
@@ -169,3 +170,30 @@ def send_late_event(bootstrap: str, topic: str, directory: Path) -> None:
     producer.send(topic, key=b"d_late", value=json.dumps(event).encode())
     producer.flush()
     producer.close()
+
+
+def test_a_pipeline_that_cannot_start_as_the_writer_leaves_the_lease(
+    alignmon: Any, kafka_bootstrap: str, topic: str, tmp_path: Path, wait_for: Callable[..., Any]
+) -> None:
+    """A machine that takes the lease but cannot start (its lake unreachable from there) leaves it at once, so a
+    healthy standby writes instead, and asks for it again after a backoff."""
+    env = pipeline_env(kafka_bootstrap, topic, tmp_path, free_port(), 1.0) | {
+        "ALIGNMON_STATE_DIR": str(tmp_path),
+        "ALIGNMON_STANDBY": "1",
+        "ALIGNMON_LEASE_TIMEOUT_S": "6",
+        "ALIGNMON_LAKE_URL": "s3://alignmon/lake",
+        "ALIGNMON_LAKE_S3_ENDPOINT": f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        "ALIGNMON_LAKE_S3_ACCESS_KEY": "a",
+        "ALIGNMON_LAKE_S3_SECRET_KEY": "b",
+    }
+    broken = alignmon.start(["pipeline"], env, "pipeline-broken")
+    log = alignmon.tmp / "pipeline-broken.log"
+    wait_for(lambda: logged(log, "cannot start as the writer, leaving the lease"), timeout=90, what="the lease left")
+    healthy = Lease(kafka_bootstrap, f"{topic}.pipeline-lease", f"{topic}.pipeline-writers", 6)
+    try:
+        wait_for(healthy.held, timeout=60, what="the healthy member's lease")
+        assert not (tmp_path / "pipeline.duckdb").exists()  # the failed start left no file behind
+    finally:
+        healthy.close()
+    broken.send_signal(signal.SIGTERM)
+    assert broken.wait(timeout=60) == 0

@@ -241,3 +241,12 @@ def test_with_a_lake_the_commands_reach_it_and_refuse_to_run_without_it(alignmon
     alice = pseudonymise("alice", KEY)
     lake_events = pq.read_table(str(tmp_path / "lake" / "private" / "events")).column("user").to_pylist()
     assert lake_events and alice not in lake_events
+    # On a standby's machine whose file another pipeline's lake writes have overtaken, the commands refuse: they
+    # would answer from, and erase in, a file that is not the writer's.
+    manifest = sorted((tmp_path / "lake" / "_manifests").iterdir())[-1]
+    document = json.loads(manifest.read_text())
+    document["published_at"] = "2026-12-24T00:00:00+00:00"  # what another pipeline's write leaves
+    manifest.write_text(json.dumps(document))
+    behind = alignmon.run(["privacy", "subject", "bob"], env | {"ALIGNMON_STANDBY": "1"})
+    assert behind.returncode == 1
+    assert "is behind the lake (another pipeline writes it now): run this on the machine" in behind.stderr
