@@ -47,12 +47,13 @@ class Exposition:
         self._zipped: tuple[bytes, Any] = (b"", None)
         self._rendered_for: object = object()  # no version equals it: the first check renders
         self._lock = threading.Lock()
+        self._rendering = threading.Lock()
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._keep, name="metrics-render", daemon=True)
         self._thread.start()
 
     def _render(self) -> None:
-        with self._lock:
+        with self._rendering:  # one render at a time; scrapes meanwhile get the last one (the swap below is short)
             version = self._version()
             if version == self._rendered_for and self._figures is not None:
                 return
@@ -62,8 +63,9 @@ class Exposition:
                 log.exception("rendering the figures failed")
                 return
             stream = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-            self._figures, self._zipped = figures, (stream.compress(figures), stream)
-            self._rendered_for = version
+            head = stream.compress(figures)
+            with self._lock:
+                self._figures, self._zipped, self._rendered_for = figures, (head, stream), version
 
     def _keep(self) -> None:
         while not self._closing.wait(RENDER_CHECK_S):
@@ -74,11 +76,12 @@ class Exposition:
         if self._figures is None:
             self._render()
         health = generate_latest(Families(self._parts.health))
-        if not gzipped:
-            return (self._figures or b"") + health
         with self._lock:  # a render swaps both at once
-            head, stream = self._zipped
-            tail = stream.copy() if stream is not None else zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+            figures, (head, stream) = self._figures, self._zipped
+        if not gzipped:
+            return (figures or b"") + health
+        # A copy of the kept stream (never written to again once swapped in) takes the health and is closed.
+        tail = stream.copy() if stream is not None else zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS | 16)
         return head + tail.compress(health) + tail.flush()
 
     def close(self) -> None:
