@@ -103,17 +103,14 @@ def _write_aggregates(con: duckdb.DuckDBPyConnection, lake: Lake, day: date) -> 
 
 def _write_day(con: duckdb.DuckDBPyConnection, lake: Lake, day: date, tz: str, since: datetime | None) -> None:
     """One day's objects, then its manifest; `since` is when the day was last published (None: never)."""
-    if since is None and lake.get(f"_manifests/day={day}.json") is not None:
+    manifest = _manifest(lake, day)  # read once: both checks and the events' file list below
+    if since is None and manifest:
         raise AlignmonError(
             f"the lake {lake.root} already holds {day}, which this pipeline file never wrote: it would be overwritten "
             "with what this file holds. Move the file aside so the pipeline rebuilds it from the lake, or point "
             "ALIGNMON_LAKE_URL to the lake this file belongs to"
         )
-    if (
-        since is not None
-        and (manifest := _manifest(lake, day))
-        and datetime.fromisoformat(manifest["published_at"]) != since
-    ):
+    if since is not None and manifest and datetime.fromisoformat(manifest["published_at"]) != since:
         raise AlignmonError(
             f"the lake's {day} was rewritten by another pipeline (an erasure, or a standby that took over) since this "
             "file wrote it: writing it again from this file could bring back what was erased. Stop this pipeline and "
@@ -126,7 +123,6 @@ def _write_day(con: duckdb.DuckDBPyConnection, lake: Lake, day: date, tz: str, s
         files[ROLLUPS[0]] = {"files": [f"{ROLLUPS[0]}/day={day}/part-0.parquet"], "rows": rollups.num_rows}
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     events = con.sql(_EVENTS_OF_DAY, params={"day": day, "tz": tz, "after": since or epoch}).to_arrow_table()
-    manifest = _manifest(lake, day)
     event_files = manifest.get("files", {}).get(EVENTS, {}).get("files", [])
     if events.num_rows:
         # Named by the Kafka positions it holds: a re-run writes the same object again, never a second copy.
