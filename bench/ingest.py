@@ -18,6 +18,8 @@ Without --bootstrap a broker is started for the run (alignmon.stack) and stopped
     organisation, written through Store.write in 500k-event batches, whose cost per event is reported for
     the first and the last batch: it shows whether a write grows with the history), after the history's
     own first full refresh.
+(d) the consumer's limit: kafka-python's bare poll loop over the same topic (records/s, nothing done per record),
+    in its own child process; the ratio (a)/(d) says how much of it the pipeline keeps.
 """
 
 from __future__ import annotations
@@ -228,6 +230,28 @@ def consume(bootstrap: str, topic: str, events: int, db: str, batch_mib: float, 
     return out
 
 
+def bare_poll(bootstrap: str, topic: str, records: int) -> dict[str, float]:
+    """Child process: kafka-python reading the topic with nothing done per record (the consumer's own limit)."""
+    from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        max_poll_records=20_000,
+        fetch_max_bytes=16 * 1024 * 1024,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )  # the pipeline consumer's fetch settings
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    began, seen = time.perf_counter(), 0
+    while seen < records and time.perf_counter() - began < 600:
+        seen += sum(len(part) for part in consumer.poll(timeout_ms=1000).values())
+    took = time.perf_counter() - began
+    consumer.close()
+    return {"records": seen, "seconds": took}
+
+
 # (b) the limit
 
 
@@ -416,6 +440,7 @@ def main(argv: list[str]) -> int:
             db = str(work / f"pipeline-{shape}.duckdb")
             runs[shape] = in_child(partial(consume, profile=args.profile), bootstrap, topic, sent, db, args.batch_mib)
             runs[shape] |= {"sent": sent, "records": records, "db": db}
+            runs[shape]["bare"] = in_child(bare_poll, bootstrap, topic, records)
             print(f"  drained at {runs[shape]['rows'] / runs[shape]['total_s']:,.0f} events/s", flush=True)
         b = raw_insert(runs[shapes[0]]["db"], work)
         c = [in_child(refresh_cost, int(h), work / f"h{h}") for h in filter(None, args.history.split(","))]
@@ -444,6 +469,7 @@ def report(argv: list[str], runs: dict[str, dict[str, Any]], b: dict[str, float]
     for shape, a in runs.items():
         e2e = a["rows"] / a["total_s"]
         steady = a["steady_rows"] / a["steady_s"] if a["steady_s"] else 0.0
+        bare = a["bare"]["records"] / a["bare"]["seconds"]
         track = ", ".join(f"{n / 1e6:.2f}M: {rss:,.0f}" for n, rss in a["rss_track"])
         lines += [
             f"  [{shape}] {a['sent']:,} events in {a['records']:,} records ({a['sent'] / a['records']:.1f} per record);"
@@ -458,6 +484,9 @@ def report(argv: list[str], runs: dict[str, dict[str, Any]], b: dict[str, float]
             f" imports); RSS MiB as the backlog drained: {track}",
             f"  ratio to (b): end to end / one INSERT = {e2e / raw_one:.3f}; end to end / per 20k = "
             f"{e2e / raw_batched:.3f}",
+            f"  bare poll    kafka-python alone read the topic's {a['bare']['records']:,} records at {bare:,.0f}/s"
+            f" ({bare * a['sent'] / a['records']:,.0f} events/s); end to end / bare poll = "
+            f"{e2e / (bare * a['sent'] / a['records']):.3f}",
             "",
         ]
     lines += [

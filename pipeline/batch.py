@@ -12,10 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import TypeAdapter, ValidationError
 
 from collectors.event import UsageEvent, window
 from collectors.record import is_packed
+from pipeline.bulk import EVENTS, UTC_US, Certified, certify
 
 COLUMNS = pa.schema(
     [
@@ -94,60 +96,91 @@ _EMPTY = "record: empty array, a packed record must hold at least one event"
 
 
 def decode(
-    records: Iterable[Any], ingested_at: datetime | None = None, bounds: Mapping[str, Any] | None = None
+    records: Iterable[Any],
+    ingested_at: datetime | None = None,
+    bounds: Mapping[str, Any] | None = None,
+    *,
+    bulk: bool = True,
 ) -> Batch:
     """Validate each event against the contract; a bad one is rejected, never fatal.
 
     `bounds` are the contract's time bounds (Settings.event_bounds); the contract's defaults otherwise.
+    The records pipeline/bulk.py certifies as columns skip the per-event validation below; `bulk=False`
+    validates every record here (the reference the fast path is tested against).
     """
     now = ingested_at or datetime.now(UTC)
-    values: list[dict[str, Any]] = []
-    topics: list[str] = []
-    partitions: list[int] = []
-    offsets: list[int] = []
+    records = list(records)
+    context = window(now, **(bounds or {}))
+    next_offsets = {(rec.topic, rec.partition): rec.offset + 1 for rec in records}
+    timestamps = [rec.timestamp for rec in records]
+    if bulk and records:
+        values = pa.array([rec.value or b"" for rec in records], pa.binary())
+        certified = certify(values, _latest(timestamps, now, context["max_future"]), context["earliest"])
+    else:
+        certified = Certified(EVENTS.empty_table(), list(range(len(records))))
     rejected: list[Rejected] = []
-    next_offsets: dict[tuple[str, int], int] = {}
-    seen: set[tuple[str, str]] = set()
-    duplicates = 0
-    last_timestamp, context = None, window(now, **(bounds or {}))
-    for rec in records:
-        next_offsets[(rec.topic, rec.partition)] = rec.offset + 1
-        raw = rec.value or b""
-        # "Now" for the future-start check is when the producer wrote the record, so a replay
-        # long after the fact validates exactly as the first read did. Records of one producer
-        # batch share their timestamp: convert it once.
+    validated: list[dict[str, Any]] = []
+    last_timestamp = None
+    for i in certified.uncertain:
+        rec = records[i]
+        # "Now" for the future-start check is when the producer wrote the record, so a replay long after the fact
+        # validates exactly as the first read did. Records of one producer batch share their timestamp.
         if rec.timestamp != last_timestamp:
             last_timestamp = rec.timestamp
             context = window(_produced(rec.timestamp, now), **(bounds or {}))
-        events = _contained(rec, raw, context, rejected)
-        for ev in events:
-            key = (ev.device_id, ev.event_id)
-            if key in seen:
-                duplicates += 1
-                continue
-            seen.add(key)
+        for position, ev in enumerate(_contained(rec, rec.value or b"", context, rejected)):
             # A validated model keeps its field values in __dict__; reading them there, column by
             # column below, is much cheaper than per-row attribute access and tuples (bench/ingest.py).
-            values.append(ev.__dict__)
-        grown = len(values) - len(offsets)
-        topics += [rec.topic] * grown
-        partitions += [rec.partition] * grown
-        offsets += [rec.offset] * grown
-    n = len(values)
-    arrays = [pa.array([v[f.name] for v in values], type=f.type) for f in COLUMNS if f.name in _EVENT_FIELDS]
-    arrays += [
-        pa.array(topics, COLUMNS.field("kafka_topic").type),
-        pa.array(partitions, COLUMNS.field("kafka_partition").type),
-        pa.array(offsets, COLUMNS.field("kafka_offset").type),
-        pa.repeat(pa.scalar(now, COLUMNS.field("ingested_at").type), n),  # one conversion, not n
+            validated.append(ev.__dict__ | {"_record": i, "_position": position})
+    events = certified.events
+    if validated:
+        columns = [pa.array([v[f.name] for v in validated], f.type) for f in EVENTS]
+        events = pa.concat_tables([events, pa.Table.from_arrays(columns, schema=EVENTS)])
+        events = events.sort_by([("_record", "ascending"), ("_position", "ascending")])
+    events, duplicates = _first_of_each_key(events)
+    record = events.column("_record")
+    kafka = [
+        pa.array([r.topic for r in records], COLUMNS.field("kafka_topic").type),
+        pa.array([r.partition for r in records], COLUMNS.field("kafka_partition").type),
+        pa.array([r.offset for r in records], COLUMNS.field("kafka_offset").type),
     ]
+    arrays = [events.column(f.name) for f in COLUMNS if f.name in _EVENT_FIELDS]
+    arrays += [pc.take(column, record) for column in kafka]
+    arrays.append(pa.repeat(pa.scalar(now, COLUMNS.field("ingested_at").type), events.num_rows))  # one conversion
     table = pa.Table.from_arrays(arrays, schema=COLUMNS)
     return Batch(table, rejected, next_offsets, duplicates)
+
+
+def _first_of_each_key(events: pa.Table) -> tuple[pa.Table, int]:
+    """The events without those whose (device_id, event_id) an earlier one in the poll had, and how many went."""
+    n = events.num_rows
+    key = pc.binary_join_element_wise(events.column("device_id"), events.column("event_id"), "\x1f")
+    if len(pc.unique(key)) == n:  # the usual case: no repeat (a joined key can only merge two)
+        return events, 0
+    rows = events.append_column("_row", pa.array(range(n), pa.int64()))
+    first = rows.group_by(["device_id", "event_id"], use_threads=False).aggregate([("_row", "min")])
+    keep = pc.sort_indices(first.column("_row_min"))
+    return events.take(pc.take(first.column("_row_min"), keep)), n - first.num_rows
 
 
 # Kafka's default message.timestamp.after.max.ms: a record stamped later than this was not written now
 # (a producer's clock, or a broker that does not check): it must not widen the contract's future bound.
 _MAX_STAMP_AHEAD = timedelta(hours=1)
+
+
+def _latest(timestamps_ms: list[int], now: datetime, max_future: timedelta) -> pa.Array:
+    """The latest `start` each record may carry, `_produced` + the receiver's max_future, as one column."""
+    stamps = pa.array(timestamps_ms, pa.int64())
+    now_us = (now - _EPOCH) // _US
+    # As _produced: a negative stamp, or one past datetime's range, means now; never later than now + 1 h.
+    bad = pc.or_(pc.less(stamps, 0), pc.greater(stamps, _LAST_MS))
+    produced_us = pc.if_else(bad, now_us, pc.multiply(pc.if_else(bad, 0, stamps), 1000))
+    latest_us = pc.add(pc.min_element_wise(produced_us, now_us + _MAX_STAMP_AHEAD // _US), max_future // _US)
+    return pc.cast(latest_us, UTC_US)
+
+
+_EPOCH, _US = datetime(1970, 1, 1, tzinfo=UTC), timedelta(microseconds=1)
+_LAST_MS = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
 
 
 def _produced(timestamp_ms: int, now: datetime) -> datetime:

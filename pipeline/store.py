@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from base.errors import DatabaseInUseError
 from pipeline import sql
@@ -17,15 +18,14 @@ from pipeline.transaction import transaction
 
 log = logging.getLogger(__name__)
 
-# New rows only: none whose (device_id, event_id) is already stored within the dedup horizon, whatever
-# its start (decode already dropped repeats within the batch).
-_FRESH = f"""
-CREATE OR REPLACE TEMP TABLE fresh AS
-WITH b AS (SELECT *, {EVENT_KEY} AS _key FROM batch)
-SELECT * FROM b WHERE NOT EXISTS (SELECT 1 FROM event_keys k WHERE k.key = b._key)
--- An erased person's events from before the erasure stay erased whenever they arrive (a late resend, Kafka read
--- again after a rebuild): pipeline/subject.py.
-AND NOT EXISTS (
+# The rows of a batch that are not new: a (device_id, event_id) already stored within the dedup horizon, whatever
+# its start (decode already dropped repeats within the batch), or an erased person's event from before the erasure,
+# which stays erased whenever it arrives (a late resend, Kafka read again after a rebuild): pipeline/subject.py.
+# Usually none: the new rows are then the batch itself, read in place (Arrow), never copied into a table first.
+_REPEATS = f"""
+SELECT _row FROM batch b
+WHERE EXISTS (SELECT 1 FROM event_keys k WHERE k.key = {EVENT_KEY})
+OR EXISTS (
     SELECT 1 FROM privacy_audit a WHERE a.action = 'erase' AND a.subject = b."user" AND b.start <= a.done_at
 )
 """
@@ -106,11 +106,11 @@ class Store:
         con = self.con
         now = datetime.now(UTC)
         with transaction(con, commit=not dry_run):
-            con.register("batch", batch.rows)
-            con.execute(_FRESH)
-            inserted = int(con.execute("SELECT count(*) FROM fresh").fetchone()[0])  # type: ignore[index]
-            con.execute("INSERT INTO events SELECT * EXCLUDE (_key) FROM fresh")
-            con.execute("INSERT INTO event_keys SELECT _key, ? FROM fresh", [now.date()])
+            fresh = _new_rows(con, batch.rows)
+            con.register("fresh", fresh)
+            inserted = int(fresh.num_rows)
+            con.execute("INSERT INTO events SELECT * FROM fresh")
+            con.execute(f"INSERT INTO event_keys SELECT {EVENT_KEY}, ? FROM fresh", [now.date()])
             if self._pruned_on != now.date():
                 con.execute("DELETE FROM event_keys WHERE seen < ?", [now.date() - self.dedup_horizon])
             con.execute(
@@ -146,8 +146,18 @@ class Store:
                     "INSERT OR REPLACE INTO kafka_offsets VALUES (?, ?, ?, ?, ?)",
                     [[t, p, o, hw.get((t, p)), now] for (t, p), o in batch.next_offsets.items()],
                 )
-            con.execute("DROP TABLE fresh")
-            con.unregister("batch")
+            con.unregister("fresh")
         if not dry_run:
             self._pruned_on = now.date()
         return inserted
+
+
+def _new_rows(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> pa.Table:
+    """`rows` without the repeats of stored events (_REPEATS)."""
+    index = pa.array(range(rows.num_rows), pa.int64())
+    con.register("batch", rows.append_column("_row", index))
+    try:
+        repeats = [row for (row,) in con.execute(_REPEATS).fetchall()]
+    finally:
+        con.unregister("batch")
+    return rows.filter(pc.invert(pc.is_in(index, pa.array(repeats, pa.int64())))) if repeats else rows
