@@ -15,25 +15,28 @@ from alignmon import __version__
 from base import logs
 from base.errors import AlignmonError
 
-# Modules that define register(subparsers), in the order `alignmon --help` lists them.
-COMMAND_MODULES = (
-    "alignmon.stack.commands",
-    "alignmon.demo",
-    "collectors.gateway.commands",
-    "collectors.agent.commands",
-    "collectors.importers.commands",
-    "collectors.simulate.commands",
-    "alignmon.commands",
-    "pipeline.commands",
-    "pipeline.catalog.commands",
-    "metrics.commands",
-    "dashboards.commands",
-    "alignment.commands",
-    "alignmon.privacy.commands",
-)
+# Modules that define register(subparsers), in the order `alignmon --help` lists them, with the commands each
+# registers: `alignmon COMMAND` imports only its own module, so a command run on an endpoint (the agent) does not
+# carry every stage's imports (tests/collectors/agent/test_agent_imports.py keeps this table true).
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "alignmon.stack.commands": ("stack",),
+    "alignmon.demo": ("demo",),
+    "collectors.gateway.commands": ("gateway", "tokens", "directory"),
+    "collectors.agent.commands": ("agent",),
+    "collectors.importers.commands": ("import",),
+    "collectors.simulate.commands": ("simulate",),
+    "alignmon.commands": ("pipeline", "refresh"),
+    "pipeline.commands": ("sql", "export"),
+    "pipeline.catalog.commands": ("catalog",),
+    "metrics.commands": ("alerts",),
+    "dashboards.commands": ("dashboards",),
+    "alignment.commands": ("assess", "roadmap", "report"),
+    "alignmon.privacy.commands": ("privacy",),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `command`, one that knows only that command's module (same parse of its lines)."""
     parser = argparse.ArgumentParser(
         prog="alignmon",
         description="Telemetry-driven strategic alignment monitor: collect software-usage events, map them onto "
@@ -42,17 +45,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"alignmon {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="Log debug detail to stderr.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    for name, commands in COMMAND_MODULES.items():
+        if command is None or command in commands:
+            importlib.import_module(name).register(sub)
     return parser
 
 
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command an argument list runs when it names a known one after only -v; else None (full parser)."""
+    for word in argv:
+        if word in ("-v", "--verbose"):
+            continue
+        # Anything else first (--help, --version, a typo) is the whole parser's to answer.
+        return word if any(word in commands for commands in COMMAND_MODULES.values()) else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    command = _command_of(words)
+    parser = build_parser(command)
+    args = parser.parse_args(words)
     logs.configure(args.verbose)
     if not getattr(args, "handler", None):
-        parser.print_help()
+        (parser if command is None else build_parser()).print_help()  # the help that lists every command
         return 2
     try:
         return int(args.handler(args) or 0)

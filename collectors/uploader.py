@@ -12,22 +12,30 @@ Answers and what happens:
 - 401: stop with `UploadAuthError` (token wrong or revoked); the spool is kept;
 - 202 rejecting events for their device_id: stop with `UploadConfigError` (the token belongs to another
   device id, which no resend fixes and which would otherwise drop everything); the spool is kept;
-- any other 4xx: stop with `UploadConfigError` (wrong URL, or a gateway that does not speak this API).
+- any other 4xx (and a 3xx: redirects are not followed): stop with `UploadConfigError` (wrong URL, or a gateway
+  that does not speak this API).
+
+HTTP goes through the standard library (`UrllibTransport`), not httpx: on the endpoint agent httpx and its client
+cost 6.6 MiB of its ~40 MiB budget (docs/benchmarks.md, "Agent").
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import http.client
+import json
 import logging
+import os
 import random
+import ssl
 import time
-from collections.abc import Callable
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
-
-import httpx
+from typing import Any, NamedTuple, Protocol
 
 from base.errors import AlignmonError
 from collectors.spool import Batch, Spool
@@ -41,8 +49,6 @@ TOKEN_ENV = "ALIGNMON_AGENT_TOKEN"
 
 def read_token(args: argparse.Namespace) -> str:
     """The device token from --token, --token-file or ALIGNMON_AGENT_TOKEN, in that order."""
-    from base.settings import Settings  # noqa: PLC0415  (pydantic only when a command runs)
-
     if args.token is not None:
         if not args.token.strip():
             raise AlignmonError("--token is empty")
@@ -57,11 +63,18 @@ def read_token(args: argparse.Namespace) -> str:
         if not token:
             raise AlignmonError(f"{args.token_file}: the token file is empty")
         return token
-    setting = Settings().agent_token
-    token = setting.get_secret_value().strip() if setting else ""
+    token = (environment_token() or "").strip()
     if not token:
         raise AlignmonError(f"no device token: set ${TOKEN_ENV} or pass --token-file (see alignmon tokens issue)")
     return token
+
+
+def environment_token(environ: Mapping[str, str] = os.environ) -> str | None:
+    """$ALIGNMON_AGENT_TOKEN as Settings.agent_token reads it (the name in any case), without loading
+    pydantic-settings, which with the asyncio it imports costs the agent 3.5 MiB and 0.2 s at start."""
+    if TOKEN_ENV in environ:
+        return environ[TOKEN_ENV]
+    return next((value for name, value in environ.items() if name.upper() == TOKEN_ENV), None)
 
 
 class UploadAuthError(AlignmonError):
@@ -123,7 +136,95 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, seconds)
 
 
-def _error_message(response: httpx.Response) -> str:
+class Response(NamedTuple):
+    """A gateway's answer, as the uploader reads it."""
+
+    status_code: int
+    reason_phrase: str
+    headers: Mapping[str, str]  # case-insensitive lookup (http.client's message)
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class GatewayUnreachableError(Exception):
+    """No answer from the gateway (connection, TLS, timeout, a broken response): worth a retry."""
+
+
+class Transport(Protocol):
+    """What the uploader needs of HTTP: one POST, answered or raising GatewayUnreachableError."""
+
+    def post(self, url: str, content: bytes, headers: Mapping[str, str]) -> Response: ...
+
+    def close(self) -> None: ...
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A 3xx is an answer (a wrong URL), not a place to resend the batch to."""
+
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+def tls_context() -> ssl.SSLContext:
+    """The roots httpx used: $SSL_CERT_FILE, else $SSL_CERT_DIR, else certifi's bundle (the system's without it)."""
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    try:
+        import certifi  # noqa: PLC0415
+    except ImportError:
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+class UrllibTransport:
+    """POSTs with urllib: proxies from the environment (*_PROXY, NO_PROXY), TLS verified, no redirects."""
+
+    def __init__(self, timeout_s: float = 30.0) -> None:
+        self.timeout_s = timeout_s
+        self._opener: urllib.request.OpenerDirector | None = None
+
+    def _open(self, request: urllib.request.Request) -> Any:
+        if self._opener is None:
+            proxies = urllib.request.getproxies()
+            if "all" in proxies:  # ALL_PROXY, which httpx honoured and urllib alone does not
+                proxies = {"http": proxies["all"], "https": proxies["all"], **proxies}
+            # Loading the roots costs 1.7 MiB: only when the gateway (or its proxy) speaks TLS.
+            tls = any(u.startswith("https:") for u in (request.full_url, *proxies.values()))
+            handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler(proxies), _NoRedirect()]
+            if tls:
+                handlers.append(urllib.request.HTTPSHandler(context=tls_context()))
+            self._opener = urllib.request.build_opener(*handlers)
+        return self._opener.open(request, timeout=self.timeout_s)
+
+    def post(self, url: str, content: bytes, headers: Mapping[str, str]) -> Response:
+        try:
+            request = urllib.request.Request(url, data=content, headers=dict(headers), method="POST")
+            try:
+                answer = self._open(request)
+            except urllib.error.HTTPError as error:
+                answer = error  # a 3xx, 4xx or 5xx is an answer, not a failure
+            with answer:
+                return Response(answer.getcode(), answer.reason, answer.headers, answer.read())
+        except urllib.error.URLError as exc:
+            reason = exc.reason
+            detail = f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) else str(reason)
+            raise GatewayUnreachableError(detail) from exc
+        except (OSError, http.client.HTTPException, ValueError) as exc:  # ValueError: not an http(s) URL
+            raise GatewayUnreachableError(f"{type(exc).__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        self._opener = None
+
+
+def _error_message(response: Response) -> str:
     try:
         body: Any = response.json()
         return str(body["error"]["message"])
@@ -140,7 +241,7 @@ class Uploader:
         gateway_url: str,
         token: str,
         *,
-        http: httpx.Client | None = None,
+        http: Transport | None = None,
         batch_size: int = MAX_BATCH,
         backoff: Backoff = Backoff(),
         rng: Callable[[], float] = random.random,
@@ -156,7 +257,7 @@ class Uploader:
             "Content-Type": "application/json",
             "Content-Encoding": "gzip",
         }
-        self._http = http or httpx.Client(timeout=timeout_s)
+        self._http = http or UrllibTransport(timeout_s)
         self._owns_http = http is None
         self._limit = self.batch_size  # lowered after a 413, raised again after successes
         self.failures = 0
@@ -173,9 +274,9 @@ class Uploader:
         if batch is None:
             return None
         try:
-            response = self._http.post(self.url, content=batch_body(batch.records), headers=self._headers)
-        except httpx.HTTPError as exc:
-            raise self._retry(f"gateway unreachable: {exc.__class__.__name__}: {exc}") from None
+            response = self._http.post(self.url, batch_body(batch.records), self._headers)
+        except GatewayUnreachableError as exc:
+            raise self._retry(f"gateway unreachable: {exc}") from None
         status = response.status_code
         if status == 202:
             return self._delivered(batch, response)
@@ -205,7 +306,7 @@ class Uploader:
         self.failures += 1
         return UploadRetryError(delay, reason)
 
-    def _delivered(self, batch: Batch, response: httpx.Response) -> Sent:
+    def _delivered(self, batch: Batch, response: Response) -> Sent:
         try:
             body: Any = response.json()
             accepted, rejected = int(body["accepted"]), int(body["rejected"])
@@ -236,7 +337,7 @@ class Uploader:
         self._limit = min(self.batch_size, self._limit * 2)
         return Sent(len(batch), accepted, rejected)
 
-    def _too_large(self, batch: Batch, response: httpx.Response) -> Sent:
+    def _too_large(self, batch: Batch, response: Response) -> Sent:
         if len(batch) > 1:
             self._limit = max(1, len(batch) // 2)
             log.info("gateway: batch of %d events too large (413); trying %d", len(batch), self._limit)

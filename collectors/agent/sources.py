@@ -11,16 +11,18 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from base.errors import TransientError
 from collectors.agent.sampler import Sampler
 from collectors.agent.spans import FocusSpan, SpanBuilder, SpanRules, span_event
 from collectors.agent.state import StateFile
 from collectors.event import UsageEvent
-from collectors.importers.activitywatch import ActivityWatchClient, read_server
 from collectors.importers.record import ImportItem, ImportOptions, RecordError
-from collectors.importers.whatpulse import read_database
+
+if TYPE_CHECKING:
+    # The bridges' readers (httpx, sqlite3) are imported when a bridge polls: the x11 agent never needs them.
+    from collectors.importers.activitywatch import ActivityWatchClient
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +213,8 @@ class ActivityWatchSource(_Bridge):
         self._behind = False
         if end <= start:
             return []
+        from collectors.importers.activitywatch import read_server  # noqa: PLC0415
+
         options = ImportOptions(user=self.user, device=self.device_id, tz=self.tz, now=now)
         try:
             events = _events_of(
@@ -277,6 +281,8 @@ class WhatPulseSource(_Bridge):
                 log.warning("whatpulse: no database at %s yet; waiting for it", self.path)
                 self._warned = True
             return []
+        from collectors.importers.whatpulse import read_database  # noqa: PLC0415
+
         options = ImportOptions(user=self.user, device=self.device_id, tz=self.tz, now=now)
         fresh: list[UsageEvent] = []
         errors = 0

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from collectors.event import UsageEvent
@@ -18,6 +19,7 @@ from collectors.uploader import (
     UploadConfigError,
     Uploader,
     UploadRetryError,
+    UrllibTransport,
     parse_retry_after,
 )
 
@@ -149,7 +151,7 @@ def test_network_errors_back_off_and_keep_everything(tmp_path: Path, event: Call
     uploader = Uploader(
         spool, f"http://127.0.0.1:{free_port()}", TOKEN, backoff=Backoff(base_s=2.0, cap_s=100.0), rng=lambda: 1.0
     )
-    with pytest.raises(UploadRetryError, match="gateway unreachable: ConnectError"):
+    with pytest.raises(UploadRetryError, match="gateway unreachable: ConnectionRefusedError"):
         uploader.upload_once()
     sleeps = Sleeps()
     assert uploader.drain(sleep=sleeps, max_attempts=3) == 0
@@ -176,7 +178,7 @@ def test_stop_during_a_wait_returns_at_once(tmp_path: Path, stub: Stub, event: C
 
 
 def test_an_empty_spool_sends_nothing(tmp_path: Path, stub: Stub) -> None:
-    uploader = Uploader(Spool(tmp_path / "spool"), stub.url, TOKEN, http=httpx.Client(timeout=5))
+    uploader = Uploader(Spool(tmp_path / "spool"), stub.url, TOKEN, http=UrllibTransport(timeout_s=5))
     assert uploader.upload_once() is None
     assert stub.requests == []
 
@@ -193,3 +195,79 @@ def test_a_device_id_the_token_does_not_cover_stops_instead_of_dropping_everythi
     with pytest.raises(UploadConfigError, match="pass the --device the token was issued to"):
         Uploader(spool, stub.url, TOKEN).drain(sleep=Sleeps())
     assert spool.depth == 2
+
+
+# -- TLS: the roots are checked, and $SSL_CERT_FILE names other ones (as with httpx before) -------------------
+
+
+@pytest.fixture
+def tls_gateway(tmp_path: Path) -> Iterator[tuple[str, Path, list[bytes]]]:
+    """A local HTTPS server with a self-signed certificate answering 202: its URL, certificate and bodies."""
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: apt-get install openssl")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    bodies: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            bodies.append(gzip.decompress(self.rfile.read(int(self.headers["Content-Length"]))))
+            answer = json.dumps({"accepted": 1, "rejected": 0, "errors": []}).encode()
+            self.send_response(202)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}", cert, bodies
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_checks_the_certificate_against_the_roots(
+    tls_gateway: tuple[str, Path, list[bytes]],
+    tmp_path: Path,
+    event: Callable[..., UsageEvent],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, cert, bodies = tls_gateway
+    spool = spool_with(tmp_path, [event(0)])
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    with pytest.raises(UploadRetryError, match="gateway unreachable: SSLCertVerificationError"):
+        Uploader(spool, url, TOKEN).upload_once()
+    assert bodies == []
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    assert Uploader(spool, url, TOKEN).upload_once() == (1, 1, 0)
+    assert [json.loads(b)[0]["event_id"] for b in bodies] == ["ev-0"]
+    assert spool.depth == 0
+
+
+def test_uploads_go_through_the_proxy_the_environment_names(
+    tmp_path: Path, stub: Stub, event: Callable[..., UsageEvent], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("no_proxy", "NO_PROXY", "http_proxy", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", stub.url)  # the stub plays the proxy: the gateway's name never resolves
+    spool = spool_with(tmp_path, [event(0)])
+    assert Uploader(spool, "http://gateway.invalid:18700", TOKEN).upload_once() == (1, 1, 0)
+    assert stub.requests[0].ids == ["ev-0"]
