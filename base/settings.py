@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     gateway_max_connections: int = Field(
         1000, ge=1, description="Open connections and requests in progress above which the gateway answers 503."
     )
+    gateway_workers: int = Field(
+        1,
+        ge=0,
+        description="Gateway worker processes sharing the port (SO_REUSEPORT), each with its own spool folder under "
+        "ALIGNMON_SPOOL_DIR; 0: one per core. More than one pays where the gateway has cores of its own.",
+    )
     auth_failures_per_s: float = Field(
         0.2, description="Bad-token attempts per second allowed per client address before 429 (0 disables)."
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from typing import Any
+from typing import Any, NamedTuple
 
 from collectors.gateway.errors import GatewayError
 
@@ -181,6 +181,43 @@ def media_type(content_type: str | None) -> str:
     return media
 
 
+class Body(NamedTuple):
+    """A request body ready to parse: decompressed, within the size, depth and count limits."""
+
+    data: bytes
+    media: str
+
+
+def unpack_body(
+    body: bytes,
+    content_type: str | None,
+    content_encoding: str | None,
+    limit: int,
+    *,
+    max_depth: int = 8,
+    max_events: int = 5000,
+) -> Body:
+    """The checked media type, optional gzip, size, depth and count limits of a body, before any JSON is parsed."""
+    media = media_type(content_type)
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding == "gzip":
+        body = gunzip(body, limit, max_events)
+    elif encoding != "identity":
+        raise GatewayError(415, f"Content-Encoding {encoding!r} is not supported: use gzip or none")
+    if len(body) > limit:
+        raise too_large(limit)
+    check_shape(body, media, max_depth, max_events)
+    return Body(body, media)
+
+
+def items_of(body: Body, *, max_depth: int = 8, max_events: int = 5000) -> list[Any]:
+    """The items of an unpacked body, JSON array or NDJSON."""
+    items = parse_events(body.data, body.media, max_depth)
+    if len(items) > max_events:  # the shape check counts separators; this is the exact count
+        raise too_many(max_events)
+    return items
+
+
 def decode_body(
     body: bytes,
     content_type: str | None,
@@ -191,16 +228,5 @@ def decode_body(
     max_events: int = 5000,
 ) -> list[Any]:
     """The events of a request body: checked media type, optional gzip, size, depth and count limits, JSON or NDJSON."""
-    media = media_type(content_type)
-    encoding = (content_encoding or "identity").strip().lower()
-    if encoding == "gzip":
-        body = gunzip(body, limit, max_events)
-    elif encoding != "identity":
-        raise GatewayError(415, f"Content-Encoding {encoding!r} is not supported: use gzip or none")
-    if len(body) > limit:
-        raise too_large(limit)
-    check_shape(body, media, max_depth, max_events)
-    items = parse_events(body, media, max_depth)
-    if len(items) > max_events:  # the shape check counts separators; this is the exact count
-        raise too_many(max_events)
-    return items
+    unpacked = unpack_body(body, content_type, content_encoding, limit, max_depth=max_depth, max_events=max_events)
+    return items_of(unpacked, max_depth=max_depth, max_events=max_events)

@@ -123,10 +123,19 @@ def _gateway(args: argparse.Namespace) -> int:
     from collectors.gateway.app import create_app  # noqa: PLC0415
     from collectors.gateway.server import Limits, uvicorn_config  # noqa: PLC0415
     from collectors.gateway.service import GatewayService  # noqa: PLC0415
+    from collectors.gateway.workers import Supervisor, slots_in_use, worker_count  # noqa: PLC0415
 
     settings = Settings()
     host = args.host or settings.gateway_host
     port = args.port if args.port is not None else settings.gateway_port
+    workers = max(worker_count(settings), slots_in_use(settings.spool_dir))
+    if workers > 1:
+        GatewayService.check_settings(settings)  # a bad key or directory: one error here, not one per worker
+        print(
+            f"alignmon gateway on http://{host}:{port} ({workers} workers) -> Kafka {settings.kafka_bootstrap} "
+            f"topic {settings.topic}"
+        )
+        return Supervisor(settings, host, port, workers, verbose=args.verbose).run()
     service = GatewayService.from_settings(settings)
     print(f"alignmon gateway on http://{host}:{port} -> Kafka {settings.kafka_bootstrap} topic {settings.topic}")
     uvicorn.Server(uvicorn_config(create_app(service), host, port, Limits.from_settings(settings))).run()

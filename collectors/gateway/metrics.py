@@ -1,10 +1,17 @@
-"""The gateway's own Prometheus metrics, in their own registry (never the global one)."""
+"""The gateway's own Prometheus metrics, in their own registry (never the global one).
+
+With several worker processes (collectors.gateway.workers) every worker writes its values to files in one
+folder (prometheus_client's multiprocess mode, PROMETHEUS_MULTIPROC_DIR), and whichever worker is scraped
+serves the sum over all of them: counters add up, gauges take the live workers' sum, minimum or maximum.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 PRODUCE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -34,10 +41,16 @@ class GatewayMetrics:
             "alignmon_gateway_events_replayed", "Spooled events delivered to Kafka afterwards.", registry=r
         )
         self.spool_depth = Gauge(
-            "alignmon_gateway_spool_events", "Events in the disk spool waiting for Kafka.", registry=r
+            "alignmon_gateway_spool_events",
+            "Events in the disk spool waiting for Kafka.",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.kafka_up = Gauge(
-            "alignmon_gateway_kafka_up", "1 when the last produce to Kafka was fully acknowledged, else 0.", registry=r
+            "alignmon_gateway_kafka_up",
+            "1 when the last produce to Kafka was fully acknowledged, else 0.",
+            registry=r,
+            multiprocess_mode="livemin",
         )
         self.produce_seconds = Histogram(
             "alignmon_gateway_produce_duration_seconds",
@@ -56,19 +69,33 @@ class GatewayMetrics:
             "alignmon_gateway_producer_refusing",
             "1 while Kafka refuses the gateway's events for good (the last produce failed permanently), else 0.",
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.spool_commit_failing = Gauge(
             "alignmon_gateway_spool_commit_failing",
             "1 while the spool cannot record that delivered events left it (disk full?), else 0.",
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.spool_commit_failures = Counter(
             "alignmon_gateway_spool_commit_failures", "Failed attempts to record the spool's read position.", registry=r
         )
 
     def track_spool(self, depth: Callable[[], float]) -> None:
-        """Read the spool depth at scrape time instead of keeping a second copy of it."""
-        self.spool_depth.set_function(depth)
+        """Read the spool depth at scrape time instead of keeping a second copy of it (one process only: workers
+        set it whenever it changes, for the other workers to read)."""
+        if not multiprocess_dir():
+            self.spool_depth.set_function(depth)
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        folder = multiprocess_dir()
+        if not folder:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+
+
+def multiprocess_dir() -> str | None:
+    """The folder the workers share their metric values in, when the gateway runs several (else None)."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None

@@ -15,6 +15,10 @@ as they go to Kafka; replay packs consecutive events of a device again before se
 `accepted` (and the accepted metric) counts the events the device sent: at `hour` or `day` time
 granularity the policy splits a span that crosses local midnight into one event per day, and the pieces
 of one accepted event count once.
+
+Work per request is split in two: `validate` (CPU: parse, validate, pseudonymise, pack) and `accept_all`
+(delivery, which waits for Kafka), so the HTTP layer can deliver many requests' records in one send
+(collectors.gateway.committer); each request still gets the answer it would have had alone.
 """
 
 from __future__ import annotations
@@ -25,19 +29,22 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from functools import partial
+from pathlib import Path
+from typing import Any, NamedTuple
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from base.errors import TransientError
 from base.settings import Settings
 from collectors.event import UsageEvent, window
+from collectors.gateway.body import JSON_TYPES, Body, items_of
 from collectors.gateway.errors import GatewayError
 from collectors.gateway.metrics import GatewayMetrics
 from collectors.gateway.ratelimit import RateLimiter, retry_after
 from collectors.gateway.tokens import TokenStore
 from collectors.policy import PrivacyPolicy
-from collectors.record import Record, from_bytes, pack, runs, to_bytes
+from collectors.record import MAX_BYTES, MAX_EVENTS, Record, from_bytes, pack, runs, to_bytes
 from collectors.sink import KafkaSink, ProducerRefusedError, Sink
 from collectors.spool import Batch, Spool
 
@@ -47,6 +54,11 @@ MAX_ERRORS = 100  # error entries listed in one answer; the rejected count stays
 REPLAY_BATCH = 5000  # events per replay round: a few packed records, a few MiB at most
 MAX_BACKOFF_S = 60.0  # longest wait between replay (or spool commit) attempts
 LOG_EVERY_S = 60.0  # a failure that persists is logged at most this often
+
+# A whole JSON body validated in one call (parsing included); what it refuses is looked at event by event.
+EVENTS: TypeAdapter[list[UsageEvent]] = TypeAdapter(list[UsageEvent])
+# Tokens json.loads reads only to refuse (parse_constant), which pydantic's parser may read as floats.
+_CONSTANTS = (b"NaN", b"Infinity")
 
 
 class KafkaUnavailableError(TransientError):
@@ -82,6 +94,34 @@ class IngestResult:
             "rejected": self.rejected,
             "errors": [{"index": e.index, "field": e.field, "message": e.message} for e in self.errors],
         }
+
+
+class Packed(NamedTuple):
+    """One Kafka record of one device's events, and those events one by one as the spool keeps them."""
+
+    record: Record
+    size: int  # events in the record
+    events: Callable[[], list[Record]]  # made only when the record goes to the spool
+
+
+class Validated(NamedTuple):
+    """A request's events, validated and packed, and the answer it gets once they are delivered."""
+
+    result: IngestResult
+    packs: list[Packed]
+
+
+def packed_runs(events: Sequence[Record]) -> list[Packed]:
+    """Per-event records packed as collectors.record does: consecutive events of a device, up to its limits."""
+    return [Packed(Record(key, pack(run)), len(run), partial(_one_by_one, key, run)) for key, run in runs(events)]
+
+
+def _one_by_one(key: bytes, values: Sequence[bytes]) -> list[Record]:
+    return [Record(key, value) for value in values]
+
+
+def _serialised(key: bytes, events: Sequence[UsageEvent]) -> list[Record]:
+    return [Record(key, event.to_json_bytes()) for event in events]
 
 
 class GatewayService:
@@ -125,6 +165,7 @@ class GatewayService:
         self._last_commit_log = float("-inf")
         self.metrics = metrics if metrics is not None else GatewayMetrics()
         self.metrics.track_spool(lambda: self.spool.depth)
+        self.metrics.spool_depth.set(self.spool.depth)
         self._replay_backoff_s = replay_backoff_s
         self._route = threading.Lock()
         self._wake = threading.Event()
@@ -143,15 +184,17 @@ class GatewayService:
         metrics: GatewayMetrics | None = None,
         produce_timeout_s: float = 5.0,
         replay_backoff_s: float = 1.0,
+        spool_dir: Path | None = None,
     ) -> GatewayService:
-        """A service wired from settings; any boundary can be passed in instead (tests, benchmarks)."""
+        """A service wired from settings; any boundary can be passed in instead (tests, benchmarks, a worker's
+        own spool folder)."""
         policy = PrivacyPolicy.from_settings(settings)  # before the spool: a bad directory leaves nothing open
         return cls(
             tokens=tokens if tokens is not None else TokenStore(settings.token_db),
             sink=sink
             if sink is not None
             else KafkaSink(settings.kafka_bootstrap, settings.topic, timeout_s=produce_timeout_s),
-            spool=Spool(settings.spool_dir),
+            spool=Spool(spool_dir if spool_dir is not None else settings.spool_dir),
             policy=policy,
             limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst, monotonic),
             max_body_bytes=settings.max_body_bytes,
@@ -165,6 +208,11 @@ class GatewayService:
             monotonic=monotonic,
             event_bounds=settings.event_bounds(),
         )
+
+    @staticmethod
+    def check_settings(settings: Settings) -> None:
+        """Raise what `from_settings` would on the key and the directory, without opening anything."""
+        PrivacyPolicy.from_settings(settings)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -229,9 +277,75 @@ class GatewayService:
                 {"Retry-After": retry_after(wait)},
             )
 
+    def ingest_body(self, device_id: str, body: Body) -> IngestResult:
+        """Validate a body's events as `device_id`'s, apply the policy and deliver the accepted ones."""
+        return self.accept(self.validate(device_id, body))
+
+    def validate(self, device_id: str, body: Body) -> Validated:
+        """A body's events as `device_id`'s, cleaned by the policy and packed, and the answer once delivered.
+
+        A JSON array is validated in one call and its events serialised a record at a time; a body with any
+        invalid event (or NDJSON) is looked at item by item, which gives each its error. Both accept the same
+        events. CPU only: `accept` does the delivery's waiting.
+        """
+        bounds = window(self.clock(), **self.event_bounds)
+        events = self._whole(device_id, body, bounds)
+        if events is None:
+            items = items_of(body, max_depth=self.max_json_depth, max_events=self.max_events)
+            return self.validate_items(device_id, items, bounds)
+        policy = self.policy
+        cleaned = [clean for event in events for clean in policy.apply(event)]
+        return Validated(IngestResult(accepted=len(events)), self._packed(policy.device_pseudonym(device_id), cleaned))
+
+    def accept(self, validated: Validated) -> IngestResult:
+        """Deliver validated events (Kafka or the spool: 503 if neither) and count them accepted."""
+        (outcome,) = self.accept_all([validated])
+        if isinstance(outcome, GatewayError):
+            raise outcome
+        return outcome
+
+    def accept_all(self, batch: Sequence[Validated]) -> list[IngestResult | GatewayError]:
+        """Deliver several requests' events in one produce round-trip; each request gets its own answer or error,
+        exactly what `accept` would have given it alone (collectors.gateway.committer groups them)."""
+        outcomes: list[IngestResult | GatewayError] = []
+        for validated, error in zip(batch, self._deliver_all([v.packs for v in batch]), strict=True):
+            if error is None:
+                self.metrics.accepted.inc(validated.result.accepted)
+            outcomes.append(validated.result if error is None else error)
+        return outcomes
+
+    def _whole(self, device_id: str, body: Body, bounds: dict[str, Any]) -> list[UsageEvent] | None:
+        """The events of a JSON array body if every one is valid and `device_id`'s, else None."""
+        if body.media not in JSON_TYPES or any(token in body.data for token in _CONSTANTS):
+            return None
+        try:
+            events = EVENTS.validate_json(body.data, context=bounds)
+        except ValidationError:
+            return None
+        if len(events) > self.max_events or any(event.device_id != device_id for event in events):
+            return None
+        return events
+
+    @staticmethod
+    def _packed(key: str, events: list[UsageEvent]) -> list[Packed]:
+        """One device's cleaned events as records of up to MAX_EVENTS, serialised a record at a time."""
+        device = key.encode()
+        packs = []
+        for first in range(0, len(events), MAX_EVENTS):
+            chunk = events[first : first + MAX_EVENTS]
+            value = chunk[0].to_json_bytes() if len(chunk) == 1 else EVENTS.dump_json(chunk, exclude_none=True)
+            if len(value) > MAX_BYTES:  # long titles: let collectors.record cut the records by size too
+                return packed_runs(_serialised(device, events))
+            packs.append(Packed(Record(device, value), len(chunk), partial(_serialised, device, chunk)))
+        return packs
+
     def ingest(self, device_id: str, items: Sequence[Any]) -> IngestResult:
         """Validate each item as an event of `device_id`, apply the policy and deliver the accepted ones."""
-        bounds = window(self.clock(), **self.event_bounds)
+        return self.accept(self.validate_items(device_id, items))
+
+    def validate_items(self, device_id: str, items: Sequence[Any], bounds: dict[str, Any] | None = None) -> Validated:
+        """Each item validated as an event of `device_id` (errors noted per item), the accepted ones cleaned."""
+        bounds = bounds if bounds is not None else window(self.clock(), **self.event_bounds)
         result = IngestResult()
         accepted: list[Record] = []  # one event each (a split span gives several); deliver packs them
         for index, item in enumerate(items):
@@ -253,9 +367,7 @@ class GatewayService:
                 continue
             accepted += (Record(clean.device_id.encode(), clean.to_json_bytes()) for clean in self.policy.apply(event))
             result.accepted += 1
-        self.deliver(accepted)
-        self.metrics.accepted.inc(result.accepted)
-        return result
+        return Validated(result, packed_runs(accepted))
 
     def _reject(self, result: IngestResult, index: int, reason: str) -> None:
         result.rejected += 1
@@ -272,48 +384,84 @@ class GatewayService:
         Each item is one event (device key, event JSON); consecutive events of a device go to Kafka
         packed into one record, and whatever Kafka did not acknowledge is spooled in order.
         """
-        if not events:
-            return
-        with self._route:
-            behind_spool = self.spool.depth > 0
-            if behind_spool:
-                if self._refusal is not None:  # the spool's head is refused: do not queue more behind it
-                    self._refuse(len(events), self._refusal)
-                self._to_spool(events)
-                return
-        done, refused = self._send_packed(events)
-        if refused is not None:
-            self._refuse(len(events) - done, refused)
-        if done < len(events):
-            with self._route:
-                self._to_spool(events[done:])
+        self._deliver(packed_runs(events))
 
-    def _refuse(self, count: int, refused: ProducerRefusedError) -> NoReturn:
+    def _deliver(self, packs: Sequence[Packed]) -> None:
+        (error,) = self._deliver_all([packs])
+        if error is not None:
+            raise error
+
+    def _deliver_all(self, requests: Sequence[Sequence[Packed]]) -> list[GatewayError | None]:
+        """Deliver each request's records in order, all in one send; per request None (durable) or why not (503).
+
+        A request whose records Kafka acknowledged is done; the others' unacknowledged events go to the spool in
+        order (one fsync for all), or, when Kafka refused them for good, are not accepted at all.
+        """
+        errors: list[GatewayError | None] = [None] * len(requests)
+        if not any(requests):
+            return errors
+        with self._route:
+            if self.spool.depth > 0:
+                if self._refusal is not None:  # the spool's head is refused: do not queue more behind it
+                    return [self._refused(sum(p.size for p in r), self._refusal) if r else None for r in requests]
+                self._spool_late([(n, r) for n, r in enumerate(requests) if r], errors)
+                return errors
+        done, refused = self._send([p for r in requests for p in r])
+        late: list[tuple[int, Sequence[Packed]]] = []
+        first = 0  # index of the request's first record in the send
+        for n, packs in enumerate(requests):
+            unacked = packs[max(0, done - first) :]
+            first += len(packs)
+            if not unacked:
+                continue
+            if refused is not None:
+                errors[n] = self._refused(sum(p.size for p in unacked), refused)
+            else:
+                late.append((n, unacked))
+        if late:
+            with self._route:
+                self._spool_late(late, errors)
+        return errors
+
+    def _spool_late(self, late: Sequence[tuple[int, Sequence[Packed]]], errors: list[GatewayError | None]) -> None:
+        """Spool the requests' events in order, in one append; if that fails, each of them gets the 503."""
+        try:
+            self._to_spool([event for _, packs in late for p in packs for event in p.events()])
+        except GatewayError as exc:
+            for n, _ in late:
+                errors[n] = exc
+
+    def _refused(self, count: int, refused: ProducerRefusedError) -> GatewayError:
         """503: events Kafka would refuse are not accepted (nor spooled), so the sender keeps them."""
         self.metrics.refused.labels(reason=refused.kind).inc(count)
-        raise GatewayError(503, f"{refused}. The events were not accepted: retry once the gateway is fixed")
+        return GatewayError(503, f"{refused}. The events were not accepted: retry once the gateway is fixed")
 
     def _send_packed(self, events: Sequence[Record]) -> tuple[int, ProducerRefusedError | None]:
         """Send events packed into records: how many leading EVENTS Kafka acknowledged, and a permanent refusal."""
-        grouped = list(runs(events))
+        packs = packed_runs(events)
+        done, refused = self._send(packs)
+        return sum(p.size for p in packs[:done]), refused
+
+    def _send(self, packs: Sequence[Packed]) -> tuple[int, ProducerRefusedError | None]:
+        """Send packed records: how many leading RECORDS Kafka acknowledged, and a permanent refusal."""
         began = time.perf_counter()
         refused: ProducerRefusedError | None = None
         try:
-            acked = self.sink.send([Record(key, pack(run)) for key, run in grouped])
+            acked = self.sink.send([p.record for p in packs])
         except ProducerRefusedError as exc:
             acked, refused = exc.acked, exc
         self.metrics.produce_seconds.observe(time.perf_counter() - began)
-        self.metrics.kafka_up.set(1 if acked == len(grouped) else 0)
+        self.metrics.kafka_up.set(1 if acked == len(packs) else 0)
         if refused is not None:
             if self._refusal is None:
                 log.error("%s; answering 503 until it is fixed", refused)
             self._refusal = refused
             self.metrics.producer_refusing.set(1)
-        elif acked == len(grouped) and self._refusal is not None:
+        elif acked == len(packs) and self._refusal is not None:
             log.info("Kafka accepts the gateway's events again")
             self._refusal = None
             self.metrics.producer_refusing.set(0)
-        return sum(len(run) for _, run in grouped[:acked]), refused
+        return acked, refused
 
     def _to_spool(self, events: Sequence[Record]) -> None:
         try:
@@ -323,6 +471,7 @@ class GatewayService:
                 503, f"Kafka is unreachable and the disk spool failed ({exc.strerror or exc}): retry later"
             ) from None
         self.metrics.spooled.inc(len(events))
+        self.metrics.spool_depth.set(self.spool.depth)
         self._wake.set()
 
     def health(self) -> dict[str, Any]:
@@ -373,6 +522,7 @@ class GatewayService:
         self._commit_error = None
         self.metrics.spool_commit_failing.set(0)
         self.metrics.replayed.inc(done)
+        self.metrics.spool_depth.set(self.spool.depth)
 
     def _replay_loop(self) -> None:
         backoff = self._replay_backoff_s
