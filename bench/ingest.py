@@ -84,6 +84,12 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process, all its threads (DuckDB's and pyarrow's too), user + system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def current_rss_mib() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -172,6 +178,7 @@ def consume(bootstrap: str, topic: str, events: int, db: str, batch_mib: float, 
     decode = consumer_module.decode  # type: ignore[attr-defined]
     consumer_module.decode = timed_decode  # type: ignore[attr-defined,assignment]  # the stopwatch only
     rss_before = peak_rss_mib()
+    cpu_before = cpu_seconds()
     store = TimedStore(db, "UTC", Settings().duckdb_memory_limit)  # as the pipeline runs it
     began = time.perf_counter()
     consumer = Consumer(
@@ -199,6 +206,7 @@ def consume(bootstrap: str, topic: str, events: int, db: str, batch_mib: float, 
             rss_track.append((handled, current_rss_mib()))
     consumer.flush()
     done = time.perf_counter()
+    cpu_s = cpu_seconds() - cpu_before
     if prof:
         prof.disable()
     stats = consumer.stats
@@ -218,6 +226,7 @@ def consume(bootstrap: str, topic: str, events: int, db: str, batch_mib: float, 
         "write_s": spent["write"],
         "decode_s": spent["decode"],
         "main_s": step_s,
+        "cpu_s": cpu_s,
         "peak_rss_mib": peak_rss_mib(),
         "rss_at_start_mib": rss_before,
         "rss_track": rss_track,
@@ -479,7 +488,8 @@ def report(argv: list[str], runs: dict[str, dict[str, Any]], b: dict[str, float]
             f" commit; the first commit after {a['first_commit_s']:.1f}s)",
             f"  steady state {steady:>12,.0f} events/s  (first commit to last commit)",
             f"  time split   main thread {a['main_s']:.1f}s of which validate + Arrow {a['decode_s']:.1f}s"
-            f" (the rest: Kafka fetch + record decode) | writer thread Store.write {a['write_s']:.1f}s",
+            f" (the rest: Kafka fetch + record decode) | writer thread Store.write {a['write_s']:.1f}s"
+            f" | CPU of the process {a['cpu_s'] / a['rows'] * 1e6:.1f} us an event",
             f"  peak RSS     {a['peak_rss_mib']:,.0f} MiB (child process; {a['rss_at_start_mib']:,.0f} MiB after"
             f" imports); RSS MiB as the backlog drained: {track}",
             f"  ratio to (b): end to end / one INSERT = {e2e / raw_one:.3f}; end to end / per 20k = "

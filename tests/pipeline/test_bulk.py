@@ -9,6 +9,9 @@ producers really write (else it would be a slow path in disguise).
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -224,3 +227,15 @@ def test_a_record_that_would_read_as_two_lines_is_the_contracts_to_decide() -> N
     batch = assert_same(records)
     assert batch.rows.column("event_id").to_pylist() == ["corpus-3", "corpus-1"]
     assert [r.offset for r in batch.rejected] == [0, 1]
+
+
+@pytest.mark.parametrize(("chosen", "pool"), [(None, "jemalloc"), ("system", "system"), ("mimalloc", "mimalloc")])
+def test_the_pipeline_allocates_through_jemalloc_unless_the_operator_chose_a_pool(
+    chosen: str | None, pool: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if chosen:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = chosen
+    code = "import pyarrow as pa, pipeline.bulk as b; b.use_jemalloc(); print(pa.default_memory_pool().backend_name)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == pool
