@@ -41,6 +41,8 @@ _FIELDS = pa.struct(
 # A field the contract does not know, a key given twice or a value of another JSON type fails the line.
 _PARSE = pj.ParseOptions(explicit_schema=pa.schema([("e", pa.list_(_FIELDS))]), unexpected_field_behavior="error")
 _READ = pj.ReadOptions(block_size=4 << 20)  # a few blocks a poll: both cores parse
+_NEGATIVE_ZERO_BITS = -(2**63)  # -0.0 read as an int64
+_SMALLEST_PART = 16  # lines: a failing part this small goes to the contract whole, not halved further
 _KINDS = pa.array(["focus", "open", "launch"])
 # First and last characters that are never whitespace (the contract strips whitespace; these need not be stripped).
 _END = r"[!-~\p{L}\p{N}]"
@@ -148,18 +150,24 @@ def _decoded(raw: bytes) -> str | None:
 
 
 def _parse(text: pa.Buffer, ends: Any, lo: int, hi: int) -> tuple[list[pa.Array], list[int]]:
-    """Lines lo..hi-1 of `text` parsed in one call, and the lines that fail (a failing part is halved to find them)."""
+    """Lines lo..hi-1 of `text` parsed in one call, and the lines that fail.
+
+    A failing part is halved to find its failing lines, down to _SMALLEST_PART lines, which then go whole to the
+    contract: each parse costs about a millisecond, and a poll where every record fails (an agent version that sends
+    a new field) would otherwise cost two parses a record.
+    """
     if lo >= hi:
         return [], []
     try:
         part = text.slice(int(ends[lo]), int(ends[hi] - ends[lo]))
         table = pj.read_json(pa.BufferReader(part), read_options=_READ, parse_options=_PARSE)
-        # A raw line break inside a record splits its line: the part fails, or holds more rows than lines.
+        # A line break in a record may end its line early (when a parse block ends there): the part then fails,
+        # or holds more rows than lines. Elsewhere the reader takes it as the whitespace it is.
         if table.num_rows != hi - lo:
             raise pa.ArrowInvalid(f"{table.num_rows} rows from {hi - lo} lines")
     except pa.ArrowException:
-        if hi - lo == 1:
-            return [], [lo]
+        if hi - lo <= _SMALLEST_PART:
+            return [], list(range(lo, hi))
         mid = (lo + hi) // 2
         (first, first_failed), (second, second_failed) = _parse(text, ends, lo, mid), _parse(text, ends, mid, hi)
         return first + second, first_failed + second_failed
@@ -182,6 +190,8 @@ def _valid(flat: pa.StructArray, latest: pa.Array, earliest: datetime) -> tuple[
         # Absent and null look alike here, and the contract refuses a null version: only a present 1 is certain.
         pc.equal(f("schema_version"), 1),
         pc.greater_equal(f("duration_s"), 0),
+        # JSON's integer -0 is 0 to the contract and -0.0 to the reader: a negative zero is the contract's to read.
+        pc.not_equal(f("duration_s").view(pa.int64()), _NEGATIVE_ZERO_BITS),
         pc.less_equal(f("duration_s"), MAX_DURATION_S),
         pc.or_kleene(pc.not_equal(f("kind"), "launch"), pc.equal(f("duration_s"), 0)),
     ]

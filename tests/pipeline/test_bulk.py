@@ -9,6 +9,7 @@ producers really write (else it would be a slow path in disguise).
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 
 from collectors.event import UsageEvent
 from collectors.record import records as packed_records
+from pipeline import bulk
 from pipeline.batch import Batch, Record, decode
 from pipeline.bulk import UTC_US, Certified, certify
 from tests.corpus.hostile import RECORDS, event
@@ -34,6 +36,9 @@ def assert_same(records: list[Record]) -> Batch:
     """The fast path's batch equals the reference's; returns it."""
     fast, reference = decode(records, NOW), decode(records, NOW, bulk=False)
     assert fast.rows.equals(reference.rows), (fast.rows.to_pylist(), reference.rows.to_pylist())
+    # equals() holds 0.0 == -0.0: the stored bits must match too.
+    bits = [b.rows.column("duration_s").combine_chunks().view(pa.int64()) for b in (fast, reference)]
+    assert bits[0].equals(bits[1])
     assert fast.rejected == reference.rejected
     assert fast.duplicates == reference.duplicates and fast.next_offsets == reference.next_offsets
     return fast
@@ -222,10 +227,13 @@ def test_a_record_that_would_read_as_two_lines_is_the_contracts_to_decide() -> N
     """A raw line break could make one record look like two wrapped lines: the fast path must not read it so."""
     one, two, three = (json.dumps(event(n, schema_version=1)).encode() for n in (1, 2, 3))
     forged = [b"[" + one + b']}\n{"e":[' + two + b"]", b"[" + one + b']} {"e":[' + two + b"]"]
-    records = as_records([*forged, b"[" + three + b"]\r", one])  # a trailing \r is JSON whitespace: valid
-    assert certified_of(records).uncertain == [0, 1]
+    good = [json.dumps(event(n, schema_version=1)).encode() for n in range(10, 72)]
+    records = as_records([*forged, b"[" + three + b"]\r", *good])  # a trailing \r is JSON whitespace: valid
+    uncertain = certified_of(records).uncertain
+    # Their part of the poll (at most bulk._SMALLEST_PART records) is read by the contract; the rest is certified.
+    assert {0, 1} <= set(uncertain) and len(uncertain) <= bulk._SMALLEST_PART
     batch = assert_same(records)
-    assert batch.rows.column("event_id").to_pylist() == ["corpus-3", "corpus-1"]
+    assert batch.rows.column("event_id").to_pylist() == ["corpus-3", *(f"corpus-{n}" for n in range(10, 72))]
     assert [r.offset for r in batch.rejected] == [0, 1]
 
 
@@ -239,3 +247,33 @@ def test_the_pipeline_allocates_through_jemalloc_unless_the_operator_chose_a_poo
     code = "import pyarrow as pa, pipeline.bulk as b; b.use_jemalloc(); print(pa.default_memory_pool().backend_name)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == pool
+
+
+def test_a_negative_zero_duration_is_stored_as_the_contract_reads_it() -> None:
+    """JSON's integer -0 is 0 to pydantic but -0.0 to pyarrow; the written -0.0 is -0.0 to both."""
+    values = [
+        json.dumps(event(n, schema_version=1)).replace('"duration_s": 30.0', f'"duration_s": {zero}').encode()
+        for n, zero in enumerate(["-0", "-0.0", "0", "-0e0"])
+    ]
+    batch = assert_same(as_records(values))
+    assert [math.copysign(1, d) for d in batch.rows.column("duration_s").to_pylist()] == [1, -1, 1, -1]
+
+
+def test_a_poll_of_records_that_all_fail_to_parse_costs_a_parse_per_few_records(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Halving stops at small parts, which the contract then reads whole: never two parses a record."""
+    parses = 0
+    read_json = bulk.pj.read_json
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal parses
+        parses += 1
+        return read_json(*args, **kwargs)
+
+    monkeypatch.setattr(bulk.pj, "read_json", counted)
+    records = as_records([json.dumps(event(n, schema_version=1, extra=1)).encode() for n in range(1024)])
+    assert certified_of(records).uncertain == list(range(1024))
+    assert parses <= 2 * 1024 // bulk._SMALLEST_PART
+    batch = assert_same(records)
+    assert len(batch.rejected) == 1024 and all("extra" in r.reason for r in batch.rejected)
