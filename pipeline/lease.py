@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 MAX_POLL_S = 600  # the lease thread polls every POLL_MS; a thread stalled this long leaves the group
 POLL_MS = 200
+METADATA_MAX_AGE_MS = 5000
 WAIT_S = 0.1
 
 
@@ -84,7 +85,13 @@ class Lease:
             heartbeat_interval_ms=max(timeout_ms // 6, 100),
             max_poll_interval_ms=MAX_POLL_S * 1000,
             partition_assignment_strategy=[StickyPartitionAssignor],
+            # A member that joined before the topic's metadata reached it was assigned nothing and would rejoin only
+            # at the next refresh (5 min by default): a CI run saw a lone member wait past 90 s for its lease.
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )
+        deadline = time.monotonic() + timeout_ms / 1000
+        while not consumer.partitions_for_topic(self.topic) and time.monotonic() < deadline:
+            time.sleep(WAIT_S)  # just created (pipeline/process.py): wait until this client's metadata has it
         consumer.subscribe([self.topic], listener=self._holder)
         return consumer
 
