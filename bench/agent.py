@@ -28,7 +28,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from host import machine  # bench/host.py: these scripts run from bench/
+from host import kafka, machine  # bench/host.py: these scripts run from bench/
 
 TICK = os.sysconf("SC_CLK_TCK")
 DEVICE = "bench-agent"
@@ -151,21 +151,17 @@ def agent_command(gateway: str, args: argparse.Namespace, spool: Path) -> list[s
 
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    with kafka(args.bootstrap, work) as bootstrap:
+        return measure(args, work, bootstrap)
+
+
+def measure(args: argparse.Namespace, work: Path, bootstrap: str) -> dict[str, Any]:
     from alignmon.stack.kafka import ensure_topics  # noqa: PLC0415
     from base.settings import Settings  # noqa: PLC0415
     from collectors.gateway.app import create_app  # noqa: PLC0415
     from collectors.gateway.server import BackgroundServer  # noqa: PLC0415
     from collectors.gateway.service import GatewayService  # noqa: PLC0415
 
-    stack = None
-    bootstrap = args.bootstrap
-    if bootstrap is None:
-        from alignmon.stack.process import free_port  # noqa: PLC0415
-        from alignmon.stack.stack import Stack, StackConfig  # noqa: PLC0415
-
-        stack = Stack(StackConfig(state_dir=work / "stack", kafka_port=free_port(), kafka_controller_port=free_port()))
-        stack.kafka().start()
-        bootstrap = stack.kafka_bootstrap
     topic = f"bench.agent.{uuid.uuid4().hex[:10]}"
     ensure_topics(bootstrap, {topic: 1})
     settings = Settings(
@@ -220,8 +216,6 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         desktop.close()
         server.stop()
     events = topic_events(bootstrap, topic)
-    if stack is not None:
-        stack.kafka().stop()
     assert cpu_warm is not None, "--warmup must be shorter than the run"
     steady = [rss for t, rss in samples if t >= args.warmup]
     steady_s = t_end - t_warm

@@ -41,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from host import machine  # bench/host.py: these scripts run from bench/
+from host import kafka, machine  # bench/host.py: these scripts run from bench/
 
 APPS = ["code.exe", "excel.exe", "outlook.exe", "chrome.exe", "teams.exe", "sap.exe"]
 _LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
@@ -382,63 +382,58 @@ def producer_limit(bootstrap: str, records: list[tuple[bytes, bytes]], events: i
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="alignmon-bench-"))
+    try:
+        with kafka(args.bootstrap, work) as bootstrap:
+            return measure(args, work, bootstrap)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, work: Path, bootstrap: str) -> dict[str, Any]:
     from alignmon.stack.kafka import ensure_topics  # noqa: PLC0415
     from alignmon.stack.process import free_port  # noqa: PLC0415
     from collectors.gateway.tokens import TokenStore  # noqa: PLC0415
 
-    work = Path(tempfile.mkdtemp(prefix="alignmon-bench-"))
-    stack = None
-    bootstrap = args.bootstrap
-    if bootstrap is None:
-        from alignmon.stack.stack import Stack, StackConfig  # noqa: PLC0415
-
-        stack = Stack(StackConfig(state_dir=work / "stack", kafka_port=free_port(), kafka_controller_port=free_port()))
-        stack.kafka().start()
-        bootstrap = stack.kafka_bootstrap
     topic = f"bench.{uuid.uuid4().hex[:10]}"
     ensure_topics(bootstrap, {topic: 3})
     result: dict[str, Any] = {"bootstrap": bootstrap if args.bootstrap else f"{bootstrap} (started for the run)"}
+    store = TokenStore(work / "tokens.sqlite")
+    began = time.perf_counter()
+    if args.mode == "fleet":
+        devices = [f"fleet-{i:05d}" for i in range(args.devices)]
+    else:
+        devices = [f"bench-device-{i}" for i in range(args.clients)]
+    tokens = {d: store.issue(d) for d in [*devices, "bench-warmup"]}
+    store.close()
+    result["tokens_s"] = time.perf_counter() - began
+    port = free_port()
+    gateway = start_gateway(work, bootstrap, topic, port, args.workers)
     try:
-        store = TokenStore(work / "tokens.sqlite")
-        began = time.perf_counter()
-        if args.mode == "fleet":
-            devices = [f"fleet-{i:05d}" for i in range(args.devices)]
-        else:
-            devices = [f"bench-device-{i}" for i in range(args.clients)]
-        tokens = {d: store.issue(d) for d in [*devices, "bench-warmup"]}
-        store.close()
-        result["tokens_s"] = time.perf_counter() - began
-        port = free_port()
-        gateway = start_gateway(work, bootstrap, topic, port, args.workers)
-        try:
-            warm = request_bytes(tokens["bench-warmup"], build_bodies("bench-warmup", args.batch, args.batch, False)[0])
+        warm = request_bytes(tokens["bench-warmup"], build_bodies("bench-warmup", args.batch, args.batch, False)[0])
 
-            async def warm_up() -> int:
-                conn = await _connect("127.0.0.1", port)
-                statuses = [(await conn.request(warm))[0] for _ in range(4 * args.workers)]
-                assert conn.transport is not None
-                conn.transport.close()
-                return max(statuses)
+        async def warm_up() -> int:
+            conn = await _connect("127.0.0.1", port)
+            statuses = [(await conn.request(warm))[0] for _ in range(4 * args.workers)]
+            assert conn.transport is not None
+            conn.transport.close()
+            return max(statuses)
 
-            assert asyncio.run(warm_up()) == 202, "the warm-up request was not accepted"
-            jobs = plan_batch(args, tokens, port) if args.mode == "batch" else plan_fleet(args, tokens, port)
-            result.update(drive(args, jobs, gateway.pid))
-            result["spooled_at_end"] = spool_depth(port)
-            result["produce_ms"] = produce_ms(port)
-            result["peak_rss_mib"], result["processes"] = peak_rss_mib(gateway.pid)
-        finally:
-            result["gateway_exit"] = stop_gateway(gateway)
-        records = topic_records(bootstrap, topic, skip_key=None)
-        warm_keys = {k for k, v in records if b"bench-warmup" in v}  # the warm-up's events (device pseudonymised)
-        records = [(k, v) for k, v in records if k not in warm_keys]
-        result["records"] = len(records)
-        result["in_topic"] = count_events(records)
-        if args.mode == "batch":
-            result["limit_events_per_s"] = producer_limit(bootstrap, records, result["in_topic"])
+        assert asyncio.run(warm_up()) == 202, "the warm-up request was not accepted"
+        jobs = plan_batch(args, tokens, port) if args.mode == "batch" else plan_fleet(args, tokens, port)
+        result.update(drive(args, jobs, gateway.pid))
+        result["spooled_at_end"] = spool_depth(port)
+        result["produce_ms"] = produce_ms(port)
+        result["peak_rss_mib"], result["processes"] = peak_rss_mib(gateway.pid)
     finally:
-        if stack is not None:
-            stack.kafka().stop()
-        shutil.rmtree(work, ignore_errors=True)
+        result["gateway_exit"] = stop_gateway(gateway)
+    records = topic_records(bootstrap, topic, skip_key=None)
+    warm_keys = {k for k, v in records if b"bench-warmup" in v}  # the warm-up's events (device pseudonymised)
+    records = [(k, v) for k, v in records if k not in warm_keys]
+    result["records"] = len(records)
+    result["in_topic"] = count_events(records)
+    if args.mode == "batch":
+        result["limit_events_per_s"] = producer_limit(bootstrap, records, result["in_topic"])
     return result
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -24,6 +26,23 @@ def machine() -> str:
         f"{os.cpu_count()} CPUs (nproc), {cpu}, {mem} RAM, {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}"
     )
+
+
+@contextmanager
+def kafka(bootstrap: str | None, work: Path) -> Iterator[str]:
+    """The broker at `bootstrap` (--bootstrap), or one started in `work` for the run and stopped after it."""
+    if bootstrap:
+        yield bootstrap
+        return
+    from alignmon.stack.process import free_port  # noqa: PLC0415
+    from alignmon.stack.stack import Stack, StackConfig  # noqa: PLC0415
+
+    stack = Stack(StackConfig(state_dir=work / "stack", kafka_port=free_port(), kafka_controller_port=free_port()))
+    stack.kafka().start()
+    try:
+        yield stack.kafka_bootstrap
+    finally:
+        stack.kafka().stop()
 
 
 def report(script: str, argv: list[str], result: object) -> None:

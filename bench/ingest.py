@@ -46,7 +46,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from host import machine  # bench/host.py: these scripts run from bench/
+from host import kafka, machine  # bench/host.py: these scripts run from bench/
 
 SEED = 11
 AS_OF = date(2026, 11, 19)  # a Thursday: the "new day" of (c) has events
@@ -422,41 +422,31 @@ def main(argv: list[str]) -> int:
         p.error("--shapes takes packed, single and upN (N >= 1), comma-separated")
 
     work = Path(tempfile.mkdtemp(prefix="alignmon-bench-ingest-"))
-    stack = None
     try:
-        bootstrap = args.bootstrap
-        if not bootstrap:
-            from alignmon.stack.process import free_port  # noqa: PLC0415
-            from alignmon.stack.stack import Stack, StackConfig  # noqa: PLC0415
+        with kafka(args.bootstrap, work) as bootstrap:
+            from alignmon.stack.kafka import ensure_topics  # noqa: PLC0415
 
-            stack = Stack(
-                StackConfig(state_dir=work / "stack", kafka_port=free_port(), kafka_controller_port=free_port())
-            )
-            stack.kafka().start()
-            bootstrap = stack.kafka_bootstrap
-        from alignmon.stack.kafka import ensure_topics  # noqa: PLC0415
-
-        runs: dict[str, dict[str, Any]] = {}
-        for shape in shapes:
-            topic = f"bench.ingest.{shape}.{uuid.uuid4().hex[:8]}"
-            ensure_topics(bootstrap, {topic: 3, f"{topic}.dlq": 1})
-            t = time.perf_counter()
-            sent, records = prefill(bootstrap, topic, args.events, shape)
-            print(
-                f"pre-filled {topic}: {sent:,} events in {records:,} records, {time.perf_counter() - t:.1f}s",
-                flush=True,
-            )
-            db = str(work / f"pipeline-{shape}.duckdb")
-            runs[shape] = in_child(partial(consume, profile=args.profile), bootstrap, topic, sent, db, args.batch_mib)
-            runs[shape] |= {"sent": sent, "records": records, "db": db}
-            runs[shape]["bare"] = in_child(bare_poll, bootstrap, topic, records)
-            print(f"  drained at {runs[shape]['rows'] / runs[shape]['total_s']:,.0f} events/s", flush=True)
-        b = raw_insert(runs[shapes[0]]["db"], work)
-        c = [in_child(refresh_cost, int(h), work / f"h{h}") for h in filter(None, args.history.split(","))]
-        report(argv, runs, b, c)
+            runs: dict[str, dict[str, Any]] = {}
+            for shape in shapes:
+                topic = f"bench.ingest.{shape}.{uuid.uuid4().hex[:8]}"
+                ensure_topics(bootstrap, {topic: 3, f"{topic}.dlq": 1})
+                t = time.perf_counter()
+                sent, records = prefill(bootstrap, topic, args.events, shape)
+                print(
+                    f"pre-filled {topic}: {sent:,} events in {records:,} records, {time.perf_counter() - t:.1f}s",
+                    flush=True,
+                )
+                db = str(work / f"pipeline-{shape}.duckdb")
+                runs[shape] = in_child(
+                    partial(consume, profile=args.profile), bootstrap, topic, sent, db, args.batch_mib
+                )
+                runs[shape] |= {"sent": sent, "records": records, "db": db}
+                runs[shape]["bare"] = in_child(bare_poll, bootstrap, topic, records)
+                print(f"  drained at {runs[shape]['rows'] / runs[shape]['total_s']:,.0f} events/s", flush=True)
+            b = raw_insert(runs[shapes[0]]["db"], work)
+            c = [in_child(refresh_cost, int(h), work / f"h{h}") for h in filter(None, args.history.split(","))]
+            report(argv, runs, b, c)
     finally:
-        if stack is not None:
-            stack.kafka().stop()
         if args.keep:
             print(f"kept {work}")
         else:

@@ -155,7 +155,7 @@ def _first_of_each_key(events: pa.Table) -> tuple[pa.Table, int]:
     """The events without those whose (device_id, event_id) an earlier one in the poll had, and how many went."""
     n = events.num_rows
     key = pc.binary_join_element_wise(events.column("device_id"), events.column("event_id"), "\x1f")
-    if len(pc.unique(key)) == n:  # the usual case: no repeat (a joined key can only merge two)
+    if len(pc.unique(key)) == n:  # the usual case; joining can make two keys look alike, never two alike differ
         return events, 0
     rows = events.append_column("_row", pa.array(range(n), pa.int64()))
     first = rows.group_by(["device_id", "event_id"], use_threads=False).aggregate([("_row", "min")])
