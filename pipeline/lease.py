@@ -50,6 +50,20 @@ class _Holder(ConsumerRebalanceListener):  # type: ignore[misc]
         self.held = False
 
 
+def _finish_joins(coordinator: Any) -> None:
+    """Keep kafka-python 3.0.12 from forgetting a join that a poll's timeout interrupted.
+
+    Its join loop runs while `need_rejoin()`; for a rejoin over new metadata (the lease topic just created) the
+    leader's assignment makes that False before the SyncGroup answer arrives. A poll that times out in between leaves
+    the answer unread: the member stays "rebalancing" with its heartbeats off, is never assigned and drops out of the
+    group — CI saw a lone member never take the lease. A join in flight, or finished but not yet taken in, is a join
+    still needed, as in the Java client and kafka-python 2.x (dpkp/kafka-python#1695).
+    """
+    assert coordinator._join_task is None  # a version without it fails at start, not by never joining
+    needed = coordinator.need_rejoin
+    coordinator.need_rejoin = lambda: needed() or coordinator._join_task is not None
+
+
 class Lease:
     """Membership of the writers' group, kept by a thread of its own; `held()` says whether this process writes.
 
@@ -89,6 +103,7 @@ class Lease:
             # at the next refresh (5 min by default): a CI run saw a lone member wait past 90 s for its lease.
             metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )
+        _finish_joins(consumer._coordinator)
         deadline = time.monotonic() + timeout_ms / 1000
         while not consumer.partitions_for_topic(self.topic) and time.monotonic() < deadline:
             time.sleep(WAIT_S)  # just created (pipeline/process.py): wait until this client's metadata has it
