@@ -11,7 +11,7 @@ import argparse
 import re
 import sys
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,8 +20,10 @@ def settings_table() -> str:
     from base.settings import Settings  # noqa: PLC0415
 
     rows = ["| variable | default | meaning |", "|---|---|---|"]
+    variables = {name: PurePosixPath(f"$ALIGNMON_{name.upper()}") for name in Settings.model_fields}
     for name, field in Settings.model_fields.items():
-        default = field.default
+        # A derived default is shown as its formula over the variables it derives from.
+        default = field.default if field.default_factory is None else field.default_factory(variables)  # type: ignore[call-arg]
         shown = "(none)" if default is None else f"`{default}`"
         rows.append(f"| `ALIGNMON_{name.upper()}` | {shown} | {field.description} |")
     return "\n".join(rows)

@@ -18,13 +18,20 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ALIGNMON_", extra="ignore")
 
     # local stack
-    state_dir: Path = Field(Path(".alignmon"), description="Where the local stack keeps data, logs and pids.")
+    # Paths and addresses left unset derive from state_dir and the local stack's ports (fields are validated in
+    # order, so a factory sees the fields above it): two stacks differ by ALIGNMON_STATE_DIR and the ports alone.
+    state_dir: Path = Field(
+        Path(".alignmon"),
+        description="Where alignmon keeps its state: the local stack's data, logs and pids, and the token database, "
+        "spool and DuckDB files unless their own settings are given.",
+    )
     kafka_port: int = Field(19092, description="Port of the local Kafka broker's client listener.")
     kafka_controller_port: int = Field(19093, description="Port of the local Kafka KRaft controller.")
     prometheus_port: int = Field(19090, description="Port of the local Prometheus.")
     alertmanager_port: int = Field(19094, description="Port of the local Alertmanager.")
+    alert_webhook_port: int = Field(19095, description="Port of the demo's alert webhook receiver.")
     alert_webhook_url: str = Field(
-        "http://127.0.0.1:19095/alerts",
+        default_factory=lambda s: f"http://127.0.0.1:{s['alert_webhook_port']}/alerts",
         description="Webhook the local Alertmanager sends alerts to (the demo's); empty: no webhook, e-mail only.",
     )
     scrape_interval_s: float = Field(5.0, description="Scrape and rule-evaluation interval of the local Prometheus.")
@@ -74,7 +81,10 @@ class Settings(BaseSettings):
     )
 
     # transport
-    kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers (host:port,...).")
+    kafka_bootstrap: str = Field(
+        default_factory=lambda s: f"127.0.0.1:{s['kafka_port']}",
+        description="Kafka bootstrap servers (host:port,...); unset: the local stack's broker.",
+    )
     topic: str = Field("alignmon.usage", description="Kafka topic of validated usage events.")
     dlq_topic: str = Field("alignmon.usage.dlq", description="Kafka dead-letter topic for events the pipeline rejects.")
     topic_partitions: int = Field(3, description="Partitions created for the usage topic (keyed by device).")
@@ -107,8 +117,13 @@ class Settings(BaseSettings):
         description="CSV 'user,department': departments for the gateway (logins or pseudonyms) and populations for "
         "the pipeline, which reads pseudonyms only (`alignmon directory pseudonymise` makes them where the key is).",
     )
-    token_db: Path = Field(Path(".alignmon/tokens.sqlite"), description="Device tokens (stored hashed).")
-    spool_dir: Path = Field(Path(".alignmon/spool"), description="Gateway disk spool used while Kafka is unreachable.")
+    token_db: Path = Field(
+        default_factory=lambda s: s["state_dir"] / "tokens.sqlite", description="Device tokens (stored hashed)."
+    )
+    spool_dir: Path = Field(
+        default_factory=lambda s: s["state_dir"] / "spool",
+        description="Gateway disk spool used while Kafka is unreachable.",
+    )
     max_body_bytes: int = Field(10 * 1024 * 1024, description="Largest accepted request body (after gunzip).")
     rate_limit_per_s: float = Field(20.0, description="Requests per second allowed per device (token bucket).")
     rate_limit_burst: int = Field(40, description="Burst size of the per-device rate limit.")
@@ -134,6 +149,19 @@ class Settings(BaseSettings):
         description="Gateway worker processes sharing the port (SO_REUSEPORT), each with its own spool folder under "
         "ALIGNMON_SPOOL_DIR; 0: one per core. More than one pays where the gateway has cores of its own.",
     )
+    gateway_tls_cert: Path | None = Field(
+        None,
+        description="PEM file of the gateway's certificate (its chain after it): with ALIGNMON_GATEWAY_TLS_KEY the "
+        "gateway serves https only; unset: plain http (docs/collectors.md, TLS).",
+    )
+    gateway_tls_key: Path | None = Field(
+        None, description="PEM file of the private key of ALIGNMON_GATEWAY_TLS_CERT, not encrypted; set both or neither."
+    )
+    gateway_tls_client_ca: Path | None = Field(
+        None,
+        description="PEM file of the CA(s) that sign client certificates: when set, each client must present one "
+        "(mutual TLS) as well as its device token; needs ALIGNMON_GATEWAY_TLS_CERT.",
+    )
     auth_failures_per_s: float = Field(
         0.2, description="Bad-token attempts per second allowed per client address before 429 (0 disables)."
     )
@@ -143,11 +171,26 @@ class Settings(BaseSettings):
     agent_token: SecretStr | None = Field(
         None, description="The device's gateway token, when --token-file is not given (see `alignmon tokens issue`)."
     )
+    agent_ca_file: Path | None = Field(
+        None,
+        description="CA certificate(s) (PEM) the agent and importers trust for an https gateway instead of the "
+        "system's, when --ca-file is not given.",
+    )
+    agent_client_cert: Path | None = Field(
+        None, description="Client certificate (PEM) for a gateway that requires one, when --client-cert is not given."
+    )
+    agent_client_key: Path | None = Field(
+        None,
+        description="Private key (PEM) of ALIGNMON_AGENT_CLIENT_CERT, when --client-key is not given (unset: the "
+        "certificate's file holds the key too).",
+    )
 
     # pipeline
-    duckdb_path: Path = Field(Path(".alignmon/alignmon.duckdb"), description="The pipeline's DuckDB file.")
+    duckdb_path: Path = Field(
+        default_factory=lambda s: s["state_dir"] / "alignmon.duckdb", description="The pipeline's DuckDB file."
+    )
     snapshot_path: Path = Field(
-        Path(".alignmon/alignmon-snapshot.duckdb"),
+        default_factory=lambda s: s["state_dir"] / "alignmon-snapshot.duckdb",
         description="The analysts' database the pipeline publishes: k-safe tables only (docs/analysts.md).",
     )
     duckdb_memory_limit: str = Field(

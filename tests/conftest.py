@@ -92,18 +92,21 @@ class Alignmon:
         self.tmp = tmp
         self.procs: list[tuple[subprocess.Popen[bytes], Path]] = []
 
-    def start(self, args: list[str], env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
+    def start(
+        self, args: list[str], env: dict[str, str], name: str, cwd: Path | None = None
+    ) -> subprocess.Popen[bytes]:
         log = self.tmp / f"{name}.log"
         proc = subprocess.Popen(
             [sys.executable, "-m", "alignmon.cli", *args],
             env={**os.environ, **env},
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
+            cwd=cwd,
         )
         self.procs.append((proc, log))
         return proc
 
-    def run(self, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    def run(self, args: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "alignmon.cli", *args],
             env={**os.environ, **env},
@@ -111,6 +114,7 @@ class Alignmon:
             text=True,
             timeout=120,
             check=False,
+            cwd=cwd,
         )
 
     def stop_all(self) -> None:
