@@ -25,3 +25,13 @@ class StoreFailedError(AlignmonError):
         super().__init__(
             f"the database {path} failed and DuckDB refuses further writes ({reason}); restart the pipeline on it"
         )
+
+
+class NewerSchemaError(AlignmonError):
+    """The DuckDB file was written by a newer alignmon: this one would misread it, so it does not touch it."""
+
+    def __init__(self, path: object, found: int, known: int) -> None:
+        super().__init__(
+            f"{path} was written by a newer alignmon (schema version {found}; this one knows up to {known}): run "
+            "that version or a later one on it, or restore the backup taken before the upgrade"
+        )

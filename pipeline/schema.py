@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from pipeline import sql
+from pipeline.errors import NewerSchemaError
 from pipeline.figures.current import ADOPTION_CURRENT
 from pipeline.transaction import transaction
 
@@ -50,19 +51,22 @@ DERIVED = (
 )
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> None:
+def migrate(con: duckdb.DuckDBPyConnection, where: object = "the database") -> None:
     """Create what is missing; on a schema change rebuild the derived tables. Safe to repeat.
 
-    One transaction: a crash half-way (between creating a table and filling it) leaves the file as it was.
+    One transaction: a crash half-way (between creating a table and filling it) leaves the file as it was. A file of
+    a newer version is refused (NewerSchemaError, naming `where`): its raw tables may hold what this code misreads.
     """
     with transaction(con):
-        _migrate(con)
+        _migrate(con, where)
 
 
-def _migrate(con: duckdb.DuckDBPyConnection) -> None:
+def _migrate(con: duckdb.DuckDBPyConnection, where: object) -> None:
     con.execute("CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL)")
     had_keys = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'event_keys'").fetchone() == (1,)
     row = con.execute("SELECT max(version) FROM schema_info").fetchone()
+    if row is not None and row[0] is not None and row[0] > SCHEMA_VERSION:
+        raise NewerSchemaError(where, row[0], SCHEMA_VERSION)
     if row is None or row[0] != SCHEMA_VERSION:
         for table in DERIVED:
             con.execute(f"DROP TABLE IF EXISTS {table}")

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 from base.errors import DatabaseInUseError
 from pipeline import sql
 from pipeline.batch import Batch
+from pipeline.errors import NewerSchemaError
 from pipeline.schema import EVENT_KEY, migrate
 from pipeline.transaction import transaction
 
@@ -68,7 +69,11 @@ class Store:
         self.timezone = timezone
         self.dedup_horizon = timedelta(days=dedup_horizon_days)
         self._pruned_on: date | None = None
-        migrate(self.con)
+        try:
+            migrate(self.con, self.path)
+        except NewerSchemaError:
+            self.con.close()
+            raise
         if str(path) != ":memory:":
             # After a kill -9 the write-ahead log can end in a torn entry, and commits appended behind it
             # were lost at the next kill (bench/chaos.py saw committed batches roll back, six kills in a

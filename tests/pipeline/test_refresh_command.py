@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -13,6 +16,7 @@ import pytest
 
 from collectors.simulate import Organisation
 from pipeline.batch import Record, decode
+from pipeline.errors import NewerSchemaError
 from pipeline.store import Store
 from tests.support.fleet import store_days
 
@@ -63,14 +67,11 @@ def test_refresh_as_of_a_day_is_reproducible(fleet_db: dict[str, str], alignmon:
 def test_refresh_refuses_a_database_the_pipeline_holds(fleet_db: dict[str, str], alignmon: Any) -> None:
     holder = duckdb.connect(fleet_db["ALIGNMON_DUCKDB_PATH"])  # another process would hold this lock
     try:
-        import subprocess
-        import sys
-
         result = subprocess.run(
             [sys.executable, "-m", "alignmon.cli", "refresh"],
             capture_output=True,
             text=True,
-            env={**__import__("os").environ, **fleet_db},
+            env={**os.environ, **fleet_db},
             check=False,
             timeout=60,
         )
@@ -112,3 +113,21 @@ def test_an_older_database_is_upgraded_and_keeps_its_raw_rows(tmp_path: Path) ->
     assert upgraded.con.execute("SELECT source, kind, events FROM ingest_totals").fetchall() == [("test", "focus", 3)]
     assert upgraded.con.execute("SELECT dirty_from FROM refresh_state").fetchone() == (date(2026, 11, 19),)
     upgraded.close()
+
+
+def test_a_database_of_a_newer_version_is_refused_with_what_to_do_and_left_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "newer.duckdb"
+    store = Store(path)
+    store.con.execute("UPDATE schema_info SET version = version + 1")  # as a later alignmon would leave it
+    store.close()
+    before = path.read_bytes()
+    with pytest.raises(NewerSchemaError, match=r"newer\.duckdb was written by a newer alignmon \(schema version"):
+        Store(path)
+    assert path.read_bytes() == before  # not migrated down, not even opened for writing
+    env = {**os.environ, "ALIGNMON_DUCKDB_PATH": str(path), "ALIGNMON_DEV_MODE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "alignmon.cli", "refresh"], capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].endswith("or restore the backup taken before the upgrade")
+    assert "Traceback" not in result.stderr
