@@ -21,7 +21,8 @@ from base.errors import AlignmonError
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "alignmon.stack.commands": ("stack",),
     "alignmon.demo": ("demo",),
-    "collectors.gateway.commands": ("gateway", "tokens", "directory"),
+    "collectors.gateway.commands": ("gateway", "tokens"),
+    "collectors.directory.commands": ("directory",),
     "collectors.agent.commands": ("agent",),
     "collectors.importers.commands": ("import",),
     "collectors.simulate.commands": ("simulate",),

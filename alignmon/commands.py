@@ -17,12 +17,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="consume usage events from Kafka into DuckDB and serve /metrics",
         description="The single writer of the DuckDB file (ALIGNMON_DUCKDB_PATH). Reads the usage topic, drops "
         "duplicate event ids, dead-letters invalid events (rejected_events table and the dead-letter topic), "
-        "keeps daily rollups, serves Prometheus metrics on ALIGNMON_EXPORTER_PORT and publishes a read-only "
+        "keeps daily rollups, serves Prometheus metrics (and /healthz, /readyz) on ALIGNMON_EXPORTER_PORT and "
+        "publishes a read-only "
         "snapshot for analysts every ALIGNMON_SNAPSHOT_INTERVAL_S seconds. With ALIGNMON_LAKE_URL it writes closed "
         "days to the lake and a new (or lost) file is rebuilt from it first (docs/lake.md); with ALIGNMON_STANDBY=1 "
         "several pipelines share the lake and only the holder of the writers' lease writes, the others wait to take "
         "over (docs/operations.md, Standby pipelines). At start it waits while the file is held by another process or "
-        "Kafka does not answer (logged once a minute). SIGTERM or Ctrl-C stops after the batch in flight.",
+        "Kafka does not answer (logged once a minute). SIGTERM or Ctrl-C stops after the batch in flight, with exit "
+        "status 0.",
     )
     p.add_argument("--as-of", type=arguments.day, help="compute adoption as of this day (YYYY-MM-DD) instead of today")
     p.set_defaults(handler=_pipeline)

@@ -61,10 +61,17 @@ def metrics_table() -> str:
     return "\n".join(rows)
 
 
+def catalog_reference() -> str:
+    from pipeline.catalog.reference import markdown  # noqa: PLC0415
+
+    return markdown()  # every field of the catalog model, with its Field(description=...)
+
+
 SECTIONS: dict[str, tuple[str, Callable[[], str]]] = {
     "settings": ("docs/configuration.md", settings_table),
     "cli": ("docs/cli.md", cli_reference),
     "metrics": ("docs/metrics.md", metrics_table),
+    "catalog": ("docs/catalog.md", catalog_reference),
 }
 
 

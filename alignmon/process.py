@@ -26,6 +26,7 @@ from base.errors import AlignmonError, InvalidFileError, TransientError
 from base.settings import EXAMPLE_CATALOG, Settings
 from metrics.exporter import PipelineCollector, StandbyCollector, serve
 from metrics.exposition import Exposition
+from metrics.health import Bounds, Routes, StandbyProbes, WriterProbes, routes
 from pipeline.catalog import Catalog, CatalogError, CatalogSource, catalog_files
 from pipeline.consumer import Consumer
 from pipeline.errors import BrokerUnavailableError
@@ -49,6 +50,7 @@ T = TypeVar("T")
 FIRST_BACKOFF_S, MAX_BACKOFF_S = 1.0, 60.0  # waits between attempts to start after a transient failure
 CAUGHT_UP_RECORDS = 10_000  # a few seconds of a large fleet's events: the closed days' records are all in
 LOG_EVERY_S = 60.0  # a transient failure that persists is logged at most this often
+LAG_CHECK_S = 5.0  # how often the loop asks Kafka for the consumer lag (for /readyz)
 
 
 def requests_folder(settings: Settings) -> Path:
@@ -340,8 +342,10 @@ class Pipeline:
         s = self.settings
         collector = PipelineCollector(self.store.cursor, self.consumer.stats, catalog=lambda: self.catalog)
         figures = Exposition(collector, version=lambda: self.consumer.stats.refreshes)  # rendered once per refresh
+        self.consumer.stats.loop_at = time.monotonic()  # the first refresh is the loop's first round
+        probes = WriterProbes(self.consumer.stats, Bounds.from_settings(s), self.consumer.stopping.is_set)
         try:
-            server = exporter(figures, s)
+            server = exporter(figures, s, routes(probes))
         except AlignmonError:
             figures.close()
             self.close()
@@ -370,10 +374,15 @@ class Pipeline:
         changed = True  # the refresh wrote figures: the first snapshot is due at once
         last_snapshot = time.monotonic() - s.snapshot_interval_s
         last_lake = time.monotonic() - s.lake_interval_s
+        last_lag = time.monotonic() - LAG_CHECK_S
         while not self.consumer.stopping.is_set():
+            self.consumer.stats.loop_at = time.monotonic()
             if self._stepped_down():
                 return False
             stepped = self.consumer.step()
+            if time.monotonic() - last_lag >= LAG_CHECK_S:
+                self.consumer.check_lag()
+                last_lag = time.monotonic()
             changed |= stepped > 0
             if self.requests.pending():  # a data-subject request: answered on the writer's connection, between batches
                 self.consumer.flush()
@@ -448,10 +457,11 @@ class Pipeline:
         self.consumer.stopping.set()
 
 
-def exporter(collector: Collector | Exposition, settings: Settings) -> Any:
-    """/metrics served on the pipeline's port; a port taken is a terminal error saying so."""
+def exporter(collector: Collector | Exposition, settings: Settings, probes: Routes | None = None) -> Any:
+    """/metrics (and the probes, /healthz and /readyz) served on the pipeline's port; a port taken is a terminal
+    error saying so."""
     try:
-        return serve(collector, settings.exporter_host, settings.exporter_port)
+        return serve(collector, settings.exporter_host, settings.exporter_port, probes)
     except OSError as exc:
         where = f"{settings.exporter_host}:{settings.exporter_port}"
         raise AlignmonError(f"cannot serve /metrics on {where}: {exc}") from exc
@@ -461,7 +471,7 @@ def wait_for_lease(lease: Lease, settings: Settings, stopping: threading.Event) 
     """Wait as a standby until this process holds the writers' lease (True) or is stopped (False), exporting
     alignmon_pipeline_writer 0 meanwhile on the pipeline's port."""
     log.info("standby: waiting for the writers' lease (Kafka group of %s)", lease.topic)
-    server = exporter(StandbyCollector(), settings)
+    server = exporter(StandbyCollector(), settings, routes(StandbyProbes(lease.alive)))
     try:
         held = lease.wait(stopping)
     finally:
@@ -490,6 +500,11 @@ def run_until_signal(settings: Settings) -> None:
 
     A signal stops after the batch in flight is committed; a terminal error propagates (the CLI exits 1 with it).
     """
+    _run_until_signal(settings)
+    log.info("pipeline stopped cleanly: every batch read is committed and its files and Kafka clients are closed")
+
+
+def _run_until_signal(settings: Settings) -> None:
     import signal  # noqa: PLC0415
 
     stopping = threading.Event()

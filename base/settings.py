@@ -115,7 +115,9 @@ class Settings(BaseSettings):
     directory_csv: Path | None = Field(
         None,
         description="CSV 'user,department': departments for the gateway (logins or pseudonyms) and populations for "
-        "the pipeline, which reads pseudonyms only (`alignmon directory pseudonymise` makes them where the key is).",
+        "the pipeline, which reads pseudonyms only (`alignmon directory pseudonymise` makes them where the key is). "
+        "Its users must be exactly what the collectors send as user (the agent: the OS login or --user), compared "
+        "as pseudonyms: `alignmon directory check --events FILE` lists those that match no row (docs/catalog.md).",
     )
     token_db: Path = Field(
         default_factory=lambda s: s["state_dir"] / "tokens.sqlite", description="Device tokens (stored hashed)."
@@ -155,7 +157,8 @@ class Settings(BaseSettings):
         "gateway serves https only; unset: plain http (docs/collectors.md, TLS).",
     )
     gateway_tls_key: Path | None = Field(
-        None, description="PEM file of the private key of ALIGNMON_GATEWAY_TLS_CERT, not encrypted; set both or neither."
+        None,
+        description="PEM file of the private key of ALIGNMON_GATEWAY_TLS_CERT, not encrypted; set both or neither.",
     )
     gateway_tls_client_ca: Path | None = Field(
         None,

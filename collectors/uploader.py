@@ -9,11 +9,16 @@ Answers and what happens:
 - 5xx and network errors: exponential backoff with jitter, then resend (a batch whose 202 was lost is
   sent twice; event ids make the second copy a no-op downstream);
 - 413: halve the batch and resend; a single event too large for the gateway is logged and dropped;
-- 401: stop with `UploadAuthError` (token wrong or revoked); the spool is kept;
+- 401: with a token file, read it again: a new token there (a rotation handed out while the agent ran) is used at
+  once; otherwise stop with `UploadAuthError` (token wrong, expired or revoked); the spool is kept;
 - 202 rejecting events for their device_id: stop with `UploadConfigError` (the token belongs to another
   device id, which no resend fixes and which would otherwise drop everything); the spool is kept;
 - any other 4xx (and a 3xx: redirects are not followed): stop with `UploadConfigError` (wrong URL, or a gateway
-  that does not speak this API).
+  that does not speak this API);
+- TLS that cannot work as configured (an https:// URL to a plain-http gateway or the reverse, an untrusted
+  certificate, one for another host, a client certificate missing or refused): stop with `UploadTLSError`, whose
+  one line names the URL and what to do (collectors.tls.diagnose); the spool is kept. An expired certificate is
+  retried: the gateway's operator renews it.
 
 HTTP goes through the standard library (`UrllibTransport`), not httpx: on the endpoint agent httpx and its client
 cost 6.6 MiB of its ~40 MiB budget (docs/benchmarks.md, "Agent").
@@ -31,14 +36,17 @@ import random
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+from base.arguments import environment
 from base.errors import AlignmonError
 from collectors.spool import Batch, Spool
+from collectors.tls import ClientTLS, diagnose
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +80,7 @@ def read_token(args: argparse.Namespace) -> str:
 def environment_token(environ: Mapping[str, str] = os.environ) -> str | None:
     """$ALIGNMON_AGENT_TOKEN as Settings.agent_token reads it (the name in any case), without loading
     pydantic-settings, which with the asyncio it imports costs the agent 3.5 MiB and 0.2 s at start."""
-    if TOKEN_ENV in environ:
-        return environ[TOKEN_ENV]
-    return next((value for name, value in environ.items() if name.upper() == TOKEN_ENV), None)
+    return environment(TOKEN_ENV, environ)
 
 
 class UploadAuthError(AlignmonError):
@@ -83,6 +89,14 @@ class UploadAuthError(AlignmonError):
 
 class UploadConfigError(AlignmonError):
     """The gateway answered in a way no retry will fix (wrong URL, unexpected 4xx)."""
+
+
+class UploadTLSError(UploadConfigError):
+    """TLS with the gateway cannot work as configured (scheme, CA, host name, client certificate)."""
+
+    def __init__(self, problem: str, pending: int) -> None:
+        super().__init__(f"{problem} (the events stay in the spool: {pending})")
+        self.problem = problem
 
 
 class UploadRetryError(Exception):
@@ -156,8 +170,12 @@ class GatewayUnreachableError(Exception):
     """No answer from the gateway (connection, TLS, timeout, a broken response): worth a retry."""
 
 
+class GatewayTLSError(Exception):
+    """No answer from the gateway because TLS cannot work as configured: no retry will help."""
+
+
 class Transport(Protocol):
-    """What the uploader needs of HTTP: one POST, answered or raising GatewayUnreachableError."""
+    """What the uploader needs of HTTP: one POST, answered or raising GatewayUnreachableError or GatewayTLSError."""
 
     def post(self, url: str, content: bytes, headers: Mapping[str, str]) -> Response: ...
 
@@ -171,38 +189,42 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def tls_context() -> ssl.SSLContext:
-    """The roots httpx used: $SSL_CERT_FILE, else $SSL_CERT_DIR, else certifi's bundle (the system's without it)."""
-    if os.environ.get("SSL_CERT_FILE"):
-        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
-    if os.environ.get("SSL_CERT_DIR"):
-        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
-    try:
-        import certifi  # noqa: PLC0415
-    except ImportError:
-        return ssl.create_default_context()
-    return ssl.create_default_context(cafile=certifi.where())
-
-
 class UrllibTransport:
     """POSTs with urllib: proxies from the environment (*_PROXY, NO_PROXY), TLS verified, no redirects."""
 
-    def __init__(self, timeout_s: float = 30.0) -> None:
+    def __init__(self, timeout_s: float = 30.0, tls: ClientTLS | None = None) -> None:
         self.timeout_s = timeout_s
+        self.tls = tls or ClientTLS()
         self._opener: urllib.request.OpenerDirector | None = None
+        self._context: ssl.SSLContext | None = None
+        self._proxies: dict[str, str] = {}
 
     def _open(self, request: urllib.request.Request) -> Any:
         if self._opener is None:
             proxies = urllib.request.getproxies()
             if "all" in proxies:  # ALL_PROXY, which httpx honoured and urllib alone does not
                 proxies = {"http": proxies["all"], "https": proxies["all"], **proxies}
+            self._proxies = proxies
             # Loading the roots costs 1.7 MiB: only when the gateway (or its proxy) speaks TLS.
             tls = any(u.startswith("https:") for u in (request.full_url, *proxies.values()))
             handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler(proxies), _NoRedirect()]
             if tls:
-                handlers.append(urllib.request.HTTPSHandler(context=tls_context()))
+                self._context = self.tls.context()
+                handlers.append(urllib.request.HTTPSHandler(context=self._context))
             self._opener = urllib.request.build_opener(*handlers)
         return self._opener.open(request, timeout=self.timeout_s)
+
+    def _direct(self, url: str) -> bool:
+        """Whether urllib connects to the URL's host itself (no proxy between), so a probe reaches the same server."""
+        parts = urllib.parse.urlsplit(url)
+        return not self._proxies.get(parts.scheme) or bool(urllib.request.proxy_bypass(parts.hostname or ""))
+
+    def _failed(self, url: str, error: BaseException, detail: str) -> Exception:
+        """The exception for a POST that got no answer: GatewayTLSError when TLS explains it for good."""
+        found = diagnose(url, error, self.tls, self._context, probe=self._direct(url), timeout_s=self.timeout_s)
+        if found is None:
+            return GatewayUnreachableError(detail)
+        return GatewayTLSError(found.message) if found.terminal else GatewayUnreachableError(found.message)
 
     def post(self, url: str, content: bytes, headers: Mapping[str, str]) -> Response:
         try:
@@ -215,10 +237,11 @@ class UrllibTransport:
                 return Response(answer.getcode(), answer.reason, answer.headers, answer.read())
         except urllib.error.URLError as exc:
             reason = exc.reason
-            detail = f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) else str(reason)
-            raise GatewayUnreachableError(detail) from exc
+            if isinstance(reason, BaseException):
+                raise self._failed(url, reason, f"{type(reason).__name__}: {reason}") from exc
+            raise GatewayUnreachableError(str(reason)) from exc
         except (OSError, http.client.HTTPException, ValueError) as exc:  # ValueError: not an http(s) URL
-            raise GatewayUnreachableError(f"{type(exc).__name__}: {exc}") from exc
+            raise self._failed(url, exc, f"{type(exc).__name__}: {exc}") from exc
 
     def close(self) -> None:
         self._opener = None
@@ -246,8 +269,12 @@ class Uploader:
         backoff: Backoff = Backoff(),
         rng: Callable[[], float] = random.random,
         timeout_s: float = 30.0,
+        tls: ClientTLS | None = None,
+        reread_token: Callable[[], str] | None = None,
     ) -> None:
         self.spool = spool
+        self._token = token
+        self._reread_token = reread_token  # the token file read again, after a 401
         self.url = gateway_url.rstrip("/") + EVENTS_PATH
         self.batch_size = max(1, min(batch_size, MAX_BATCH))
         self.backoff = backoff
@@ -257,7 +284,7 @@ class Uploader:
             "Content-Type": "application/json",
             "Content-Encoding": "gzip",
         }
-        self._http = http or UrllibTransport(timeout_s)
+        self._http = http or UrllibTransport(timeout_s, tls)
         self._owns_http = http is None
         self._limit = self.batch_size  # lowered after a 413, raised again after successes
         self.failures = 0
@@ -277,14 +304,18 @@ class Uploader:
             response = self._http.post(self.url, batch_body(batch.records), self._headers)
         except GatewayUnreachableError as exc:
             raise self._retry(f"gateway unreachable: {exc}") from None
+        except GatewayTLSError as exc:
+            raise UploadTLSError(str(exc), self.spool.depth) from None
         status = response.status_code
         if status == 202:
             return self._delivered(batch, response)
         if status == 401:
+            if self._new_token():
+                raise UploadRetryError(0.0, "the gateway refused the device token; the token file holds a new one")
             raise UploadAuthError(
                 f"the gateway at {self.url} refused the device token (401: {_error_message(response)}); "
-                "the token is wrong or was revoked: get a new one (alignmon tokens issue DEVICE) and restart. "
-                f"{self.spool.depth} events stay in the spool until then."
+                "the token is wrong, expired or was revoked: get a new one (alignmon tokens rotate --device DEVICE) "
+                f"and restart. {self.spool.depth} events stay in the spool until then."
             )
         if status == 413:
             return self._too_large(batch, response)
@@ -300,6 +331,20 @@ class Uploader:
             f"the gateway at {self.url} answered {status}: {_error_message(response)}; check --gateway "
             f"(the events stay in the spool: {self.spool.depth})"
         )
+
+    def _new_token(self) -> bool:
+        """Whether the token file now holds another token than the one refused; if so, it is used from now on."""
+        if self._reread_token is None:
+            return False
+        try:
+            token = self._reread_token()
+        except AlignmonError:  # unreadable or empty half-way through its replacement: the 401 stands
+            return False
+        if token == self._token:
+            return False
+        self._token = token
+        self._headers["Authorization"] = f"Bearer {token}"
+        return True
 
     def _retry(self, reason: str) -> UploadRetryError:
         delay = self.backoff.delay(self.failures, self.rng)

@@ -146,6 +146,7 @@ def _routing(args: argparse.Namespace) -> int:
     )
     _check_delivery(chosen, webhook)
     text = config_from_settings(chosen, group_wait="30s", group_interval="5m", rendered_by=SITE_BY)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}; check it with: amtool check-config {args.output}")
     if not chosen.runbook_url:

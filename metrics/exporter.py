@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ from pipeline.figures.current import COLUMN_NAMES, read_current
 from pipeline.stats import ConsumerStats
 
 if TYPE_CHECKING:
+    from metrics.health import Probe
     from pipeline.catalog import CatalogSource
 
 log = logging.getLogger(__name__)
@@ -301,11 +302,13 @@ class StandbyCollector(Collector):
         yield writer
 
 
-def serve(source: Collector | Exposition, host: str, port: int) -> ThreadingHTTPServer:
+def serve(
+    source: Collector | Exposition, host: str, port: int, probes: Mapping[str, Callable[[], Probe]] | None = None
+) -> ThreadingHTTPServer:
     """Serve /metrics: an Exposition's bytes, or a collector's families read at each scrape from a fresh registry
-    (never the global one); returns the HTTP server."""
+    (never the global one), and the probes (/healthz, /readyz); returns the HTTP server."""
     if isinstance(source, Exposition):
-        return exposition.serve(source.body, host, port)
+        return exposition.serve(source.body, host, port, probes)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(source)
 
@@ -313,4 +316,4 @@ def serve(source: Collector | Exposition, host: str, port: int) -> ThreadingHTTP
         data = generate_latest(registry)
         return gzip.compress(data, compresslevel=1) if gzipped else data
 
-    return exposition.serve(body, host, port)
+    return exposition.serve(body, host, port, probes)

@@ -8,16 +8,20 @@ whenever the pipeline's refresh count moves, and a scrape sends those bytes with
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import Metric
+
+if TYPE_CHECKING:
+    from metrics.health import Probe
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +93,24 @@ class Exposition:
         self._thread.join()
 
 
-def serve(body: Callable[[bool], bytes], host: str, port: int) -> ThreadingHTTPServer:
-    """Serve `body(gzipped)` at /metrics from a thread (gzipped when the client accepts it, as Prometheus does);
-    returns the server (shutdown, server_close)."""
+def serve(
+    body: Callable[[bool], bytes], host: str, port: int, probes: Mapping[str, Callable[[], Probe]] | None = None
+) -> ThreadingHTTPServer:
+    """Serve `body(gzipped)` at /metrics from a thread (gzipped when the client accepts it, as Prometheus does), and
+    each probe's JSON answer at its path (/healthz, /readyz: metrics.health); returns the server (shutdown,
+    server_close). Each request has a thread of its own, and a probe reads no database: it never waits for a scrape."""
+    answers: Mapping[str, Callable[[], Probe]] = probes or {}
+    paths = ", ".join(["/metrics", *answers])
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path.split("?")[0] not in ("/metrics", "/"):
-                self.send_error(404, "only /metrics is served here")
+            path = self.path.split("?")[0]
+            probe = answers.get(path)
+            if probe is not None:
+                self._probe(*probe())
+                return
+            if path not in ("/metrics", "/"):
+                self.send_error(404, f"not served here; this port serves {paths}")
                 return
             zipped = "gzip" in self.headers.get("Accept-Encoding", "")
             data = body(zipped)
@@ -105,6 +119,15 @@ def serve(body: Callable[[bool], bytes], host: str, port: int) -> ThreadingHTTPS
             self.send_header("Content-Length", str(len(data)))
             if zipped:
                 self.send_header("Content-Encoding", "gzip")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _probe(self, status: int, answer: dict[str, Any]) -> None:
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
 

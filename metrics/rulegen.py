@@ -524,6 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{args.output} is out of date: run `python -m metrics.rulegen`", file=sys.stderr)
             return 1
         return 0
+    args.output.parent.mkdir(parents=True, exist_ok=True)  # e.g. /etc/prometheus/rules on a new machine
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")
     return 0

@@ -40,6 +40,7 @@ _POLL_RECORDS = 1000  # records per poll() call: small next to a batch, large ne
 _PARTITIONS_CHECK_S = 30.0  # how often the topic's partition count is looked at again (from cached metadata)
 _FIRST_BACKOFF_S, _MAX_BACKOFF_S = 1.0, 60.0  # waits before reading again after an infrastructure failure
 _MIN_BATCH_BYTES = 256 * 1024  # the smallest batch bound an out-of-memory failure halves it to
+LAG_TIMEOUT_S = 2.0  # how long a lag check waits for Kafka's answer (it runs on the consumer's thread)
 # Failures of the machinery, never of one record: they stop the batch (nothing is committed past them)
 # instead of condemning records. Anything else a write raises is blamed on a record and bisected.
 INFRASTRUCTURE = (duckdb.OperationalError, duckdb.InterruptException, KafkaError, OSError)
@@ -114,6 +115,7 @@ class Consumer:
         self._record_bytes = 256.0  # running mean of a record's value size, for sizing polls
         self._carry: list[Any] = []  # records read beyond the last batch's byte bound: the next batch's first
         self._partitions: set[int] = set()
+        self._committed: dict[tuple[str, int], int] = {}  # next offset of each partition, as committed
         self._partitions_checked = -_PARTITIONS_CHECK_S  # the first step assigns the partitions
         self._resume_at: float | None = None  # after an infrastructure failure: when to read again
         self._backoff_s = _FIRST_BACKOFF_S
@@ -244,6 +246,8 @@ class Consumer:
         s.rejected += len(batch.rejected)
         s.last_batch_s = took
         s.batch_seconds_total += took
+        self._committed.update(batch.next_offsets)
+        s.committed_at = time.monotonic()
 
     def _interrupted(self, exc: Exception) -> None:
         """An infrastructure failure: read again from the last commit after a backoff (logged once a minute)."""
@@ -293,6 +297,8 @@ class Consumer:
                 self.consumer.seek(tp, offset)
                 to_check[tp] = offset
         self._partitions = set(partitions)
+        self._committed.update(((self.topic, p), o) for p, o in stored.items())
+        self.stats.partitions = len(assigned)
         log.info("reading %s", ", ".join(f"{tp.topic}-{tp.partition}" for tp in assigned))
         self.check_retention(to_check)
 
@@ -368,6 +374,31 @@ class Consumer:
             carry = []
         self._carry = carry + self._carry
         return records
+
+    def check_lag(self, timeout_s: float = LAG_TIMEOUT_S) -> int | None:
+        """Ask Kafka for its end offsets: the records past the last commit (in `stats`), or None if it does not
+        answer within `timeout_s` or no partition is assigned (the stats keep the last answer and its time)."""
+        assigned = sorted(self.consumer.assignment())
+        if not assigned:
+            return None
+        timeout_ms = int(timeout_s * 1000)
+        try:
+            end = self.consumer.end_offsets(assigned, timeout_ms=timeout_ms)
+            # A partition with nothing committed yet is read from its first retained record.
+            unread = [tp for tp in assigned if (tp.topic, tp.partition) not in self._committed]
+            first = self.consumer.beginning_offsets(unread, timeout_ms=timeout_ms) if unread else {}
+        except (KafkaError, OSError) as exc:
+            log.debug("lag check: Kafka did not answer: %s", exc)
+            return None
+        lag = 0
+        for tp in assigned:
+            start = self._committed.get((tp.topic, tp.partition), first.get(tp, 0))
+            lag += max(end[tp] - start, 0)
+        now = time.monotonic()
+        self.stats.lag_records, self.stats.lag_checked_at = lag, now
+        if lag == 0:
+            self.stats.caught_up_at = now
+        return lag
 
     def _writing(self) -> bool:
         return self._pending is not None and not self._pending.future.done()

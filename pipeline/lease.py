@@ -132,6 +132,10 @@ class Lease:
         heard = min(heartbeat.last_receive, heartbeat.last_send)
         return bool(time.monotonic() - heard < self._timeout_s / 2)
 
+    def alive(self) -> bool:
+        """Whether the thread that keeps this member in the group runs (a standby without it never takes over)."""
+        return self._thread.is_alive()
+
     def wait(self, stopping: threading.Event) -> bool:
         """Block until this member holds the lease (True) or `stopping` is set (False)."""
         while not stopping.is_set():

@@ -24,3 +24,10 @@ class ConsumerStats:
     snapshot_at: float = 0.0  # unix time of the last published snapshot
     lake_checked_at: float = 0.0  # unix time of the last lake cycle (0: no lake)
     lake_unwritten_days: int = 0  # closed days not in the lake after that cycle
+    # For /healthz and /readyz (metrics.health), on the monotonic clock; None: not yet.
+    loop_at: float | None = None  # the process's loop last came round
+    partitions: int = 0  # partitions of the topic assigned
+    lag_records: int | None = None  # records in Kafka past the last commit, at the last lag check Kafka answered
+    lag_checked_at: float | None = None  # that check
+    caught_up_at: float | None = None  # the last check that found nothing left to read
+    committed_at: float | None = None  # the last batch committed

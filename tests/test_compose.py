@@ -191,7 +191,7 @@ def test_ports_agree_across_compose_healthchecks_and_prometheus() -> None:
     exporter_port = _env("pipeline")["ALIGNMON_EXPORTER_PORT"]
     assert (gateway_port, exporter_port) == ("8700", "9708")
     assert f"127.0.0.1:{gateway_port}/healthz" in " ".join(_services()["gateway"]["healthcheck"]["test"])
-    assert f"127.0.0.1:{exporter_port}/metrics" in " ".join(_services()["pipeline"]["healthcheck"]["test"])
+    assert f"127.0.0.1:{exporter_port}/healthz" in " ".join(_services()["pipeline"]["healthcheck"]["test"])
     prometheus = yaml.safe_load(PROMETHEUS_YML.read_text(encoding="utf-8"))
     targets = {t for job in prometheus["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]}
     assert {f"gateway:{gateway_port}", f"pipeline:{exporter_port}"} <= targets

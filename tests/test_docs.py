@@ -6,8 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, Field
 
 from alignmon import docgen
+from pipeline.catalog import reference
 from pipeline.schema import PUBLISHED
 from pipeline.store import Store
 
@@ -17,6 +19,33 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_generated_reference_sections_are_current() -> None:
     # Settings, CLI commands and exported metrics are rendered from the code; a change without the docs fails here.
     assert docgen.main(["--check"]) == 0, "run `python -m alignmon.docgen` and commit the docs"
+
+
+def test_every_catalog_field_has_a_description() -> None:
+    # docs/catalog.md's reference is generated from these descriptions: a field without one fails here first.
+    assert reference.undocumented() == [], "give each a Field(description=...) in pipeline/catalog/model.py"
+
+
+def test_every_catalog_field_is_in_the_catalog_reference() -> None:
+    doc = (ROOT / "docs" / "catalog.md").read_text()
+    for model in reference.model_docs():
+        section = doc.split(f"\n### {model.name}\n", 1)
+        assert len(section) == 2, f"docs/catalog.md has no section for {model.name}"
+        body = section[1].split("\n#", 1)[0]
+        documented = re.findall(r"^\| `(\w+)` \| [^|]+ \| [^|]+ \| .*\S.* \|$", body, re.M)
+        assert documented == list(model.model.model_fields), model.name
+
+
+def test_a_catalog_field_without_a_description_stops_the_reference() -> None:
+    class Block(BaseModel):
+        """A block."""
+
+        described: int = Field(1, description="Has one.")
+        bare: int = 2
+
+    assert reference.undocumented(Block) == ["Block.bare"]
+    with pytest.raises(ValueError, match=r"without a description \(Field\(description=\.\.\.\)\): Block\.bare"):
+        reference.markdown(Block)
 
 
 def test_quick_start_is_exactly_two_commands_and_ci_runs_the_test_one() -> None:

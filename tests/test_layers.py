@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 # Inside collectors/: its top-level modules are shared by the parts; the agent may use the importers' readers.
 COLLECTOR_LAYERS: tuple[tuple[str, ...], ...] = (
     ("",),  # collectors/*.py
-    ("gateway", "importers", "simulate"),
+    ("gateway", "importers", "simulate", "directory"),
     ("agent",),
 )
 

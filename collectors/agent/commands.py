@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from base.arguments import add_gateway_tls
 
 if TYPE_CHECKING:
     from collectors.agent.agent import Agent
@@ -38,6 +41,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--token", help="device token (prefer $ALIGNMON_AGENT_TOKEN or --token-file: argv is visible to other users)"
     )
     parser.add_argument("--token-file", type=Path, metavar="FILE", help="read the device token from this file")
+    add_gateway_tls(parser)
     parser.add_argument(
         "--source",
         action="append",
@@ -117,8 +121,11 @@ def build_agent(args: argparse.Namespace, token: str) -> Agent:
     from collectors.agent.state import StateFile  # noqa: PLC0415
     from collectors.event import check_device_id  # noqa: PLC0415
     from collectors.spool import Spool  # noqa: PLC0415
+    from collectors.tls import ClientTLS  # noqa: PLC0415
     from collectors.uploader import Uploader  # noqa: PLC0415
 
+    tls = ClientTLS.from_arguments(args)
+    tls.check(args.gateway)  # a CA or certificate file that cannot work: say so before any source starts
     device = check_device_id(args.device or socket.gethostname())
     user = (args.user or getpass.getuser()).strip()
     if not user:
@@ -155,10 +162,19 @@ def build_agent(args: argparse.Namespace, token: str) -> Agent:
     return Agent(
         sources,
         spool,
-        Uploader(spool, args.gateway, token),
+        Uploader(spool, args.gateway, token, tls=tls, reread_token=_token_file_reader(args)),
         max_spool_events=args.max_spool_events,
         upload_interval_s=args.upload_interval,
     )
+
+
+def _token_file_reader(args: argparse.Namespace) -> Callable[[], str] | None:
+    """The token file read again, for the uploader after a 401: a rotated token takes effect without a restart."""
+    if args.token is not None or args.token_file is None:
+        return None
+    from collectors.uploader import read_token  # noqa: PLC0415
+
+    return lambda: read_token(args)
 
 
 def _x11_source(args: argparse.Namespace, rules: SpanRules, device: str, user: str) -> FocusSource:

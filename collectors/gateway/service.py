@@ -42,7 +42,7 @@ from collectors.gateway.body import JSON_TYPES, Body, items_of
 from collectors.gateway.errors import GatewayError
 from collectors.gateway.metrics import GatewayMetrics
 from collectors.gateway.ratelimit import RateLimiter, retry_after
-from collectors.gateway.tokens import TokenStore
+from collectors.gateway.tokens import TokenStore, refusal
 from collectors.policy import PrivacyPolicy
 from collectors.record import MAX_BYTES, MAX_EVENTS, Record, from_bytes, pack, runs, to_bytes
 from collectors.sink import KafkaSink, ProducerRefusedError, Sink
@@ -190,7 +190,7 @@ class GatewayService:
         own spool folder)."""
         policy = PrivacyPolicy.from_settings(settings)  # before the spool: a bad directory leaves nothing open
         return cls(
-            tokens=tokens if tokens is not None else TokenStore(settings.token_db),
+            tokens=tokens if tokens is not None else TokenStore(settings.token_db, clock=clock),
             sink=sink
             if sink is not None
             else KafkaSink(settings.kafka_bootstrap, settings.topic, timeout_s=produce_timeout_s),
@@ -243,7 +243,7 @@ class GatewayService:
     # -- requests ---------------------------------------------------------------------------------
 
     def authenticate(self, authorization: str | None, address: str | None = None) -> str:
-        """The device of a `Bearer <token>` header; 401 when missing, unknown or revoked.
+        """The device of a `Bearer <token>` header; 401 when missing, unknown, revoked or expired.
 
         Bad tokens are limited per client `address` (429 once over the limit), so tokens cannot be guessed fast.
         """
@@ -259,13 +259,16 @@ class GatewayService:
                 f"too many bad device tokens from this address: retry after {retry_after(wait)} s",
                 {"Retry-After": retry_after(wait)},
             )
-        device = self.tokens.authenticate(token.strip())
-        if device is None:
+        info = self.tokens.lookup(token.strip())
+        if info is None or info.revoked_at is not None:
             self.auth_limiter.acquire(key)
             raise GatewayError(
                 401, "invalid or revoked device token: ask an admin for a new one (alignmon tokens issue)", challenge
             )
-        return device
+        if not info.valid(self.tokens.now()):
+            # Not counted as a bad token: a fleet behind one NAT whose tokens expired should read why, not get 429.
+            raise GatewayError(401, refusal(info), challenge)
+        return info.device_id
 
     def check_rate(self, device_id: str) -> None:
         """429 with Retry-After when the device is over its request rate."""

@@ -28,6 +28,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import time
 from multiprocessing.connection import wait
@@ -106,22 +107,34 @@ def _die_with_parent() -> None:
 
 
 def run_worker(host: str, port: int, worker: int, parent: int, verbose: bool = False) -> None:
-    """One worker: a whole gateway on the shared port, with its own spool slot (a spawned process's target)."""
+    """One worker: a whole gateway on the shared port, with its own spool slot (a spawned process's target).
+
+    Exits 0 after a clean stop (SIGTERM from the supervisor, or SIGINT from a terminal's Ctrl-C), else 1.
+    """
+    for sig in (signal.SIGTERM, signal.SIGINT):  # until the server's own handlers take over: nothing served yet
+        signal.signal(sig, _stop_before_serving)
     _die_with_parent()
     if os.getppid() != parent:  # the supervisor died before prctl took effect
         return
-    import uvicorn  # noqa: PLC0415
-
     from base import logs  # noqa: PLC0415
     from collectors.gateway.app import create_app  # noqa: PLC0415
+    from collectors.gateway.foreground import ForegroundServer  # noqa: PLC0415
     from collectors.gateway.server import Limits, uvicorn_config  # noqa: PLC0415
     from collectors.gateway.service import GatewayService  # noqa: PLC0415
+    from collectors.gateway.tls import ServerTLS  # noqa: PLC0415
 
     logs.configure(verbose)
     settings = Settings()
     service = GatewayService.from_settings(settings, spool_dir=spool_slot(settings.spool_dir, worker))
     sock = listening_socket(host, port)
-    uvicorn.Server(uvicorn_config(create_app(service), host, port, Limits.from_settings(settings))).run(sockets=[sock])
+    tls = ServerTLS.from_settings(settings)
+    config = uvicorn_config(create_app(service), host, port, Limits.from_settings(settings), tls)
+    # The TLS handshake runs in the worker that accepted the connection.
+    sys.exit(ForegroundServer(config, f"gateway worker {worker}").serve_until_signal(sockets=[sock]))
+
+
+def _stop_before_serving(signum: int, frame: object) -> None:
+    raise SystemExit(0)  # a worker stopped while it starts has accepted nothing
 
 
 class Supervisor:
@@ -138,6 +151,7 @@ class Supervisor:
         self._started: dict[int, float] = {}
         self._early_exits = 0
         self._stopping = False
+        self._signal: signal.Signals | None = None
 
     def run(self) -> int:
         """Serve until SIGTERM or SIGINT; returns the exit status."""
@@ -157,12 +171,21 @@ class Supervisor:
             if self._early_exits >= MAX_EARLY_EXITS:
                 log.error("gateway workers exit as soon as they start; stopping (see their errors above)")
                 return 1
+            log.info(
+                "gateway stopping on %s: its %d workers answer the requests in flight and flush their spools",
+                self._signal.name if self._signal else "a signal",
+                len(self._procs),
+            )
         finally:
-            self._stop_all()
+            clean = self._stop_all()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
             shutil.rmtree(metrics_dir, ignore_errors=True)
+        if not clean:
+            log.error("gateway stopped, but not every worker stopped cleanly (see above)")
+            return 1
+        log.info("gateway stopped cleanly: every event answered 202 is in Kafka or in a spool")
         return 0
 
     def _start(self, worker: int) -> None:
@@ -196,16 +219,23 @@ class Supervisor:
         self._start(worker)
 
     def _stop(self, signum: int, frame: object) -> None:
+        self._signal = self._signal or signal.Signals(signum)
         self._stopping = True
 
-    def _stop_all(self) -> None:
+    def _stop_all(self) -> bool:
+        """Stop every worker (SIGTERM, then SIGKILL after STOP_TIMEOUT_S); True when each exited 0 (stopped clean)."""
         for proc in self._procs.values():
             if proc.is_alive() and proc.pid is not None:
                 os.kill(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_S
+        clean = True
         for proc in self._procs.values():
             proc.join(max(0.0, deadline - time.monotonic()))
             if proc.is_alive():
                 log.error("gateway worker %s did not stop in time; killing it", proc.name)
                 proc.kill()
                 proc.join()
+            if proc.exitcode != 0:
+                log.error("gateway worker %s ended with exit code %s", proc.name, proc.exitcode)
+                clean = False
+        return clean

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from base.arguments import add_gateway_tls
 from base.errors import AlignmonError
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "administrator.",
         )
         p.add_argument("--token-file", type=Path, metavar="FILE", help="File holding the device token.")
+        add_gateway_tls(p)
         p.set_defaults(handler=_run, token=None)
 
 
@@ -82,6 +84,10 @@ def _write(events: list[bytes], stream: IO[bytes]) -> None:
 def _run(args: argparse.Namespace) -> int:
     from collectors.importers.service import import_paths  # noqa: PLC0415
 
+    given = [option for option in ("ca_file", "client_cert", "client_key") if getattr(args, option, None) is not None]
+    if given and not args.to_gateway:
+        options = ", ".join("--" + option.replace("_", "-") for option in given)
+        raise AlignmonError(f"{options}: only for sending to the gateway (--to-gateway https://...)")
     result = import_paths(args.import_kind, args.paths, user=args.user, device=args.device, tz=args.tz)
     for error in result.errors:
         print(error, file=sys.stderr)
@@ -112,15 +118,24 @@ def _to_gateway(events: list[UsageEvent], url: str, args: argparse.Namespace) ->
     import tempfile  # noqa: PLC0415
 
     from collectors.spool import Spool  # noqa: PLC0415
-    from collectors.uploader import Uploader, read_token  # noqa: PLC0415
+    from collectors.tls import ClientTLS  # noqa: PLC0415
+    from collectors.uploader import Uploader, UploadTLSError, read_token  # noqa: PLC0415
 
     token = read_token(args)
+    tls = ClientTLS.from_arguments(args)
+    tls.check(url)
     with tempfile.TemporaryDirectory(prefix="alignmon-import-") as tmp:
         spool = Spool(Path(tmp))
         try:
             spool.append(event.to_json_bytes() for event in events)
-            uploader = Uploader(spool, url, token)
-            sent = uploader.drain(max_attempts=8)
+            uploader = Uploader(spool, url, token, tls=tls)
+            try:
+                sent = uploader.drain(max_attempts=8)
+            except UploadTLSError as exc:
+                raise AlignmonError(
+                    f"{exc.problem}; {spool.depth} events not sent: run the import again once that is fixed (events "
+                    "sent twice count once)"
+                ) from None
             if spool.depth:
                 raise AlignmonError(f"the gateway at {url} did not take {spool.depth} events; nothing was lost, retry")
             return sent

@@ -84,10 +84,12 @@ class _Model(BaseModel):
 
 
 class Owner(_Model):
-    """Who answers for an investment or initiative; alerts are routed to this address."""
+    """Who answers for an investment or initiative; an investment's adoption alerts go to this address."""
 
-    name: Text
-    email: Annotated[str, AfterValidator(_email)]
+    name: Text = Field(description="Person or role that answers for it, as reports and the roadmap name them.")
+    email: Annotated[str, AfterValidator(_email)] = Field(
+        description="Their e-mail address: the adoption alerts of an investment go there (owner_email label)."
+    )
 
 
 class MatchRules(_Model):
@@ -106,12 +108,18 @@ class MatchRules(_Model):
 class Application(_Model):
     """A piece of software people use, and the rules that recognise it in telemetry."""
 
-    id: Identifier
-    name: Text
-    vendor: Text | None = None
+    id: Identifier = Field(
+        description="Unique application id; investments, replaces and interchangeable_with refer to it."
+    )
+    name: Text = Field(description="Display name in the views, dashboards, alerts and reports.")
+    vendor: Text | None = Field(None, description="Who makes it; informational, kept with the application.")
     capability: Identifier = Field(description="What it is for (chat, spreadsheet, crm...); overlap is per capability.")
-    sanctioned: bool = True
-    min_minutes: float = Field(DEFAULT_MIN_MINUTES, gt=0, description="Focus minutes that make an active day.")
+    sanctioned: bool = Field(
+        True, description="false: not endorsed; with k or more active users (28 days) it is shadow IT."
+    )
+    min_minutes: float = Field(
+        DEFAULT_MIN_MINUTES, gt=0, description="Focus minutes a day that make an active day (default: settings)."
+    )
     replaces: Identifier | None = Field(None, description="Id of a legacy application this one displaces.")
     interchangeable_with: list[Identifier] = Field(
         default_factory=list,
@@ -124,7 +132,10 @@ class Application(_Model):
     currency: Annotated[str, AfterValidator(_currency)] | None = Field(
         None, validate_default=True, description="Currency of annual_cost_per_user (required with it)."
     )
-    match: MatchRules = Field(default_factory=MatchRules)
+    match: MatchRules = Field(
+        default_factory=MatchRules,
+        description="Rules that recognise its raw identifiers in events; none: it is never recognised (warning).",
+    )
 
     @field_validator("currency")
     @classmethod
@@ -137,22 +148,44 @@ class Application(_Model):
 class Investment(_Model):
     """Money spent on applications, with the adoption plan it is judged against."""
 
-    id: Identifier
-    name: Text | None = None
-    applications: Annotated[list[Identifier], Field(min_length=1)]
-    seats: int | None = Field(None, gt=0)
-    annual_cost: float = Field(ge=0)
-    currency: Annotated[str, AfterValidator(_currency)]
-    owner: Owner
-    go_live: date
-    target_ratio: Ratio
-    target_date: date
-    curve: Curve = "s_curve"
-    target_departments: list[Text] | None = None
-    renewal_date: date | None = None
-    tolerance: Ratio = DEFAULT_TOLERANCE
-    low_days: int = Field(DEFAULT_LOW_DAYS, ge=1)
-    min_coverage: Ratio = DEFAULT_MIN_COVERAGE
+    id: Identifier = Field(description="Unique investment id, across initiatives and the top-level investments.")
+    name: Text | None = Field(None, description="Display name (default: the id).")
+    applications: Annotated[list[Identifier], Field(min_length=1)] = Field(
+        description="Ids of the applications it pays for; a user active on any of them is active for it, once."
+    )
+    seats: int | None = Field(None, gt=0, description="Licences bought; licence utilisation and wasted spend need it.")
+    annual_cost: float = Field(
+        ge=0, description="What it costs a year, in currency; weights attainment, prices idle seats."
+    )
+    currency: Annotated[str, AfterValidator(_currency)] = Field(description="ISO 4217 code of annual_cost, e.g. EUR.")
+    owner: Owner = Field(description="Who answers for it; its adoption alerts go to this owner.")
+    go_live: date = Field(description="The day it went or goes live: the plan starts here; before it: not_started.")
+    target_ratio: Ratio = Field(description="Adoption ratio (0 to 1) the plan reaches on target_date.")
+    target_date: date = Field(description="The day the plan reaches target_ratio; after go_live.")
+    curve: Curve = Field("s_curve", description="Shape of the planned ratio from go_live to target_date.")
+    target_departments: list[Text] | None = Field(
+        None, description="Directory departments whose people are its target population (none: everyone)."
+    )
+    renewal_date: date | None = Field(
+        None,
+        description="Next contract renewal (a review date for governance); within 90 days the roadmap "
+        "proposes reclaiming idle seats at renewal.",
+    )
+    tolerance: Ratio = Field(
+        DEFAULT_TOLERANCE,
+        description="Below planned * (1 - tolerance) is below plan; the forecast's target is reached at "
+        "target_ratio * (1 - tolerance) (default: settings).",
+    )
+    low_days: int = Field(
+        DEFAULT_LOW_DAYS,
+        ge=1,
+        description="Known days in a row below plan before the status is low (default: settings).",
+    )
+    min_coverage: Ratio = Field(
+        DEFAULT_MIN_COVERAGE,
+        description="Share of the target population with any telemetry (28 days) below which adoption is unknown "
+        "(default: settings).",
+    )
     min_minutes: float | None = Field(None, gt=0, description="Overrides the applications' active-day threshold.")
 
     @field_validator("target_date")
@@ -172,40 +205,68 @@ class Investment(_Model):
 class Initiative(_Model):
     """A strategic initiative, placed in the Henderson & Venkatraman model, funded by investments."""
 
-    id: Identifier
-    name: Text
-    domain: Domain
-    perspective: Perspective
-    weight: float = Field(1.0, gt=0)
-    owner: Owner | None = None
-    depends_on: list[Identifier] = Field(default_factory=list)
-    investments: list[Investment] = Field(default_factory=list)
+    id: Identifier = Field(description="Unique initiative id; depends_on refers to it.")
+    name: Text = Field(description="Display name.")
+    domain: Domain = Field(description="Its Henderson & Venkatraman domain (its investments' too).")
+    perspective: Perspective = Field(description="Its Henderson & Venkatraman alignment perspective.")
+    weight: float = Field(
+        1.0, gt=0, description="Weight in its objective's attainment and strategic weight of its roadmap items."
+    )
+    owner: Owner | None = Field(None, description="Who answers for it; named on its roadmap items when unfunded.")
+    depends_on: list[Identifier] = Field(
+        default_factory=list,
+        description="Ids of initiatives that come first: the roadmap never puts this one's items before theirs.",
+    )
+    investments: list[Investment] = Field(
+        default_factory=list, description="The investments that fund it; none: unfunded strategy."
+    )
 
 
 class Objective(_Model):
     """A business objective, pursued through initiatives."""
 
-    id: Identifier
-    name: Text
-    description: str | None = None
-    initiatives: list[Initiative] = Field(default_factory=list)
+    id: Identifier = Field(description="Unique objective id.")
+    name: Text = Field(description="Display name.")
+    description: str | None = Field(
+        None, description="Free text; the privacy pack lists it as a purpose of the telemetry."
+    )
+    initiatives: list[Initiative] = Field(default_factory=list, description="The initiatives that pursue it.")
 
 
 class CatalogSettings(_Model):
-    """Catalog-wide defaults; None means 'use the process setting' (ALIGNMON_TIMEZONE, _K_ANONYMITY)."""
+    """Catalog-wide defaults for the applications and investments that do not set their own."""
 
-    timezone: Annotated[str, AfterValidator(_timezone)] | None = None
-    k: int | None = Field(None, ge=1)
-    min_minutes: float = Field(DEFAULT_MIN_MINUTES, gt=0)
-    tolerance: Ratio = DEFAULT_TOLERANCE
-    low_days: int = Field(DEFAULT_LOW_DAYS, ge=1)
-    min_coverage: Ratio = DEFAULT_MIN_COVERAGE
+    timezone: Annotated[str, AfterValidator(_timezone)] | None = Field(
+        None,
+        description="The organisation's IANA time zone as the catalog's authors mean it; checked, not applied: "
+        "the pipeline counts days in ALIGNMON_TIMEZONE.",
+    )
+    k: int | None = Field(
+        None,
+        ge=1,
+        description="Minimum group size the catalog's authors expect; checked, not applied: the pipeline "
+        "applies ALIGNMON_K_ANONYMITY, and the privacy pack flags a difference.",
+    )
+    min_minutes: float = Field(
+        DEFAULT_MIN_MINUTES, gt=0, description="min_minutes of every application that does not set its own."
+    )
+    tolerance: Ratio = Field(DEFAULT_TOLERANCE, description="tolerance of every investment that does not set its own.")
+    low_days: int = Field(DEFAULT_LOW_DAYS, ge=1, description="low_days of every investment that does not set its own.")
+    min_coverage: Ratio = Field(
+        DEFAULT_MIN_COVERAGE, description="min_coverage of every investment that does not set its own."
+    )
 
 
 class CatalogDocument(_Model):
     """One catalog file; a catalog is the merge of every file in its folder."""
 
-    applications: list[Application] = Field(default_factory=list)
-    objectives: list[Objective] = Field(default_factory=list)
-    investments: list[Investment] = Field(default_factory=list, description="Spend tied to no initiative.")
-    settings: CatalogSettings | None = None
+    applications: list[Application] = Field(default_factory=list, description="The applications it defines.")
+    objectives: list[Objective] = Field(
+        default_factory=list, description="Business objectives, with their initiatives and investments."
+    )
+    investments: list[Investment] = Field(
+        default_factory=list, description="Spend tied to no initiative (orphan spend: a governance finding)."
+    )
+    settings: CatalogSettings | None = Field(
+        None, description="Catalog-wide defaults; two files may set a setting only to the same value."
+    )

@@ -133,6 +133,17 @@ def test_cluster_ids_never_start_with_a_dash(monkeypatch: pytest.MonkeyPatch) ->
     assert kafka.new_cluster_id() == "A" * 22
 
 
+def test_the_bundled_broker_is_one_node_on_loopback(tmp_path: Path) -> None:
+    """docs/deploy.md's limits of the bundled broker: one node, replication 1, clients on this machine only."""
+    from alignmon.stack.kafka import server_properties
+
+    props = dict(line.split("=", 1) for line in server_properties(tmp_path, 19092, 19093).splitlines() if "=" in line)
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:19092"
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:19093"
+    assert props["default.replication.factor"] == props["offsets.topic.replication.factor"] == "1"
+
+
 def test_services_get_their_external_url(tmp_path: Path) -> None:
     """Links in alerts and mails point where people reach Prometheus and Alertmanager (default: loopback)."""
     config = StackConfig(state_dir=tmp_path, prometheus_port=19990, alertmanager_port=19994)

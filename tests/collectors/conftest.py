@@ -88,3 +88,35 @@ def start_aw_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callab
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+# -- TLS: a throwaway CA and one real gateway of each kind, shared by the gateway, agent and importer tests -------
+
+
+@pytest.fixture(scope="session")
+def tls_certificates(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from tests.support.tls import Certificates
+
+    return Certificates.make(tmp_path_factory.mktemp("tls-certificates"))
+
+
+@pytest.fixture(scope="session")
+def tls_gateway(
+    tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, tls_certificates: Any
+) -> Iterator[Callable[[str], Any]]:
+    """`tls_gateway(kind)`: the session's `alignmon gateway` of that kind (plain, tls, mtls, expired), started once."""
+    from tests.support.tls import TLSGateway
+
+    started: dict[str, TLSGateway] = {}
+
+    def get(kind: str) -> TLSGateway:
+        if kind not in started:
+            started[kind] = TLSGateway(
+                tmp_path_factory.mktemp(f"gateway-{kind}"), kafka_bootstrap, tls_certificates, kind
+            )
+            started[kind].start()  # registered first: stopped at the end even when it never became healthy
+        return started[kind]
+
+    yield get
+    for gateway in started.values():
+        gateway.stop()

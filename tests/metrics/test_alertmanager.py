@@ -585,6 +585,19 @@ def test_alerts_rules_command_checks_the_committed_rules() -> None:
     assert main(["alerts", "rules", "--check"]) == 0
 
 
+def test_alerts_rules_and_routing_create_the_folder_they_write_into(alignmon: Any, tmp_path: Path) -> None:
+    """A new monitoring host has no /etc/prometheus/rules yet (docs/deploy.md, step 7): both commands make it."""
+    rules = tmp_path / "prometheus" / "rules" / "alignmon.yml"
+    result = alignmon.run(["alerts", "rules", "--output", str(rules)], {})
+    assert result.returncode == 0, result.stderr
+    assert rules.read_text() == (ROOT / "metrics" / "rules" / "alignmon.yml").read_text()
+    config = tmp_path / "alertmanager" / "alertmanager.yml"
+    webhook = ["--webhook-url", "http://127.0.0.1:9/alerts"]
+    result = alignmon.run(["alerts", "routing", *webhook, "--output", str(config)], {})
+    assert result.returncode == 0, result.stderr
+    assert _amtool("check-config", str(config)).returncode == 0
+
+
 def test_alerts_routing_writes_a_sites_configuration_from_flags_and_settings(alignmon: Any, tmp_path: Path) -> None:
     """`alignmon alerts routing`: authenticated SMTP, links, no demo webhook unless asked; no delivery is refused."""
     out = tmp_path / "alertmanager.yml"

@@ -19,6 +19,7 @@ from collectors.uploader import (
     UploadConfigError,
     Uploader,
     UploadRetryError,
+    UploadTLSError,
     UrllibTransport,
     parse_retry_after,
 )
@@ -90,7 +91,7 @@ def test_401_stops_with_a_clear_message_and_keeps_the_rest(
     spool = spool_with(tmp_path, [event(n) for n in range(10)])
     stub.script = [stub.reply(202), stub.reply(401)]
     uploader = Uploader(spool, stub.url, TOKEN, batch_size=4)
-    with pytest.raises(UploadAuthError, match=r"wrong or was revoked.*6 events stay in the spool"):
+    with pytest.raises(UploadAuthError, match=r"wrong, expired or was revoked.*6 events stay in the spool"):
         uploader.drain(sleep=Sleeps())
     assert spool.depth == 6
     spool.close()
@@ -102,6 +103,28 @@ def test_401_stops_with_a_clear_message_and_keeps_the_rest(
     accepted = [i for r in stub.requests if r is not stub.requests[1] for i in r.ids]
     assert accepted == [f"ev-{n}" for n in range(10)]
     assert reopened.depth == 0
+
+
+def test_after_a_401_a_rotated_token_in_the_token_file_is_used_without_a_restart(
+    tmp_path: Path, stub: Stub, event: Callable[..., UsageEvent]
+) -> None:
+    spool = spool_with(tmp_path, [event(n) for n in range(6)])
+    token_file = tmp_path / "agent-token"
+    token_file.write_text(TOKEN)
+    stub.script = [stub.reply(202), stub.reply(401)]
+    uploader = Uploader(spool, stub.url, TOKEN, batch_size=3, reread_token=token_file.read_text)
+    token_file.write_text("rotated-token")  # handed out while the agent runs; the old one's grace then ended
+    assert uploader.drain(sleep=Sleeps()) == 6
+    assert [r.headers["Authorization"] for r in stub.requests] == [f"Bearer {TOKEN}"] * 2 + ["Bearer rotated-token"]
+    assert [i for r in stub.requests[::2] for i in r.ids] == [f"ev-{n}" for n in range(6)]  # the refused batch resent
+    assert spool.depth == 0
+
+    # A 401 while the file still holds the refused token stops as before, and the events stay.
+    spool.append([event(6).to_json_bytes()])
+    stub.script = [stub.reply(401)]
+    with pytest.raises(UploadAuthError, match=r"1 events stay in the spool"):
+        uploader.drain(sleep=Sleeps())
+    assert spool.depth == 1
 
 
 def test_events_rejected_with_field_errors_are_logged_and_dropped(
@@ -253,8 +276,9 @@ def test_https_checks_the_certificate_against_the_roots(
     spool = spool_with(tmp_path, [event(0)])
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
-    with pytest.raises(UploadRetryError, match="gateway unreachable: SSLCertVerificationError"):
-        Uploader(spool, url, TOKEN).upload_once()
+    with pytest.raises(UploadTLSError, match="presents a certificate this computer does not trust"):
+        Uploader(spool, url, TOKEN).upload_once()  # no resend can fix it: the uploader stops and keeps the events
+    assert spool.depth == 1
     assert bodies == []
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     assert Uploader(spool, url, TOKEN).upload_once() == (1, 1, 0)

@@ -1,4 +1,5 @@
-"""`alignmon tokens issue|revoke|list` and `alignmon gateway` through the real console entry point."""
+"""`alignmon tokens issue|revoke|list` and `alignmon gateway` through the real console entry point (fleet enrolment,
+expiry and rotation: test_tokens_enrolment.py and test_tokens_gateway.py)."""
 
 from __future__ import annotations
 
@@ -23,15 +24,15 @@ def test_issue_list_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["tokens", "--db", str(db), "list"]) == 0
     out, _ = capsys.readouterr()
     lines = out.splitlines()
-    assert lines[0].split() == ["DEVICE", "STATE", "ISSUED", "REVOKED"]
-    assert lines[1].split()[:2] == ["laptop-1", "active"]
+    assert lines[0].split() == ["DEVICE", "CREATED", "EXPIRES", "STATE"]
+    assert lines[1].split()[::3] == ["laptop-1", "active"]
     assert token not in out
 
     assert main(["tokens", "--db", str(db), "revoke", "laptop-1"]) == 0
     assert store.authenticate(token) is None
     capsys.readouterr()
     assert main(["tokens", "--db", str(db), "list"]) == 0
-    assert capsys.readouterr().out.splitlines()[1].split()[:2] == ["laptop-1", "revoked"]
+    assert capsys.readouterr().out.splitlines()[1].split()[::3] == ["laptop-1", "revoked"]
 
     assert main(["tokens", "--db", str(db), "revoke", "laptop-1"]) == 1
     assert "has no active token" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import gzip
 import json
+import re
 import socket
 import stat
 import time
@@ -18,6 +19,7 @@ import pytest
 from base.settings import Settings
 from collectors.gateway.body import gunzip
 from collectors.gateway.errors import GatewayError
+from collectors.gateway.server import MAX_HEAD_BYTES, GuardedHttpToolsProtocol
 from collectors.gateway.service import GatewayService, KafkaUnavailableError, SpoolCommitError
 from collectors.gateway.tokens import TokenStore
 from collectors.record import Record, events_of
@@ -174,6 +176,145 @@ def test_bad_tokens_from_one_address_are_rate_limited(
     kit.assert_error(gw.post(b"[]", token="guess-4"), 401, "unauthorized", "invalid")
 
 
+# -- 6: request heads on the wire: split, too large, pipelined, timed per request --------------------
+
+
+def request(gw: Gateway, body: bytes = b"[]", *, close: bool = False, pad: int = 0) -> bytes:
+    """A whole POST /v1/events as sent on the wire, with an X-Pad header of `pad` bytes if `pad`."""
+    head = (
+        f"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {gw.token}\r\nContent-Length: {len(body)}\r\n"
+    )
+    if pad:
+        head += f"X-Pad: {'p' * pad}\r\n"
+    if close:
+        head += "Connection: close\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+def statuses(answer: bytes) -> list[int]:
+    """The status codes of the responses in `answer`, in order (the gateway's JSON bodies hold no status line)."""
+    return [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)]
+
+
+def last_error(answer: bytes) -> dict[str, Any]:
+    """The JSON error of the last response in `answer`."""
+    error: dict[str, Any] = json.loads(answer.rsplit(b"\r\n\r\n", 1)[1])["error"]
+    return error
+
+
+def read_until_closed(conn: socket.socket) -> bytes:
+    out = b""
+    while chunk := conn.recv(65536):
+        out += chunk
+    return out
+
+
+def read_response(conn: socket.socket) -> bytes:
+    """One whole response (with a Content-Length) from a keep-alive connection."""
+    out = b""
+    while b"\r\n\r\n" not in out:
+        out += conn.recv(65536)
+    head, _, body = out.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_connections_are_served_by_the_guarded_httptools_protocol_on_uvloop(gateway: Gateway) -> None:
+    import uvloop
+
+    with socket.create_connection((gateway.server.host, gateway.server.port)):
+        connections = gateway.server.server.server_state.connections
+        wait_until(lambda: len(connections) == 1, 10, "the server to register the connection", 0.01)
+        (protocol,) = connections
+        assert isinstance(protocol, GuardedHttpToolsProtocol)
+        assert isinstance(protocol.loop, uvloop.Loop)
+
+
+def test_a_request_head_in_many_small_packets_is_accepted(gateway: Gateway) -> None:
+    data = request(gateway, close=True)
+    with socket.create_connection((gateway.server.host, gateway.server.port), timeout=10) as conn:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for n in range(0, len(data), 3):
+            conn.sendall(data[n : n + 3])
+            time.sleep(0.001)  # pacing, so that the server reads many small packets
+        assert statuses(read_until_closed(conn)) == [202]
+
+
+def test_a_request_head_of_the_limit_is_read_and_one_byte_more_is_431(gateway: Gateway) -> None:
+    bare = len(request(gateway, close=True, pad=1)) - len(b"[]") - 1  # the head with an empty X-Pad
+    at_limit = request(gateway, close=True, pad=MAX_HEAD_BYTES - bare)
+    assert len(at_limit) - len(b"[]") == MAX_HEAD_BYTES
+    assert statuses(raw(gateway, at_limit)) == [202]
+    answer = raw(gateway, request(gateway, close=True, pad=MAX_HEAD_BYTES - bare + 1))
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert statuses(answer) == [431]
+    assert b"content-type: application/json" in head.lower()
+    error = json.loads(body)["error"]
+    assert set(error) == {"status", "code", "message"}
+    assert error["status"] == 431
+    assert error["code"] == "request_header_fields_too_large"
+    assert f"larger than {MAX_HEAD_BYTES} bytes" in error["message"]
+
+
+@pytest.mark.parametrize("piece", [1024, MAX_HEAD_BYTES + 1], ids=["trickled", "at-once"])
+def test_a_request_head_that_never_ends_is_431_once_over_the_limit(
+    settings: Settings, make_gateway: Callable[..., Gateway], piece: int
+) -> None:
+    # llhttp keeps an unfinished header line whole, without a limit: the protocol counts the bytes that reach it.
+    gw = make_gateway(settings.model_copy(update={"gateway_header_timeout_s": 1.0}))
+    unfinished = b"POST /v1/events HTTP/1.1\r\nX-Pad: " + b"p" * MAX_HEAD_BYTES
+
+    def answer_to(head: bytes) -> bytes:
+        with socket.create_connection((gw.server.host, gw.server.port), timeout=30) as conn:
+            for n in range(0, len(head), piece):
+                conn.sendall(head[n : n + piece])
+            return read_until_closed(conn)
+
+    assert statuses(answer_to(unfinished[:MAX_HEAD_BYTES])) == [408]  # not too large: it waits for the rest
+    over = answer_to(unfinished[: MAX_HEAD_BYTES + 1])
+    assert statuses(over) == [431]
+    assert last_error(over)["code"] == "request_header_fields_too_large"
+
+
+def test_pipelined_requests_after_a_large_body_are_each_answered(gateway: Gateway) -> None:
+    big = request(gateway, b"[" + b" " * 40_000 + b"]")
+    second = request(gateway)
+    head_end = big.index(b"\r\n\r\n") + 5
+    # A packet with the end of a body and the start of the next head: its body bytes are not part of that head.
+    packets = [big[:head_end], big[head_end:] + second[:20], second[20:] + request(gateway, close=True)]
+    with socket.create_connection((gateway.server.host, gateway.server.port), timeout=10) as conn:
+        for packet in packets:
+            conn.sendall(packet)
+            time.sleep(0.05)  # pacing, so that the server reads the packets apart
+        assert statuses(read_until_closed(conn)) == [202, 202, 202]
+
+
+@pytest.mark.parametrize("pipelined", [False, True], ids=["keep-alive", "pipelined"])
+def test_each_request_on_a_connection_has_its_own_head_timeout(
+    settings: Settings, make_gateway: Callable[..., Gateway], pipelined: bool
+) -> None:
+    gw = make_gateway(settings.model_copy(update={"gateway_header_timeout_s": 1.0}))
+    partial = b"POST /v1/events HTTP/1.1\r\nHost: x\r\n"  # the third head never ends
+    with socket.create_connection((gw.server.host, gw.server.port), timeout=30) as conn:
+        answer = b""
+        if pipelined:
+            conn.sendall(request(gw) + request(gw) + partial)
+        else:
+            for _ in range(2):  # each head in time after its answer, the two together later than one timeout
+                conn.sendall(request(gw))
+                answer += read_response(conn)
+                time.sleep(0.6)
+            conn.sendall(partial)
+        answer += read_until_closed(conn)
+    assert statuses(answer) == [202, 202, 408]
+    assert last_error(answer)["code"] == "request_timeout"
+
+
 # -- 13: garbage on the wire, token file modes ------------------------------------------------------
 
 
@@ -185,6 +326,29 @@ def test_a_garbage_request_line_gets_a_400_that_says_why(gateway: Gateway) -> No
     error = json.loads(body)["error"]
     assert error["code"] == "bad_request"
     assert "malformed HTTP request" in error["message"]
+
+
+def test_a_request_line_llhttp_refuses_gets_the_json_400_with_its_reason(gateway: Gateway) -> None:
+    for line, reason in [(b"FOO@ / HTTP/1.1", b"Invalid method"), (b"CONNECT x:443 HTTP/1.1", b"invalid url")]:
+        answer = raw(gateway, line + b"\r\nHost: x\r\n\r\n")
+        assert statuses(answer) == [400]
+        assert last_error(answer)["code"] == "bad_request"
+        assert reason in last_error(answer)["message"].encode()
+
+
+def test_an_upgrade_offer_is_ignored_without_a_body_and_refused_with_one(gateway: Gateway) -> None:
+    offer = "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"
+    with socket.create_connection((gateway.server.host, gateway.server.port), timeout=10) as conn:
+        conn.sendall(f"GET /healthz HTTP/1.1\r\nHost: x\r\n{offer}\r\n".encode())
+        assert statuses(read_response(conn)) == [200]  # as curl --http2 asks: answered in HTTP/1.1
+        conn.sendall(request(gateway, close=True))  # and the connection goes on in HTTP/1.1
+        assert statuses(read_until_closed(conn)) == [202]
+    # llhttp would take the body for the offered protocol, and the gateway would read an empty one.
+    with_body = request(gateway, json.dumps([{"event_id": "x"}]).encode())
+    answer = raw(gateway, with_body.replace(b"Host: x\r\n", f"Host: x\r\n{offer}".encode()))
+    assert statuses(answer) == [400]
+    assert "cannot offer a protocol upgrade" in last_error(answer)["message"]
+    assert gateway.memory.records == []
 
 
 def test_the_token_database_is_private(tmp_path: Path) -> None:

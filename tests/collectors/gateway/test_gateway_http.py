@@ -119,7 +119,7 @@ def test_401_revoked_token(gateway: Gateway, kit: Kit) -> None:
 
 def test_reissuing_a_token_retires_the_old_one(gateway: Gateway, kit: Kit) -> None:
     new = gateway.service.tokens.issue("laptop-1")
-    kit.assert_error(gateway.post(b"[]"), 401, "unauthorized", "invalid or revoked")
+    kit.assert_error(gateway.post(b"[]"), 401, "unauthorized", "replaced by a newer one at 2026-03-02 12:00 UTC")
     assert gateway.post(b"[]", token=new).status_code == 202
 
 

@@ -26,7 +26,7 @@ def test_tokens_are_stored_only_as_hashes(tmp_path: Path) -> None:
     raw = (tmp_path / "t.sqlite").read_bytes()
     assert token.encode() not in raw
     with sqlite3.connect(tmp_path / "t.sqlite") as db:
-        rows = db.execute("SELECT device_id, token_sha256 FROM device_tokens").fetchall()
+        rows = db.execute("SELECT device_id, token_sha256 FROM tokens").fetchall()
     assert rows == [("laptop-1", hashlib.sha256(token.encode()).hexdigest())]
 
 
@@ -40,7 +40,7 @@ def test_revoke_and_list(tmp_path: Path) -> None:
     assert store.authenticate(a) is None
     assert store.authenticate(b) == "b"
     assert [(t.device_id, t.revoked_at) for t in store.list()] == [
-        ("a", "2026-01-02T00:00:00+00:00"),
+        ("a", datetime(2026, 1, 2, tzinfo=UTC)),
         ("b", None),
     ]
     with pytest.raises(AlignmonError, match="device id"):
