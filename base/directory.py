@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from base.csvfile import CsvReader, read_text
 from base.errors import InvalidFileError, Issue
 from base.pseudonym import PSEUDONYM, pseudonymise
 
@@ -60,15 +61,8 @@ def parse_directory(text: str, key: bytes | None, source: str = "<directory>", p
 
     A user that is a pseudonym already is kept; any other is pseudonymised with `key`, or refused without one.
     """
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InvalidFileError(
-            [Issue(source, 1, "(header)", "empty file: expected a 'user,department' header")]
-        ) from None
-    except csv.Error as exc:
-        raise InvalidFileError([Issue(source, 1, "(header)", f"invalid CSV: {exc}")]) from None
+    csv_file = CsvReader(text, source, "a 'user,department' header")
+    header = csv_file.header
     columns = [name.strip().casefold() for name in header]
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
     if missing:
@@ -87,54 +81,47 @@ def parse_directory(text: str, key: bytes | None, source: str = "<directory>", p
     members: dict[str, str] = {}
     first_line: dict[str, tuple[int, str, str]] = {}
     issues: list[Issue] = []
-    line = 1
-    try:
-        for row in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) <= max(user_col, dep_col):
-                issues.append(Issue(source, line, "(row)", f"expected {len(header)} columns, got {len(row)}"))
-                continue
-            user, department = row[user_col].strip(), row[dep_col].strip()
-            if not user:
-                issues.append(Issue(source, line, "user", "empty user"))
-                continue
-            if not department:
-                issues.append(Issue(source, line, "department", f"empty department for user {user!r}"))
-                continue
-            if PSEUDONYM.fullmatch(user):
-                pseudonym = user
-            elif key is None:
+    for line, row in csv_file.rows(issues):
+        if len(row) <= max(user_col, dep_col):
+            issues.append(Issue(source, line, "(row)", f"expected {len(header)} columns, got {len(row)}"))
+            continue
+        user, department = row[user_col].strip(), row[dep_col].strip()
+        if not user:
+            issues.append(Issue(source, line, "user", "empty user"))
+            continue
+        if not department:
+            issues.append(Issue(source, line, "department", f"empty department for user {user!r}"))
+            continue
+        if PSEUDONYM.fullmatch(user):
+            pseudonym = user
+        elif key is None:
+            issues.append(
+                Issue(
+                    source,
+                    line,
+                    "user",
+                    f"{user!r} is not a pseudonym: the pipeline never reads real names; pseudonymise the "
+                    "directory where the key is (alignmon directory pseudonymise IN OUT)",
+                )
+            )
+            continue
+        else:
+            pseudonym = pseudonymise(user, key)
+        if pseudonym in first_line:
+            earlier_line, earlier_user, earlier_dep = first_line[pseudonym]
+            if earlier_dep != department:
                 issues.append(
                     Issue(
                         source,
                         line,
-                        "user",
-                        f"{user!r} is not a pseudonym: the pipeline never reads real names; pseudonymise the "
-                        "directory where the key is (alignmon directory pseudonymise IN OUT)",
+                        "department",
+                        f"user {user!r} is in {department!r} here but in {earlier_dep!r} at line "
+                        f"{earlier_line} ({earlier_user!r}); a user belongs to one department",
                     )
                 )
-                continue
-            else:
-                pseudonym = pseudonymise(user, key)
-            if pseudonym in first_line:
-                earlier_line, earlier_user, earlier_dep = first_line[pseudonym]
-                if earlier_dep != department:
-                    issues.append(
-                        Issue(
-                            source,
-                            line,
-                            "department",
-                            f"user {user!r} is in {department!r} here but in {earlier_dep!r} at line "
-                            f"{earlier_line} ({earlier_user!r}); a user belongs to one department",
-                        )
-                    )
-                continue
-            first_line[pseudonym] = (line, user, department)
-            members[pseudonym] = department
-    except csv.Error as exc:
-        issues.append(Issue(source, reader.line_num or line, "(row)", f"invalid CSV: {exc}"))
+            continue
+        first_line[pseudonym] = (line, user, department)
+        members[pseudonym] = department
     if issues:
         raise InvalidFileError(issues)
     return Directory(members, path)
@@ -142,13 +129,7 @@ def parse_directory(text: str, key: bytes | None, source: str = "<directory>", p
 
 def load_directory(path: Path, key: bytes | None) -> Directory:
     """Load a `user,department` CSV file into pseudonym -> department (same key as the gateway; None: pseudonyms)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InvalidFileError([Issue(str(path), 0, "(file)", f"cannot read: {exc.strerror or exc}")]) from None
-    except UnicodeDecodeError as exc:
-        raise InvalidFileError([Issue(str(path), 0, "(file)", f"not UTF-8 text: {exc.reason}")]) from None
-    return parse_directory(text, key, str(path), path)
+    return parse_directory(read_text(path), key, str(path), path)
 
 
 def to_csv(directory: Directory) -> str:

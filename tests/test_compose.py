@@ -7,13 +7,13 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from alignmon.cli import build_parser
 from base.settings import Settings
+from tests.support.compose import compose_services, load_compose, require_compose
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -26,28 +26,18 @@ ALIGNMON_IMAGE = "alignmon:local"
 COMPOSE_ENV = {"ALIGNMON_PSEUDONYM_SECRET": "test-key-not-secret", "GRAFANA_ADMIN_PASSWORD": "test-password"}
 
 
-def _compose() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
-    return data
-
-
-def _services() -> dict[str, dict[str, Any]]:
-    services: dict[str, dict[str, Any]] = _compose()["services"]
-    return services
-
-
 def _env(service: str) -> dict[str, str]:
-    return {k: str(v) for k, v in (_services()[service].get("environment") or {}).items()}
+    return {k: str(v) for k, v in (compose_services(COMPOSE)[service].get("environment") or {}).items()}
 
 
 def _alignmon_services() -> list[str]:
-    return [name for name, svc in _services().items() if svc.get("image") == ALIGNMON_IMAGE]
+    return [name for name, svc in compose_services(COMPOSE).items() if svc.get("image") == ALIGNMON_IMAGE]
 
 
 def _volume_mounts(service: str) -> list[tuple[str, str]]:
     """(source, target) of each short-syntax volume; a named volume's source has no '/'."""
     mounts = []
-    for spec in _services()[service].get("volumes") or []:
+    for spec in compose_services(COMPOSE)[service].get("volumes") or []:
         source, target = spec.split(":")[:2]
         mounts.append((source, target))
     return mounts
@@ -64,28 +54,16 @@ def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.Compl
 # --- docker compose itself ----------------------------------------------------------------------------
 
 
-def _require_compose() -> None:
-    if shutil.which("docker") is None:
-        pytest.skip("the docker CLI is not installed")
-    version = _run(["docker", "compose", "version"])
-    if version.returncode != 0:
-        said = (version.stderr + version.stdout).strip().splitlines() or ["no output"]
-        pytest.skip(
-            f"the docker CLI is installed but its compose plugin is not (`docker compose version`: {said[0]}); "
-            "deploy/install-compose-plugin.sh builds it"
-        )
-
-
 @pytest.mark.parametrize("profile", [[], ["--profile", "demo"]], ids=["default", "demo-profile"])
 def test_docker_compose_accepts_the_file(profile: list[str]) -> None:
-    _require_compose()
+    require_compose()
     env = {**os.environ, **COMPOSE_ENV}
     result = _run(["docker", "compose", "-f", str(COMPOSE), *profile, "config", "--quiet"], env=env)
     assert result.returncode == 0, result.stderr
 
 
 def test_docker_compose_refuses_to_start_without_a_pseudonym_key() -> None:
-    _require_compose()
+    require_compose()
     env = {k: v for k, v in os.environ.items() if k != "ALIGNMON_PSEUDONYM_SECRET"}
     env["GRAFANA_ADMIN_PASSWORD"] = COMPOSE_ENV["GRAFANA_ADMIN_PASSWORD"]
     result = _run(["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"], env=env)
@@ -97,7 +75,7 @@ def test_docker_compose_refuses_to_start_without_a_pseudonym_key() -> None:
 
 
 def test_every_service_but_the_simulator_has_a_healthcheck() -> None:
-    services = _services()
+    services = compose_services(COMPOSE)
     assert set(services) == {
         "kafka", "gateway", "pipeline", "prometheus", "alertmanager", "grafana", "simulator",
     }  # fmt: skip
@@ -107,12 +85,12 @@ def test_every_service_but_the_simulator_has_a_healthcheck() -> None:
 
 
 def test_simulator_is_optional_behind_the_demo_profile() -> None:
-    assert _services()["simulator"]["profiles"] == ["demo"]
-    assert [n for n, s in _services().items() if s.get("profiles")] == ["simulator"]
+    assert compose_services(COMPOSE)["simulator"]["profiles"] == ["demo"]
+    assert [n for n, s in compose_services(COMPOSE).items() if s.get("profiles")] == ["simulator"]
 
 
 def test_service_healthy_dependencies_point_at_services_with_healthchecks() -> None:
-    services = _services()
+    services = compose_services(COMPOSE)
     for name, svc in services.items():
         for dep, cond in (svc.get("depends_on") or {}).items():
             assert dep in services, f"{name} depends on unknown {dep}"
@@ -122,14 +100,14 @@ def test_service_healthy_dependencies_point_at_services_with_healthchecks() -> N
 
 
 def test_named_volumes_are_declared_and_all_used() -> None:
-    declared = set(_compose()["volumes"])
-    used = {src for name in _services() for src, _ in _volume_mounts(name) if "/" not in src}
+    declared = set(load_compose(COMPOSE)["volumes"])
+    used = {src for name in compose_services(COMPOSE) for src, _ in _volume_mounts(name) if "/" not in src}
     assert used == declared
 
 
 def test_repo_config_files_mounted_into_containers_exist() -> None:
     # ./dashboards/build is produced by `alignmon dashboards build`; every other mounted repo path is committed.
-    sources = [src for name in _services() for src, _ in _volume_mounts(name) if src.startswith("./")]
+    sources = [src for name in compose_services(COMPOSE) for src, _ in _volume_mounts(name) if src.startswith("./")]
     committed = [src for src in sources if src != "./dashboards/build"]
     assert len(committed) == 4
     for src in committed:
@@ -138,14 +116,14 @@ def test_repo_config_files_mounted_into_containers_exist() -> None:
 
 def test_alignmon_env_names_are_real_settings() -> None:
     known = {"ALIGNMON_" + field.upper() for field in Settings.model_fields}
-    used = {k for name in _services() for k in _env(name) if k.startswith("ALIGNMON_")}
+    used = {k for name in compose_services(COMPOSE) for k in _env(name) if k.startswith("ALIGNMON_")}
     assert "ALIGNMON_PSEUDONYM_SECRET" in used
     assert sorted(used - known) == []
 
 
 def test_gateway_takes_its_key_from_the_environment_and_never_from_the_file() -> None:
     assert _env("gateway")["ALIGNMON_PSEUDONYM_SECRET"] == "${ALIGNMON_PSEUDONYM_SECRET:?set a pseudonym key}"
-    assert "ALIGNMON_DEV_MODE" not in {k for name in _services() for k in _env(name)}
+    assert "ALIGNMON_DEV_MODE" not in {k for name in compose_services(COMPOSE) for k in _env(name)}
 
 
 def test_the_pipeline_gets_no_pseudonym_key() -> None:
@@ -180,8 +158,8 @@ def test_named_volume_mount_points_exist_in_the_image_owned_by_its_user() -> Non
 
 
 def test_pipeline_reads_the_catalog_read_only_and_the_simulator_writes_it() -> None:
-    assert "catalog:/catalog:ro" in _services()["pipeline"]["volumes"]
-    assert "catalog:/catalog" in _services()["simulator"]["volumes"]
+    assert "catalog:/catalog:ro" in compose_services(COMPOSE)["pipeline"]["volumes"]
+    assert "catalog:/catalog" in compose_services(COMPOSE)["simulator"]["volumes"]
     assert _env("pipeline")["ALIGNMON_CATALOG_DIR"] == "/catalog"
     assert _env("pipeline")["ALIGNMON_DIRECTORY_CSV"] == "/catalog/directory.csv"
 
@@ -190,8 +168,9 @@ def test_ports_agree_across_compose_healthchecks_and_prometheus() -> None:
     gateway_port = _env("gateway")["ALIGNMON_GATEWAY_PORT"]
     exporter_port = _env("pipeline")["ALIGNMON_EXPORTER_PORT"]
     assert (gateway_port, exporter_port) == ("8700", "9708")
-    assert f"127.0.0.1:{gateway_port}/healthz" in " ".join(_services()["gateway"]["healthcheck"]["test"])
-    assert f"127.0.0.1:{exporter_port}/healthz" in " ".join(_services()["pipeline"]["healthcheck"]["test"])
+    services = compose_services(COMPOSE)
+    assert f"127.0.0.1:{gateway_port}/healthz" in " ".join(services["gateway"]["healthcheck"]["test"])
+    assert f"127.0.0.1:{exporter_port}/healthz" in " ".join(services["pipeline"]["healthcheck"]["test"])
     prometheus = yaml.safe_load(PROMETHEUS_YML.read_text(encoding="utf-8"))
     targets = {t for job in prometheus["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]}
     assert {f"gateway:{gateway_port}", f"pipeline:{exporter_port}"} <= targets
@@ -202,7 +181,7 @@ def test_ports_agree_across_compose_healthchecks_and_prometheus() -> None:
 
 def test_kafka_is_a_single_kraft_node_advertised_to_the_other_containers() -> None:
     env = _env("kafka")
-    assert _services()["kafka"]["image"] == "apache/kafka:4.1.1"
+    assert compose_services(COMPOSE)["kafka"]["image"] == "apache/kafka:4.1.1"
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://kafka:9092"
     assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@localhost:9093"
@@ -234,7 +213,7 @@ def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
 
 @pytest.mark.parametrize("service", ["gateway", "pipeline", "simulator"])
 def test_service_commands_are_valid_alignmon_commands(service: str) -> None:
-    command = _services()[service]["command"]
+    command = compose_services(COMPOSE)[service]["command"]
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command")
     assert command[0] in (subparsers.choices or {}), f"`alignmon {command[0]}` is not a command"

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from base.settings import Settings
+from tests.support.compose import compose_services, require_compose
 
 ROOT = Path(__file__).resolve().parents[1]
 PROD = ROOT / "docker-compose.prod.yml"
@@ -24,14 +25,8 @@ ETC = "${ETC_ALIGNMON:-/etc/alignmon}"
 UNIT_OF = {"gateway": "alignmon-gateway.service", "pipeline": "alignmon-pipeline.service"}
 
 
-def _compose() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(PROD.read_text(encoding="utf-8"))
-    return data
-
-
 def _service(name: str) -> dict[str, Any]:
-    service: dict[str, Any] = _compose()["services"][name]
-    return service
+    return compose_services(PROD)[name]
 
 
 def _env_files(service: str) -> list[dict[str, Any]]:
@@ -60,7 +55,7 @@ def test_the_containers_read_the_env_files_the_units_read() -> None:
 
 def test_the_settings_come_from_the_env_files_alone() -> None:
     """No container sets an alignmon setting of its own: the env files are the one place, as for the units."""
-    for name, service in _compose()["services"].items():
+    for name, service in compose_services(PROD).items():
         assert not [key for key in service.get("environment") or {} if key.startswith("ALIGNMON_")], name
 
 
@@ -109,16 +104,9 @@ def test_the_report_runs_only_when_asked_and_without_network() -> None:
     assert "alignmon report --as-of" in report["command"][0]
 
 
-def _require_compose() -> None:
-    if shutil.which("docker") is None:
-        pytest.skip("the docker CLI is not installed")
-    if subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode != 0:
-        pytest.skip("the docker compose plugin is not installed (deploy/install-compose-plugin.sh builds it)")
-
-
 @pytest.mark.parametrize("profile", [[], ["--profile", "report"]], ids=["services", "with-report"])
 def test_docker_compose_accepts_the_file_with_the_systemd_env_examples(tmp_path: Path, profile: list[str]) -> None:
-    _require_compose()
+    require_compose()
     for example in ("alignmon.env", "gateway.env", "pipeline.env"):
         shutil.copy(SYSTEMD / f"{example}.example", tmp_path / example)
     env = {**os.environ, "ETC_ALIGNMON": str(tmp_path)}

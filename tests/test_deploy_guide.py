@@ -72,6 +72,7 @@ from alignment.report import previous_quarter_end
 from alignmon.stack.process import free_port
 from alignmon.stack.stack import KAFKA_RETENTION_DAYS
 from base.settings import Settings
+from tests.support.systemd import directives
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "deploy.md"
@@ -285,21 +286,6 @@ class Site:
         """Absolute paths in a mapped block that are neither under the temporary root nor /dev/null."""
         paths = re.findall(r"(?:^|(?<=[\s\"'=(<>|,\[]))(/[A-Za-z][^\s\"'|;)<>,\]]*)", script, re.M)
         return [p for p in paths if not p.startswith(f"{self.root}/") and p != "/dev/null"]
-
-
-def directives(path: Path) -> list[tuple[str, str, str]]:
-    """(section, key, value) of each line of a unit file, in order (keys such as EnvironmentFile= repeat)."""
-    found, section = [], ""
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("["):
-            section = line.strip("[]")
-            continue
-        key, _, value = line.partition("=")
-        found.append((section, key.strip(), value.strip()))
-    return found
 
 
 def read_env_file(path: Path) -> dict[str, str]:

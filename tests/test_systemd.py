@@ -17,6 +17,7 @@ import pytest
 
 from base.settings import Settings
 from collectors.gateway.workers import STOP_TIMEOUT_S
+from tests.support.systemd import directives
 
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEMD = ROOT / "deploy" / "systemd"
@@ -51,23 +52,8 @@ def _tool(name: str) -> str:
     return path
 
 
-def directives(unit: str) -> list[tuple[str, str, str]]:
-    """(section, key, value) of every line of a unit, in order: keys such as EnvironmentFile= repeat."""
-    found, section = [], ""
-    for raw in (SYSTEMD / unit).read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("["):
-            section = line.strip("[]")
-            continue
-        key, _, value = line.partition("=")
-        found.append((section, key.strip(), value.strip()))
-    return found
-
-
 def values(unit: str, key: str) -> list[str]:
-    return [value for _, k, value in directives(unit) if k == key]
+    return [value for _, k, value in directives(SYSTEMD / unit) if k == key]
 
 
 def value(unit: str, key: str) -> str:

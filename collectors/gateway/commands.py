@@ -33,12 +33,13 @@ def _gateway(args: argparse.Namespace) -> int:
     from collectors.gateway.server import Limits, uvicorn_config  # noqa: PLC0415
     from collectors.gateway.service import GatewayService  # noqa: PLC0415
     from collectors.gateway.tls import ServerTLS  # noqa: PLC0415
-    from collectors.gateway.workers import Supervisor, slots_in_use, worker_count  # noqa: PLC0415
+    from collectors.gateway.workers import Supervisor, check_port_free, slots_in_use, worker_count  # noqa: PLC0415
 
     settings = Settings()
     host = args.host or settings.gateway_host
     port = args.port if args.port is not None else settings.gateway_port
     tls = ServerTLS.from_settings(settings)  # unreadable or mismatched files: one line here, before any worker
+    check_port_free(host, port)  # a port in use: one line saying what to do, before the start line
     served = f"https://{host}:{port} ({tls.describe()})" if tls else f"http://{host}:{port} (plain http: no TLS)"
     workers = max(worker_count(settings), slots_in_use(settings.spool_dir))
     if workers > 1:

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
+from base.csvfile import CsvReader, read_text
 from base.errors import AlignmonError, InvalidFileError, Issue
 from collectors.event import MAX_TEXT
 from collectors.gateway.tokens import IssuedToken, NotRotatableError
@@ -45,16 +46,8 @@ class DeviceList(NamedTuple):
 
 def parse_devices(text: str, source: str = "<devices>") -> DeviceList:
     """Parse a devices CSV; raises InvalidFileError naming the file, line and field of every problem."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InvalidFileError(
-            [Issue(source, 1, "(header)", "empty file: expected a header naming 'device'")]
-        ) from None
-    except csv.Error as exc:
-        raise InvalidFileError([Issue(source, 1, "(header)", f"invalid CSV: {exc}")]) from None
-    columns = [name.strip() for name in header]
+    csv_file = CsvReader(text, source, "a header naming 'device'")
+    columns = [name.strip() for name in csv_file.header]
     folded = [name.casefold() for name in columns]
     issues: list[Issue] = []
     if DEVICE_COLUMN not in folded:
@@ -77,29 +70,22 @@ def parse_devices(text: str, source: str = "<devices>") -> DeviceList:
     extra_cols = [i for i in range(len(columns)) if i != device_col]
     rows: list[DeviceRow] = []
     first_line: dict[str, int] = {}
-    line = 1
-    try:
-        for row in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue  # a blank line
-            if len(row) != len(columns):
-                issues.append(Issue(source, line, "(row)", f"{len(row)} field(s), but the header names {len(columns)}"))
-                continue
-            device = row[device_col].strip()
-            if not device:
-                issues.append(Issue(source, line, DEVICE_COLUMN, "empty device id"))
-            elif len(device) > MAX_TEXT:
-                issues.append(Issue(source, line, DEVICE_COLUMN, f"device id longer than {MAX_TEXT} characters"))
-            elif device in first_line:
-                issues.append(
-                    Issue(source, line, DEVICE_COLUMN, f"device {device!r} is already on line {first_line[device]}")
-                )
-            else:
-                first_line[device] = line
-                rows.append(DeviceRow(line, device, tuple(row[i] for i in extra_cols)))
-    except csv.Error as exc:
-        issues.append(Issue(source, reader.line_num or line, "(row)", f"invalid CSV: {exc}"))
+    for line, row in csv_file.rows(issues):
+        if len(row) != len(columns):
+            issues.append(Issue(source, line, "(row)", f"{len(row)} field(s), but the header names {len(columns)}"))
+            continue
+        device = row[device_col].strip()
+        if not device:
+            issues.append(Issue(source, line, DEVICE_COLUMN, "empty device id"))
+        elif len(device) > MAX_TEXT:
+            issues.append(Issue(source, line, DEVICE_COLUMN, f"device id longer than {MAX_TEXT} characters"))
+        elif device in first_line:
+            issues.append(
+                Issue(source, line, DEVICE_COLUMN, f"device {device!r} is already on line {first_line[device]}")
+            )
+        else:
+            first_line[device] = line
+            rows.append(DeviceRow(line, device, tuple(row[i] for i in extra_cols)))
     if not issues and not rows:
         issues.append(Issue(source, 0, "(file)", "no devices: the file has a header but no rows"))
     if issues:
@@ -115,13 +101,7 @@ def _capped(issues: list[Issue], source: str) -> list[Issue]:
 
 def load_devices(path: Path) -> DeviceList:
     """Read and parse a devices CSV file (UTF-8, with or without the byte order mark spreadsheets write)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InvalidFileError([Issue(str(path), 0, "(file)", f"cannot read: {exc.strerror or exc}")]) from None
-    except UnicodeDecodeError as exc:
-        raise InvalidFileError([Issue(str(path), 0, "(file)", f"not UTF-8 text: {exc.reason}")]) from None
-    return parse_devices(text, str(path))
+    return parse_devices(read_text(path), str(path))
 
 
 def tokens_csv(devices: DeviceList, issued: Sequence[IssuedToken]) -> str:

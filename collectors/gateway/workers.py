@@ -22,6 +22,7 @@ Per worker too: the rate limits (a device on one keep-alive connection meets one
 from __future__ import annotations
 
 import ctypes
+import errno
 import logging
 import multiprocessing as mp
 import os
@@ -35,6 +36,7 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
+from base.errors import AlignmonError
 from base.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,12 +90,22 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 def check_port_free(host: str, port: int) -> None:
-    """Raise OSError (address in use) when anything listens on host:port, SO_REUSEPORT listeners included: a
-    second gateway must not quietly share the port with a running one."""
+    """Raise AlignmonError, saying what to do, when the gateway cannot listen on host:port: anything listens there
+    (SO_REUSEPORT listeners included: a second gateway must not quietly share the port with a running one), or the
+    address is not this machine's."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        advice = (
+            "another program (or gateway) listens there: stop it, or choose another port (ALIGNMON_GATEWAY_PORT, "
+            "--port)"
+            if exc.errno == errno.EADDRINUSE
+            else "choose an address of this machine (ALIGNMON_GATEWAY_HOST, --host; 0.0.0.0: all of them)"
+        )
+        raise AlignmonError(f"the gateway cannot listen on {host}:{port} ({exc.strerror}): {advice}") from None
 
 
 def _die_with_parent() -> None:

@@ -58,6 +58,13 @@ class Certificates:
         client.private_key_and_cert_chain_pem.write_to_path(str(paths["client_pem"]))
         return cls(**paths)
 
+    def options(self, *, client: bool = False) -> list[str]:
+        """The command-line options that trust the test CA (and present the client certificate)."""
+        options = ["--ca-file", str(self.ca)]
+        if client:
+            options += ["--client-cert", str(self.client_cert), "--client-key", str(self.client_key)]
+        return options
+
     def client_context(self, *, client: bool = False) -> ssl.SSLContext:
         """A context that trusts the test CA (and presents the client certificate)."""
         context = ssl.create_default_context(cafile=self.ca)

@@ -58,6 +58,29 @@ def event() -> Callable[..., UsageEvent]:
     return make_event
 
 
+@pytest.fixture
+def kafka_gateway(kafka_bootstrap: str, topic: str, tmp_path: Path) -> Callable[[str], Any]:
+    """`kafka_gateway(secret)`: a real gateway service producing to this test's topic (serve it yourself)."""
+    from base.settings import Settings
+    from collectors.gateway.service import GatewayService
+    from collectors.sink import KafkaSink
+
+    def build(secret: str) -> GatewayService:
+        settings = Settings(
+            pseudonym_secret=secret,
+            token_db=tmp_path / "tokens.sqlite",
+            spool_dir=tmp_path / "gateway-spool",
+            kafka_bootstrap=kafka_bootstrap,
+            topic=topic,
+            directory_csv=None,
+            titles_enabled=False,
+            dev_mode=False,
+        )
+        return GatewayService.from_settings(settings, sink=KafkaSink(kafka_bootstrap, topic))
+
+    return build
+
+
 # -- a scripted gateway --------------------------------------------------------------------------------
 
 

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from alignmon.cli import build_parser
-from base.settings import Settings
 from collectors.record import events_of
 
 pytestmark = pytest.mark.integration
@@ -41,25 +40,14 @@ def test_agent_on_xvfb_through_the_gateway_into_kafka(
     topic: str,
     read_topic: Callable[..., list[Any]],
     tmp_path: Path,
+    kafka_gateway: Callable[[str], Any],
 ) -> None:
     from collectors.agent.agent import EXIT_OK
     from collectors.agent.commands import build_agent
     from collectors.gateway.app import create_app
     from collectors.gateway.server import BackgroundServer
-    from collectors.gateway.service import GatewayService
-    from collectors.sink import KafkaSink
 
-    settings = Settings(
-        pseudonym_secret=SECRET,
-        token_db=tmp_path / "tokens.sqlite",
-        spool_dir=tmp_path / "gateway-spool",
-        kafka_bootstrap=kafka_bootstrap,
-        topic=topic,
-        directory_csv=None,
-        titles_enabled=False,
-        dev_mode=False,
-    )
-    service = GatewayService.from_settings(settings, sink=KafkaSink(kafka_bootstrap, topic))
+    service = kafka_gateway(SECRET)
     token = service.tokens.issue(DEVICE)
     server = BackgroundServer(create_app(service)).start()
     try:

@@ -64,11 +64,11 @@ class AgentRun:
 
 
 def _ca(c: Certificates) -> list[str]:
-    return ["--ca-file", str(c.ca)]
+    return c.options()
 
 
 def _client(c: Certificates) -> list[str]:
-    return [*_ca(c), "--client-cert", str(c.client_cert), "--client-key", str(c.client_key)]
+    return c.options(client=True)
 
 
 # case: (gateway kind, URL, options, the one line's text, the URL and options that fix it); {port} is the gateway's

@@ -206,24 +206,12 @@ def test_the_file_on_the_system_python_sends_both_sources_through_a_gateway_into
     topic: str,
     read_topic: Callable[..., list[Any]],
     tmp_path: Path,
+    kafka_gateway: Callable[[str], Any],
 ) -> None:
-    from base.settings import Settings
     from collectors.gateway.app import create_app
     from collectors.gateway.server import BackgroundServer
-    from collectors.gateway.service import GatewayService
-    from collectors.sink import KafkaSink
 
-    settings = Settings(
-        pseudonym_secret=SECRET,
-        token_db=tmp_path / "tokens.sqlite",
-        spool_dir=tmp_path / "gateway-spool",
-        kafka_bootstrap=kafka_bootstrap,
-        topic=topic,
-        directory_csv=None,
-        titles_enabled=False,
-        dev_mode=False,
-    )
-    service = GatewayService.from_settings(settings, sink=KafkaSink(kafka_bootstrap, topic))
+    service = kafka_gateway(SECRET)
     home = tmp_path / "home"
     token_file = home / ".config" / "alignmon" / "agent-token"  # where the Linux user unit reads it
     token_file.parent.mkdir(parents=True)

@@ -105,6 +105,19 @@ class Kit:
     def wait_for(predicate: Callable[[], bool], timeout_s: float = 30.0, what: str = "condition") -> None:
         wait_until(predicate, timeout_s, what, interval=0.05)
 
+    @staticmethod
+    def process_env(tmp: Path, bootstrap: str, topic: str, workers: int) -> dict[str, str]:
+        """The settings of an `alignmon gateway` process with `workers` workers, its files under `tmp`."""
+        return {
+            "ALIGNMON_PSEUDONYM_SECRET": SECRET,
+            "ALIGNMON_TOKEN_DB": str(tmp / "tokens.sqlite"),
+            "ALIGNMON_SPOOL_DIR": str(tmp / "spool"),
+            "ALIGNMON_KAFKA_BOOTSTRAP": bootstrap,
+            "ALIGNMON_TOPIC": topic,
+            "ALIGNMON_GATEWAY_WORKERS": str(workers),
+            "ALIGNMON_DEV_MODE": "0",
+        }
+
 
 @pytest.fixture
 def kit(read_topic: Callable[..., list[Any]]) -> type[Kit]:

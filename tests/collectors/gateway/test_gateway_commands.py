@@ -3,6 +3,7 @@ expiry and rotation: test_tokens_enrolment.py and test_tokens_gateway.py)."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,25 @@ def test_gateway_refuses_to_start_without_a_pseudonym_key(
     monkeypatch.setenv("ALIGNMON_SPOOL_DIR", str(tmp_path / "spool"))
     assert main(["gateway", "--port", "0"]) == 1
     assert "ALIGNMON_PSEUDONYM_SECRET" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_port_in_use_stops_the_gateway_with_one_line_saying_what_to_do(
+    workers: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in {"DEV_MODE": "1", "STATE_DIR": str(tmp_path), "GATEWAY_WORKERS": workers}.items():
+        monkeypatch.setenv(f"ALIGNMON_{name}", value)
+    with socket.socket() as holder:  # another program on the port
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        assert main(["gateway", "--port", str(port)]) == 1
+    out, err = capsys.readouterr()
+    assert "alignmon gateway on" not in out  # no start line for a gateway that never served
+    last = err.strip().splitlines()[-1]
+    assert f"the gateway cannot listen on 127.0.0.1:{port}" in last
+    assert "choose another port (ALIGNMON_GATEWAY_PORT, --port)" in last
+    assert "Traceback" not in err
 
 
 def test_help_texts_exist(capsys: pytest.CaptureFixture[str]) -> None:

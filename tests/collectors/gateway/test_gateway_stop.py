@@ -5,7 +5,6 @@ is in Kafka, or, with Kafka away, in its spool."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -23,37 +22,12 @@ from collectors.gateway.tokens import TokenStore
 from collectors.gateway.workers import spool_slot
 from collectors.record import events_of
 from collectors.spool import Spool
+from tests.support.procfs import children, connected, listening
 
 pytestmark = pytest.mark.integration
 
 Kit = Any
 POSTERS = 4  # devices posting at once, each on its own connection
-
-
-def _children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.add(int(entry.name))
-    return found
-
-
-def _listening(pid: int, port: int) -> bool:
-    """Whether the process holds a socket listening on `port` (from /proc/net/tcp and its file descriptors)."""
-    inodes = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[1].endswith(f":{port:04X}") and fields[3] == "0A":  # 0A: LISTEN
-            inodes.add(f"socket:[{fields[9]}]")
-    try:
-        return any(os.readlink(fd) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir())
-    except OSError:
-        return False
 
 
 class Gateway:
@@ -62,16 +36,7 @@ class Gateway:
     def __init__(self, alignmon: Any, tmp: Path, kit: Kit, bootstrap: str, topic: str, workers: int) -> None:
         self.alignmon, self.tmp, self.kit, self.workers = alignmon, tmp, kit, workers
         self.port = free_port()
-        self.env = {
-            "ALIGNMON_PSEUDONYM_SECRET": kit.SECRET,
-            "ALIGNMON_STATE_DIR": str(tmp / "state"),
-            "ALIGNMON_TOKEN_DB": str(tmp / "tokens.sqlite"),
-            "ALIGNMON_SPOOL_DIR": str(tmp / "spool"),
-            "ALIGNMON_KAFKA_BOOTSTRAP": bootstrap,
-            "ALIGNMON_TOPIC": topic,
-            "ALIGNMON_GATEWAY_WORKERS": str(workers),
-            "ALIGNMON_DEV_MODE": "0",
-        }
+        self.env = {**kit.process_env(tmp, bootstrap, topic, workers), "ALIGNMON_STATE_DIR": str(tmp / "state")}
         store = TokenStore(tmp / "tokens.sqlite")
         self.tokens = [store.issue(f"laptop-{n}") for n in range(POSTERS)]
         store.close()
@@ -90,8 +55,8 @@ class Gateway:
         def serving() -> bool:
             assert proc.poll() is None, self.log
             if self.workers == 1:
-                return _listening(proc.pid, self.port)
-            return len([pid for pid in _children(proc.pid) if _listening(pid, self.port)]) == self.workers
+                return listening(proc.pid, self.port)
+            return len([pid for pid in children(proc.pid) if listening(pid, self.port)]) == self.workers
 
         self.kit.wait_for(serving, 60, f"{self.workers} worker(s) listening")
         self.kit.wait_for(self.answers, 60, "the gateway's /healthz")
@@ -203,23 +168,10 @@ def test_a_second_ctrl_c_stops_the_gateway_at_once_with_exit_1(
             "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n["
         )
         slow.sendall(head.encode())
-        kit.wait_for(lambda: _connected(proc.pid, gateway.port), 30, "the slow request's connection")
+        kit.wait_for(lambda: connected(proc.pid, gateway.port), 30, "the slow request's connection")
         proc.send_signal(signal.SIGINT)
         kit.wait_for(lambda: "gateway stopping on SIGINT" in gateway.log, 30, "the first Ctrl-C's stop")
         assert proc.poll() is None  # still waiting for the request in flight
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 1
     assert "gateway stopped at once (asked twice)" in gateway.log
-
-
-def _connected(pid: int, port: int) -> bool:
-    """Whether the process holds an established TCP connection on its `port` (from /proc/net/tcp)."""
-    inodes = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[1].endswith(f":{port:04X}") and fields[3] == "01":  # 01: ESTABLISHED
-            inodes.add(f"socket:[{fields[9]}]")
-    try:
-        return any(os.readlink(fd) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir())
-    except OSError:
-        return False

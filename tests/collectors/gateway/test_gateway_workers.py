@@ -16,55 +16,16 @@ import httpx
 import pytest
 
 from alignmon.stack.process import free_port
+from base.errors import AlignmonError
 from collectors.gateway.tokens import TokenStore
 from collectors.gateway.workers import check_port_free, slots_in_use, spool_slot
 from collectors.record import Record, events_of, to_bytes
 from collectors.spool import Spool
+from tests.support.procfs import alive, children, cmdline, listening
 
 pytestmark = pytest.mark.integration
 
 Kit = Any
-
-
-def _children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.add(int(entry.name))
-    return found
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b"resource_tracker"  # gone: not a worker
-
-
-def _listening(pid: int, port: int) -> bool:
-    """Whether the process holds a socket listening on `port` (from /proc/net/tcp and its file descriptors)."""
-    inodes = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[1].endswith(f":{port:04X}") and fields[3] == "0A":  # 0A: LISTEN
-            inodes.add(f"socket:[{fields[9]}]")
-    try:
-        return any(os.readlink(fd) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir())
-    except OSError:
-        return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 class Fleet:
@@ -74,15 +35,7 @@ class Fleet:
         self.tmp = tmp
         self.kit = kit
         self.port = free_port()
-        self.env = {
-            "ALIGNMON_PSEUDONYM_SECRET": kit.SECRET,
-            "ALIGNMON_TOKEN_DB": str(tmp / "tokens.sqlite"),
-            "ALIGNMON_SPOOL_DIR": str(tmp / "spool"),
-            "ALIGNMON_KAFKA_BOOTSTRAP": bootstrap,
-            "ALIGNMON_TOPIC": topic,
-            "ALIGNMON_GATEWAY_WORKERS": str(workers),
-            "ALIGNMON_DEV_MODE": "0",
-        }
+        self.env = kit.process_env(tmp, bootstrap, topic, workers)
         store = TokenStore(tmp / "tokens.sqlite")
         self.token = store.issue("laptop-1")
         store.close()
@@ -109,11 +62,11 @@ class Fleet:
 
     def workers(self) -> set[int]:
         """The worker processes (spawned with a `multiprocessing` command line that runs run_worker)."""
-        return {pid for pid in _children(self.pid) if b"resource_tracker" not in _cmdline(pid)}
+        return {pid for pid in children(self.pid) if b"resource_tracker" not in cmdline(pid)}
 
     def serving(self) -> set[int]:
         """The workers listening on the port."""
-        return {pid for pid in self.workers() if _listening(pid, self.port)}
+        return {pid for pid in self.workers() if listening(pid, self.port)}
 
     def post(self, count: int = 5) -> int:
         """Post `count` events on a new connection (so the kernel may pick any worker); returns the status."""
@@ -164,7 +117,7 @@ def test_no_worker_outlives_a_killed_supervisor(
     workers = fleet.workers()
     assert fleet.post() == 202
     os.kill(fleet.pid, signal.SIGKILL)
-    kit.wait_for(lambda: not any(_alive(pid) for pid in workers), 60, "the workers to stop")
+    kit.wait_for(lambda: not any(alive(pid) for pid in workers), 60, "the workers to stop")
     kit.wait_for(lambda: _port_free(fleet.port), 30, "the port to be free")
     fleet.start(2)  # and the spools' locks are free: a new gateway starts on the same folders
     assert fleet.post() == 202
@@ -173,7 +126,7 @@ def test_no_worker_outlives_a_killed_supervisor(
 def _port_free(port: int) -> bool:
     try:
         check_port_free("127.0.0.1", port)
-    except OSError:
+    except AlignmonError:
         return False
     return True
 

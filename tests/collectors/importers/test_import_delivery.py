@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,36 +12,11 @@ import pytest
 from alignmon.stack.process import free_port
 from base.pseudonym import pseudonymise, pseudonymise_device
 from collectors.record import events_of
+from tests.support.osquery import osquery_log
 
 pytestmark = pytest.mark.integration
 
 SECRET = "import-delivery-secret"
-
-
-def osquery_log(path: Path, host: str, n: int) -> Path:
-    now = int(time.time())
-    lines = [
-        json.dumps(
-            {
-                "name": "pack_apps",
-                "hostIdentifier": host,
-                "calendarTime": "Fri Nov 27 10:00:00 2026 UTC",
-                "unixTime": now,
-                "epoch": 0,
-                "counter": i,
-                "action": "added",
-                "columns": {
-                    "name": f"App{i}.app",
-                    "bundle_identifier": f"com.example.app{i}",
-                    "path": f"/Applications/App{i}.app",
-                    "last_opened_time": str(now - 3600 - i),
-                },
-            }
-        )
-        for i in range(n)
-    ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def values(read_topic: Any, bootstrap: str, topic: str, expect: int) -> list[dict[str, Any]]:

@@ -3,8 +3,6 @@ line naming the URL and what to do. Certificates come from a throwaway CA (trust
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,36 +10,15 @@ from typing import Any
 import pytest
 
 from collectors.record import events_of
+from tests.support.osquery import osquery_log
 from tests.support.tls import DEVICE, Certificates, TLSGateway
 
 pytestmark = pytest.mark.integration
 
 
-def osquery_log(path: Path, prefix: str, n: int) -> Path:
+def _log(path: Path, prefix: str, n: int) -> Path:
     """An osquery result log of `n` app launches on DEVICE, the apps named `prefix`0.app ..."""
-    now = int(time.time())
-    lines = [
-        json.dumps(
-            {
-                "name": "pack_apps",
-                "hostIdentifier": DEVICE,
-                "calendarTime": "Fri Nov 27 10:00:00 2026 UTC",
-                "unixTime": now,
-                "epoch": 0,
-                "counter": i,
-                "action": "added",
-                "columns": {
-                    "name": f"{prefix}{i}.app",
-                    "bundle_identifier": f"com.example.{prefix}{i}",
-                    "path": f"/Applications/{prefix}{i}.app",
-                    "last_opened_time": str(now - 3600 - i),
-                },
-            }
-        )
-        for i in range(n)
-    ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return osquery_log(path, DEVICE, n, app=prefix, bundle=prefix)
 
 
 def _import(alignmon: Any, gateway: TLSGateway, log: Path, url: str, options: list[str]) -> Any:
@@ -65,15 +42,8 @@ def test_import_over_https_and_mutual_tls(
 ) -> None:
     gateway = tls_gateway(kind)
     prefix = f"Import{kind.capitalize()}App"
-    options = ["--ca-file", str(tls_certificates.ca)]
-    if kind == "mtls":
-        options += [
-            "--client-cert",
-            str(tls_certificates.client_cert),
-            "--client-key",
-            str(tls_certificates.client_key),
-        ]
-    done = _import(alignmon, gateway, osquery_log(tmp_path / "osquery.log", prefix, 5), gateway.url, options)
+    options = tls_certificates.options(client=kind == "mtls")
+    done = _import(alignmon, gateway, _log(tmp_path / "osquery.log", prefix, 5), gateway.url, options)
     assert done.returncode == 0, done.stderr
     assert f"sent 5 events to the gateway {gateway.url}" in done.stderr
     assert _arrived(read_topic, gateway, prefix) == 5
@@ -84,7 +54,7 @@ def test_plain_http_to_a_tls_gateway_is_one_line_naming_the_url(
 ) -> None:
     gateway = tls_gateway("tls")
     url = f"http://localhost:{gateway.port}"
-    done = _import(alignmon, gateway, osquery_log(tmp_path / "osquery.log", "ImportPlainApp", 3), url, [])
+    done = _import(alignmon, gateway, _log(tmp_path / "osquery.log", "ImportPlainApp", 3), url, [])
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == (
         f"alignmon: error: the gateway at {url} closed the connection without an HTTP answer: it serves https: use "
@@ -97,7 +67,7 @@ def test_plain_http_to_a_tls_gateway_is_one_line_naming_the_url(
 def test_tls_options_without_a_gateway_are_refused(
     alignmon: Any, tls_certificates: Certificates, tmp_path: Path
 ) -> None:
-    log = osquery_log(tmp_path / "osquery.log", "ImportNowhereApp", 1)
+    log = _log(tmp_path / "osquery.log", "ImportNowhereApp", 1)
     done = alignmon.run(["import", "osquery", str(log), "--ca-file", str(tls_certificates.ca)], {})
     assert done.returncode == 1
     assert done.stderr == "alignmon: error: --ca-file: only for sending to the gateway (--to-gateway https://...)\n"
