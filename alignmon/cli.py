@@ -78,6 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # a path that cannot be read, written or created, a port out of range: one line
+        if args.verbose:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"alignmon: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except Exception as exc:
         problem = _invalid_settings(exc)
         if problem is None:
@@ -97,6 +103,7 @@ def _invalid_settings(exc: Exception) -> str | None:
     return "; ".join(
         f"ALIGNMON_{'_'.join(str(part) for part in e['loc']).upper()}={e.get('input')!r}: {e['msg']}"
         for e in exc.errors()
+        if e["type"] != "default_factory_not_called"  # a derived default left out because what it derives from failed
     )
 
 

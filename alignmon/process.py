@@ -252,8 +252,8 @@ class Pipeline:
         try:
             catalog = self.catalog.current()
         except InvalidFileError as exc:
-            # Never valid so far: keep ingesting (nothing is lost) and say what to fix.
-            log.error("catalog not usable, adoption not computed until it is fixed:\n%s", exc)
+            # Never valid so far: keep ingesting (nothing is lost); the source has said what to fix, once.
+            log.debug("catalog not usable yet: %s", exc)
             return False
         changed = self.catalog.generation != self._generation
         if changed:

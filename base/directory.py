@@ -81,6 +81,7 @@ def parse_directory(text: str, key: bytes | None, source: str = "<directory>", p
     members: dict[str, str] = {}
     first_line: dict[str, tuple[int, str, str]] = {}
     issues: list[Issue] = []
+    real_names: list[int] = []  # lines whose user is not a pseudonym, where no key may make one
     for line, row in csv_file.rows(issues):
         if len(row) <= max(user_col, dep_col):
             issues.append(Issue(source, line, "(row)", f"expected {len(header)} columns, got {len(row)}"))
@@ -95,15 +96,7 @@ def parse_directory(text: str, key: bytes | None, source: str = "<directory>", p
         if PSEUDONYM.fullmatch(user):
             pseudonym = user
         elif key is None:
-            issues.append(
-                Issue(
-                    source,
-                    line,
-                    "user",
-                    f"{user!r} is not a pseudonym: the pipeline never reads real names; pseudonymise the "
-                    "directory where the key is (alignmon directory pseudonymise IN OUT)",
-                )
-            )
+            real_names.append(line)  # never quoted: the message goes to logs the pipeline's operators read
             continue
         else:
             pseudonym = pseudonymise(user, key)
@@ -122,6 +115,13 @@ def parse_directory(text: str, key: bytes | None, source: str = "<directory>", p
             continue
         first_line[pseudonym] = (line, user, department)
         members[pseudonym] = department
+    if real_names:
+        more = f" (and {len(real_names) - 1} more lines)" if len(real_names) > 1 else ""
+        message = (
+            f"not a pseudonym{more}: the pipeline never reads real names, nor shows them here; pseudonymise the "
+            "directory where the key is (alignmon directory pseudonymise IN OUT)"
+        )
+        issues.insert(0, Issue(source, real_names[0], "user", message))
     if issues:
         raise InvalidFileError(issues)
     return Directory(members, path)

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EXAMPLE_CATALOG = Path("catalog/example")
@@ -275,6 +275,24 @@ class Settings(BaseSettings):
     grafana_token: SecretStr | None = Field(
         None, description="Grafana service-account token for `alignmon dashboards push` (or user:password in the URL)."
     )
+
+    @field_validator("state_dir", mode="before")
+    @classmethod
+    def _state_dir_named(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():  # an env file's line left empty: not the working directory
+            raise ValueError("is empty: name a folder, or unset it for the default .alignmon")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a time zone of the IANA database, e.g. Europe/Amsterdam or UTC") from None
+        return value
 
     def runbook_base(self) -> str:
         """runbook_url, or the shipped docs/runbooks.md as a file:// URL."""

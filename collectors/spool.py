@@ -103,7 +103,8 @@ class Spool:
     def __init__(self, directory: Path, *, segment_bytes: int = 64 * 1024 * 1024) -> None:
         self.directory = Path(directory)
         self.segment_bytes = segment_bytes
-        self.directory.mkdir(parents=True, exist_ok=True)
+        # Per-person events: the folder and every file in it are the owner's alone (0700, 0600), whatever the umask.
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._lock_fd = self._take_lock()
         try:
@@ -264,7 +265,7 @@ class Spool:
         numbers = [n for n in numbers if n >= self._read_pos.segment]
         if not numbers:
             number = self._read_pos.segment
-            self._path(number).touch()
+            self._path(number).touch(mode=0o600)
             _fsync_dir(self.directory)
             self._read_pos = Position(number, 0)
             return [number]

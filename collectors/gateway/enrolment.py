@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -125,9 +126,19 @@ class PrivateFile:
     stays whole until the new one replaces it.
     """
 
-    def __init__(self, path: Path, *, force: bool) -> None:
+    def __init__(self, path: Path, *, force: bool, source: Path | None = None) -> None:
         self.path = Path(path)
         self._reserved = False
+        if source is not None and self.path.resolve() == Path(source).resolve():
+            raise AlignmonError(f"{self.path} is the devices file itself: write the tokens to another --out")
+        try:
+            mode = self.path.lstat().st_mode
+        except FileNotFoundError:
+            mode = None
+        except OSError as exc:
+            raise AlignmonError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        if mode is not None and not stat.S_ISREG(mode):  # a folder, a link, a device such as /dev/stdout
+            raise AlignmonError(f"{self.path} is not a regular file: choose a file path for --out")
         if not force:
             try:
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -184,7 +195,7 @@ def issue_to_file(devices: DeviceList, out: Path, issue: Issuer, *, force: bool 
     The file is written inside the store's transaction: tokens are committed only once they are on disk, and a file
     is published only with committed tokens. A device a rotation cannot replace is reported at its line.
     """
-    target = PrivateFile(out, force=force)
+    target = PrivateFile(out, force=force, source=Path(devices.source))
     try:
         issued = issue(devices.devices, lambda tokens: target.write(tokens_csv(devices, tokens)))
     except NotRotatableError as exc:

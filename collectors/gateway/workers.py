@@ -98,6 +98,8 @@ def check_port_free(host: str, port: int) -> None:
         with socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))
+    except OverflowError:
+        raise AlignmonError(f"the gateway cannot listen on port {port}: choose one from 1 to 65535") from None
     except OSError as exc:
         advice = (
             "another program (or gateway) listens there: stop it, or choose another port (ALIGNMON_GATEWAY_PORT, "

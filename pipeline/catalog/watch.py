@@ -51,6 +51,7 @@ class CatalogSource:
         self.generation = 0
         self.last_error: InvalidFileError | None = None
         self.failed_since: float | None = None  # time.time() of the first failed reload since the last good one
+        self._logged: str | None = None  # the last problem logged
         self.load_errors = 0  # failed reloads since start; a broken file is re-read only when it changes
         # The pipeline loop and the exporter's scrape thread may both ask; one reload at a time.
         self._lock = threading.Lock()
@@ -88,12 +89,17 @@ class CatalogSource:
             self.load_errors += 1
             if self.failed_since is None:
                 self.failed_since = self._wall_clock()
-            kept = "keeping the last good catalog" if self._catalog is not None else "no catalog loaded yet"
-            log.error("catalog %s is invalid (%s):\n%s", self.catalog_dir, kept, exc)
+            if str(exc) != self._logged:  # re-read at every check until a catalog loads: said once per problem
+                self._logged = str(exc)
+                kept = (
+                    "keeping the last good catalog" if self._catalog is not None else "adoption waits until it is fixed"
+                )
+                log.error("the catalog %s or its directory is invalid (%s):\n%s", self.catalog_dir, kept, exc)
             return
         for warning in catalog.warnings:
             log.warning("%s", warning)
         self._catalog = catalog
+        self._logged = None
         self.last_error = None
         self.failed_since = None
         self.generation += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import struct
 import zlib
 from pathlib import Path
@@ -203,3 +204,21 @@ def test_a_commit_on_a_full_disk_changes_nothing_and_can_be_retried(
         assert spool.depth == 1
     with Spool(tmp_path) as reopened:
         assert drain(reopened) == [b"c"]
+
+
+def test_the_spool_is_its_owners_alone_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        spool = Spool(tmp_path / "spool", segment_bytes=64)
+        for _ in range(4):
+            spool.append([b"per-person event"])  # several segments
+        batch = spool.peek(1)
+        assert batch is not None
+        spool.commit(batch)  # and the read position's file
+        spool.close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "spool").stat().st_mode) == 0o700
+    files = list((tmp_path / "spool").iterdir())
+    assert len(files) > 2
+    assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {f.name: 0o600 for f in files}

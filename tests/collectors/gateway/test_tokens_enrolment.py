@@ -431,6 +431,29 @@ def test_issue_from_never_replaces_an_existing_file_without_force(
     assert stat.S_IMODE(out.stat().st_mode) == 0o600  # the replaced file was 0644; this one is not
 
 
+def test_force_replaces_only_a_regular_file_never_the_devices_file_a_folder_or_a_link(
+    fleet_files: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, devices, out = fleet_files
+    folder, link = out.parent / "out-folder", out.parent / "stdout-link"
+    folder.mkdir()
+    link.symlink_to("/dev/null")  # as /dev/stdout is a link to the terminal
+    assert cli(capsys, "tokens", "--db", str(db), "issue", "--from", str(devices), "--out", str(out))[0] == 0
+    for target, why in (
+        (devices, "is the devices file itself"),
+        (folder, "not a regular file"),
+        (link, "not a regular file"),
+    ):
+        code, _, err = cli(
+            capsys, "tokens", "--db", str(db), "issue", "--from", str(devices), "--out", str(target), "--force"
+        )
+        assert code == 1 and why in err, err
+    assert devices.read_text().startswith("device,serial\n") and folder.is_dir() and link.is_symlink()
+    store = TokenStore(db)  # refused before any token was replaced: the handed-out ones still work
+    assert [store.authenticate(r["token"]) for r in read_csv(out)] == ["laptop-1", "desk-2", "kiosk-3"]
+    store.close()
+
+
 def test_a_bad_devices_file_issues_nothing_and_writes_nothing(
     fleet_files: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
