@@ -464,7 +464,10 @@ def exporter(collector: Collector | Exposition, settings: Settings, probes: Rout
         return serve(collector, settings.exporter_host, settings.exporter_port, probes)
     except OSError as exc:
         where = f"{settings.exporter_host}:{settings.exporter_port}"
-        raise AlignmonError(f"cannot serve /metrics on {where}: {exc}") from exc
+        raise AlignmonError(
+            f"cannot serve /metrics on {where} ({exc.strerror or exc}): stop what listens there (another pipeline?), "
+            "or choose another ALIGNMON_EXPORTER_PORT (ALIGNMON_EXPORTER_HOST: an address of this machine)"
+        ) from exc
 
 
 def wait_for_lease(lease: Lease, settings: Settings, stopping: threading.Event) -> bool:

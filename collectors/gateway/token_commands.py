@@ -145,10 +145,17 @@ def _token_db(args: argparse.Namespace) -> Path:
     return Settings().token_db
 
 
-def _store(args: argparse.Namespace) -> TokenStore:
+def _store(args: argparse.Namespace, *, create: bool = True) -> TokenStore:
+    """The token database; only issuing creates one (a mistyped --db must not list or revoke in a new, empty one)."""
+    from base.errors import AlignmonError  # noqa: PLC0415
     from collectors.gateway.tokens import TokenStore  # noqa: PLC0415
 
-    return TokenStore(_token_db(args))
+    path = _token_db(args)
+    if not create and not path.exists():
+        raise AlignmonError(
+            f"no token database at {path}: name the gateway's with --db or ALIGNMON_TOKEN_DB (or ALIGNMON_STATE_DIR)"
+        )
+    return TokenStore(path)
 
 
 def _fleet(args: argparse.Namespace, done: str, run: Run) -> int:
@@ -170,7 +177,10 @@ def _fleet(args: argparse.Namespace, done: str, run: Run) -> int:
     finally:
         store.close()
     expires = issued[0].expires_at.isoformat(timespec="seconds")
-    print(f"{args.out}: {len(issued):,} tokens {done}, expiring {expires}; only this file holds them (0600)")
+    print(
+        f"{args.out}: {len(issued):,} tokens {done}, expiring {expires}; only this file holds them (0600); "
+        f"the gateway must use the token database {_token_db(args)}"
+    )
     return 0
 
 
@@ -200,7 +210,10 @@ def _issue(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(token)
-    print(f"token issued for device {args.device.strip()!r}: store it now, it is not shown again", file=sys.stderr)
+    print(
+        f"token issued for device {args.device.strip()!r} in {_token_db(args)}: store it now, it is not shown again",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -232,7 +245,7 @@ def _rotate(args: argparse.Namespace) -> int:
 def _revoke(args: argparse.Namespace) -> int:
     from base.errors import AlignmonError  # noqa: PLC0415
 
-    store = _store(args)
+    store = _store(args, create=False)
     try:
         revoked = store.revoke(args.device)
     finally:
@@ -246,7 +259,7 @@ def _revoke(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     import csv  # noqa: PLC0415
 
-    store = _store(args)
+    store = _store(args, create=False)
     try:
         rows = store.list(history=args.all)
         now = store.now()

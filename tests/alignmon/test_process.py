@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from datetime import date, timedelta
 from pathlib import Path
@@ -11,10 +12,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from alignmon.process import Pipeline, retrying
+from alignmon.process import Pipeline, exporter, retrying
 from alignmon.stack.process import free_port
 from base.errors import AlignmonError, DatabaseInUseError
 from base.settings import Settings
+from metrics.exporter import StandbyCollector
 from pipeline.consumer import Consumer
 from pipeline.errors import BrokerUnavailableError, StoreFailedError
 from pipeline.requests import RequestFolder
@@ -189,3 +191,13 @@ def test_standby_mode_without_a_lake_is_refused_with_the_reason() -> None:
 
     with pytest.raises(AlignmonError, match="ALIGNMON_STANDBY needs ALIGNMON_LAKE_URL"):
         retrying(lambda: open_lease(Settings(standby=True)), threading.Event())
+
+
+def test_an_exporter_port_in_use_is_one_error_saying_what_to_do() -> None:
+    with socket.socket() as holder:  # another pipeline on the port
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(AlignmonError, match=r"choose another ALIGNMON_EXPORTER_PORT") as refused:
+            exporter(StandbyCollector(), Settings(exporter_host="127.0.0.1", exporter_port=port))
+    assert f"cannot serve /metrics on 127.0.0.1:{port} (Address already in use)" in str(refused.value)

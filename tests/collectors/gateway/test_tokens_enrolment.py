@@ -454,6 +454,19 @@ def test_force_replaces_only_a_regular_file_never_the_devices_file_a_folder_or_a
     store.close()
 
 
+def test_issuing_names_the_token_database_and_listing_never_creates_one(
+    fleet_files: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, devices, out = fleet_files
+    mistyped = db.parent / "nodir" / "tokens.sqlite"
+    for command in (["list"], ["revoke", "laptop-1"]):
+        code, _, err = cli(capsys, "tokens", "--db", str(mistyped), *command)
+        assert code == 1 and f"no token database at {mistyped}" in err
+    assert not mistyped.parent.exists()
+    code, stdout, _ = cli(capsys, "tokens", "--db", str(db), "issue", "--from", str(devices), "--out", str(out))
+    assert code == 0 and f"the gateway must use the token database {db}" in stdout
+
+
 def test_a_bad_devices_file_issues_nothing_and_writes_nothing(
     fleet_files: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
