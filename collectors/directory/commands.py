@@ -94,6 +94,8 @@ def _pseudonymise(args: argparse.Namespace) -> int:
     from base.errors import AlignmonError
     from base.settings import Settings
 
+    if Path(args.target).resolve() == Path(args.source).resolve():  # HR's export replaced by its pseudonyms
+        raise AlignmonError(f"{args.target} is the directory itself: write the pseudonyms to another file")
     directory = load_directory(args.source, Settings().pseudonym_key())
     try:
         fd = os.open(args.target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

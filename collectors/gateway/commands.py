@@ -17,7 +17,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "with ALIGNMON_PSEUDONYM_SECRET, titles dropped unless ALIGNMON_TITLES_ENABLED, departments added "
         "from ALIGNMON_DIRECTORY_CSV, and produced to ALIGNMON_TOPIC on ALIGNMON_KAFKA_BOOTSTRAP. While Kafka "
         "is unreachable events are spooled to ALIGNMON_SPOOL_DIR and replayed in order when it returns. SIGTERM "
-        "or Ctrl-C stops it: requests in flight are answered, deliveries and the spool flushed, then exit status 0.",
+        "or Ctrl-C stops it: requests in flight are answered, deliveries and the spool flushed, then exit status 0. "
+        "With ALIGNMON_GATEWAY_TLS_CERT and ALIGNMON_GATEWAY_TLS_KEY it serves https, and with "
+        "ALIGNMON_GATEWAY_TLS_CLIENT_CA it also requires a client certificate signed by that CA (docs/collectors.md, "
+        "TLS).",
     )
     gateway.add_argument("--host", help="listen address (default: ALIGNMON_GATEWAY_HOST)")
     gateway.add_argument("--port", type=int, help="listen port (default: ALIGNMON_GATEWAY_PORT)")

@@ -49,3 +49,13 @@ def test_a_bad_hr_file_is_refused_with_its_lines_and_nothing_written(alignmon: A
     assert result.returncode == 1
     assert f"{hr}:3: department" in result.stderr and f"{hr}:4: user: empty user" in result.stderr
     assert not out.exists()
+
+
+def test_the_hr_file_is_never_replaced_by_its_pseudonyms(alignmon: Any, tmp_path: Path) -> None:
+    hr = tmp_path / "hr.csv"
+    hr.write_text("user,department\nann,Sales\n")
+    same = tmp_path / "." / "hr.csv"  # the same file by another spelling
+    result = alignmon.run(["directory", "pseudonymise", str(hr), str(same)], {"ALIGNMON_PSEUDONYM_SECRET": SECRET})
+    assert result.returncode == 1
+    assert "is the directory itself: write the pseudonyms to another file" in result.stderr
+    assert hr.read_text() == "user,department\nann,Sales\n"
