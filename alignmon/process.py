@@ -462,6 +462,10 @@ def exporter(collector: Collector | Exposition, settings: Settings, probes: Rout
     error saying so."""
     try:
         return serve(collector, settings.exporter_host, settings.exporter_port, probes)
+    except OverflowError:
+        raise AlignmonError(
+            f"cannot serve /metrics on port {settings.exporter_port}: choose one from 1 to 65535"
+        ) from None
     except OSError as exc:
         where = f"{settings.exporter_host}:{settings.exporter_port}"
         raise AlignmonError(

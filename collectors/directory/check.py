@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -87,7 +88,7 @@ def read_event_users(stream: IO[bytes], source: str, since: date | None = None, 
                 skipped += 1
                 continue
             counts[event.user] += 1
-    except (OSError, EOFError) as exc:  # a truncated or damaged gzip file
+    except (OSError, EOFError, zlib.error) as exc:  # a truncated or damaged gzip file
         raise AlignmonError(f"{source}:{number + 1}: cannot read: {exc}") from None
     if first_bad is not None:
         raise AlignmonError(f"{first_bad} ({bad:,} bad of {number:,} lines); expected {EXPECTED}")

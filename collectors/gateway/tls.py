@@ -87,8 +87,10 @@ class ServerTLS(NamedTuple):
         return context
 
     def uvicorn_options(self) -> dict[str, Any]:
-        """uvicorn.Config's TLS arguments (its ciphers default to Python's: forward-secret AEAD, TLS 1.2 and up)."""
+        """uvicorn.Config's TLS arguments: forward-secret AEAD ciphers, TLS 1.2 and up (named here: uvicorn before
+        0.55 defaulted to "TLSv1", which leaves SHA-1 CBC suites only)."""
         return {
+            "ssl_ciphers": "@SECLEVEL=2:ECDH+AESGCM:ECDH+CHACHA20",
             "ssl_certfile": str(self.cert),
             "ssl_keyfile": str(self.key),
             "ssl_ca_certs": None if self.client_ca is None else str(self.client_ca),

@@ -230,7 +230,8 @@ class Supervisor:
             self._early_exits = 0
         log.error("gateway worker %d exited with %s; restarting it", worker, proc.exitcode)
         time.sleep(RESTART_PAUSE_S)
-        self._start(worker)
+        if not self._stopping:  # a stop asked during the pause: no new worker to kill half-started
+            self._start(worker)
 
     def _stop(self, signum: int, frame: object) -> None:
         self._signal = self._signal or signal.Signals(signum)

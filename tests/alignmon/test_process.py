@@ -201,3 +201,5 @@ def test_an_exporter_port_in_use_is_one_error_saying_what_to_do() -> None:
         with pytest.raises(AlignmonError, match=r"choose another ALIGNMON_EXPORTER_PORT") as refused:
             exporter(StandbyCollector(), Settings(exporter_host="127.0.0.1", exporter_port=port))
     assert f"cannot serve /metrics on 127.0.0.1:{port} (Address already in use)" in str(refused.value)
+    with pytest.raises(AlignmonError, match=r"on port 70000: choose one from 1 to 65535"):
+        exporter(StandbyCollector(), Settings(exporter_host="127.0.0.1", exporter_port=70000))

@@ -164,6 +164,9 @@ def test_the_pipeline_reads_a_pseudonymised_directory_and_refuses_real_names(tmp
     assert (issue.line, issue.field) == (3, "user")
     assert "not a pseudonym" in issue.message and "alignmon directory pseudonymise" in issue.message
     assert "bob" not in str(source.last_error)  # a real name is never shown: it would reach the pipeline's logs
+    _write(csv, f"user,department\n{ann},Sales\nbob,\n", bump=2)  # nor when its department is what is wrong
+    source.current()
+    assert source.last_error is not None and "bob" not in str(source.last_error)
 
 
 @pytest.mark.parametrize("broken", ["", "# the catalog moved to git\n", "settings:\n  k: 5\n"])
