@@ -381,12 +381,13 @@ class Consumer:
         assigned = sorted(self.consumer.assignment())
         if not assigned:
             return None
-        timeout_ms = int(timeout_s * 1000)
+        deadline = time.monotonic() + timeout_s  # both questions together: the loop waits `timeout_s` at most
         try:
-            end = self.consumer.end_offsets(assigned, timeout_ms=timeout_ms)
+            end = self.consumer.end_offsets(assigned, timeout_ms=int(timeout_s * 1000))
             # A partition with nothing committed yet is read from its first retained record.
             unread = [tp for tp in assigned if (tp.topic, tp.partition) not in self._committed]
-            first = self.consumer.beginning_offsets(unread, timeout_ms=timeout_ms) if unread else {}
+            left_ms = max(int((deadline - time.monotonic()) * 1000), 1)
+            first = self.consumer.beginning_offsets(unread, timeout_ms=left_ms) if unread else {}
         except (KafkaError, OSError) as exc:
             log.debug("lag check: Kafka did not answer: %s", exc)
             return None
