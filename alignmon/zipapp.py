@@ -46,9 +46,6 @@ def cannot_run(
             f"{platform}: run it with python{built_python} there, or build one with this Python (make agent; "
             "docs/collectors.md, 'Installing the agent')"
         )
-    if platform == "win32":
-        # Remove when collectors/spool.py locks and opens its files the Windows way too.
-        return "the agent does not run on Windows yet: its disk spool needs POSIX file locks (fcntl)"
     return None
 
 

@@ -7,15 +7,17 @@ rename), and segments wholly before it are deleted. On open, a torn record at th
 segment (a crash mid-append) is detected by its length or CRC and truncated away; damage anywhere
 else is an error, because silently skipping records would lose data.
 
-Only one process may use a spool directory at a time (an exclusive lock file enforces it).
+Only one process may use a spool directory at a time (an exclusive lock file enforces it). Linux, macOS and
+Windows: the lock and the directory's durability differ by OS (below); `mypy --platform win32` checks the Windows side.
 """
 
 from __future__ import annotations
 
-import fcntl
+import errno
 import logging
 import os
 import struct
+import sys
 import threading
 import zlib
 from collections.abc import Iterable
@@ -32,6 +34,32 @@ MAX_RECORD_BYTES = 64 * 1024 * 1024
 SEGMENT_SUFFIX = ".seg"
 POSITION_FILE = "position"
 LOCK_FILE = "lock"
+# Windows opens files in text mode unless told otherwise, which would turn every \n byte of a record into \r\n.
+_BINARY = getattr(os, "O_BINARY", 0)
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        """Lock the lock file's first byte until `fd` closes; False when another process holds it."""
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EDEADLK):
+                return False
+            raise
+        return True
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        """Lock the whole lock file until `fd` closes; False when another process holds it."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
 
 class SpoolError(AlignmonError):
@@ -67,6 +95,10 @@ def _segment_name(number: int) -> str:
 
 
 def _fsync_dir(directory: Path) -> None:
+    """Make a created, renamed or deleted name in `directory` durable."""
+    if sys.platform == "win32":
+        # A directory cannot be opened as a file there; NTFS journals the change of name itself.
+        return
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -112,7 +144,7 @@ class Spool:
             self._segments = self._recover()
             self._depth = self._count_pending()
             last = self._segments[-1]
-            self._write_fd = os.open(self._path(last), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self._write_fd = os.open(self._path(last), os.O_WRONLY | os.O_APPEND | os.O_CREAT | _BINARY, 0o600)
             self._write_size = os.fstat(self._write_fd).st_size
         except BaseException:
             os.close(self._lock_fd)
@@ -216,12 +248,15 @@ class Spool:
         return self.directory / _segment_name(number)
 
     def _take_lock(self) -> int:
-        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | _BINARY, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            locked = _try_lock(fd)
+        except BaseException:
             os.close(fd)
-            raise SpoolError(f"spool {self.directory} is in use by another process") from None
+            raise
+        if not locked:
+            os.close(fd)
+            raise SpoolError(f"spool {self.directory} is in use by another process")
         return fd
 
     def _load_position(self) -> Position:
@@ -240,7 +275,7 @@ class Spool:
         path = self.directory / POSITION_FILE
         tmp = path.with_suffix(".tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _BINARY, 0o600)
             try:
                 _write_all(fd, f"{position.segment} {position.offset}\n".encode())
                 os.fsync(fd)
@@ -315,7 +350,7 @@ class Spool:
 
     def _roll(self) -> None:
         number = self._segments[-1] + 1
-        fd = os.open(self._path(number), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self._path(number), os.O_WRONLY | os.O_APPEND | os.O_CREAT | _BINARY, 0o600)
         _fsync_dir(self.directory)
         os.close(self._write_fd)
         self._write_fd = fd

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping
 from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,9 +20,12 @@ if TYPE_CHECKING:
 SOURCES = ("x11", "activitywatch", "whatpulse")
 
 
-def default_spool() -> Path:
-    """$XDG_STATE_HOME/alignmon/agent-spool, else ~/.local/state/alignmon/agent-spool."""
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+def default_spool(platform: str = sys.platform, environ: Mapping[str, str] = os.environ) -> Path:
+    """Windows: %LOCALAPPDATA%\\alignmon\\agent-spool; elsewhere $XDG_STATE_HOME/alignmon/agent-spool, else
+    ~/.local/state/alignmon/agent-spool. Per user: each user's events stay in their own profile."""
+    if platform == "win32" and environ.get("LOCALAPPDATA"):
+        return Path(environ["LOCALAPPDATA"]) / "alignmon" / "agent-spool"
+    state = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(state) / "alignmon" / "agent-spool"
 
 

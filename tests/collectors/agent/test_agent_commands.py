@@ -72,6 +72,16 @@ def test_default_spool_follows_xdg_state_home(monkeypatch: pytest.MonkeyPatch, t
     assert default_spool() == tmp_path / "alignmon" / "agent-spool"
 
 
+def test_default_spool_on_windows_is_in_the_users_local_app_data(tmp_path: Path) -> None:
+    local = tmp_path / "AppData" / "Local"
+    assert default_spool("win32", {"LOCALAPPDATA": str(local)}) == local / "alignmon" / "agent-spool"
+    # Without the variable (a service account's odd profile), the home-relative default as elsewhere.
+    assert default_spool("win32", {"XDG_STATE_HOME": str(tmp_path)}) == tmp_path / "alignmon" / "agent-spool"
+    assert default_spool("linux", {"LOCALAPPDATA": str(local), "XDG_STATE_HOME": str(tmp_path)}) == (
+        tmp_path / "alignmon" / "agent-spool"
+    )
+
+
 def test_whatpulse_without_a_database_is_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -137,3 +147,21 @@ def test_once_with_whatpulse_uploads_settled_hours(tmp_path: Path, stub: Stub, m
     # A second run sends nothing again: the mark is in the spool directory.
     assert main(argv) == 0
     assert len(stub.requests) == 1
+
+
+def test_without_a_zone_name_the_agent_uses_the_offset_it_starts_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows has neither $TZ nor /etc/localtime: days split at the UTC offset of the start (docs/collectors.md)."""
+    from datetime import datetime, timezone
+
+    from collectors.agent.commands import local_timezone
+
+    def no_link(path: str) -> str:
+        raise OSError(2, "No such file or directory", path)
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    assert str(local_timezone()) == "Europe/Berlin"
+    monkeypatch.delenv("TZ")
+    monkeypatch.setattr("os.readlink", no_link)
+    zone = local_timezone()
+    assert isinstance(zone, timezone)
+    assert zone.utcoffset(None) == datetime.now().astimezone().utcoffset()

@@ -7,9 +7,6 @@ agent's path (a command module, the uploader, the sources) would otherwise bring
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ from alignmon.cli import COMMAND_MODULES, _command_of, build_parser, main
 from base.settings import Settings
 from collectors.spool import Spool
 from collectors.uploader import TOKEN_ENV, UploadConfigError, Uploader, environment_token
+from tests.support.agent_run import run_agent
 
 # What the agent does not need, with what each cost it (issue 16, docs/benchmarks.md "Agent").
 HEAVY = (
@@ -48,30 +46,6 @@ HEAVY = (
     "alignment",
     "dashboards",
 )
-
-RUN_AND_LIST_MODULES = """
-import json, sys
-from alignmon.cli import main
-code = main(sys.argv[1:])
-print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
-"""
-
-
-def run_agent(argv: list[str], env: dict[str, str], tmp_path: Path) -> dict[str, Any]:
-    """`alignmon <argv>` in a fresh interpreter; its exit code and every module it imported."""
-    done = subprocess.run(
-        [sys.executable, "-c", RUN_AND_LIST_MODULES, *argv],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert done.stdout, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
-    result["stderr"] = done.stderr
-    return result
 
 
 def heavy_in(modules: list[str]) -> list[str]:
