@@ -8,8 +8,9 @@ certifi's bundle, the system's. A client certificate (--client-cert, --client-ke
 setting; the caller keeps the events): an https:// URL to a plain-http server (it answers the handshake in plain
 text), an http:// URL to a TLS gateway (it closes the connection unanswered, and a handshake with it succeeds), a
 certificate the roots do not vouch for or that names another host, a gateway that refuses this client's certificate
-or its lack of one (it closes the connection after the handshake, also when asked again without a request). Retried:
-an expired certificate (the gateway's operator renews it) or one not valid yet (this computer's clock).
+or its lack of one (with a certificate alert; or, as asyncio's and uvloop's TLS do, by closing the connection without
+one: see `_refuses_client`). Retried: an expired certificate (the gateway's operator renews it) or one not valid yet
+(this computer's clock), and any other close, such as a TLS-terminating proxy's whose backend is down.
 """
 
 from __future__ import annotations
@@ -198,9 +199,9 @@ def diagnose(
             f"or use http://{parts.netloc}",
             terminal=True,
         )
-    refused = isinstance(reason, str) and "ALERT" in reason and any(a in reason for a in _CERT_ALERTS)
+    refused = isinstance(reason, str) and _is_certificate_alert(reason)
     if not refused and isinstance(error, _CLOSED) and probe and context is not None:
-        refused = _refuses_client(host, port, context, timeout_s)
+        refused = _refuses_client(host, port, tls, timeout_s)
     if refused:
         return _client_refused(base, tls)
     return None
@@ -252,44 +253,56 @@ def _client_refused(base: str, tls: ClientTLS) -> Diagnosis:
     )
 
 
-def _speaks_tls(host: str, port: int, timeout_s: float) -> bool:
-    """Whether a TLS handshake with host:port gets TLS back (a certificate, or a TLS alert)."""
-    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    probe.check_hostname = False
-    probe.verify_mode = ssl.CERT_NONE  # only asks whether the server speaks TLS at all; nothing is sent over it
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s) as raw, probe.wrap_socket(raw):
-            return True
-    except ssl.SSLError as exc:
-        return "ALERT" in str(exc.reason or "")
-    except OSError:
-        return False
+def _is_certificate_alert(reason: str) -> bool:
+    return "ALERT" in reason and any(alert in reason for alert in _CERT_ALERTS)
 
 
-def _refuses_client(host: str, port: int, context: ssl.SSLContext, timeout_s: float) -> bool:
-    """Whether the gateway, after a TLS handshake as this client makes it, closes the connection instead of
-    answering a request: a gateway that requires client certificates does that to a client without an acceptable
-    one (TLS 1.3 checks the client's certificate after the client's side of the handshake is done)."""
-    request = f"HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+def _handshake(host: str, port: int, context: ssl.SSLContext, timeout_s: float) -> str:
+    """How a TLS handshake with host:port as `context` ends: "done", "alert: REASON", "closed" (broken off without
+    an alert), or "failed" (no connection, or not TLS)."""
     try:
         raw = socket.create_connection((host, port), timeout=timeout_s)
     except OSError:
-        return False
+        return "failed"
     with raw:
         try:
-            tls = context.wrap_socket(raw, server_hostname=host)
+            with context.wrap_socket(raw, server_hostname=host):
+                return "done"
         except ssl.SSLError as exc:
-            return "ALERT" in str(exc.reason or "") and any(a in str(exc.reason) for a in _CERT_ALERTS)
+            reason = str(exc.reason or "")
+            if "ALERT" in reason:
+                return f"alert: {reason}"
+            return "closed" if isinstance(exc, _CLOSED) else "failed"
+        except _CLOSED:
+            return "closed"
         except OSError:
-            return False
-        with tls:
-            try:
-                tls.sendall(request)
-                answer = tls.recv(5)
-            except _CLOSED:
-                return True
-            except ssl.SSLError as exc:
-                return "ALERT" in str(exc.reason or "")
-            except OSError:
-                return False
-    return answer == b""
+            return "failed"
+
+
+def _speaks_tls(host: str, port: int, timeout_s: float) -> bool:
+    """Whether a TLS handshake with host:port gets TLS back (a certificate, or a TLS alert)."""
+    ended = _handshake(host, port, _asks_nothing(), timeout_s)
+    return ended == "done" or ended.startswith("alert")
+
+
+def _asks_nothing() -> ssl.SSLContext:
+    """A client context that checks nothing of the server and offers no certificate: does it speak TLS at all?"""
+    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    probe.check_hostname = False
+    probe.verify_mode = ssl.CERT_NONE  # nothing is sent over it
+    return probe
+
+
+def _refuses_client(host: str, port: int, tls: ClientTLS, timeout_s: float) -> bool:
+    """Whether the gateway refuses this client's certificate, or its lack of one, when it said so by closing the
+    connection: asyncio's and uvloop's TLS (the gateway's) send no alert. Under TLS 1.3 that close comes after the
+    client's side of the handshake, just as a TLS-terminating proxy whose backend is down closes an answered
+    handshake; under TLS 1.2 the server checks the client's certificate inside the handshake. So: a TLS 1.2
+    handshake as this client that the server breaks off, from a server that completes one asking nothing of the
+    client (not a balancer that drops every connection). A server that speaks TLS 1.3 only cannot be asked: retried."""
+    strict = tls.context()
+    strict.maximum_version = ssl.TLSVersion.TLSv1_2
+    as_client = _handshake(host, port, strict, timeout_s)
+    if as_client.startswith("alert"):
+        return _is_certificate_alert(as_client)
+    return as_client == "closed" and _handshake(host, port, _asks_nothing(), timeout_s) == "done"

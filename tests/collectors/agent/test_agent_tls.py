@@ -354,3 +354,72 @@ def test_through_a_proxy_an_unanswered_close_is_retried(
     monkeypatch.delenv("HTTP_PROXY")
     with Spool(tmp_path / "spool") as spool, pytest.raises(UploadTLSError, match="it serves https"):
         Uploader(spool, f"http://localhost:{gateway.port}", gateway.tokens[DEVICE]).upload_once()  # direct: asked
+
+
+def backend_down_proxy(
+    certs: Certificates, *, client_ca: bool, tls13_only: bool = False
+) -> tuple[int, Callable[[], None]]:
+    """A TLS-terminating proxy whose backend is down: it completes every handshake (checking client certificates
+    against the test CA when `client_ca`), then closes without an answer. Its port, and how to stop it."""
+    import socket
+    import threading
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certs.cert, certs.key)
+    if client_ca:
+        context.load_verify_locations(certs.ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    if tls13_only:
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                context.wrap_socket(connection, server_side=True).close()
+            except (ssl.SSLError, OSError):
+                connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener.getsockname()[1], listener.close
+
+
+@pytest.mark.parametrize("client_ca", [False, True], ids=["tls", "mutual-tls"])
+def test_a_tls_proxy_whose_backend_is_down_is_retried_not_fatal(
+    client_ca: bool, tls_certificates: Certificates, tmp_path: Path
+) -> None:
+    """Its close after the handshake looks like a gateway refusing a client certificate under TLS 1.3; the agent
+    must not stop for good (every agent behind the proxy would) but keep its events and retry."""
+    port, stop = backend_down_proxy(tls_certificates, client_ca=client_ca)
+    tls = ClientTLS(tls_certificates.ca, tls_certificates.client_cert, tls_certificates.client_key)
+    try:
+        with Spool(tmp_path / "spool") as spool:
+            spool.append([b'{"event_id": "e-1"}'])
+            with pytest.raises(UploadRetryError, match="gateway unreachable"):
+                Uploader(spool, f"https://localhost:{port}", "t", tls=tls).upload_once()
+            assert spool.depth == 1
+            if client_ca:  # the same proxy, and a client without a certificate: that it refuses
+                with pytest.raises(UploadTLSError, match="requires a client certificate"):
+                    Uploader(spool, f"https://localhost:{port}", "t", tls=ClientTLS(tls_certificates.ca)).upload_once()
+                assert spool.depth == 1
+    finally:
+        stop()
+
+
+def test_a_refused_client_certificate_at_a_tls_1_3_only_gateway_is_retried(
+    tls_certificates: Certificates, tmp_path: Path
+) -> None:
+    """Without TLS 1.2 the refusal cannot be told from a proxy's close (above): retried, the events kept."""
+    port, stop = backend_down_proxy(tls_certificates, client_ca=True, tls13_only=True)
+    try:
+        with Spool(tmp_path / "spool") as spool:
+            spool.append([b'{"event_id": "e-1"}'])
+            with pytest.raises(UploadRetryError, match="gateway unreachable"):
+                Uploader(spool, f"https://localhost:{port}", "t", tls=ClientTLS(tls_certificates.ca)).upload_once()
+            assert spool.depth == 1
+    finally:
+        stop()
