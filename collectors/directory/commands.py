@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="write IN's users as the gateway's pseudonyms to OUT",
         description="Read IN (a 'user,department' CSV of logins as the endpoints send them, checked line by line) "
         "and write OUT with each user replaced by its keyed pseudonym (ALIGNMON_PSEUDONYM_SECRET), sorted, "
-        "readable by its owner only (0600). Users that already are pseudonyms stay as they are.",
+        "readable by its owner only (0600); an existing OUT is replaced whole (written beside it, then renamed), so a "
+        "reader never sees half of it. Users that already are pseudonyms stay as they are.",
     )
     pseudonymise.add_argument("source", metavar="IN", type=Path, help="HR's directory CSV")
     pseudonymise.add_argument("target", metavar="OUT", type=Path, help="the pseudonymised CSV to write")
@@ -97,11 +98,19 @@ def _pseudonymise(args: argparse.Namespace) -> int:
     if Path(args.target).resolve() == Path(args.source).resolve():  # HR's export replaced by its pseudonyms
         raise AlignmonError(f"{args.target} is the directory itself: write the pseudonyms to another file")
     directory = load_directory(args.source, Settings().pseudonym_key())
+    target = Path(args.target)
+    # Written beside OUT and renamed over it: a gateway or pipeline reading OUT meanwhile (a monthly refresh of the
+    # feed) sees the old directory or the new one, never half of one.
+    partial = target.with_name(f".{target.name}.partial")
     try:
-        fd = os.open(args.target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             out.write(to_csv(directory))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, target)
     except OSError as exc:
+        partial.unlink(missing_ok=True)
         raise AlignmonError(f"cannot write {args.target}: {exc.strerror or exc}") from exc
     print(f"{args.target}: {len(directory):,} people in {len(directory.departments)} departments, as pseudonyms")
     return 0

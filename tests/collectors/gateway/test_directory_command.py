@@ -59,3 +59,18 @@ def test_the_hr_file_is_never_replaced_by_its_pseudonyms(alignmon: Any, tmp_path
     assert result.returncode == 1
     assert "is the directory itself: write the pseudonyms to another file" in result.stderr
     assert hr.read_text() == "user,department\nann,Sales\n"
+
+
+def test_a_refresh_replaces_the_pseudonymised_file_whole(alignmon: Any, tmp_path: Path) -> None:
+    """The monthly feed over last month's file: a reader that opened the old one reads it whole, never a mix."""
+    hr = tmp_path / "hr.csv"
+    hr.write_text("user,department\nann,Sales\nbob,Support\ncid,Support\n")
+    out = tmp_path / "directory.csv"
+    out.write_text(f"user,department\n{_pseudonym('ann')},Legal\n")
+    with out.open() as reader:  # a pipeline reading the old file when the refresh runs
+        result = alignmon.run(["directory", "pseudonymise", str(hr), str(out)], {"ALIGNMON_PSEUDONYM_SECRET": SECRET})
+        assert result.returncode == 0, result.stderr
+        assert reader.read() == f"user,department\n{_pseudonym('ann')},Legal\n"
+    assert len(load_directory(out, None).members) == 3
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["directory.csv", "hr.csv"]  # no partial file left
