@@ -20,13 +20,24 @@ def read_text(path: Path) -> str:
         raise InvalidFileError([Issue(str(path), 0, "(file)", f"not UTF-8 text: {exc.reason}")]) from None
 
 
+def delimiter_of(text: str) -> str:
+    """',' unless the header line has none and is split by ';' (what spreadsheets write in locales whose decimal
+    mark is a comma) or by tabs."""
+    header = text.split("\n", 1)[0]
+    if "," not in header:
+        for other in (";", "\t"):
+            if other in header:
+                return other
+    return ","
+
+
 class CsvReader:
     """A CSV text's header, then its rows with their line numbers; raises InvalidFileError without a header."""
 
     def __init__(self, text: str, source: str, expected: str) -> None:
         """`expected` says what the header should be, for the message about an empty file."""
         self.source = source
-        self._reader = csv.reader(io.StringIO(text, newline=""))
+        self._reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter_of(text))
         try:
             self.header: list[str] = next(self._reader)
         except StopIteration:

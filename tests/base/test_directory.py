@@ -48,6 +48,19 @@ def test_extra_columns_any_order_and_an_excel_bom_are_fine(tmp_path: Path) -> No
     assert dict(load_directory(path, KEY).members) == {pseudonymise("dave", KEY): "Finance"}
 
 
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_a_spreadsheets_semicolons_or_tabs_are_read_as_separators(tmp_path: Path, separator: str) -> None:
+    """Spreadsheets in locales whose decimal mark is a comma save 'CSV' with semicolons; the header tells."""
+    path = _write(tmp_path, f"user{separator}department\nalice{separator}Sales, EMEA\nbob{separator}Support\n")
+    assert dict(load_directory(path, KEY).members) == {
+        pseudonymise("alice", KEY): "Sales, EMEA",
+        pseudonymise("bob", KEY): "Support",
+    }
+    # A comma in the header decides for commas: a semicolon in a field stays in the field.
+    path = _write(tmp_path, "user,department\nalice,Sales;EMEA\n")
+    assert dict(load_directory(path, KEY).members) == {pseudonymise("alice", KEY): "Sales;EMEA"}
+
+
 def test_a_missing_column_is_reported_on_the_header_line(tmp_path: Path) -> None:
     path = _write(tmp_path, "user,dept\nalice,Sales\n")
     [issue] = _issues(path)

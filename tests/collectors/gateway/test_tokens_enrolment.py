@@ -83,6 +83,12 @@ def test_a_devices_csv_keeps_its_order_and_other_columns() -> None:
     assert [(row.line, row.extra) for row in parsed.rows] == [(2, ("S1", "alice")), (4, ("S2", "bob"))]
 
 
+def test_a_devices_csv_with_semicolons_is_read_like_one_with_commas() -> None:
+    parsed = parse_devices("Serial;Device;owner\nS1; laptop-1 ;alice\nS2;desk-2;bob\n", "devices.csv")
+    assert parsed.devices == ["laptop-1", "desk-2"]
+    assert parsed.extra_columns == ("Serial", "owner")
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
