@@ -40,6 +40,8 @@ _CERT_ALERTS = ("CERTIFICATE", "UNKNOWN_CA", "HANDSHAKE_FAILURE", "ACCESS_DENIED
 _CLOSED = (ConnectionResetError, BrokenPipeError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
 _HOST_MISMATCH = {62, 64}  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
 _EXPIRED, _NOT_YET_VALID = 10, 9
+# OpenSSL's reasons when a key is not the certificate's: of its type, or of another (an EC key, an RSA certificate).
+KEY_MISMATCH = {"KEY_VALUES_MISMATCH", "NO_CERTIFICATE_ASSIGNED"}
 
 
 class ClientTLS(NamedTuple):
@@ -111,7 +113,7 @@ class ClientTLS(NamedTuple):
         try:
             context.load_cert_chain(self.client_cert, key, password=refuse_passphrase)
         except ssl.SSLError as exc:
-            if exc.reason == "KEY_VALUES_MISMATCH":
+            if exc.reason in KEY_MISMATCH:
                 raise AlignmonError(f"{where} {key} is not the key of {cert_name} {self.client_cert}") from None
             raise AlignmonError(
                 f"{cert_name} {self.client_cert}: not a usable certificate and key ({exc.reason or exc})"

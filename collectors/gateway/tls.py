@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from base.errors import AlignmonError
 from base.settings import Settings
-from collectors.tls import pem_text, refuse_passphrase
+from collectors.tls import KEY_MISMATCH, pem_text, refuse_passphrase
 
 CERT = "ALIGNMON_GATEWAY_TLS_CERT"
 KEY = "ALIGNMON_GATEWAY_TLS_KEY"
@@ -64,7 +64,7 @@ class ServerTLS(NamedTuple):
         try:
             context.load_cert_chain(self.cert, self.key, password=refuse_passphrase)
         except ssl.SSLError as exc:
-            if exc.reason == "KEY_VALUES_MISMATCH":
+            if exc.reason in KEY_MISMATCH:
                 raise AlignmonError(
                     f"{KEY}={self.key} is not the key of the certificate in {CERT}={self.cert}: give the key the "
                     "certificate was issued for"

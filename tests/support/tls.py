@@ -73,6 +73,13 @@ class Certificates:
         return context
 
 
+def rsa_key(folder: Path) -> Path:
+    """An RSA key in `folder`/rsa-key.pem: the certificates above are EC, and OpenSSL names this mismatch apart."""
+    path = folder / "rsa-key.pem"
+    trustme.CA().issue_cert("localhost", key_type=trustme.KeyType.RSA).private_key_pem.write_to_path(str(path))
+    return path
+
+
 def tls_env(certs: Certificates, kind: str) -> dict[str, str]:
     """The gateway's TLS settings for a kind of gateway: plain, tls, mtls or expired."""
     if kind == "plain":

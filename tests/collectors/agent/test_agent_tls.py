@@ -20,7 +20,7 @@ from collectors.record import events_of
 from collectors.spool import Spool
 from collectors.tls import CA_FILE_ENV, CLIENT_CERT_ENV, CLIENT_KEY_ENV, ClientTLS, Diagnosis, diagnose
 from collectors.uploader import Uploader, UploadRetryError, UploadTLSError
-from tests.support.tls import DEVICE, Certificates, TLSGateway
+from tests.support.tls import DEVICE, Certificates, TLSGateway, rsa_key
 
 EXIT_REFUSED = 3  # collectors.agent.agent: the gateway refused the token or the configuration
 
@@ -215,6 +215,10 @@ def _start_errors(c: Certificates, tmp: Path) -> dict[str, tuple[list[str], str]
             ["--gateway", "https://gw:18700", "--client-cert", str(c.client_cert), "--client-key", str(c.key)],
             f"--client-key {c.key} is not the key of --client-cert {c.client_cert}",
         ),
+        "key of another type": (  # an RSA key for the EC certificate
+            ["--gateway", "https://gw:18700", "--client-cert", str(c.client_cert), "--client-key", str(rsa_key(tmp))],
+            f"--client-key {tmp / 'rsa-key.pem'} is not the key of --client-cert {c.client_cert}",
+        ),
         "encrypted key": (
             [
                 "--gateway",
@@ -242,7 +246,7 @@ def _encrypted(c: Certificates, tmp: Path) -> Path:
 @pytest.mark.parametrize(
     "case",
     ["ca-file with http", "missing ca-file", "key as ca-file", "key without certificate", "certificate without key",
-     "key of another certificate", "encrypted key"],
+     "key of another certificate", "key of another type", "encrypted key"],
 )  # fmt: skip
 def test_tls_files_that_cannot_work_stop_the_agent_at_start(
     case: str,

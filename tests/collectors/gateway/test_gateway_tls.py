@@ -18,7 +18,7 @@ from base.errors import AlignmonError
 from base.settings import Settings
 from collectors.gateway.tls import ServerTLS
 from collectors.record import events_of
-from tests.support.tls import DEVICE, SECRET, Certificates, TLSGateway
+from tests.support.tls import DEVICE, SECRET, Certificates, TLSGateway, rsa_key
 
 Kit = Any
 NOISE = ("WARNING", "ERROR", "CRITICAL", "Traceback", "SSL", "handshake")
@@ -67,6 +67,10 @@ BAD_SETTINGS: dict[str, tuple[Callable[[Certificates, Path], dict[str, Any]], st
     ),
     "key of another certificate": (
         lambda c, _t: {"gateway_tls_cert": c.cert, "gateway_tls_key": c.client_key},
+        "is not the key of the certificate in ALIGNMON_GATEWAY_TLS_CERT=",
+    ),
+    "key of another type": (  # an RSA key for the EC certificate: OpenSSL names it differently
+        lambda c, t: {"gateway_tls_cert": c.cert, "gateway_tls_key": rsa_key(t)},
         "is not the key of the certificate in ALIGNMON_GATEWAY_TLS_CERT=",
     ),
     "encrypted key": (
