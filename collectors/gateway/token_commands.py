@@ -125,7 +125,8 @@ def register(tokens_parent: argparse._SubParsersAction[argparse.ArgumentParser])
         help="list devices and their tokens' state",
         description="List each device's current token and any older one still in its grace period: device, "
         f"created, expires, state (active; expiring: within {EXPIRING_DAYS} days; expired; revoked; superseded: "
-        "replaced by a rotation, valid until its expiry). Never the token or its hash. Times are UTC; a token "
+        "replaced by a rotation, valid until its expiry; with --all also replaced: replaced and no longer valid). "
+        "Never the token or its hash. Times are UTC; a token "
         "issued before tokens expired has no expiry ('never' in the table, empty in CSV).",
     )
     listing.add_argument(

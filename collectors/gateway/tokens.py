@@ -57,6 +57,7 @@ class TokenState(StrEnum):
     EXPIRED = "expired"
     REVOKED = "revoked"
     SUPERSEDED = "superseded"  # replaced by a newer token; valid until expires_at (the end of its grace period)
+    REPLACED = "replaced"  # replaced by a newer token, and no longer valid (re-issued, or its grace period over)
 
 
 class TokenInfo(NamedTuple):
@@ -76,7 +77,8 @@ class TokenInfo(NamedTuple):
         if self.revoked_at is not None:
             return TokenState.REVOKED
         if self.superseded_at is not None:
-            return TokenState.SUPERSEDED
+            valid = self.expires_at is None or now < self.expires_at
+            return TokenState.SUPERSEDED if valid else TokenState.REPLACED
         if self.expires_at is not None:
             if now >= self.expires_at:
                 return TokenState.EXPIRED

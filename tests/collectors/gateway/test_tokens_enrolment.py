@@ -165,7 +165,8 @@ def info(**changes: Any) -> TokenInfo:
         (info(revoked_at=T0 + DAY), T0 + 2 * DAY, TokenState.REVOKED, False),
         (info(revoked_at=T0 + DAY, expires_at=None), T0 + 2 * DAY, TokenState.REVOKED, False),
         (info(superseded_at=T0, expires_at=T0 + 7 * DAY), T0 + DAY, TokenState.SUPERSEDED, True),  # in its grace
-        (info(superseded_at=T0, expires_at=T0 + 7 * DAY), T0 + 7 * DAY, TokenState.SUPERSEDED, False),
+        (info(superseded_at=T0, expires_at=T0 + 7 * DAY), T0 + 7 * DAY, TokenState.REPLACED, False),  # grace over
+        (info(superseded_at=T0, expires_at=T0), T0, TokenState.REPLACED, False),  # re-issued: no grace
     ],
 )
 def test_token_states(token: TokenInfo, now: datetime, state: TokenState, valid: bool) -> None:
@@ -618,7 +619,7 @@ def test_list_all_shows_replaced_tokens_and_never_for_tokens_without_expiry(
     _, out, _ = cli(capsys, "tokens", "--db", str(db), "list", "--all", "--format", "csv")
     rows = list(csv.reader(io.StringIO(out)))[1:]
     assert [(r[0], r[3]) for r in rows] == [
-        ("desk-2", "superseded"),
+        ("desk-2", "replaced"),  # re-issued: it stopped working at once
         ("desk-2", "active"),
         ("kiosk-3", "revoked"),
         ("laptop-1", "active"),
