@@ -312,10 +312,15 @@ class Uploader:
         if status == 401:
             if self._new_token():
                 raise UploadRetryError(0.0, "the gateway refused the device token; the token file holds a new one")
+            said = _error_message(response)
+            if said.casefold() in ("", "unauthorized", response.reason_phrase.casefold()):  # a proxy's, say
+                said = (
+                    "the token is wrong, expired or was revoked: get a new one (alignmon tokens rotate --device "
+                    "DEVICE) and restart"
+                )  # else the gateway's own words say why, and what to do
+            waiting = "1 event stays" if self.spool.depth == 1 else f"{self.spool.depth} events stay"
             raise UploadAuthError(
-                f"the gateway at {self.url} refused the device token (401: {_error_message(response)}); "
-                "the token is wrong, expired or was revoked: get a new one (alignmon tokens rotate --device DEVICE) "
-                f"and restart. {self.spool.depth} events stay in the spool until then."
+                f"the gateway at {self.url} refused the device token (401): {said}. {waiting} in the spool until then."
             )
         if status == 413:
             return self._too_large(batch, response)

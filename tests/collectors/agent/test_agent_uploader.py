@@ -122,7 +122,7 @@ def test_after_a_401_a_rotated_token_in_the_token_file_is_used_without_a_restart
     # A 401 while the file still holds the refused token stops as before, and the events stay.
     spool.append([event(6).to_json_bytes()])
     stub.script = [stub.reply(401)]
-    with pytest.raises(UploadAuthError, match=r"1 events stay in the spool"):
+    with pytest.raises(UploadAuthError, match=r"1 event stays in the spool"):
         uploader.drain(sleep=Sleeps())
     assert spool.depth == 1
 
@@ -295,3 +295,25 @@ def test_uploads_go_through_the_proxy_the_environment_names(
     spool = spool_with(tmp_path, [event(0)])
     assert Uploader(spool, "http://gateway.invalid:18700", TOKEN).upload_once() == (1, 1, 0)
     assert stub.requests[0].ids == ["ev-0"]
+
+
+def test_a_401_says_the_gateways_reason_once_without_advice_of_its_own(
+    tmp_path: Path, stub: Stub, event: Callable[..., UsageEvent]
+) -> None:
+    from datetime import UTC, datetime
+
+    from collectors.gateway.tokens import TokenInfo, refusal
+
+    expired = TokenInfo("laptop-7", datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC), None, None)
+    reason = refusal(expired)  # what the real gateway answers for an expired token
+    spool = spool_with(tmp_path, [event(0)])
+    stub.script = [stub.reply(401, body={"error": {"status": 401, "code": "unauthorized", "message": reason}})]
+    uploader = Uploader(spool, stub.url, TOKEN)
+    with pytest.raises(UploadAuthError) as refused:
+        uploader.drain(sleep=Sleeps())
+    assert str(refused.value) == (
+        f"the gateway at {uploader.url} refused the device token (401): {reason}. 1 event stays in the spool until "
+        "then."
+    )
+    assert "alignmon tokens rotate" in reason and str(refused.value).count("tokens rotate") == 1
+    spool.close()
