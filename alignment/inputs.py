@@ -14,6 +14,7 @@ import duckdb
 from pydantic import TypeAdapter, ValidationError
 
 from alignment.facts import InvestmentState, SwitchWeek, UsageSummary
+from pipeline.database import has_table
 from pipeline.transaction import transaction
 
 TABLE = "CREATE TABLE IF NOT EXISTS alignment_inputs (as_of DATE PRIMARY KEY, k INTEGER NOT NULL, inputs JSON NOT NULL)"
@@ -76,5 +77,4 @@ def load(con: duckdb.DuckDBPyConnection, as_of: date) -> Inputs | None:
 
 
 def _exists(con: duckdb.DuckDBPyConnection) -> bool:
-    found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'alignment_inputs'").fetchone()
-    return found == (1,)
+    return has_table(con, "alignment_inputs")

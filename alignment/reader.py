@@ -26,6 +26,7 @@ from alignment.inputs import Inputs
 from alignment.summary import summarise
 from base.errors import AlignmonError
 from pipeline import sql
+from pipeline.database import has_table
 from pipeline.domain.privacy import shown_beside_a_total
 from pipeline.domain.rules import K_ANONYMITY, MONTH_DAYS, WEEK_DAYS
 from pipeline.figures.current import InvestmentFigures, current_figures, read_current
@@ -167,8 +168,7 @@ def read_facts(con: duckdb.DuckDBPyConnection, strategy: Strategy, as_of: date |
 
 def holds_people(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether this is the pipeline's own file (per-person rollups), not the analysts' database."""
-    found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'usage_user_daily'").fetchone()
-    return found == (1,)
+    return has_table(con, "usage_user_daily")
 
 
 def read_inputs(con: duckdb.DuckDBPyConnection, strategy: Strategy, as_of: date) -> Inputs:
@@ -264,7 +264,7 @@ def first_telemetry_day(con: duckdb.DuckDBPyConnection) -> date | None:
     """The first day any investment's 28-day window has telemetry in adoption_daily, or None.
 
     Telemetry shows as coverage > 0, or as active users where coverage is unknown (no directory). adoption_daily
-    starts at the earliest go-live whether or not telemetry did: a day before this one has no data.
+    starts at each investment's go-live whether or not telemetry did: a day before this one has no data.
     """
     row = con.execute("SELECT min(day) FROM adoption_daily WHERE coverage > 0 OR mau > 0").fetchone()
     return row[0] if row else None

@@ -21,6 +21,7 @@ from alignment.inputs import TABLE as INPUTS_TABLE
 from alignment.inputs import store, stored_days
 from alignment.reader import computed_as_of, read_facts, read_inputs, strategy_from_catalog
 from alignment.report import previous_quarter_end
+from pipeline.database import table_columns
 from pipeline.retention import kept_until
 from pipeline.transaction import transaction
 
@@ -81,13 +82,7 @@ def _stale(con: duckdb.DuckDBPyConnection) -> list[str]:
     stale = []
     for table, body in _TABLE_RE.findall(TABLES):
         declared = [column.split()[0] for column in body.split(",")]
-        found = [
-            r[0]
-            for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
-                [table],
-            ).fetchall()
-        ]
+        found = table_columns(con, table)
         if found and found != declared:
             stale.append(table)
     return stale

@@ -76,7 +76,7 @@ def _refresh(args: argparse.Namespace) -> int:
         directory = load_directory(settings.directory_csv, None) if settings.directory_csv else None
         catalog = load_catalog(settings.catalog_dir, directory)
         as_of = settings.today()
-        took = refresh_all(store.con, catalog, as_of, settings.k_anonymity)
+        took = refresh_all(store.con, catalog, as_of, settings.k_anonymity, silent_days=settings.silent_days)
         publish(store.con, settings.snapshot_path, ANALYSTS_OBJECTS)
         store.con.sql(
             "SELECT investment, status, round(adoption_ratio, 3) AS adoption, round(planned_ratio, 3) AS planned, "

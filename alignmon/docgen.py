@@ -67,11 +67,21 @@ def catalog_reference() -> str:
     return markdown()  # every field of the catalog model, with its Field(description=...)
 
 
+def interventions_reference() -> str:
+    from pipeline.catalog.interventions import InterventionsDocument  # noqa: PLC0415
+    from pipeline.catalog.model import Owner  # noqa: PLC0415
+    from pipeline.catalog.reference import markdown  # noqa: PLC0415
+
+    # Owner's section is the catalog reference's, on the same page.
+    return markdown(InterventionsDocument, documented=(Owner,), top="the top level of interventions.yaml")
+
+
 SECTIONS: dict[str, tuple[str, Callable[[], str]]] = {
     "settings": ("docs/configuration.md", settings_table),
     "cli": ("docs/cli.md", cli_reference),
     "metrics": ("docs/metrics.md", metrics_table),
     "catalog": ("docs/catalog.md", catalog_reference),
+    "interventions": ("docs/catalog.md", interventions_reference),
 }
 
 

@@ -23,7 +23,9 @@ from alignment import views
 from alignmon.analysts import ANALYSTS_OBJECTS
 from alignmon.stack.kafka import ensure_topics
 from base.errors import AlignmonError, InvalidFileError, TransientError
+from base.kafka_security import KafkaSecurity
 from base.settings import EXAMPLE_CATALOG, Settings
+from base.sources import SOURCES
 from metrics.exporter import PipelineCollector, StandbyCollector, serve
 from metrics.exposition import Exposition
 from metrics.health import Bounds, Routes, StandbyProbes, WriterProbes, routes
@@ -31,6 +33,7 @@ from pipeline.catalog import Catalog, CatalogError, CatalogSource, catalog_files
 from pipeline.consumer import Consumer
 from pipeline.errors import BrokerUnavailableError
 from pipeline.figures import series
+from pipeline.figures.fleet import SILENT_DAYS
 from pipeline.lake.location import Lake
 from pipeline.lake.publisher import offload
 from pipeline.lake.publisher import publish as publish_days
@@ -43,6 +46,7 @@ from pipeline.requests import RequestFolder
 from pipeline.retention import Retention, enforce
 from pipeline.snapshot import publish
 from pipeline.store import Store
+from pipeline.working_copy import SWEEP_S, CopyRequests, working_copies
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,6 +55,7 @@ FIRST_BACKOFF_S, MAX_BACKOFF_S = 1.0, 60.0  # waits between attempts to start af
 CAUGHT_UP_RECORDS = 10_000  # a few seconds of a large fleet's events: the closed days' records are all in
 LOG_EVERY_S = 60.0  # a transient failure that persists is logged at most this often
 LAG_CHECK_S = 5.0  # how often the loop asks Kafka for the consumer lag (for /readyz)
+COPY_LAG_RECORDS = 1_000  # a working copy is made once fewer records than this wait in Kafka (live use goes on)
 
 
 def requests_folder(settings: Settings) -> Path:
@@ -78,11 +83,14 @@ def open_lease(settings: Settings) -> Lease:
             "ALIGNMON_STANDBY needs ALIGNMON_LAKE_URL: a standby takes over from the lake the writer keeps"
         )
     topic = f"{settings.topic}.pipeline-lease"
+    security = KafkaSecurity.from_settings(settings)
+    security.check(settings.kafka_bootstrap)  # a refused certificate or password: one line, not a 30 s timeout
     try:
-        ensure_topics(settings.kafka_bootstrap, {topic: 1})
+        ensure_topics(settings.kafka_bootstrap, {topic: 1}, security=security)
     except (KafkaError, OSError) as exc:
         raise BrokerUnavailableError(settings.kafka_bootstrap, exc) from exc
-    return Lease(settings.kafka_bootstrap, topic, f"{settings.topic}.pipeline-writers", settings.lease_timeout_s)
+    group = f"{settings.topic}.pipeline-writers"
+    return Lease(settings.kafka_bootstrap, topic, group, settings.lease_timeout_s, security)
 
 
 def _remove(path: Path) -> None:
@@ -144,15 +152,24 @@ def _store(settings: Settings) -> Store:
     return Store(settings.duckdb_path, settings.timezone, settings.duckdb_memory_limit, settings.dedup_horizon_days)
 
 
-def refresh_all(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date, k: int, *, sync: bool = True) -> float:
-    """Every figure as of `as_of`: the catalog's tables (unless `sync` is off: unchanged), adoption, alignment.
+def refresh_all(
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    as_of: date,
+    k: int,
+    *,
+    sync: bool = True,
+    silent_days: int = SILENT_DAYS,
+) -> float:
+    """Every figure as of `as_of`: the catalog's tables (unless `sync` is off: unchanged), adoption, the collectors'
+    health (devices silent after `silent_days` days), alignment.
 
     Returns the seconds it took.
     """
     began = time.perf_counter()
     if sync:
         sync_catalog(con, catalog)
-    refresh(con, catalog, as_of, k)
+    refresh(con, catalog, as_of, k, silent_days)
     views.refresh(con, catalog, as_of, catalog_changed=sync)  # the alignment model's views for analysts
     return time.perf_counter() - began
 
@@ -193,6 +210,7 @@ class Pipeline:
     _retained_on: date | None = None
     lake: Lake | None = None
     lease: Lease | None = None  # standby mode: write only while holding it
+    copies: CopyRequests | None = None  # working copies asked for by `alignmon metrics backfill`
     # The first day whose daily figures may differ from the last publication (None: any day; date.max: none), and
     # that publication's file as it was left (size, mtime, inode): only then is it the base of the next one.
     _history_from: date | None = None
@@ -204,6 +222,7 @@ class Pipeline:
         retention = Retention(
             settings.raw_retention_days, settings.daily_retention_days
         )  # refused before anything opens
+        security = KafkaSecurity.from_settings(settings)  # likewise
         store = open_store(settings)
         try:
             consumer = Consumer(
@@ -213,6 +232,7 @@ class Pipeline:
                 settings.dlq_topic,
                 max_batch_bytes=int(settings.batch_max_mib * 1024 * 1024),
                 event_bounds=settings.event_bounds(),
+                security=security,
             )
         except BaseException:
             store.close()
@@ -220,6 +240,7 @@ class Pipeline:
         pipeline = cls(settings, store, consumer, retention, RequestFolder(requests_folder(settings)))
         pipeline.find_catalog()
         pipeline.lake, pipeline.lease = open_lake(settings), lease
+        pipeline.copies = CopyRequests(working_copies(settings.state_dir))
         return pipeline
 
     def find_catalog(self) -> bool:
@@ -267,8 +288,9 @@ class Pipeline:
             self._history_from = None
         elif self._history_from is not None:  # None already means every day
             self._history_from = _earliest(self._history_from, self._changed_from(as_of))
+        s = self.settings
         self.consumer.stats.last_refresh_s = refresh_all(
-            self.store.con, catalog, as_of, self.settings.k_anonymity, sync=changed
+            self.store.con, catalog, as_of, s.k_anonymity, sync=changed, silent_days=s.silent_days
         )
         self.consumer.stats.refreshes += 1  # the exporter renders the figures again
         self._refreshed = key
@@ -279,8 +301,13 @@ class Pipeline:
         today = self.settings.today()
         if self._retained_on == today:
             return
-        events, daily = enforce(self.store.con, self.retention, today, self.settings.timezone)
-        log.info("retention: deleted %d raw events and %d per-person daily rows", events, daily)
+        deleted = enforce(self.store.con, self.retention, today, self.settings.timezone)
+        log.info(
+            "retention: deleted %d raw events, %d per-person daily rows and %d devices' days",
+            deleted.events,
+            deleted.daily,
+            deleted.device_days,
+        )
         self._retained_on = today
 
     def caught_up(self) -> bool:
@@ -340,7 +367,12 @@ class Pipeline:
     def run(self) -> bool:
         """Run until stopped (True) or, in standby mode, until the lease is lost (False: another pipeline writes)."""
         s = self.settings
-        collector = PipelineCollector(self.store.cursor, self.consumer.stats, catalog=lambda: self.catalog)
+        collector = PipelineCollector(
+            self.store.cursor,
+            self.consumer.stats,
+            catalog=lambda: self.catalog,
+            sources=(*SOURCES, *s.extra_source_names()),
+        )
         figures = Exposition(collector, version=lambda: self.consumer.stats.refreshes)  # rendered once per refresh
         self.consumer.stats.loop_at = time.monotonic()  # the first refresh is the loop's first round
         probes = WriterProbes(self.consumer.stats, Bounds.from_settings(s), self.consumer.stopping.is_set)
@@ -374,7 +406,8 @@ class Pipeline:
         changed = True  # the refresh wrote figures: the first snapshot is due at once
         last_snapshot = time.monotonic() - s.snapshot_interval_s
         last_lake = time.monotonic() - s.lake_interval_s
-        last_lag = time.monotonic() - LAG_CHECK_S
+        last_lag = last_copy = time.monotonic() - LAG_CHECK_S
+        last_sweep = time.monotonic() - SWEEP_S
         while not self.consumer.stopping.is_set():
             self.consumer.stats.loop_at = time.monotonic()
             if self._stepped_down():
@@ -387,6 +420,18 @@ class Pipeline:
             if self.requests.pending():  # a data-subject request: answered on the writer's connection, between batches
                 self.consumer.flush()
                 changed |= self.requests.answer_all(self.store.con, self.lake) > 0
+            # What killed backfills left (per-person rows among it) goes after COPY_MAX_AGE_S, though no backfill
+            # follows; before the requests are served, so a stale one is not answered.
+            if self.copies and not self.copies.busy() and time.monotonic() - last_sweep >= SWEEP_S:
+                self.copies.drop_abandoned()
+                last_sweep = time.monotonic()
+            # A working copy for `alignmon metrics backfill` (pipeline.working_copy), once what Kafka holds is stored:
+            # the lag is asked afresh, as the request may follow a backfill into Kafka by a moment.
+            if self.copies and self.copies.pending() and not self.copies.busy() and time.monotonic() - last_copy >= 1:
+                self.consumer.flush()
+                lag, last_copy = self.consumer.check_lag(), time.monotonic()
+                if lag is not None and lag < COPY_LAG_RECORDS:
+                    self.copies.serve(self.store.cursor)
             if time.monotonic() - last_refresh >= s.refresh_interval_s:
                 changed |= self.refresh()
                 last_refresh = time.monotonic()
@@ -428,6 +473,8 @@ class Pipeline:
         try:
             self.consumer.close()
         finally:
+            if self.copies is not None:
+                self.copies.wait()  # a working copy in progress reads through the store's connection
             self.store.close()
 
     def _changed_from(self, as_of: date) -> date | None:
@@ -462,16 +509,31 @@ def exporter(collector: Collector | Exposition, settings: Settings, probes: Rout
     error saying so."""
     try:
         return serve(collector, settings.exporter_host, settings.exporter_port, probes)
-    except OverflowError:
-        raise AlignmonError(
-            f"cannot serve /metrics on port {settings.exporter_port}: choose one from 1 to 65535"
-        ) from None
-    except OSError as exc:
-        where = f"{settings.exporter_host}:{settings.exporter_port}"
-        raise AlignmonError(
-            f"cannot serve /metrics on {where} ({exc.strerror or exc}): stop what listens there (another pipeline?), "
-            "or choose another ALIGNMON_EXPORTER_PORT (ALIGNMON_EXPORTER_HOST: an address of this machine)"
-        ) from exc
+    except (OverflowError, OSError) as exc:
+        raise _port_problem(settings, exc) from None
+
+
+def check_exporter_port(settings: Settings) -> None:
+    """Fail before anything is opened or created (the DuckDB file, Kafka clients) when the port cannot be served."""
+    import socket  # noqa: PLC0415
+
+    family = socket.AF_INET6 if ":" in settings.exporter_host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the HTTP server binds it
+            sock.bind((settings.exporter_host, settings.exporter_port))
+    except (OverflowError, OSError) as exc:
+        raise _port_problem(settings, exc) from None
+
+
+def _port_problem(settings: Settings, exc: OverflowError | OSError) -> AlignmonError:
+    if isinstance(exc, OverflowError):
+        return AlignmonError(f"cannot serve /metrics on port {settings.exporter_port}: choose one from 1 to 65535")
+    where = f"{settings.exporter_host}:{settings.exporter_port}"
+    return AlignmonError(
+        f"cannot serve /metrics on {where} ({exc.strerror or exc}): stop what listens there (another pipeline?), "
+        "or choose another ALIGNMON_EXPORTER_PORT (ALIGNMON_EXPORTER_HOST: an address of this machine)"
+    )
 
 
 def wait_for_lease(lease: Lease, settings: Settings, stopping: threading.Event) -> bool:
@@ -526,6 +588,8 @@ def _run_until_signal(settings: Settings) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+    Retention(settings.raw_retention_days, settings.daily_retention_days)  # settings that cannot work come first
+    check_exporter_port(settings)
     if not settings.standby:
         pipeline = retrying(lambda: Pipeline.from_settings(settings), stopping)
         if pipeline is None:

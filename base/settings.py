@@ -9,6 +9,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from base.sources import OTHER_SOURCE, SOURCES
+
 EXAMPLE_CATALOG = Path("catalog/example")
 
 
@@ -33,6 +35,12 @@ class Settings(BaseSettings):
     alert_webhook_url: str = Field(
         default_factory=lambda s: f"http://127.0.0.1:{s['alert_webhook_port']}/alerts",
         description="Webhook the local Alertmanager sends alerts to (the demo's); empty: no webhook, e-mail only.",
+    )
+    demo_smtp_port: int = Field(
+        19025, description="Port of the demo's local SMTP server, which saves each alert mail Alertmanager sends."
+    )
+    grafana_port: int = Field(
+        19030, description="Port of the local stack's Grafana, started only when grafana-server is on PATH."
     )
     scrape_interval_s: float = Field(5.0, description="Scrape and rule-evaluation interval of the local Prometheus.")
     prometheus_external_url: str | None = Field(
@@ -88,6 +96,36 @@ class Settings(BaseSettings):
     topic: str = Field("alignmon.usage", description="Kafka topic of validated usage events.")
     dlq_topic: str = Field("alignmon.usage.dlq", description="Kafka dead-letter topic for events the pipeline rejects.")
     topic_partitions: int = Field(3, description="Partitions created for the usage topic (keyed by device).")
+    # the Kafka clients' security (base/kafka_security.py; docs/deploy.md, A secured Kafka cluster)
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="How every Kafka client of alignmon (gateway, pipeline, importers, simulator) talks to "
+        "ALIGNMON_KAFKA_BOOTSTRAP: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS).",
+    )
+    kafka_ca_file: Path | None = Field(
+        None,
+        description="PEM file of the CA certificate(s) that signed the brokers' certificates, for SSL and SASL_SSL; "
+        "unset: the system's trusted CAs. The broker's certificate must name the host of the address used.",
+    )
+    kafka_client_cert: Path | None = Field(
+        None,
+        description="PEM file of this client's certificate, for brokers that require one (mutual TLS; SSL or "
+        "SASL_SSL).",
+    )
+    kafka_client_key: Path | None = Field(
+        None,
+        description="PEM file of the private key of ALIGNMON_KAFKA_CLIENT_CERT, not encrypted (unset: the "
+        "certificate's file holds the key too).",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism for SASL_PLAINTEXT and SASL_SSL: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name of alignmon's Kafka clients.")
+    kafka_sasl_password: SecretStr | None = Field(
+        None,
+        description="SASL password of ALIGNMON_KAFKA_SASL_USERNAME; keep it in an env file only root reads "
+        "(gateway.env, pipeline.env), not in alignmon.env.",
+    )
 
     # the event contract (checked by the gateway, the importers and the pipeline alike)
     event_earliest: date = Field(
@@ -270,6 +308,20 @@ class Settings(BaseSettings):
     )
     refresh_interval_s: float = Field(15.0, description="Seconds between adoption refreshes in the pipeline.")
     as_of: date | None = Field(None, description="Compute adoption as of this day, not today (reproducible runs).")
+    silent_days: int = Field(
+        7,
+        ge=1,
+        le=26,
+        description="A device that reported in the 28-day window but whose last event is more than this many days "
+        "before the as-of day counts as silent (alignmon_collector_devices_silent, docs/operations.md); 7 rides out "
+        "weekends and long weekends.",
+    )
+    extra_sources: str = Field(
+        "",
+        description="Comma-separated `source` names of the site's own collectors that metrics name as they are, "
+        f"besides alignmon's ({', '.join(SOURCES)}); any other source a client sends is counted as `{OTHER_SOURCE}`, "
+        "so clients cannot add series.",
+    )
 
     # dashboards
     grafana_token: SecretStr | None = Field(
@@ -293,6 +345,10 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("is not a time zone of the IANA database, e.g. Europe/Amsterdam or UTC") from None
         return value
+
+    def extra_source_names(self) -> tuple[str, ...]:
+        """ALIGNMON_EXTRA_SOURCES as names (blanks dropped)."""
+        return tuple(name.strip() for name in self.extra_sources.split(",") if name.strip())
 
     def runbook_base(self) -> str:
         """runbook_url, or the shipped docs/runbooks.md as a file:// URL."""

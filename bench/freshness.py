@@ -11,7 +11,7 @@ The feed: --devices devices, each on its own keep-alive connection, post batches
 schedule (open loop) that adds up to --rate events/s, for --warmup + --seconds seconds. Each second is a slot, and
 two things make each slot observable on its own:
 - every event of slot s carries `source` = fresh-s, so alignmon_events_ingested_total{source="fresh-s"} counts that
-  slot's events alone (a bench-only label value: the product's sources are few);
+  slot's events alone (a bench-only label value, named in ALIGNMON_EXTRA_SOURCES: the product's sources are few);
 - one event of slot s is a new user's 6-minute focus on application fresh-s, the only application of investment
   slot-s in the small catalog the bench writes, so alignmon_investment_active_users{investment="slot-s",window="1d"}
   goes from 0 to 1 at the first refresh that counts it (DAU: the adoption figures' own path, refresh + render).
@@ -377,6 +377,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "ALIGNMON_CATALOG_DIR": str(work / "catalog"),
             "ALIGNMON_DIRECTORY_CSV": str(work / "directory.csv"),
             "ALIGNMON_EXPORTER_PORT": str(exporter_port),
+            # Each slot's source is a label of its own only when named (any other source counts as `other`).
+            "ALIGNMON_EXTRA_SOURCES": ",".join(SOURCE.format(s) for s in range(slots)),
         }
         if args.refresh_interval is not None:
             env["ALIGNMON_REFRESH_INTERVAL_S"] = f"{args.refresh_interval:g}"

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from base.errors import AlignmonError
+from base.sources import SOURCES
 
 SCHEMA_VERSION: Final = 1
 MAX_DURATION_S = 24 * 3600
@@ -32,6 +33,8 @@ SCHEMA_PATH = Path(__file__).with_name("usage-event.schema.json")
 _EVENT_NS = uuid.UUID("6f1c2b1e-6a43-4c55-9b0c-8d6a1e0f7a11")
 
 Kind = Literal["focus", "open", "launch"]
+# The names alignmon's own collectors send, and what metrics call any other, are base.sources' SOURCES and OTHER_SOURCE.
+SOURCE_PATTERN: Final = r"^[a-z][a-z0-9_-]{0,31}$"
 MAX_TEXT = 128  # longest event_id, device_id, user, application
 ShortText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 
@@ -68,9 +71,7 @@ class UsageEvent(BaseModel):
     duration_s: float = Field(
         ge=0, le=MAX_DURATION_S, strict=True, description="Length of the span in seconds (a JSON number); 0 for launch."
     )
-    source: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = Field(
-        description="Producer: agent, activitywatch, whatpulse, osquery, simulator, ..."
-    )
+    source: Annotated[str, Field(pattern=SOURCE_PATTERN)] = Field(description=f"Producer: {', '.join(SOURCES)}, ...")
     title: Annotated[str, Field(max_length=1024)] | None = Field(
         default=None, description="Window title; dropped by the gateway unless titles are explicitly enabled."
     )

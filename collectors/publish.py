@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from base.errors import TransientError
+from base.kafka_security import PLAINTEXT, KafkaSecurity
 from collectors.record import records
 
 if TYPE_CHECKING:
@@ -25,11 +26,17 @@ def publish(
     topic: str,
     events: Iterable[Mapping[str, Any]],
     progress: Callable[[int], None] | None = None,
+    *,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> int:
-    """Send JSON-ready events; returns how many events Kafka acknowledged (all, or it raises)."""
+    """Send JSON-ready events; returns how many events Kafka acknowledged (all, or it raises).
+
+    Raises KafkaRefusedError first, with its one line, when the cluster refuses this client's certificate or password.
+    """
     from collectors.sink import KafkaSink  # noqa: PLC0415  (kafka-python only when used)
 
-    sink = KafkaSink(bootstrap, topic, timeout_s=30)
+    security.check(bootstrap)  # asked once at the start, as the gateway and the pipeline do
+    sink = KafkaSink(bootstrap, topic, timeout_s=30, security=security)
     try:
         return publish_to(sink, events, progress)
     finally:

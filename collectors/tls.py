@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 from base.arguments import environment
 from base.errors import AlignmonError
+from base.pem import KEY_MISMATCH, pem_text, refuse_passphrase
 
 CA_FILE_ENV = "ALIGNMON_AGENT_CA_FILE"
 CLIENT_CERT_ENV = "ALIGNMON_AGENT_CLIENT_CERT"
@@ -40,8 +41,6 @@ _CERT_ALERTS = ("CERTIFICATE", "UNKNOWN_CA", "HANDSHAKE_FAILURE", "ACCESS_DENIED
 _CLOSED = (ConnectionResetError, BrokenPipeError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
 _HOST_MISMATCH = {62, 64}  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
 _EXPIRED, _NOT_YET_VALID = 10, 9
-# OpenSSL's reasons when a key is not the certificate's: of its type, or of another (an EC key, an RSA certificate).
-KEY_MISMATCH = {"KEY_VALUES_MISMATCH", "NO_CERTIFICATE_ASSIGNED"}
 
 
 class ClientTLS(NamedTuple):
@@ -132,27 +131,6 @@ def default_context() -> ssl.SSLContext:
     except ImportError:
         return ssl.create_default_context()
     return ssl.create_default_context(cafile=certifi.where())
-
-
-def pem_text(path: Path, block: str, what: str, named: str) -> str:
-    """The file's text, which must hold a PEM `block`; else one line starting with `named` (how the file was given:
-    option or setting, and path) and saying what the file should be."""
-    try:
-        text = path.read_text(encoding="ascii", errors="replace")
-    except IsADirectoryError:
-        raise AlignmonError(f"{named} is a folder: give the file of {what}") from None
-    except OSError as exc:
-        problem = exc.strerror or str(exc)
-        raise AlignmonError(f"{named}: cannot read it ({problem}): give the file of {what}") from None
-    if f"{block}-----" not in text:
-        holds = " (it holds a private key)" if "PRIVATE KEY-----" in text else ""
-        raise AlignmonError(f"{named} holds no PEM {block}{holds}: give the file of {what}")
-    return text
-
-
-def refuse_passphrase() -> bytes:
-    """load_cert_chain's password callback: without one OpenSSL would prompt on the terminal for a passphrase."""
-    raise AlignmonError("the key is encrypted with a passphrase")
 
 
 class Diagnosis(NamedTuple):

@@ -86,10 +86,11 @@ def build(t: Thresholds, runbooks: str) -> sdk.Dashboard:
             (
                 12,
                 timeseries_panel(
-                    "Shadow IT growth over 7 days",
-                    "Change in each shadow application's active users over the last 7 days; above the dashed "
-                    "line (and with enough users) ShadowITSpreading fires.",
-                    [Query("application:alignmon_shadow_it_active_users:delta7d", "{{application}}")],
+                    f"Shadow IT growth over {shadow.growth_days} days",
+                    f"Change in each shadow application's active users over the last {shadow.growth_days} days, "
+                    "counted by the pipeline from its own daily history (none while that history is too short); "
+                    "above the dashed line (and with enough users) ShadowITSpreading fires.",
+                    [Query(f'alignmon_shadow_it_growth_users{{window="{shadow.growth_days}d"}}', "{{application}}")],
                     unit="short",
                     steps=growth_steps,
                     threshold_lines=True,

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from grafana_foundation_sdk.builders import dashboard as sdk
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from dashboards import applications, investment, pipeline_health, portfolio
+from dashboards import applications, collectors, investment, pipeline_health, portfolio
 from metrics.thresholds import Thresholds
 
 Dashboard = dict[str, Any]
@@ -32,6 +32,7 @@ DEFINITIONS: tuple[Definition, ...] = (
     Definition(investment.UID, investment.build),
     Definition(applications.UID, applications.build),
     Definition(pipeline_health.UID, pipeline_health.build),
+    Definition(collectors.UID, collectors.build),
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from base.errors import AlignmonError
@@ -64,12 +65,19 @@ def _build(args: argparse.Namespace) -> int:
     from dashboards.build import write  # noqa: PLC0415
     from metrics.thresholds import THRESHOLDS_PATH, load  # noqa: PLC0415
 
+    settings = Settings()
     try:
-        paths = write(args.out, load(args.thresholds or THRESHOLDS_PATH), Settings().runbook_base())
+        paths = write(args.out, load(args.thresholds or THRESHOLDS_PATH), settings.runbook_base())
     except OSError as exc:
         raise AlignmonError(f"cannot write dashboards to {args.out}: {exc}") from exc
     for path in paths:
         print(path)
+    if not settings.runbook_url:
+        print(
+            f"warning: no ALIGNMON_RUNBOOK_URL: the dashboards link the runbooks at {settings.runbook_base()}, a file "
+            "on this machine that a browser does not open from Grafana; publish docs/runbooks.md and set its URL",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -1,10 +1,12 @@
-"""Investment detail: one investment's adoption against its plan, its use, cost, departments and forecast."""
+"""Investment detail: one investment's adoption against its plan, status and reason, trend and stickiness, its use,
+cost, departments and forecast."""
 
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as sdk
 
-from dashboards import links, uids, variables
+from dashboards import investment_table as it
+from dashboards import links, renewals, uids, variables
 from dashboards.board import board
 from dashboards.layout import Row
 from dashboards.panels import (
@@ -18,16 +20,21 @@ from dashboards.panels import (
 from dashboards.portfolio import GAP, STATUS_COLOURS
 from dashboards.query import Query
 from metrics.thresholds import Thresholds
-from pipeline.domain.rules import MIN_COVERAGE, TOLERANCE
+from pipeline.domain.rules import TOLERANCE
+from pipeline.domain.status import Reason
 
 UID = uids.INVESTMENT
 TITLE = "alignmon / Investment detail"
 
 INV = 'investment=~"$investment"'
-# Below min_coverage the status is `unknown`, never `low` (docs/metrics.md): missing data is not non-use.
-COVERAGE: Steps = ((None, "red"), (MIN_COVERAGE, "green"))
-# Display bands for licence utilisation: seats bought but unused are the wasted spend.
-UTILISATION: Steps = ((None, "red"), (0.5, "orange"), (0.8, "green"))
+ON_TRACK_REASON = "none (on track)"
+# A reason in the colour of its status: below_plan is low (what AdoptionLow pages for), before_go_live not_started,
+# every other reason unknown (telemetry or data are missing first).
+_REASON_STATUS = {Reason.BELOW_PLAN: "low", Reason.BEFORE_GO_LIVE: "not_started"}
+REASON_COLOURS = {
+    **{str(r): STATUS_COLOURS[_REASON_STATUS.get(r, "unknown")] for r in Reason},
+    ON_TRACK_REASON: STATUS_COLOURS["on_track"],
+}
 
 
 def _with_currency(metric: str) -> str:
@@ -39,16 +46,17 @@ def build(t: Thresholds, runbooks: str) -> sdk.Dashboard:
     """The investment detail dashboard."""
     waste_steps: Steps = ((None, "green"), (t.alerts.waste.min_wasted_spend, "red"))
     renewal_steps: Steps = ((None, "red"), (t.alerts.waste.renewal_within_days, "green"))
+    declining = t.alerts.declining.max_trend_ratio_per_day
     adoption = Row(
         "Adoption against plan",
         (
             (
-                16,
+                12,
                 timeseries_panel(
                     "Adoption vs plan",
                     "Adoption ratio (active users in 28 days in the target population / its size) against the "
                     "planned ratio of the investment's curve; below the dashed 'low below' line for low_days days "
-                    "in a row the status turns low.",
+                    "in a row the status turns low. Days without data are gaps, never 0.",
                     [
                         Query(f"alignmon_investment_adoption_ratio{{{INV}}}", "adoption"),
                         Query(f"alignmon_investment_planned_ratio{{{INV}}}", "planned"),
@@ -65,19 +73,39 @@ def build(t: Thresholds, runbooks: str) -> sdk.Dashboard:
                 colour_by_name(
                     stat_panel(
                         "Status",
-                        "The investment's status today (on_track, low, unknown or not_started) and, unless on "
-                        "track, why: below_plan, low_coverage (coverage below min_coverage), insufficient_history "
-                        "(below plan without low_days known days), no_directory, before_go_live or "
-                        "small_population (target population under k people: adoption not shown).",
-                        [
-                            Query(f"alignmon_investment_status{{{INV}}} == 1", "{{status}}"),
-                            Query(f"alignmon_investment_status_reason{{{INV}}}", "{{reason}}"),
-                        ],
+                        "The investment's status today: on_track, low (below plan beyond the tolerance on each of "
+                        "the last low_days known days), unknown (adoption cannot be judged; the reason says why) or "
+                        "not_started.",
+                        [Query(f"alignmon_investment_status{{{INV}}} == 1", "{{status}}")],
                         unit="short",
                         text="name",
                         links=[links.to_dashboard("Portfolio", uids.PORTFOLIO, "${__url_time_range}")],
                     ),
                     STATUS_COLOURS,
+                ),
+            ),
+            (
+                4,
+                colour_by_name(
+                    stat_panel(
+                        "Status reason",
+                        "Why the status is not on_track: below_plan (low), low_coverage (coverage below "
+                        "min_coverage), insufficient_history (below plan without low_days known days), no_directory, "
+                        "small_population (target population under k people: adoption not shown) or before_go_live "
+                        "(not started); 'none (on track)' when on track.",
+                        [
+                            Query(
+                                f"alignmon_investment_status_reason{{{INV}}} or label_replace("
+                                f'alignmon_investment_status{{status="on_track", {INV}}} == 1, '
+                                f'"reason", "{ON_TRACK_REASON}", "", "")',
+                                "{{reason}}",
+                            )
+                        ],
+                        unit="short",
+                        text="name",
+                        links=[links.runbook(runbooks, "AdoptionLow")],
+                    ),
+                    REASON_COLOURS,
                 ),
             ),
             (
@@ -94,6 +122,40 @@ def build(t: Thresholds, runbooks: str) -> sdk.Dashboard:
         ),
         height=9,
     )
+    momentum = Row(
+        "Trend and stickiness",
+        (
+            (
+                12,
+                timeseries_panel(
+                    "Adoption trend",
+                    "Least-squares slope of the daily adoption ratio over the known days of the last 28 days, in "
+                    "shares of the target population per day; below the dashed line (AdoptionDeclining's "
+                    "threshold) for long enough, AdoptionDeclining fires. A gap: too few known days.",
+                    [Query(f"alignmon_investment_trend_ratio_per_day{{{INV}}}", "trend per day")],
+                    unit="percentunit",
+                    steps=((None, "red"), (declining, "green")),
+                    threshold_lines=True,
+                    links=[links.runbook(runbooks, "AdoptionDeclining")],
+                ),
+            ),
+            (
+                12,
+                timeseries_panel(
+                    "Stickiness",
+                    "Mean DAU over the 28-day window / MAU (people using any of its applications): how many "
+                    "of the month's users use it on a given day. Falling stickiness with a steady MAU means "
+                    "occasional use.",
+                    [Query(f"alignmon_investment_stickiness_ratio{{{INV}}}", "DAU / MAU")],
+                    unit="percentunit",
+                    minimum=0,
+                    maximum=1,
+                    links=[links.runbook(runbooks, "AdoptionDeclining")],
+                ),
+            ),
+        ),
+        height=8,
+    )
     use = Row(
         "Use and cost",
         (
@@ -102,7 +164,8 @@ def build(t: Thresholds, runbooks: str) -> sdk.Dashboard:
                 timeseries_panel(
                     "Active users (1d / 7d / 28d)",
                     "People active on any of the investment's applications (at least min_minutes of focus time "
-                    "on a day) on the as-of day (1d = DAU), in its 7-day window (WAU) and in its 28-day window (MAU).",
+                    "on a day) on the as-of day (1d = DAU), in its 7-day window (WAU) and in its 28-day window (MAU); "
+                    "a gap while the target population sends no telemetry.",
                     [Query(f"alignmon_investment_active_users{{{INV}}}", "{{window}}")],
                     unit="short",
                     minimum=0,
@@ -116,17 +179,18 @@ def build(t: Thresholds, runbooks: str) -> sdk.Dashboard:
                     "is unknown, not low.",
                     [Query(f"alignmon_investment_coverage_ratio{{{INV}}}", "coverage")],
                     unit="percentunit",
-                    steps=COVERAGE,
+                    steps=it.COVERAGE,
                 ),
             ),
             (
                 4,
                 stat_panel(
                     "Licence utilisation",
-                    "Active users in 28 days (anyone) / seats purchased.",
+                    "Active users in 28 days (anyone) / seats purchased; empty while the target population sends "
+                    "no telemetry.",
                     [Query(f"alignmon_investment_licence_utilisation_ratio{{{INV}}}", "utilisation")],
                     unit="percentunit",
-                    steps=UTILISATION,
+                    steps=it.UTILISATION,
                 ),
             ),
             (
@@ -209,8 +273,8 @@ def build(t: Thresholds, runbooks: str) -> sdk.Dashboard:
                 3,
                 stat_panel(
                     "Renewal in",
-                    "Days until the licence renews; act on wasted spend before then.",
-                    [Query(f"investment:alignmon_investment_renewal:days_until{{{INV}}}", "renewal")],
+                    "Days until the licence renews (0 = today); act on wasted spend before then.",
+                    [Query(renewals.whole_days(f"{renewals.DAYS_UNTIL}{{{INV}}}"), "renewal")],
                     unit="d",
                     steps=renewal_steps,
                     decimals=0,
@@ -222,9 +286,9 @@ def build(t: Thresholds, runbooks: str) -> sdk.Dashboard:
     return board(
         UID,
         TITLE,
-        "One investment: adoption against its plan curve, active users, coverage, licence use and cost, "
-        "k-safe department breakdown and forecast. See docs/dashboards.md.",
-        rows=[adoption, use, outlook],
+        "One investment: adoption against its plan curve, status and its reason, trend and stickiness, active "
+        "users, coverage, licence use and cost, k-safe department breakdown and forecast. See docs/dashboards.md.",
+        rows=[adoption, momentum, use, outlook],
         variables=[variables.objective(), variables.initiative(), variables.investment(), variables.department()],
         runbook_base_url=runbooks,
     )

@@ -18,7 +18,7 @@ def dashboards_menu() -> sdk.DashboardLink:
         .include_vars(True)
         .keep_time(True)
         .icon("external link")
-        .tooltip("Portfolio, investment detail, applications, pipeline health")
+        .tooltip("Portfolio, investment detail, applications, pipeline health, collectors")
         .target_blank(False)
     )
 

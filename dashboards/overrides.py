@@ -13,6 +13,11 @@ from dashboards.panels import Steps
 Properties = list[dm.DynamicConfigValue]
 
 
+def text_colour() -> dm.DynamicConfigValue:
+    """Colour a table cell's text: by the value mappings' colours for text, else by the thresholds."""
+    return dm.DynamicConfigValue(id_val="custom.cellOptions", value={"type": "color-text"})
+
+
 def coloured(steps: Steps) -> Properties:
     """Colour a table cell's text by threshold steps."""
     return [
@@ -20,5 +25,5 @@ def coloured(steps: Steps) -> Properties:
             id_val="thresholds",
             value={"mode": "absolute", "steps": [{"value": v, "color": c} for v, c in steps]},
         ),
-        dm.DynamicConfigValue(id_val="custom.cellOptions", value={"type": "color-text"}),
+        text_colour(),
     ]

@@ -1,10 +1,12 @@
-"""Portfolio: is the strategy's money being used? Attainment, statuses, waste, and what needs attention."""
+"""Portfolio: is the strategy's money being used? Attainment, statuses, waste, what needs attention, every
+investment in one sortable table, and the renewal calendar."""
 
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as sdk
 
-from dashboards import links, overrides, uids, variables
+from dashboards import investment_table as it
+from dashboards import links, overrides, renewals, uids, variables
 from dashboards.board import board
 from dashboards.layout import Row
 from dashboards.panels import (
@@ -16,6 +18,7 @@ from dashboards.panels import (
     merge_and_organise,
     stat_panel,
     table_panel,
+    value_text,
 )
 from dashboards.query import Query
 from metrics.thresholds import Thresholds
@@ -37,17 +40,11 @@ ATTENTION = (
     f'(alignmon_investment_status{{status="low", {SCOPE}}} == 1'
     f" or on (investment) alignmon_investment_at_risk{{{SCOPE}}} == 1)"
 )
-# The table's row key: every query keeps exactly these labels, so Grafana's merge joins them into rows.
-ROW_LABELS = "investment, name, owner, currency"
-
-
-# The status of each investment (1 for the current one), with its row labels; the reason is joined in where it has one.
-_STATUS = f"(investment:alignmon_investment_status:with_owner{{{SCOPE}}} == 1)"
 
 
 def _rows(rule: str) -> str:
     """A with_owner recording rule reduced to the table's row labels."""
-    return f"max by ({ROW_LABELS}) ({rule}{{{SCOPE}}})"
+    return it.rows(f"{rule}{{{SCOPE}}}")
 
 
 def _attention(rule: str, scale: int = 1) -> str:
@@ -119,9 +116,15 @@ def build(t: Thresholds, runbooks: str) -> sdk.Dashboard:
                 (
                     stat_panel(
                         "Wasted spend per currency",
-                        "Annualised spend on unused seats over the whole portfolio, per currency: "
-                        "max(seats - active users, 0) x annual cost / seats, summed.",
-                        [Query("currency:alignmon_investment_wasted_spend:sum", "{{currency}}")],
+                        "Annualised spend on unused seats of the chosen investments, per currency: "
+                        "max(seats - active users, 0) x annual cost / seats, summed; investments without telemetry "
+                        "from their target population are left out (no data is not zero use).",
+                        [
+                            Query(
+                                f"sum by (currency) ({it.column('alignmon_investment_wasted_spend', SCOPE)})",
+                                "{{currency}}",
+                            )
+                        ],
                         unit="short",
                         steps=waste_steps,
                         text="value_and_name",
@@ -160,13 +163,7 @@ def build(t: Thresholds, runbooks: str) -> sdk.Dashboard:
                         "population), gap to plan (points) and annualised wasted spend. Click a row to drill into "
                         "the investment.",
                         [
-                            Query(
-                                f"max by ({ROW_LABELS}, status, reason) ({_STATUS} * on (investment) "
-                                f"group_left (reason) alignmon_investment_status_reason or {_STATUS} unless on "
-                                f"(investment) alignmon_investment_status_reason)"
-                                f" and on (investment) {ATTENTION}",
-                                table=True,
-                            ),
+                            Query(f"{it.status(SCOPE)} and on (investment) {ATTENTION}", table=True),
                             Query(
                                 f"(label_replace({_rows('investment:alignmon_investment_at_risk:with_owner')} == 1, "
                                 f'"forecast", "at risk", "", "")'
@@ -219,16 +216,10 @@ def build(t: Thresholds, runbooks: str) -> sdk.Dashboard:
                             links.runbook(runbooks, "AdoptionLow"),
                             links.runbook(runbooks, "AdoptionForecastMissesTarget"),
                         ],
-                        data_links=[
-                            links.to_dashboard(
-                                "Investment detail",
-                                uids.INVESTMENT,
-                                'var-investment=${__data.fields["Investment"]}&${__url_time_range}',
-                            )
-                        ],
+                        data_links=[it.drill_down()],
                     ),
                     {
-                        "Gap (points)": overrides.coloured([(v if v is None else v * 100, c) for v, c in GAP]),
+                        "Gap (points)": overrides.coloured(it.percent(GAP)),
                         "Wasted spend / year": overrides.coloured(waste_steps),
                     },
                 ),
@@ -239,9 +230,92 @@ def build(t: Thresholds, runbooks: str) -> sdk.Dashboard:
     return board(
         UID,
         TITLE,
-        "Objective and initiative attainment, investment statuses, wasted spend, and the investments that need "
-        "attention. See docs/dashboards.md.",
-        rows=[attainment, money, attention],
+        "Objective and initiative attainment, investment statuses, wasted spend, the investments that need "
+        f"attention, every investment in a sortable table, and the renewals of the next {renewals.HORIZON_DAYS} days. "
+        "See docs/dashboards.md.",
+        rows=[attainment, money, attention, _all_investments(t, runbooks), renewals.row(t, runbooks, SCOPE)],
         variables=[variables.objective(), variables.initiative()],
         runbook_base_url=runbooks,
     )
+
+
+def _all_investments(t: Thresholds, runbooks: str) -> Row:
+    """Every investment in the objective and initiative filters, one row each, sortable by any column."""
+    waste_steps: Steps = ((None, "green"), (t.alerts.waste.min_wasted_spend, "red"))
+    soon_steps: Steps = ((None, "red"), (t.alerts.waste.renewal_within_days, "green"))
+    columns = [
+        it.status(SCOPE),
+        it.column("alignmon_investment_adoption_ratio", SCOPE, percent=True),
+        it.column("alignmon_investment_planned_ratio", SCOPE, percent=True),
+        it.column("alignmon_investment_gap_ratio", SCOPE, percent=True),
+        it.column("alignmon_investment_coverage_ratio", SCOPE, percent=True),
+        it.column("alignmon_investment_licence_utilisation_ratio", SCOPE, percent=True),
+        it.column("alignmon_investment_cost_per_active_user", SCOPE),
+        it.column("alignmon_investment_wasted_spend", SCOPE),
+        it.rows(f"alignmon_investment_renewal_info{{{SCOPE}}} {it.INFO_JOIN}", "renewal_date"),
+        renewals.days_until(SCOPE),
+    ]
+    table = fields(
+        table_panel(
+            "All investments",
+            "Every investment in the chosen objectives and initiatives, one row each: status and its reason, "
+            "adoption and plan (% of the target population), gap (points), telemetry coverage, licence "
+            "utilisation, annual cost per active user, annualised wasted spend (in the row's currency) and the "
+            "renewal. Click a header to sort, a row to drill into the investment. An empty cell is a figure that "
+            "does not exist (no data, or not defined), never 0.",
+            [Query(expr, table=True) for expr in columns],
+            unit="short",
+            transformations=merge_and_organise(
+                rename={
+                    "investment": "Investment",
+                    "name": "Name",
+                    "owner": "Owner",
+                    "status": "Status",
+                    "reason": "Reason",
+                    "Value #B": "Adoption %",
+                    "Value #C": "Planned %",
+                    "Value #D": "Gap (points)",
+                    "Value #E": "Coverage %",
+                    "Value #F": "Utilisation %",
+                    "Value #G": "Cost per active user",
+                    "Value #H": "Wasted spend / year",
+                    "currency": "Currency",
+                    "renewal_date": "Renewal",
+                    "Value #J": "Renewal in (days)",
+                },
+                hide=["Time", "Value #A", "Value #I"],
+                order=[
+                    "investment",
+                    "name",
+                    "owner",
+                    "status",
+                    "reason",
+                    "Value #B",
+                    "Value #C",
+                    "Value #D",
+                    "Value #E",
+                    "Value #F",
+                    "Value #G",
+                    "Value #H",
+                    "currency",
+                    "renewal_date",
+                    "Value #J",
+                ],
+            ),
+            links=[
+                links.runbook(runbooks, "AdoptionLow"),
+                links.runbook(runbooks, "LicenceWasteBeforeRenewal"),
+            ],
+            data_links=[it.drill_down()],
+        ),
+        {
+            "Status": [overrides.text_colour()],
+            "Gap (points)": overrides.coloured(it.percent(GAP)),
+            "Coverage %": overrides.coloured(it.percent(it.COVERAGE)),
+            "Utilisation %": overrides.coloured(it.percent(it.UTILISATION)),
+            "Wasted spend / year": overrides.coloured(waste_steps),
+            "Renewal in (days)": overrides.coloured(soon_steps),
+        },
+    )
+    table = table.mappings(value_text({s: (s, c) for s, c in STATUS_COLOURS.items()}))
+    return Row("Every investment", ((24, table.sort_by([it.sort("Gap (points)", descending=True)])),), height=12)

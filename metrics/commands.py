@@ -1,4 +1,5 @@
-"""`alignmon alerts rules|routing`: the Prometheus rules and the Alertmanager routing for your site."""
+"""`alignmon alerts rules|routing`: the Prometheus rules and the Alertmanager routing for your site; `alignmon metrics
+backfill`: the figures of past days into Prometheus (metrics.backfill)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,95 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     routing.add_argument("--runbook-url", help=f"where docs/runbooks.md is published {settings}")
     routing.add_argument("--output", type=Path, required=True, help="file to write, e.g. alertmanager.yml")
     routing.set_defaults(handler=_routing)
+    _register_metrics(sub)
+
+
+def _register_metrics(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from base import arguments  # noqa: PLC0415
+
+    parser = sub.add_parser(
+        "metrics",
+        help="write the figures of past days into Prometheus, so the dashboards show the whole history",
+        description="Prometheus holds only what it scraped since it started; the pipeline's database holds the "
+        "history.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    b = actions.add_parser(
+        "backfill",
+        help="recompute every past day's figures and write them into Prometheus as TSDB blocks",
+        description="Recomputes, for each past day, every figure the exporter publishes as it would have published "
+        "it that day (the pipeline's own refresh as of the day, on a private working copy of the database; a "
+        "running pipeline makes the copy once it has stored what Kafka holds), writes them as OpenMetrics and "
+        "builds Prometheus TSDB blocks with `promtool tsdb create-blocks-from openmetrics` into Prometheus's data "
+        "folder. Days Prometheus holds figures for already (live or from an earlier run), days older than its "
+        "retention and days the pipeline can no longer recompute are left out, so running it again adds only "
+        "new days. See docs/operations.md, History in Grafana.",
+    )
+    b.add_argument("--from", dest="first", type=arguments.day, help="first day (default: the first day of history)")
+    b.add_argument("--to", dest="last", type=arguments.day, help="last day (default: yesterday; today is live)")
+    b.add_argument(
+        "--prometheus-url",
+        help="the Prometheus to fill, asked which days it holds, its retention, its data folder and the pipeline's "
+        "job and instance labels (default: the local stack's, http://127.0.0.1:ALIGNMON_PROMETHEUS_PORT)",
+    )
+    where = b.add_mutually_exclusive_group()
+    where.add_argument(
+        "--prometheus-data",
+        type=Path,
+        help="Prometheus's data folder (its --storage.tsdb.path; default: the one Prometheus names, else the local "
+        "stack's ALIGNMON_STATE_DIR/prometheus/data); run as the user Prometheus runs as",
+    )
+    where.add_argument("--output", type=Path, help="write the blocks into this folder instead, to move in yourself")
+    where.add_argument(
+        "--openmetrics",
+        type=Path,
+        help="write only the OpenMetrics files and a create-blocks.sh into this folder, for a Prometheus elsewhere "
+        "(no promtool needed here)",
+    )
+    b.add_argument("--promtool", help="the promtool to run (default: promtool on PATH)")
+    b.add_argument(
+        "--step",
+        type=int,
+        default=300,
+        help="seconds between the samples of a day (default 300, Prometheus's lookback: unbroken lines)",
+    )
+    b.add_argument("--job", help="the job label Prometheus scrapes the pipeline with (default: as Prometheus says)")
+    b.add_argument(
+        "--instance", help="the instance label of the pipeline's scrape target (default: as Prometheus has it)"
+    )
+    b.add_argument(
+        "--timeout",
+        type=float,
+        default=1800,
+        help="seconds to wait for a running pipeline's working copy (default 1800)",
+    )
+    b.set_defaults(handler=_backfill)
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    import signal  # noqa: PLC0415
+
+    from base.settings import Settings  # noqa: PLC0415
+    from metrics.backfill import Options, run  # noqa: PLC0415
+
+    # SIGTERM (a demo or a container stopping) ends it as Ctrl-C does: the working copy and the staging folder go.
+    signal.signal(signal.SIGTERM, _interrupt)
+    settings = Settings()
+    options = Options(
+        first=args.first,
+        last=args.last,
+        prometheus_url=args.prometheus_url or f"http://127.0.0.1:{settings.prometheus_port}",
+        data_dir=args.prometheus_data,
+        output=args.output,
+        openmetrics=args.openmetrics,
+        promtool=args.promtool,
+        step_s=args.step,
+        job=args.job,
+        instance=args.instance,
+        timeout_s=args.timeout,
+    )
+    run(options, settings)
+    return 0
 
 
 def _rules(args: argparse.Namespace) -> int:
@@ -157,3 +247,7 @@ def _routing(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt

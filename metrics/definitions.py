@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
+from base.sources import OTHER_SOURCE, SOURCES
+
 Kind = Literal["gauge", "counter", "summary"]
 
 
@@ -128,6 +130,13 @@ METRICS: tuple[MetricDef, ...] = (
         "alignmon_investment_renewal_timestamp_seconds", "gauge", "The licence renewal date, when known.", INVESTMENT
     ),
     MetricDef(
+        "alignmon_investment_renewal_info",
+        "gauge",
+        "Always 1 for an investment whose licence renewal date is known; carries that date (YYYY-MM-DD, as in the "
+        "catalog) as renewal_date, for tables that list renewals by date.",
+        (*INVESTMENT, "renewal_date"),
+    ),
+    MetricDef(
         "alignmon_department_adoption_ratio",
         "gauge",
         "Adoption ratio per target department; departments under k people, or with too little telemetry "
@@ -154,21 +163,66 @@ METRICS: tuple[MetricDef, ...] = (
         ("application",),
     ),
     MetricDef(
+        "alignmon_shadow_it_growth_users",
+        "gauge",
+        "Change in the active users (28-day) of each application of alignmon_shadow_it_active_users over the window "
+        "(7d, 28d): its active users as of the as-of day minus as of the window's length before, from the pipeline's "
+        "daily history (docs/metrics.md, Shadow IT growth); absent when that earlier day is not known (its 28-day "
+        "window not wholly held by the pipeline, or without any telemetry) or its count is between 1 and k - 1.",
+        ("application", "window"),
+    ),
+    MetricDef(
         "alignmon_application_active_users",
         "gauge",
         "Active users (28-day) of each catalogued application (>= k users only).",
         ("application", "capability"),
     ),
+    # collectors' health (docs/operations.md, Collectors' health): device counts only, never a device in a label
+    MetricDef(
+        "alignmon_collector_devices_reporting",
+        "gauge",
+        "Devices with at least one stored event of the source in the window ending at the as-of day (1d, 7d, 28d), "
+        "by source (a device running two collectors counts under each: do not sum them, see "
+        "alignmon_collector_fleet_devices_reporting); a source whose devices belong to fewer than k people counts as "
+        "other, and a count is not exported when it covers fewer than k people, or when adding and subtracting it with "
+        "the other exported counts would single out fewer than k people.",
+        ("source", "window"),
+    ),
+    MetricDef(
+        "alignmon_collector_devices_silent",
+        "gauge",
+        "Devices that reported the source in the 28-day window but sent nothing of it for more than "
+        "ALIGNMON_SILENT_DAYS days, by source (k-safe as alignmon_collector_devices_reporting).",
+        ("source",),
+    ),
+    MetricDef(
+        "alignmon_collector_fleet_devices_reporting",
+        "gauge",
+        "Devices with at least one stored event in the window ending at the as-of day (1d, 7d, 28d), whatever the "
+        "source: each device once (k-safe as alignmon_collector_devices_reporting).",
+        ("window",),
+    ),
+    MetricDef(
+        "alignmon_collector_fleet_devices_silent",
+        "gauge",
+        "Devices that reported in the 28-day window but sent nothing, from any source, for more than "
+        "ALIGNMON_SILENT_DAYS days: each device once (k-safe as alignmon_collector_devices_reporting).",
+    ),
     # pipeline health
     MetricDef("alignmon_up", "gauge", "1 if the exporter could read the pipeline's database, else 0."),
     MetricDef(
-        "alignmon_events_ingested_total", "counter", "Usage events stored, by source and kind.", ("source", "kind")
+        "alignmon_events_ingested_total",
+        "counter",
+        f"Usage events stored, by source and kind; a source other than alignmon's collectors ({', '.join(SOURCES)}) "
+        f"and ALIGNMON_EXTRA_SOURCES counts as {OTHER_SOURCE}.",
+        ("source", "kind"),
     ),
     MetricDef("alignmon_events_rejected_total", "counter", "Events rejected by the pipeline (dead-lettered)."),
     MetricDef(
         "alignmon_retention_deleted_rows_total",
         "counter",
-        "Per-person rows deleted by retention: raw events (table=events) and daily rollups (table=usage_user_daily).",
+        "Per-person rows deleted by retention: raw events (table=events), daily rollups (table=usage_user_daily) and "
+        "the devices' days (table=device_daily).",
         ("table",),
     ),
     MetricDef(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -20,9 +20,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
+from base.sources import OTHER_SOURCE, SOURCES
 from metrics import exposition
 from metrics.definitions import BY_NAME
 from metrics.exposition import Exposition
+from pipeline.figures import fleet
 from pipeline.figures.current import COLUMN_NAMES, read_current
 from pipeline.stats import ConsumerStats
 
@@ -80,11 +82,14 @@ class PipelineCollector(Collector):
         stats: ConsumerStats | None = None,
         clock: Callable[[], float] = time.time,
         catalog: Callable[[], CatalogSource | None] | None = None,
+        sources: Sequence[str] = SOURCES,
     ) -> None:
         self.cursor = cursor
         self.stats = stats
         self.clock = clock
         self.catalog = catalog  # a callable: the pipeline finds its catalog only once the folder exists
+        # The `source` label values: any other source a client sends is counted as `other` (bounded cardinality).
+        self.sources = frozenset(sources)
 
     def describe(self) -> list[Metric]:
         return []  # families are built per scrape; nothing to pre-register
@@ -92,16 +97,19 @@ class PipelineCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """Every family, read now (for a registry: tests, tools); the pipeline serves `figures` and `health` apart."""
         began = time.perf_counter()
-        up, families = self._read(lambda con: [*self._adoption(con), *self._strategy(con), *self._health(con)])
+        up, families = self._read(
+            lambda con: [*self._adoption(con), *self._strategy(con), *self._collectors(con), *self._health(con)]
+        )
         yield up
         yield from families
         yield from self._process(began)
 
     def figures(self) -> list[Metric]:
-        """The adoption and strategy families: they change only when a refresh writes. Raises duckdb.Error."""
+        """The adoption, strategy and collectors' families: they change only when a refresh writes. Raises
+        duckdb.Error."""
         con = self.cursor()
         try:
-            return [*self._adoption(con), *self._strategy(con)]
+            return [*self._adoption(con), *self._strategy(con), *self._collectors(con)]
         finally:
             con.close()
 
@@ -141,18 +149,21 @@ class PipelineCollector(Collector):
         active = family("alignmon_investment_active_users")
         state = family("alignmon_investment_status")
         reason = family("alignmon_investment_status_reason")
+        renewal = family("alignmon_investment_renewal_info")
         values = {col: family(metric) for col, metric in _INVESTMENT_VALUES.items()}
         for f in read_current(con):
             key = [f.investment, f.initiative or "", f.objective or ""]
             names = [f.name, f.initiative_name or "", f.objective_name or ""]
             info.add_metric([*key, *names, f.owner, f.owner_email, f.currency], 1)
             for window, users in (("1d", f.dau), ("7d", f.wau), ("28d", f.mau)):
-                if users is not None:  # absent for a target population under k (docs/metrics.md)
+                if users is not None:  # absent for a population under k, or without data (docs/metrics.md)
                     active.add_metric([*key, window], users)
             for st in STATUSES:
                 state.add_metric([*key, st], 1 if f.status == st else 0)
             if f.status_reason is not None:
                 reason.add_metric([*key, f.status_reason], 1)
+            if f.renewal_date is not None:  # the date itself, for tables (a timestamp needs a unit per column)
+                renewal.add_metric([*key, f.renewal_date.isoformat()], 1)
             for col, fam in values.items():
                 value = getattr(f, col)
                 if value is not None:
@@ -161,6 +172,7 @@ class PipelineCollector(Collector):
         yield active
         yield state
         yield reason
+        yield renewal
         yield from values.values()
 
     def _strategy(self, con: duckdb.DuckDBPyConnection) -> Iterator[Metric]:
@@ -192,6 +204,15 @@ class PipelineCollector(Collector):
         for app, users in _rows(con, "SELECT application, active_users FROM shadow_it ORDER BY ALL"):
             shadow.add_metric([app], users)
         yield shadow
+        # Only for the applications exported above: the growth's rows are k-safe beside their published count.
+        growth = family("alignmon_shadow_it_growth_users")
+        for app, days, users in _rows(
+            con,
+            "SELECT g.application, g.window_days, g.growth FROM shadow_it_growth g "
+            "WHERE g.application IN (SELECT application FROM shadow_it) ORDER BY ALL",
+        ):
+            growth.add_metric([app, f"{days}d"], users)
+        yield growth
         apps = family("alignmon_application_active_users")
         for app, cap, users in _rows(
             con,
@@ -202,9 +223,32 @@ class PipelineCollector(Collector):
             apps.add_metric([app, cap or ""], users)
         yield apps
 
+    def _collectors(self, con: duckdb.DuckDBPyConnection) -> Iterator[Metric]:
+        counts = fleet.counts(con, sorted(self.sources))
+        reporting = family("alignmon_collector_devices_reporting")
+        for (source, window), n in counts.reporting.items():
+            reporting.add_metric([source, window], n)
+        yield reporting
+        silent = family("alignmon_collector_devices_silent")
+        for source, n in counts.silent.items():
+            silent.add_metric([source], n)
+        yield silent
+        fleet_reporting = family("alignmon_collector_fleet_devices_reporting")
+        for window, n in counts.fleet_reporting.items():
+            fleet_reporting.add_metric([window], n)
+        yield fleet_reporting
+        fleet_silent = family("alignmon_collector_fleet_devices_silent")
+        if counts.fleet_silent is not None:
+            fleet_silent.add_metric([], counts.fleet_silent)
+        yield fleet_silent
+
     def _health(self, con: duckdb.DuckDBPyConnection) -> Iterator[Metric]:
-        events = family("alignmon_events_ingested_total")
+        stored: dict[tuple[str, str], float] = {}
         for source, kind, n in _rows(con, "SELECT source, kind, events FROM ingest_totals ORDER BY ALL"):
+            key = (source if source in self.sources else OTHER_SOURCE, kind)
+            stored[key] = stored.get(key, 0) + n
+        events = family("alignmon_events_ingested_total")
+        for (source, kind), n in sorted(stored.items()):
             events.add_metric([source, kind], n)
         yield events
         rejected = family("alignmon_events_rejected_total")
@@ -212,11 +256,14 @@ class PipelineCollector(Collector):
         yield rejected
         deleted = family("alignmon_retention_deleted_rows_total")
         last_run = family("alignmon_retention_last_run_timestamp_seconds")
-        for events, daily, at in _rows(
-            con, "SELECT sum(events_deleted), sum(daily_deleted), epoch(max(run_at)) FROM retention_runs"
+        for events, daily, device_days, at in _rows(
+            con,
+            "SELECT sum(events_deleted), sum(daily_deleted), sum(device_days_deleted), epoch(max(run_at)) "
+            "FROM retention_runs",
         ):
             deleted.add_metric(["events"], events or 0)
             deleted.add_metric(["usage_user_daily"], daily or 0)
+            deleted.add_metric(["device_daily"], device_days or 0)
             if at is not None:
                 last_run.add_metric([], float(at))
         yield deleted

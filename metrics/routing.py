@@ -136,6 +136,10 @@ def _owner_text(links: MailLinks) -> str:
     )
 
 
+# A resolved alert in a mail's body: its `resolved` annotation when it has one, else its summary.
+_RESOLVED_TEXT = "{{ or .Annotations.resolved .Annotations.summary }}"
+
+
 def _itops_text(links: MailLinks) -> str:
     return (
         "{{ range .Alerts.Firing }}\n"
@@ -144,22 +148,28 @@ def _itops_text(links: MailLinks) -> str:
         f"Runbook: {links.runbook}#{{{{ .Labels.alertname | toLower }}}}\n"
         "{{ end }}{{ if .Alerts.Resolved }}\n"
         "Resolved:\n"
-        "{{ range .Alerts.Resolved }}- {{ .Labels.alertname }}: {{ .Annotations.summary }}\n"
+        f"{{{{ range .Alerts.Resolved }}}}- {{{{ .Labels.alertname }}}}: {_RESOLVED_TEXT}\n"
         "{{ end }}{{ end }}\n"
         "-- alignmon, via Alertmanager {{ .ExternalURL }}\n"
     )
 
 
 _RESOLVED = '{{ if eq .Status "resolved" }}RESOLVED: {{ end }}'
+# The one alert of a notification, in the subject: its summary while it fires; once resolved, its `resolved`
+# annotation when it has one (the summary's figures are those of its last firing evaluation: stale by then).
+_ONE = (
+    '{{ with index .Alerts 0 }}{{ if eq .Status "resolved" }}{{ or .Annotations.resolved .Annotations.summary }}'
+    "{{ else }}{{ .Annotations.summary }}{{ end }}{{ end }}"
+)
 OWNER_SUBJECT = (
     f"[alignmon] {_RESOLVED}{{{{ or .CommonAnnotations.title .CommonLabels.alertname }}}}:"
-    "{{ if eq (len .Alerts) 1 }} {{ (index .Alerts 0).Annotations.summary }}"
+    f"{{{{ if eq (len .Alerts) 1 }}}} {_ONE}"
     "{{ else }} {{ len .Alerts }} investments"
     "{{ with or .CommonLabels.initiative_name .CommonLabels.initiative }} of {{ . }}{{ end }}{{ end }}"
 )
 ITOPS_SUBJECT = (
     f"[alignmon] {_RESOLVED}{{{{ .CommonLabels.alertname }}}}:"
-    "{{ if eq (len .Alerts) 1 }} {{ (index .Alerts 0).Annotations.summary }}"
+    f"{{{{ if eq (len .Alerts) 1 }}}} {_ONE}"
     "{{ else }} {{ len .Alerts }} alerts{{ end }}"
 )
 

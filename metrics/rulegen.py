@@ -47,6 +47,7 @@ REJECTED_RATE = "job:alignmon_events_rejected:rate5m"
 REJECTED_RATIO = "job:alignmon_events_rejected:ratio_rate5m"
 LAG = "job:alignmon_consumer_lag_records:sum"
 COMMIT_AGE = "job:alignmon_pipeline_last_commit:age_seconds"
+SILENT_RATIO = "source:alignmon_collector_devices_silent:ratio"
 
 # Go-template renderings of the first sample a template `query` returns.
 WHOLE = '. | first | value | printf "%.0f"'
@@ -109,10 +110,6 @@ def with_owner(metric: str) -> str:
     return f"investment:{metric}:with_owner"
 
 
-def shadow_delta(window: str) -> str:
-    return f"application:alignmon_shadow_it_active_users:delta{window}"
-
-
 def lookup(metric: str, key: str, render: str, *, matchers: str = "", suffix: str = "", missing: str = "n/a") -> str:
     """Go template: query `metric` for this alert's `key` label and render the first sample."""
     query = f"{metric}{{{matchers + ', ' if matchers else ''}{key}=%q}}{suffix}"
@@ -142,10 +139,6 @@ def recording_groups(t: Thresholds) -> list[dict[str, Any]]:
         # Number of investments in each status (the metric is a 0/1 state set).
         {"record": "status:alignmon_investment_status:sum", "expr": "sum by (status) (alignmon_investment_status)"},
     ]
-    window = t.alerts.shadow_it.growth_window
-    application: list[Rule] = [
-        {"record": shadow_delta(window), "expr": f"delta(alignmon_shadow_it_active_users[{window}])"},
-    ]
     pipeline: list[Rule] = [
         {"record": INGESTED_RATE, "expr": "sum by (job) (rate(alignmon_events_ingested_total[5m]))"},
         {"record": REJECTED_RATE, "expr": "sum by (job) (rate(alignmon_events_rejected_total[5m]))"},
@@ -159,10 +152,15 @@ def recording_groups(t: Thresholds) -> list[dict[str, Any]]:
             "record": COMMIT_AGE,
             "expr": "time() - max by (job) (alignmon_pipeline_last_commit_timestamp_seconds)",
         },
+        # The collectors' health: share of a source's devices of the 28-day window that went silent (both k-safe).
+        {
+            "record": SILENT_RATIO,
+            "expr": "sum by (job, source) (alignmon_collector_devices_silent)\n"
+            '/ sum by (job, source) (alignmon_collector_devices_reporting{window="28d"})',
+        },
     ]
     return [
         {"name": "alignmon-investment.rules", "rules": investment},
-        {"name": "alignmon-application.rules", "rules": application},
         {"name": "alignmon-pipeline.rules", "rules": pipeline},
     ]
 
@@ -170,7 +168,9 @@ def recording_groups(t: Thresholds) -> list[dict[str, Any]]:
 class AlertSpec(NamedTuple):
     """One alert before rendering: what fires, how it is labelled and what it says.
 
-    Owner alerts also carry a `title` (the mail's heading) and the investment's `status` in words.
+    Owner alerts also carry a `title` (the mail's heading) and the investment's `status` in words. `resolved`, when
+    set, is what a RESOLVED mail says instead of the summary, whose figures are those of the last evaluation that
+    fired (stale once the alert is resolved).
     """
 
     name: str
@@ -180,6 +180,7 @@ class AlertSpec(NamedTuple):
     summary: str
     description: str
     title: str = ""
+    resolved: str = ""
 
 
 def alert_rule(t: Thresholds, spec: AlertSpec) -> Rule:
@@ -195,6 +196,7 @@ def alert_rule(t: Thresholds, spec: AlertSpec) -> Rule:
             "summary": spec.summary,
             "description": spec.description,
             **({"status": STATUS_TEXT} if owner else {}),
+            **({"resolved": spec.resolved} if spec.resolved else {}),
             # The section in the docs the project ships; mails and dashboards link it at ALIGNMON_RUNBOOK_URL.
             "runbook": f"docs/runbooks.md#{spec.name.lower()}",
         },
@@ -320,22 +322,27 @@ def adoption_alerts(t: Thresholds) -> list[AlertSpec]:
 def governance_alerts(t: Thresholds) -> list[AlertSpec]:
     """Portfolio-wide findings for IT governance (no single owner)."""
     s = t.alerts.shadow_it
-    delta = lookup(shadow_delta(s.growth_window), "application", WHOLE)
+    # The growth the pipeline counts from its own daily history, never Prometheus's delta(): a history loaded at once
+    # (an import, the demo's backfill) moves the gauge within seconds, which a delta() reads as a week's growth.
+    growth = f'alignmon_shadow_it_growth_users{{window="{s.growth_days}d"}}'
+    more = lookup("alignmon_shadow_it_growth_users", "application", WHOLE, matchers=f'window="{s.growth_days}d"')
     return [
         AlertSpec(
             "ShadowITSpreading",
             s,
             f"alignmon_shadow_it_active_users >= {s.min_active_users}\n"
-            f"and on (application) {shadow_delta(s.growth_window)} >= {s.min_growth_users:g}",
+            f"and on (application) {growth} >= {s.min_growth_users:g}",
             {"team": "itops", "audience": "governance"},
             f'Shadow IT: {{{{ $labels.application }}}} has {{{{ $value | printf "%.0f" }}}} active users, '
-            f"{delta} more than {s.growth_window} ago",
+            f"{more} more than {s.growth_window} ago",
             "{{ $labels.application }} is not in the catalog or not sanctioned, and "
             '{{ $value | printf "%.0f" }} people used it actively in the last 28 days, '
-            f"{delta} more than {s.growth_window} ago.\n"
+            f"{more} more than {s.growth_window} ago.\n"
             "What to do: find out which need it meets (it may stand in for a sanctioned investment whose "
             "adoption is low), then either sanction it and add it to the catalog, or move its users to the "
             "sanctioned application and train them.",
+            resolved=f"Shadow IT: {{{{ $labels.application }}}} no longer meets the alert's condition (at least "
+            f"{s.min_active_users} active users and at least {s.min_growth_users:g} more than {s.growth_window} ago)",
         ),
     ]
 
@@ -474,6 +481,66 @@ def gateway_alerts(t: Thresholds) -> list[AlertSpec]:
     ]
 
 
+def gateway_flow_alerts(t: Thresholds) -> list[AlertSpec]:
+    """Gateway health, for IT operations: events devices send wait in the gateway's spool instead of reaching Kafka."""
+    a = t.alerts
+    itops = {"team": "itops"}
+    depth = lookup("alignmon_gateway_spool_events", "instance", WHOLE)
+    return [
+        AlertSpec(
+            "GatewayKafkaUnreachable",
+            a.kafka_unreachable,
+            "min by (job, instance) (alignmon_gateway_kafka_up) == 0",
+            itops,
+            "alignmon gateway {{ $labels.instance }} cannot reach Kafka",
+            "Kafka did not acknowledge the last events the gateway ({{ $labels.job }} at {{ $labels.instance }}) "
+            "sent, or, with nothing to send, no bootstrap server answers. Devices' events go to its disk spool "
+            f"({depth} events now) and are replayed in order once Kafka is back: nothing is lost while the spool's "
+            "disk has room, but the figures miss them meanwhile. GET /healthz shows kafka.reachable.\n"
+            "What to do: check the Kafka brokers (process, disk, log), the network and firewall between the "
+            "gateway and ALIGNMON_KAFKA_BOOTSTRAP, and the free space on the spool's volume (ALIGNMON_SPOOL_DIR).",
+        ),
+        AlertSpec(
+            "GatewaySpoolGrowing",
+            a.spool_growing,
+            f"max by (job, instance) (delta(alignmon_gateway_spool_events[{a.spool_growing.growth_window}])) > 0",
+            itops,
+            f'alignmon gateway {{{{ $labels.instance }}}}: {{{{ $value | printf "%.0f" }}}} more events in its '
+            f"spool than {a.spool_growing.growth_window} ago",
+            f"The disk spool of the gateway ({{{{ $labels.job }}}} at {{{{ $labels.instance }}}}) holds {depth} "
+            f'events, {{{{ $value | printf "%.0f" }}}} more than {a.spool_growing.growth_window} ago: events '
+            "arrive faster than they reach Kafka. They are safe on the gateway's disk, but the figures miss them "
+            "until they are replayed, and a full disk makes the gateway answer 503.\n"
+            "What to do: if GatewayKafkaUnreachable or GatewayRefusingEvents fires, follow its runbook; otherwise "
+            "look at the produce latency (alignmon_gateway_produce_duration_seconds) and the gateway log's replay "
+            "lines for a slow or overloaded broker, and at the free space on ALIGNMON_SPOOL_DIR's volume.",
+        ),
+    ]
+
+
+def collectors_alerts(t: Thresholds) -> list[AlertSpec]:
+    """Collectors' health, for IT operations: devices that stopped sending (k-safe counts, never which ones)."""
+    a = t.alerts.collectors_silent
+    silent = lookup("alignmon_collector_devices_silent", "source", WHOLE)
+    known = lookup("alignmon_collector_devices_reporting", "source", WHOLE, matchers='window="28d"')
+    return [
+        AlertSpec(
+            "CollectorsSilent",
+            a,
+            f"{SILENT_RATIO} > {a.max_silent_ratio:g}",
+            {"team": "itops"},
+            "alignmon: {{ $value | humanizePercentage }} of the {{ $labels.source }} devices went silent",
+            f"{silent} of the {known} devices that sent {{{{ $labels.source }}}} events in the last 28 days "
+            "({{ $value | humanizePercentage }}) sent nothing for more than ALIGNMON_SILENT_DAYS days. The "
+            "adoption figures of the people behind them lose coverage (towards unknown, not low). The count is "
+            "k-safe; which devices they are is in the privacy role's view silent_devices.\n"
+            "What to do: look for what those devices share (a collector version, an operating system update, a "
+            "department, an expired or revoked device token, a certificate) in the gateway's refused requests "
+            "and the collectors' own logs; fix or redeploy the collector; a company-wide holiday needs a silence.",
+        ),
+    ]
+
+
 def rule_groups(t: Thresholds) -> list[dict[str, Any]]:
     """Every group of the generated rule file: recording rules first, then alerts."""
     return [
@@ -481,7 +548,11 @@ def rule_groups(t: Thresholds) -> list[dict[str, Any]]:
         {"name": "alignmon-adoption.alerts", "rules": [alert_rule(t, a) for a in adoption_alerts(t)]},
         {"name": "alignmon-governance.alerts", "rules": [alert_rule(t, a) for a in governance_alerts(t)]},
         {"name": "alignmon-pipeline.alerts", "rules": [alert_rule(t, a) for a in pipeline_alerts(t)]},
-        {"name": "alignmon-gateway.alerts", "rules": [alert_rule(t, a) for a in gateway_alerts(t)]},
+        {
+            "name": "alignmon-gateway.alerts",
+            "rules": [alert_rule(t, a) for a in [*gateway_alerts(t), *gateway_flow_alerts(t)]],
+        },
+        {"name": "alignmon-collectors.alerts", "rules": [alert_rule(t, a) for a in collectors_alerts(t)]},
     ]
 
 

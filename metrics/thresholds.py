@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from base.errors import AlignmonError
+from pipeline.domain.rules import SHADOW_GROWTH_DAYS
 
 THRESHOLDS_PATH = Path(__file__).with_name("thresholds.yml")
 
@@ -55,8 +56,23 @@ class DecliningThreshold(AlertThreshold):
 
 class ShadowThreshold(AlertThreshold):
     min_active_users: int = Field(ge=1)
+    # The pipeline computes the growth from its own daily history over these windows only
+    # (alignmon_shadow_it_growth_users, docs/metrics.md "Shadow IT growth").
     growth_window: Duration
     min_growth_users: float = Field(gt=0)
+
+    @field_validator("growth_window")
+    @classmethod
+    def _exported_window(cls, value: str) -> str:
+        if seconds(value) not in {days * _UNIT_SECONDS["d"] for days in SHADOW_GROWTH_DAYS}:
+            shown = ", ".join(f"{days}d" for days in SHADOW_GROWTH_DAYS)
+            raise ValueError(f"the pipeline exports the growth over {shown} only (alignmon_shadow_it_growth_users)")
+        return value
+
+    @property
+    def growth_days(self) -> int:
+        """The growth window in days, as the `window` label of alignmon_shadow_it_growth_users names it."""
+        return seconds(self.growth_window) // _UNIT_SECONDS["d"]
 
 
 class StalledThreshold(AlertThreshold):
@@ -71,6 +87,14 @@ class LagThreshold(AlertThreshold):
 class RejectedThreshold(AlertThreshold):
     max_rejected_ratio: float = Field(gt=0, lt=1)
     min_rejected_per_second: float = Field(ge=0)
+
+
+class SpoolGrowingThreshold(AlertThreshold):
+    growth_window: Duration
+
+
+class SilentThreshold(AlertThreshold):
+    max_silent_ratio: float = Field(gt=0, lt=1)
 
 
 class Alerts(_Strict):
@@ -90,6 +114,9 @@ class Alerts(_Strict):
     pipeline_writers: AlertThreshold = Field(alias="PipelineWriters")
     gateway_refusing: AlertThreshold = Field(alias="GatewayRefusingEvents")
     spool_commit_failing: AlertThreshold = Field(alias="GatewaySpoolCommitFailing")
+    kafka_unreachable: AlertThreshold = Field(alias="GatewayKafkaUnreachable")
+    spool_growing: SpoolGrowingThreshold = Field(alias="GatewaySpoolGrowing")
+    collectors_silent: SilentThreshold = Field(alias="CollectorsSilent")
 
 
 class Thresholds(_Strict):

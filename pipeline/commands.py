@@ -6,8 +6,12 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.results import FORMATS
+
 if TYPE_CHECKING:
     import duckdb
+
+    from pipeline.results import Format
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -15,7 +19,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "sql",
         help="run a query on the analysts' database",
         description="Runs SQL, read-only, on the analysts' database the pipeline publishes (ALIGNMON_SNAPSHOT_PATH): "
-        "k-safe figures only, no per-person row (docs/analysts.md lists every table); it never blocks ingestion.",
+        "k-safe figures only, no per-person row (docs/analysts.md lists every table); it never blocks ingestion. "
+        "Every column and every row of the result is written (--max-rows to cap the rows): a table on a terminal, "
+        "CSV when standard output is a pipe or a file (scripts: choose with --format).",
     )
     q.add_argument(
         "query",
@@ -27,6 +33,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="DuckDB file to open instead of the analysts' database (read-only; the pipeline's own file is for the "
         "privacy role, and DuckDB locks it while the pipeline runs)",
     )
+    q.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="table (aligned columns, numbers rounded to 6 significant digits, for people), csv (a header line, "
+        "values whole, NULL as an empty field), json (an array of objects, NULL as null) or markdown (a table for "
+        "documents). Default: table when standard output is a terminal, else csv; with --output, the format its "
+        "extension names (.csv, .json, .md, .txt), else csv",
+    )
+    q.add_argument(
+        "--max-rows",
+        type=_count,
+        metavar="N",
+        help="write at most N rows (default: all); when the result has more, standard error says so",
+    )
+    q.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        metavar="FILE",
+        help="write the result to FILE (created whole once the query has finished, never half) instead of standard "
+        "output (-: standard output); an existing FILE is replaced only with --force",
+    )
+    q.add_argument("--force", action="store_true", help="replace an existing --output file")
     q.set_defaults(handler=_sql)
     e = sub.add_parser(
         "export",
@@ -72,37 +101,108 @@ def _export(args: argparse.Namespace) -> int:
         for view in ANALYST_VIEWS:
             target = args.out / f"{view}.parquet"
             con.execute(f"COPY (SELECT * FROM {view}) TO '{target}' (FORMAT parquet)")
-            print(f"{target}: {con.execute(f'SELECT count(*) FROM {view}').fetchone()[0]:,} rows")  # type: ignore[index]
+            print(f"{target}: {con.execute(f'SELECT count(*) FROM {view}').fetchone()[0]:,} row(s)")  # type: ignore[index]
     finally:
         con.close()
     return 0
 
 
+# What the analysts' database holds instead of each per-person table of the pipeline's file.
+_INSTEAD = {
+    "events": "ingest_totals (events per source and kind) or usage_daily",
+    "usage_user_daily": "usage_daily (use per day, application and department)",
+    "directory": "department_adoption (people per target department)",
+    "rejected_events": "rejected_events_summary (rejected events per field that was wrong)",
+}
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a number of rows (0 or more): {text!r}")
+    return int(text)
+
+
+def _format(args: argparse.Namespace, output: Path | None) -> Format:
+    """--format, else what --output's extension names, else a table for a terminal and CSV for a pipe or a file."""
+    import sys  # noqa: PLC0415
+
+    from pipeline.results import EXTENSIONS  # noqa: PLC0415
+
+    if args.format is not None:
+        return args.format  # type: ignore[no-any-return]
+    if output is not None:
+        return EXTENSIONS.get(output.suffix.lower(), "csv")
+    return "table" if sys.stdout.isatty() else "csv"
+
+
 def _sql(args: argparse.Namespace) -> int:
+    import os  # noqa: PLC0415
     import re  # noqa: PLC0415
+    import sys  # noqa: PLC0415
 
     import duckdb  # noqa: PLC0415
 
     from base.errors import AlignmonError  # noqa: PLC0415
+    from pipeline.results import Column, OutputFile, Rows, write  # noqa: PLC0415
 
-    con = _open(args.database)
+    if args.force and args.output is None:
+        raise AlignmonError("--force goes with --output FILE: it lets the result replace an existing file")
+    output = None if args.output is None or str(args.output) == "-" else args.output
+    fmt = _format(args, output)
+    target = OutputFile(output, force=args.force) if output is not None else None  # checked before the query runs
     try:
-        rel = con.sql(args.query)
-        if rel is not None:
-            rel.show(max_rows=200)
-    except duckdb.CatalogException as exc:
-        private = re.search(
-            r"Table with name (events|usage_user_daily|directory|rejected_events) does not", str(exc), re.IGNORECASE
-        )
-        if private is None:
-            raise AlignmonError(str(exc)) from exc
-        raise AlignmonError(
-            f"{private[1]} holds per-person rows, which the analysts' database never holds: use its k-safe tables "
-            "(docs/analysts.md lists them, e.g. usage_daily or ingest_totals); per-person rows are the privacy "
-            "role's, in the pipeline's own file (docs/privacy.md)"
-        ) from exc
+        statements = len(duckdb.extract_statements(args.query))
     except duckdb.Error as exc:
         raise AlignmonError(str(exc)) from exc
+    if statements != 1:  # DuckDB would run them all and show the last result only
+        raise AlignmonError(
+            'the query holds no SQL statement: give one, e.g. alignmon sql "SELECT * FROM adoption_current"'
+            if statements == 0
+            else f"the query holds {statements} SQL statements: give one at a time"
+        )
+    try:
+        con = _open(args.database)
+        try:
+            cur = con.execute(args.query)
+            columns = [Column(d[0], str(d[1])) for d in cur.description or ()]
+            rows = Rows(cur, args.max_rows)
+            written = write(columns, rows, fmt, target.stream if target is not None else sys.stdout)
+            if target is None:
+                sys.stdout.flush()  # a reader gone (`| head`) shows here, not as Python's complaint at exit
+        except duckdb.CatalogException as exc:
+            private = re.search(
+                r"Table with name (events|usage_user_daily|directory|rejected_events) does not", str(exc), re.IGNORECASE
+            )
+            if private is None:
+                raise AlignmonError(str(exc)) from exc
+            instead = _INSTEAD[private[1].lower()]
+            raise AlignmonError(
+                f"{private[1]} holds per-person rows, which the analysts' database never holds: use its k-safe tables "
+                f"(docs/analysts.md lists them; here {instead}); per-person rows are the privacy role's, in the "
+                "pipeline's own file (docs/privacy.md)"
+            ) from exc
+        except duckdb.Error as exc:
+            raise AlignmonError(str(exc)) from exc
+        except OSError as exc:  # writing the result: a full disk, a reader gone
+            if target is None:
+                raise
+            raise AlignmonError(f"cannot write {target.path}: {exc.strerror or exc}") from None
+        finally:
+            con.close()
+        if target is not None:
+            target.publish()
+    except BrokenPipeError:
+        # The reader stopped early (`| head`): no error message, and no second failure when Python flushes at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a program killed by SIGPIPE reports, as `cat` would
     finally:
-        con.close()
+        if target is not None:
+            target.discard()  # nothing left once published; the half-written file when anything failed
+    if rows.more:
+        print(
+            f"alignmon sql: the first {written:,} rows written; the result has more (leave out --max-rows for all)",
+            file=sys.stderr,
+        )
+    if target is not None:
+        print(f"{target.path}: {written:,} row(s) ({fmt})")
     return 0

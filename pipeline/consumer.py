@@ -26,6 +26,7 @@ import duckdb
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
+from base.kafka_security import PLAINTEXT, KafkaSecurity
 from pipeline.batch import COLUMNS, Batch, Record, Rejected, decode
 from pipeline.bulk import use_jemalloc
 from pipeline.dead_letter import dead_letter
@@ -49,8 +50,9 @@ INFRASTRUCTURE = (duckdb.OperationalError, duckdb.InterruptException, KafkaError
 TERMINAL = (duckdb.FatalException,)
 
 
-def check_reachable(bootstrap: str, timeout_s: float = 5.0) -> None:
-    """BrokerUnavailableError unless some bootstrap address accepts a connection within `timeout_s`.
+def check_reachable(bootstrap: str, timeout_s: float = 5.0, security: KafkaSecurity = PLAINTEXT) -> None:
+    """BrokerUnavailableError unless some bootstrap address accepts a connection within `timeout_s`; KafkaRefusedError
+    (terminal) when the cluster refuses this client's certificate or credentials (base.kafka_security).
 
     Asked before kafka-python is: its own check blocks for 30 s (no signal ends it) and, when it fails, leaves
     its I/O thread running, one more for every attempt of a process waiting for its broker.
@@ -60,9 +62,11 @@ def check_reachable(bootstrap: str, timeout_s: float = 5.0) -> None:
         host, _, port = address.strip().rpartition(":")
         try:
             socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
-            return
         except (OSError, ValueError) as exc:
             failures.append(f"{address.strip()}: {exc}")
+            continue
+        security.check(bootstrap)
+        return
     raise BrokerUnavailableError(bootstrap, "; ".join(failures))
 
 
@@ -86,6 +90,7 @@ class Consumer:
         max_batch_bytes: int = 32 * 1024 * 1024,
         max_wait_s: float = 0.5,
         event_bounds: dict[str, Any] | None = None,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         self.store, self.topic, self.dlq_topic = store, topic, dlq_topic
         self.max_batch, self.max_batch_bytes, self.max_wait_s = max_batch, max_batch_bytes, max_wait_s
@@ -93,7 +98,7 @@ class Consumer:
         use_jemalloc()  # decoding's memory returned between polls
         self.stats = ConsumerStats()
         self.stopping = threading.Event()
-        check_reachable(bootstrap)
+        check_reachable(bootstrap, security=security)
         try:
             self.consumer = KafkaConsumer(
                 bootstrap_servers=bootstrap,
@@ -103,8 +108,9 @@ class Consumer:
                 max_poll_records=max_batch,
                 fetch_max_bytes=16 * 1024 * 1024,
                 max_partition_fetch_bytes=8 * 1024 * 1024,
+                **security.options(),
             )
-            self.dlq = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+            self.dlq = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, **security.options())
         except KafkaError as exc:  # kafka-python asks a broker its version here (KafkaTimeoutError if none answers)
             if hasattr(self, "consumer"):
                 self.consumer.close()

@@ -19,6 +19,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from kafka.errors import KafkaError
 
+from base.kafka_security import PLAINTEXT, KafkaSecurity
 from pipeline.consumer import check_reachable
 from pipeline.errors import BrokerUnavailableError
 
@@ -73,13 +74,16 @@ class Lease:
     lost the lease without being told yet, and stops writing at its next step (docs/operations.md, Fencing).
     """
 
-    def __init__(self, bootstrap: str, topic: str, group: str, timeout_s: float) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, group: str, timeout_s: float, security: KafkaSecurity = PLAINTEXT
+    ) -> None:
         self.topic = topic
         self._timeout_s = timeout_s
         self._holder = _Holder()
-        check_reachable(bootstrap)  # BrokerUnavailableError (transient) at once, not after kafka-python's 30 s
+        # BrokerUnavailableError (transient) at once, not after kafka-python's 30 s; KafkaRefusedError (terminal)
+        check_reachable(bootstrap, security=security)
         try:
-            self._consumer = self._join(bootstrap, group, int(timeout_s * 1000))
+            self._consumer = self._join(bootstrap, group, int(timeout_s * 1000), security)
         except KafkaError as exc:
             raise BrokerUnavailableError(bootstrap, exc) from exc
         # kafka-python's heartbeat clocks (time.monotonic()); read here so that a version without them fails at start.
@@ -89,7 +93,7 @@ class Lease:
         self._thread = threading.Thread(target=self._keep, name="pipeline-lease", daemon=True)
         self._thread.start()
 
-    def _join(self, bootstrap: str, group: str, timeout_ms: int) -> KafkaConsumer:
+    def _join(self, bootstrap: str, group: str, timeout_ms: int, security: KafkaSecurity) -> KafkaConsumer:
         consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=group,
@@ -102,6 +106,7 @@ class Lease:
             # A member that joined before the topic's metadata reached it was assigned nothing and would rejoin only
             # at the next refresh (5 min by default): a CI run saw a lone member wait past 90 s for its lease.
             metadata_max_age_ms=METADATA_MAX_AGE_MS,
+            **security.options(),
         )
         _finish_joins(consumer._coordinator)
         deadline = time.monotonic() + timeout_ms / 1000

@@ -17,22 +17,31 @@ import duckdb
 
 from pipeline.catalog import Catalog
 from pipeline.domain.rules import K_ANONYMITY
-from pipeline.figures import series
+from pipeline.figures import fleet, series
 from pipeline.figures.catalog_sync import map_new_apps, sync_catalog
 from pipeline.figures.current import current_figures, write_current
 
 __all__ = ["refresh", "sync_catalog"]
 
 
-def refresh(con: duckdb.DuckDBPyConnection, catalog: Catalog, as_of: date, k: int = K_ANONYMITY) -> float:
-    """Bring adoption_series up to `as_of` and rewrite the current figures; returns seconds taken."""
+def refresh(
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    as_of: date,
+    k: int = K_ANONYMITY,
+    silent_days: int = fleet.SILENT_DAYS,
+) -> float:
+    """Bring adoption_series up to `as_of` and rewrite the current figures and the collectors' health; returns
+    seconds taken."""
     began = time.perf_counter()
+    # The views and the collectors' counts suppress groups under refresh_state.k: they must hide what this refresh's
+    # k hides, from the start.
+    con.execute("UPDATE refresh_state SET k = ?", [k])
+    fleet.update(con, as_of, silent_days)  # devices report whatever the catalog holds
     map_new_apps(con, catalog)
     first = series.first_day(con, as_of)
     if first is None:
         return 0.0
-    # The views suppress groups under refresh_state.k: they must hide what this refresh's k hides, from the start.
-    con.execute("UPDATE refresh_state SET k = ?", [k])
     series.update(con, first, as_of, k)
     write_current(con, current_figures(con, as_of, k=k), catalog, as_of, k)
     return time.perf_counter() - began

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any, NamedTuple
 
 import duckdb
 
@@ -42,20 +43,40 @@ class Retention:
         return today - timedelta(days=self.daily_days - 1)
 
 
-def enforce(con: duckdb.DuckDBPyConnection, retention: Retention, today: date, tz: str) -> tuple[int, int]:
-    """Delete what is past the horizons as of `today`, in one transaction; (raw events, daily rows) deleted.
+class Deleted(NamedTuple):
+    """The per-person rows one retention run deleted, per table."""
 
-    Each run is recorded in `retention_runs` (when, horizons, rows deleted): the audit of what was deleted.
+    events: int
+    daily: int  # usage_user_daily
+    device_days: int  # device_daily
+
+
+def enforce(con: duckdb.DuckDBPyConnection, retention: Retention, today: date, tz: str) -> Deleted:
+    """Delete what is past the horizons as of `today`, in one transaction; the rows deleted.
+
+    The devices' days (device_daily) go with the raw events.
+
+    Each run is recorded in `retention_runs` (when, horizons, rows deleted per table): the audit of what was deleted.
     """
     raw_from, daily_from = retention.raw_from(today), retention.daily_from(today)
     with transaction(con):
-        events = con.execute(
-            "DELETE FROM events WHERE timezone($tz, start)::DATE < $cut", {"tz": tz, "cut": raw_from}
-        ).fetchone()
-        daily = con.execute("DELETE FROM usage_user_daily WHERE day < ?", [daily_from]).fetchone()
-        deleted = (int(events[0]) if events else 0, int(daily[0]) if daily else 0)
-        con.execute("INSERT INTO retention_runs VALUES (now(), ?, ?, ?, ?)", [raw_from, daily_from, *deleted])
+        events = con.execute("DELETE FROM events WHERE timezone($tz, start)::DATE < $cut", {"tz": tz, "cut": raw_from})
+        n_events = _count(events.fetchone())
+        n_daily = _count(con.execute("DELETE FROM usage_user_daily WHERE day < ?", [daily_from]).fetchone())
+        # Which device reported when (and whose it is) is as personal as the raw events: it goes at their horizon.
+        n_device_days = _count(con.execute("DELETE FROM device_daily WHERE day < ?", [raw_from]).fetchone())
+        deleted = Deleted(n_events, n_daily, n_device_days)
+        con.execute(
+            "INSERT INTO retention_runs BY NAME SELECT now() AS run_at, $raw_from AS raw_from, "
+            "$daily_from AS daily_from, $events AS events_deleted, $daily AS daily_deleted, "
+            "$device_days AS device_days_deleted",
+            {"raw_from": raw_from, "daily_from": daily_from, **deleted._asdict()},
+        )
     return deleted
+
+
+def _count(row: tuple[Any, ...] | None) -> int:
+    return int(row[0]) if row else 0
 
 
 def kept_until(con: duckdb.DuckDBPyConnection) -> date | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from pipeline import sql
+from pipeline.database import has_table
 from pipeline.errors import NewerSchemaError
 from pipeline.figures.current import ADOPTION_CURRENT
 from pipeline.transaction import transaction
@@ -32,7 +33,7 @@ PUBLISHED = (*ANALYST_VIEWS, "ingest_totals", "refresh_state")
 # Bump when a derived table changes shape. Derived tables are recomputed from the raw ones (events,
 # usage_user_daily), so an upgrade drops and rebuilds them instead of altering them column by column.
 # adoption_series is not among them: past the retention horizon it is history that cannot be recomputed.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 DERIVED = (
     "adoption_current",
     "refresh_state",
@@ -47,6 +48,7 @@ DERIVED = (
     "initiative_attainment",
     "department_adoption",
     "application_activity",
+    "shadow_it_growth",
     "objective_attainment",
 )
 
@@ -63,7 +65,7 @@ def migrate(con: duckdb.DuckDBPyConnection, where: object = "the database") -> N
 
 def _migrate(con: duckdb.DuckDBPyConnection, where: object) -> None:
     con.execute("CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL)")
-    had_keys = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'event_keys'").fetchone() == (1,)
+    had_keys = has_table(con, "event_keys")
     row = con.execute("SELECT max(version) FROM schema_info").fetchone()
     if row is not None and row[0] is not None and row[0] > SCHEMA_VERSION:
         raise NewerSchemaError(where, row[0], SCHEMA_VERSION)
@@ -75,6 +77,7 @@ def _migrate(con: duckdb.DuckDBPyConnection, where: object) -> None:
     con.execute(sql.load("tables"))
     # Raw tables keep their rows across versions: new columns are added, never rebuilt.
     con.execute("ALTER TABLE rejected_events ADD COLUMN IF NOT EXISTS event_index INTEGER")
+    con.execute("ALTER TABLE retention_runs ADD COLUMN IF NOT EXISTS device_days_deleted BIGINT DEFAULT 0")
     con.execute(ADOPTION_CURRENT)
     con.execute(sql.load("views"))
     # The next refresh recomputes every day that has data (the series was dropped or is new).

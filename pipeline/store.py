@@ -32,6 +32,15 @@ OR EXISTS (
 """
 
 
+# Each device's events per local day, for the collectors' health (pipeline/figures/fleet.py); {rows} is the new
+# rows (`fresh`) or, once for a file from before the table, every stored event.
+_DEVICE_DAYS = """
+INSERT INTO device_daily
+SELECT timezone($tz, start)::DATE, device_id, source, "user", count(*) FROM {rows} GROUP BY ALL
+ON CONFLICT (day, device_id, source, "user") DO UPDATE SET events = events + excluded.events
+"""
+
+
 def connect(path: Path | str, *, advice: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB file; a file another process holds is a DatabaseInUseError saying who and `advice`.
 
@@ -74,6 +83,8 @@ class Store:
         except NewerSchemaError:
             self.con.close()
             raise
+        if self.con.execute("SELECT NOT EXISTS (FROM device_daily) AND EXISTS (FROM events)").fetchone() == (True,):
+            self.con.execute(_DEVICE_DAYS.format(rows="events"), {"tz": timezone})  # a file from before the table
         if str(path) != ":memory:":
             # After a kill -9 the write-ahead log can end in a torn entry, and commits appended behind it
             # were lost at the next kill (bench/chaos.py saw committed batches roll back, six kills in a
@@ -123,6 +134,7 @@ class Store:
                 "ON CONFLICT (source, kind) DO UPDATE SET events = events + excluded.events"
             )
             sql.execute(con, "rollup", tz=self.timezone)
+            con.execute(_DEVICE_DAYS.format(rows="fresh"), {"tz": self.timezone})
             # Days touched by new rows must be recomputed by the next adoption refresh.
             con.execute(
                 "UPDATE refresh_state SET dirty_from = least(coalesce(dirty_from, m), m) "

@@ -27,6 +27,8 @@ PERSONAL: dict[str, str] = {
     "events": '"user" = $p',
     "usage_user_daily": '"user" = $p',
     "rejected_events": "contains(payload, $p)",
+    "device_daily": '"user" = $p',
+    "collector_devices": '"user" = $p',
 }
 
 

@@ -74,12 +74,15 @@ def test_docker_compose_refuses_to_start_without_a_pseudonym_key() -> None:
 # --- the compose model --------------------------------------------------------------------------------
 
 
-def test_every_service_but_the_simulator_has_a_healthcheck() -> None:
+def test_every_service_but_the_one_shot_ones_has_a_healthcheck() -> None:
     services = compose_services(COMPOSE)
     assert set(services) == {
         "kafka", "gateway", "pipeline", "prometheus", "alertmanager", "grafana", "simulator",
+        "metrics-history", "prometheus-history",
     }  # fmt: skip
-    checks = {n: s.get("healthcheck") or {} for n, s in services.items() if n != "simulator"}
+    one_shot = {n for n, s in services.items() if s.get("restart") == "no"}
+    assert one_shot == {"simulator", "metrics-history", "prometheus-history"}
+    checks = {n: s.get("healthcheck") or {} for n, s in services.items() if n not in one_shot}
     missing = [n for n, check in checks.items() if not check.get("test") or check.get("disable")]
     assert missing == []
 
@@ -164,6 +167,27 @@ def test_pipeline_reads_the_catalog_read_only_and_the_simulator_writes_it() -> N
     assert _env("pipeline")["ALIGNMON_DIRECTORY_CSV"] == "/catalog/directory.csv"
 
 
+def test_the_history_reaches_prometheus_after_the_simulator_through_the_pipelines_working_copy() -> None:
+    """docs/operations.md, History in Grafana: the backfill asks the running pipeline (same state folder and file) for a
+    working copy, writes OpenMetrics into the pipeline's volume, and Prometheus's own image builds the blocks as
+    Prometheus's user, reading that volume read-only."""
+    services = compose_services(COMPOSE)
+    history, blocks = services["metrics-history"], services["prometheus-history"]
+    for key in ("ALIGNMON_STATE_DIR", "ALIGNMON_DUCKDB_PATH", "ALIGNMON_CATALOG_DIR", "ALIGNMON_DIRECTORY_CSV"):
+        assert _env("metrics-history")[key] == _env("pipeline")[key], key
+    assert ("pipeline-data", "/data") in _volume_mounts("metrics-history")
+    command = history["command"]
+    assert command[command.index("--prometheus-url") + 1] == "http://prometheus:9090"
+    folder = command[command.index("--openmetrics") + 1]
+    assert history["depends_on"]["simulator"] == {"condition": "service_completed_successfully", "required": False}
+    assert history["depends_on"]["pipeline"]["condition"] == "service_healthy"
+    assert blocks["image"] == services["prometheus"]["image"], "promtool of the Prometheus that loads the blocks"
+    assert "pipeline-data:/history:ro" in blocks["volumes"] and "prometheus-data:/prometheus" in blocks["volumes"]
+    script = folder.replace("/data", "/history", 1) + "/create-blocks.sh"
+    assert f"sh {script} /prometheus" in blocks["command"][0]
+    assert blocks["depends_on"] == {"metrics-history": {"condition": "service_completed_successfully"}}
+
+
 def test_ports_agree_across_compose_healthchecks_and_prometheus() -> None:
     gateway_port = _env("gateway")["ALIGNMON_GATEWAY_PORT"]
     exporter_port = _env("pipeline")["ALIGNMON_EXPORTER_PORT"]
@@ -211,7 +235,7 @@ def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
     assert "**/__pycache__" in patterns
 
 
-@pytest.mark.parametrize("service", ["gateway", "pipeline", "simulator"])
+@pytest.mark.parametrize("service", ["gateway", "pipeline", "simulator", "metrics-history"])
 def test_service_commands_are_valid_alignmon_commands(service: str) -> None:
     command = compose_services(COMPOSE)[service]["command"]
     parser = build_parser()

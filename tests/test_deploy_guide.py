@@ -777,6 +777,7 @@ def test_the_deployment_guide_runs_from_empty_machines_to_a_report(
     dashboards = sorted(folder.glob("*.json"))
     assert dashboards
     assert all(source["uid"] in path.read_text() for path in dashboards)
+    assert not [path.name for path in dashboards if "file://" in path.read_text()]  # runbook links a browser opens
 
     operator.run(by_name["tokens"])
     assert PILOT in operator.outputs["tokens"]

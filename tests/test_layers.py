@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Lowest first. The one place the allowed directions are written down.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("base",),  # errors, settings, logging, pseudonyms, the directory parser
+    ("base",),  # errors, settings, logging, pseudonyms, the directory parser, the source names
     ("collectors",),  # event contract, record format, sink, policy, gateway, agent, importers, simulator
     ("pipeline",),  # Kafka -> DuckDB, catalog, figures
     ("metrics", "alignment"),  # outputs read the pipeline's tables
@@ -128,6 +128,46 @@ def test_relative_imports_resolve_from_a_module_and_from_a_package() -> None:
         "collectors.agent",
         "collectors.agent.spans",
     ]
+
+
+def stage_names_rebound(source: str, module: str) -> list[str]:
+    """The names of a stage (a top-level package) that `module` binds to a module of another stage: in metrics,
+    `from pipeline.figures import collectors` makes `collectors.counts` read as the collectors stage's."""
+    own = module.split(".", maxsplit=1)[0]
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            bound = [(alias.asname or alias.name, f"{node.module}.{alias.name}") for alias in node.names]
+        elif isinstance(node, ast.Import):
+            bound = [(alias.asname, alias.name) for alias in node.names if alias.asname]
+        else:
+            continue
+        found += [
+            f"{module}: {name} = {target}"
+            for name, target in bound
+            if name in PACKAGES and name != target and target.split(".")[0] not in (own, name)
+        ]
+    return found
+
+
+def test_no_module_names_a_stage_after_a_module_of_another() -> None:
+    bad = [v for module, path, _ in _modules() for v in stage_names_rebound(path.read_text(), module)]
+    assert bad == []
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "caught"),
+    [
+        ("metrics.exporter", "from pipeline.figures import collectors", True),
+        ("metrics.exporter", "import pipeline.figures.fleet as collectors", True),
+        ("metrics.exporter", "from pipeline.figures import fleet", False),
+        ("metrics.exporter", "from collectors import event", False),
+        ("dashboards.build", "from dashboards import collectors", False),  # its own stage's module
+        ("pipeline.refresh", "from pipeline.figures import metrics", False),
+    ],
+)
+def test_a_stage_name_bound_to_another_stages_module_is_caught(module: str, source: str, caught: bool) -> None:
+    assert bool(stage_names_rebound(source, module)) is caught
 
 
 def test_the_exporter_reads_the_process_stats_without_kafka() -> None:

@@ -34,6 +34,8 @@ def test_one_event_reaches_every_hop(  # type: ignore[no-untyped-def]
         "ALIGNMON_SNAPSHOT_INTERVAL_S": "1",
         "ALIGNMON_EXPORTER_PORT": str(ports.exporter),
         "ALIGNMON_CATALOG_DIR": str(Path(__file__).parents[1] / "catalog" / "example"),
+        # The skeleton's own source: named, or the exporter counts it as `other` like any source it does not know.
+        "ALIGNMON_EXTRA_SOURCES": "skeleton",
     }
     issued = alignmon.run(["tokens", "issue", "skeleton-device"], env)
     assert issued.returncode == 0, issued.stderr

@@ -113,8 +113,9 @@ def _pack(args: argparse.Namespace) -> int:
 
 def _writes_a_lake(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the pipeline's file has written days to a lake (pipeline.lake.publisher's table holds any)."""
-    found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'lake_days'").fetchone()
-    if not (found and found[0]):
+    from pipeline.database import has_table
+
+    if not has_table(con, "lake_days"):
         return False
     days = con.execute("SELECT count(*) FROM lake_days").fetchone()
     return bool(days and days[0])
@@ -187,7 +188,8 @@ def _subject(args: argparse.Namespace, action: str) -> int:
         else ""
     )
     print(
-        f"erased {result['events']:,} raw events, {result['usage_user_daily']:,} daily rows and "
+        f"erased {result['events']:,} raw events, {result['usage_user_daily']:,} daily rows, "
+        f"{result['device_daily']:,} device days and "
         f"{result['rejected_events']:,} rejected records{in_lake} about {args.user} "
         f"({pseudonym}); the figures are recomputed at the next refresh. Copies in Kafka expire with the topic's "
         f"retention ({days} days with the local stack's settings): gone by {gone_by}."

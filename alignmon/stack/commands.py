@@ -14,11 +14,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "stack",
         help="start, inspect or stop the local Kafka, Prometheus and Alertmanager "
-        "(and s3proxy with ALIGNMON_STACK_S3=1)",
+        "(and s3proxy with ALIGNMON_STACK_S3=1, Grafana when installed)",
         description="Run the local stack as plain processes under ALIGNMON_STATE_DIR (default .alignmon): "
         "a single-node Kafka 4.x broker (jars from Maven Central, fetched once), Prometheus and Alertmanager "
-        "(Debian packages). Logs are in <state>/run/*.log. Ports come from ALIGNMON_KAFKA_PORT, "
-        "ALIGNMON_PROMETHEUS_PORT and ALIGNMON_ALERTMANAGER_PORT. Every action is safe to repeat.",
+        "(Debian packages); Grafana too when grafana-server (or grafana) is on PATH, provisioned with the local "
+        "Prometheus and the dashboards' JSON (built into <state>/grafana/dashboards). Logs are in <state>/run/*.log. "
+        "Ports come from ALIGNMON_KAFKA_PORT, ALIGNMON_PROMETHEUS_PORT, ALIGNMON_ALERTMANAGER_PORT and "
+        "ALIGNMON_GRAFANA_PORT. Every action is safe to repeat.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("up", help="start what is not running and create the topics").set_defaults(handler=_up)
@@ -42,6 +44,8 @@ def _up(args: argparse.Namespace) -> int:
     print(f"kafka         {stack.kafka_bootstrap}")
     print(f"prometheus    {stack.prometheus_url}")
     print(f"alertmanager  {stack.alertmanager_url}")
+    if "grafana" in started:
+        print(f"grafana       {stack.grafana_url} (dashboards from {stack.dashboards_dir})")
     print(f"ready in {time.monotonic() - began:.1f}s; logs in {stack.state / 'run'}")
     return 0
 

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 from alignmon.stack.process import Service, ServiceError, port_open
+from base.kafka_security import PLAINTEXT, KafkaSecurity
 
 log = logging.getLogger(__name__)
 
@@ -177,17 +178,20 @@ def _broker_answers(bootstrap: str) -> bool:
         admin.close()
 
 
-def ensure_topics(bootstrap: str, topics: dict[str, int], retention_ms: int | None = None) -> list[str]:
+def ensure_topics(
+    bootstrap: str, topics: dict[str, int], retention_ms: int | None = None, security: KafkaSecurity = PLAINTEXT
+) -> list[str]:
     """Create the topics that do not exist yet (name -> partitions); returns the ones created.
 
-    With `retention_ms`, every one of the topics (new or not) keeps records that long (`retention.ms`).
+    With `retention_ms`, every one of the topics (new or not) keeps records that long (`retention.ms`). `security`:
+    how to reach a cluster other than the local broker (the pipeline's lease topic on the configured cluster).
     """
     from kafka import KafkaAdminClient  # noqa: PLC0415
     from kafka.admin import ConfigResource, ConfigResourceType, NewTopic  # noqa: PLC0415
     from kafka.errors import TopicAlreadyExistsError  # noqa: PLC0415
 
     configs = {"retention.ms": str(retention_ms)} if retention_ms else {}
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000, **security.options())
     try:
         existing = set(admin.list_topics())
         new = [NewTopic(name, n, 1, topic_configs=configs) for name, n in topics.items() if name not in existing]

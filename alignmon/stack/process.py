@@ -124,6 +124,8 @@ class Service:
     tag: str  # a string in the command line that marks the process as ours (the state directory)
     env: dict[str, str] = field(default_factory=dict)
     start_timeout: float = 60.0
+    # Writes its configuration files; run by `start` just before the process starts, never when it runs already.
+    prepare: Callable[[], None] | None = None
 
     @property
     def pid_file(self) -> Path:
@@ -150,6 +152,8 @@ class Service:
             return False
         self.stop()
         self._free_ports()
+        if self.prepare is not None:
+            self.prepare()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as out:
             proc = subprocess.Popen(

@@ -60,7 +60,9 @@ def prometheus_service(state: Path, port: int, config: str, tag: str, external_u
             f"--web.listen-address=127.0.0.1:{port}",
             f"--web.external-url={external_url or f'http://127.0.0.1:{port}'}",
             "--web.enable-lifecycle",  # lets tests and the demo reload rules without a restart
-            "--storage.tsdb.retention.time=15d",
+            # As long as the pipeline keeps its daily rollups (ALIGNMON_DAILY_RETENTION_DAYS): `alignmon metrics
+            # backfill` writes that history, which a shorter retention would delete at once.
+            "--storage.tsdb.retention.time=400d",
         ],
         run_dir=state / "run",
         ports=[port],

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alignmon.stack.alertmanager import alertmanager_service
+from alignmon.stack.grafana import grafana_command, grafana_service
 from alignmon.stack.kafka import ensure_topics, kafka_service
 from alignmon.stack.process import Service, port_open
 from alignmon.stack.prometheus import http_ready, prometheus_config, prometheus_service
@@ -47,6 +48,11 @@ class StackConfig:
     s3_bucket: str = "alignmon"
     s3_access_key: str = "alignmon"
     s3_secret_key: str = "alignmon-local-secret"
+    # Grafana, started only when one is installed (alignmon.stack.grafana), with the dashboards built from code: their
+    # colours follow `dashboard_thresholds` (None: metrics/thresholds.yml), their runbook links `runbooks_url`.
+    grafana_port: int = 19030
+    dashboard_thresholds: Path | None = None
+    runbooks_url: str = "docs/runbooks.md"
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> StackConfig:
@@ -72,6 +78,8 @@ class StackConfig:
             "scrape_interval_s": settings.scrape_interval_s,
             "prometheus_external_url": settings.prometheus_external_url,
             "alertmanager_external_url": settings.alertmanager_external_url,
+            "grafana_port": settings.grafana_port,
+            "runbooks_url": settings.runbook_base(),
         }
         if settings.stack_s3:
             values |= {"s3_port": settings.s3_port, **_lake_bucket(settings)}
@@ -125,8 +133,39 @@ class Stack:
         assert c.s3_port is not None
         return s3_service(self.state, c.s3_port, c.s3_access_key, c.s3_secret_key, self.tag)
 
+    @property
+    def grafana_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.grafana_port}"
+
+    @property
+    def dashboards_dir(self) -> Path:
+        """Where the dashboards' JSON is written (`build_dashboards`) and the local Grafana provisions it from."""
+        return self.state / "grafana" / "dashboards"
+
+    def build_dashboards(self) -> list[Path]:
+        """Write the dashboards' JSON into `dashboards_dir` (what `alignmon dashboards build` writes)."""
+        from dashboards.build import write  # noqa: PLC0415 (the Grafana SDK loads only when dashboards are built)
+        from metrics.thresholds import THRESHOLDS_PATH, load  # noqa: PLC0415
+
+        thresholds = load(self.config.dashboard_thresholds or THRESHOLDS_PATH)
+        return write(self.dashboards_dir, thresholds, self.config.runbooks_url)
+
+    def grafana(self) -> Service | None:
+        """The local Grafana, or None when none is installed."""
+        c = self.config
+        return grafana_service(
+            self.state,
+            c.grafana_port,
+            self.prometheus_url,
+            self.dashboards_dir,
+            scrape_interval_s=c.scrape_interval_s,
+            tag=self.tag,
+        )
+
     def services(self) -> list[Service]:
-        return [self.kafka(), self.alertmanager(), self.prometheus(), *([self.s3()] if self.config.s3_port else [])]
+        grafana = self.grafana()
+        optional = [*([self.s3()] if self.config.s3_port else []), *([grafana] if grafana else [])]
+        return [self.kafka(), self.alertmanager(), self.prometheus(), *optional]
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -137,9 +176,13 @@ class Stack:
             yield
 
     def up(self) -> dict[str, bool]:
-        """Start what is not running (returns service -> started now) and create the topics."""
+        """Start what is not running (returns service -> started now) and create the topics; Grafana too when it is
+        installed, with the dashboards built."""
         with self._locked():
-            started = {svc.name: svc.start() for svc in self.services()}
+            services = self.services()
+            if any(svc.name == "grafana" for svc in services):
+                self.build_dashboards()  # before Grafana starts, so it provisions them at once
+            started = {svc.name: svc.start() for svc in services}
             created = ensure_topics(self.kafka_bootstrap, dict(self.config.topics), self.config.topic_retention_ms)
             if self.config.s3_port:
                 ensure_bucket(
@@ -176,6 +219,9 @@ class Stack:
         if c.s3_port or (run / "s3.pid").exists():
             port = c.s3_port or 0
             checks["s3"] = ([port] if port else [], lambda: bool(port) and port_open(port))
+        # Grafana likewise: known when installed, or when a run of `up` left its pid.
+        if grafana_command() is not None or (run / "grafana.pid").exists():
+            checks["grafana"] = ([c.grafana_port], lambda: http_ready(f"{self.grafana_url}/api/health"))
         return [
             Service(name=name, argv=[], run_dir=run, ports=ports, ready=ready, tag=self.tag)
             for name, (ports, ready) in checks.items()

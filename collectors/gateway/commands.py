@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _gateway(args: argparse.Namespace) -> int:
+    from base.kafka_security import KafkaSecurity  # noqa: PLC0415
     from base.settings import Settings  # noqa: PLC0415
     from collectors.gateway.app import create_app  # noqa: PLC0415
     from collectors.gateway.foreground import ForegroundServer  # noqa: PLC0415
@@ -43,17 +44,23 @@ def _gateway(args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else settings.gateway_port
     tls = ServerTLS.from_settings(settings)  # unreadable or mismatched files: one line here, before any worker
     check_port_free(host, port)  # a port in use: one line saying what to do, before the start line
+    security = KafkaSecurity.from_settings(settings)  # its files: one line here, as the TLS settings'
+    security.check(settings.kafka_bootstrap)  # a cluster that refuses its certificate or password: one line, exit 1
     served = f"https://{host}:{port} ({tls.describe()})" if tls else f"http://{host}:{port} (plain http: no TLS)"
+    kafka = (
+        settings.kafka_bootstrap
+        if security.protocol == "PLAINTEXT"
+        else f"{settings.kafka_bootstrap} ({security.describe()})"
+    )
     workers = max(worker_count(settings), slots_in_use(settings.spool_dir))
     if workers > 1:
         GatewayService.check_settings(settings)  # a bad key or directory: one error here, not one per worker
         print(
-            f"alignmon gateway on {served} ({workers} workers) -> Kafka {settings.kafka_bootstrap} "
-            f"topic {settings.topic}",
+            f"alignmon gateway on {served} ({workers} workers) -> Kafka {kafka} topic {settings.topic}",
             flush=True,  # standard output is a pipe under systemd: the journal gets the line now, not at exit
         )
         return Supervisor(settings, host, port, workers, verbose=args.verbose).run()
     service = GatewayService.from_settings(settings)
-    print(f"alignmon gateway on {served} -> Kafka {settings.kafka_bootstrap} topic {settings.topic}", flush=True)
+    print(f"alignmon gateway on {served} -> Kafka {kafka} topic {settings.topic}", flush=True)
     config = uvicorn_config(create_app(service), host, port, Limits.from_settings(settings), tls)
     return ForegroundServer(config).serve_until_signal()  # 0 after a clean stop on SIGTERM or SIGINT

@@ -48,7 +48,8 @@ class GatewayMetrics:
         )
         self.kafka_up = Gauge(
             "alignmon_gateway_kafka_up",
-            "1 when the last produce to Kafka was fully acknowledged, else 0.",
+            "1 when the last produce to Kafka was fully acknowledged, else 0; while nothing is sent or spooled, "
+            "whether a bootstrap server answers (probed every 30 s).",
             registry=r,
             multiprocess_mode="livemin",
         )

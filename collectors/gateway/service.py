@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 from pydantic import TypeAdapter, ValidationError
 
 from base.errors import TransientError
+from base.kafka_security import KafkaSecurity
 from base.settings import Settings
 from collectors.event import UsageEvent, window
 from collectors.gateway.body import JSON_TYPES, Body, items_of
@@ -54,6 +55,7 @@ MAX_ERRORS = 100  # error entries listed in one answer; the rejected count stays
 REPLAY_BATCH = 5000  # events per replay round: a few packed records, a few MiB at most
 MAX_BACKOFF_S = 60.0  # longest wait between replay (or spool commit) attempts
 LOG_EVERY_S = 60.0  # a failure that persists is logged at most this often
+KAFKA_PROBE_S = 30.0  # with nothing sent for this long, whether Kafka answers is probed for alignmon_gateway_kafka_up
 
 # A whole JSON body validated in one call (parsing included); what it refuses is looked at event by event.
 EVENTS: TypeAdapter[list[UsageEvent]] = TypeAdapter(list[UsageEvent])
@@ -163,6 +165,7 @@ class GatewayService:
         self._unrecorded: tuple[Batch, int] | None = None  # replayed and acknowledged, not yet committed
         self._commit_error: str | None = None
         self._last_commit_log = float("-inf")
+        self._last_contact = float("-inf")  # when Kafka was last sent to or probed (monotonic)
         self.metrics = metrics if metrics is not None else GatewayMetrics()
         self.metrics.track_spool(lambda: self.spool.depth)
         self.metrics.spool_depth.set(self.spool.depth)
@@ -193,7 +196,12 @@ class GatewayService:
             tokens=tokens if tokens is not None else TokenStore(settings.token_db, clock=clock),
             sink=sink
             if sink is not None
-            else KafkaSink(settings.kafka_bootstrap, settings.topic, timeout_s=produce_timeout_s),
+            else KafkaSink(
+                settings.kafka_bootstrap,
+                settings.topic,
+                timeout_s=produce_timeout_s,
+                security=KafkaSecurity.from_settings(settings),
+            ),
             spool=Spool(spool_dir if spool_dir is not None else settings.spool_dir),
             policy=policy,
             limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst, monotonic),
@@ -455,6 +463,7 @@ class GatewayService:
             acked, refused = exc.acked, exc
         self.metrics.produce_seconds.observe(time.perf_counter() - began)
         self.metrics.kafka_up.set(1 if acked == len(packs) else 0)
+        self._last_contact = self._monotonic()
         if refused is not None:
             if self._refusal is None:
                 log.error("%s; answering 503 until it is fixed", refused)
@@ -486,6 +495,15 @@ class GatewayService:
             "kafka": {"reachable": reachable, "refused": None if self._refusal is None else str(self._refusal)},
             "spool": {"depth": depth, "commit_error": self._commit_error},
         }
+
+    def probe_kafka(self) -> None:
+        """With nothing sent for KAFKA_PROBE_S and nothing spooled, set alignmon_gateway_kafka_up from whether a
+        bootstrap server answers: an idle gateway (at night, just started) still says whether it could deliver."""
+        now = self._monotonic()
+        if now - self._last_contact < KAFKA_PROBE_S or self.spool.depth:
+            return
+        self._last_contact = now
+        self.metrics.kafka_up.set(1 if self.sink.reachable() else 0)
 
     # -- replay -----------------------------------------------------------------------------------
 
@@ -552,6 +570,7 @@ class GatewayService:
                 continue
             backoff = self._replay_backoff_s
             if delivered == 0:
+                self.probe_kafka()
                 self._wake.wait(1.0)
             elif self.spool.depth == 0:
                 log.info("spool replayed: Kafka has every spooled event")

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from base.errors import AlignmonError
+from base.pem import KEY_MISMATCH, pem_text, refuse_passphrase
 from base.settings import Settings
-from collectors.tls import KEY_MISMATCH, pem_text, refuse_passphrase
 
 CERT = "ALIGNMON_GATEWAY_TLS_CERT"
 KEY = "ALIGNMON_GATEWAY_TLS_KEY"

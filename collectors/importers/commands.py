@@ -144,6 +144,7 @@ def _to_gateway(events: list[UsageEvent], url: str, args: argparse.Namespace) ->
 
 
 def _to_kafka(events: list[UsageEvent]) -> int:
+    from base.kafka_security import KafkaSecurity  # noqa: PLC0415
     from base.settings import Settings  # noqa: PLC0415
     from collectors.policy import PrivacyPolicy  # noqa: PLC0415
     from collectors.publish import publish  # noqa: PLC0415
@@ -151,4 +152,4 @@ def _to_kafka(events: list[UsageEvent]) -> int:
     settings = Settings()
     policy = PrivacyPolicy.from_settings(settings)
     safe = (clean.model_dump(mode="json", exclude_none=True) for e in events for clean in policy.apply(e))
-    return publish(settings.kafka_bootstrap, settings.topic, safe)
+    return publish(settings.kafka_bootstrap, settings.topic, safe, security=KafkaSecurity.from_settings(settings))

@@ -26,8 +26,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="Generate a deterministic synthetic fleet: directory, catalog and backfill events.",
         description="Generate a seeded synthetic organisation (departments, users, devices, a catalog with "
         "investments that tell known stories) and its usage events for the days ending at --as-of. "
-        "Writes directory.csv and catalog.yaml to --out-dir and the events as NDJSON (one UsageEvent per "
-        "line) to --ndjson; progress goes to stderr. Same seed, scale and as-of day: same output, same ids.",
+        "Writes directory.csv and catalog.yaml (and interventions.yaml with --intervention) to --out-dir and the "
+        "events as NDJSON (one UsageEvent per line) to --ndjson; progress goes to stderr. Same seed, scale and "
+        "as-of day: same output, same ids.",
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"Random seed (default: {DEFAULT_SEED}).")
     parser.add_argument(
@@ -74,6 +75,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "pseudonyms too, as the pipeline reads it.",
     )
     parser.add_argument(
+        "--intervention",
+        dest="interventions",
+        action="append",
+        default=[],
+        metavar="INVESTMENT:DEPARTMENTS:DAY:POINTS[:KIND[:COST]]",
+        help="Play out an intervention with a known effect (repeatable): from DAY (YYYY-MM-DD, or days from the "
+        "as-of day such as -28) on, POINTS percentage points more of each of DEPARTMENTS ('+' between them) adopt "
+        "the simulated INVESTMENT than its story alone makes adopt (0: a placebo; negative: fewer). KIND (default "
+        "training) and COST go into the interventions.yaml written beside catalog.yaml, e.g. "
+        "inv-crm-rollout:Sales:-28:20:training:12000.",
+    )
+    parser.add_argument(
         "--to-kafka",
         dest="to_kafka",
         action="store_true",
@@ -86,7 +99,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write directory.csv, catalog.yaml and the backfill events."""
     from base.settings import Settings  # noqa: PLC0415 - lazy: keep `alignmon --help` fast
+    from collectors.simulate.interventions import parse_intervention, with_unique_ids  # noqa: PLC0415
     from collectors.simulate.organisation import Organisation  # noqa: PLC0415
+    from collectors.simulate.population import DEPARTMENTS  # noqa: PLC0415
+    from collectors.simulate.stories import STORIES  # noqa: PLC0415
 
     settings = Settings()
     tz = args.tz or settings.timezone
@@ -102,31 +118,41 @@ def run(args: argparse.Namespace) -> int:
     # Exactly the gateway's key; the events bypass the gateway, so the directory is the pseudonymised one too.
     key = settings.pseudonym_key() if args.pseudonymise or args.to_kafka else None
 
-    org = Organisation.build(args.seed, args.scale, as_of, tz=tz)
+    try:
+        names = [d.name for d in DEPARTMENTS]
+        interventions = with_unique_ids([parse_intervention(t, as_of, STORIES, names) for t in args.interventions])
+    except ValueError as exc:
+        raise AlignmonError(f"--intervention {exc}") from None
+    org = Organisation.build(args.seed, args.scale, as_of, tz=tz, interventions=interventions)
     out_dir: Path = args.out_dir or settings.state_dir / "simulate"
+    written = [out_dir / "directory.csv", out_dir / "catalog.yaml"]
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         org.write_directory(out_dir / "directory.csv", pseudonymise_with=key)
         org.write_catalog(out_dir / "catalog.yaml")
+        if interventions:
+            org.write_interventions(out_dir / "interventions.yaml")
+            written.append(out_dir / "interventions.yaml")
     except OSError as exc:
         raise AlignmonError(f"cannot write to {out_dir}: {exc}") from exc
     print(
         f"simulate: {len(org.users):,} users in {len(org.departments)} departments; wrote "
-        f"{out_dir / 'directory.csv'} and {out_dir / 'catalog.yaml'} (as-of {as_of})",
+        f"{', '.join(map(str, written[:-1]))} and {written[-1]} (as-of {as_of})",
         file=sys.stderr,
     )
     if args.days == 0:
         return 0
     if args.to_kafka:
+        from base.kafka_security import KafkaSecurity  # noqa: PLC0415
         from collectors.granularity import coarsen_rows  # noqa: PLC0415
         from collectors.publish import publish  # noqa: PLC0415
 
+        security = KafkaSecurity.from_settings(settings)
         sent = 0
         for n, day in enumerate(days := org.backfill_days(args.days), start=1):
             rows = org.dicts_for_day(day, pseudonymise_with=key, with_department=True)
-            sent += publish(
-                settings.kafka_bootstrap, settings.topic, coarsen_rows(rows, settings.time_granularity, zone)
-            )
+            coarse = coarsen_rows(rows, settings.time_granularity, zone)
+            sent += publish(settings.kafka_bootstrap, settings.topic, coarse, security=security)
             print(f"day {n}/{len(days)}: {sent:,} events acknowledged by Kafka", file=sys.stderr)
         return 0
     if args.ndjson == "-":

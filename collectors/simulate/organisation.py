@@ -8,10 +8,11 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import csv
 import hashlib
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from collectors.simulate.applications import identifier_index
 from collectors.simulate.catalog import catalog_document, seats, target_population, write_catalog_yaml
 from collectors.simulate.event_ids import event_id, id_prefix
 from collectors.simulate.fast_event import unvalidated_event
+from collectors.simulate.interventions import SimulatedIntervention, write_interventions
 from collectors.simulate.live import live_events
 from collectors.simulate.population import User, build_users
 from collectors.simulate.portfolio import INVESTMENTS_BY_ID
@@ -52,6 +54,7 @@ class Organisation:
         *,
         departments: list[tuple[str, int]],
         users: list[User],
+        interventions: Sequence[SimulatedIntervention] = (),
     ) -> None:
         self.seed = seed
         self.scale = scale
@@ -69,13 +72,54 @@ class Organisation:
         self._salt = int.from_bytes(hashlib.sha256(f"alignmon-simulate:{seed}".encode()).digest()[:8], "big")
         self._pseudonyms: dict[bytes, list[str]] = {}
         self._device_pseudonyms: dict[bytes, dict[str, str]] = {}
+        # Expected outcomes of the stories' curves alone: an intervention's extra adopters are not in them.
         self.stories = tuple(self._outcome(spec, n) for spec, n in zip(self.specs, self._populations, strict=True))
+        self.interventions = tuple(interventions)
+        self._lifts = [self._lift(item) for item in self.interventions]
 
     @classmethod
-    def build(cls, seed: int, scale: float, as_of: date, tz: str = "UTC") -> Organisation:
-        """The organisation for a seed, a scale factor (users multiplied) and an as-of day."""
+    def build(
+        cls,
+        seed: int,
+        scale: float,
+        as_of: date,
+        tz: str = "UTC",
+        interventions: Sequence[SimulatedIntervention] = (),
+    ) -> Organisation:
+        """The organisation for a seed, a scale factor (users multiplied) and an as-of day, with the interventions
+        (collectors.simulate.interventions) whose known effects it plays out."""
         departments, users = build_users(seed, scale, STORIES)
-        return cls(seed, scale, as_of, tz, departments=departments, users=users)
+        return cls(seed, scale, as_of, tz, departments=departments, users=users, interventions=interventions)
+
+    def _lift(self, item: SimulatedIntervention) -> tuple[int, date, list[tuple[str, list[float], int]]]:
+        """(story index, first day, [(department, its members' sorted thresholds, extra adopters)]) of one."""
+        s = next((n for n, spec in enumerate(self.specs) if spec.investment == item.investment), None)
+        if s is None:
+            raise ValueError(f"intervention {item.id}: no story plays out investment {item.investment!r}")
+        out = []
+        for department in item.departments:
+            thresholds = sorted(t for u in self.users if u.department == department for n, t in u.stories if n == s)
+            if not thresholds:
+                raise ValueError(f"intervention {item.id}: {department!r} is not in {item.investment}'s population")
+            out.append((department, thresholds, item.extra(len(thresholds))))
+        return s, item.day, out
+
+    def _lifted(self, day: date, ratios: tuple[float, ...]) -> dict[tuple[int, str], float]:
+        """The ratio each treated department's thresholds are compared with on `day`: exactly its extra adopters
+        more (or fewer) than the curve alone makes adopt."""
+        extra: dict[tuple[int, str], tuple[list[float], int]] = {}
+        for s, first, departments in self._lifts:
+            if day < first:
+                continue
+            for department, thresholds, n in departments:
+                before = extra.get((s, department), (thresholds, 0))[1]
+                extra[(s, department)] = (thresholds, before + n)
+        lifted = {}
+        for (s, department), (thresholds, n) in extra.items():
+            adopters = min(len(thresholds), max(0, bisect.bisect_left(thresholds, ratios[s]) + n))
+            # Thresholds are distinct and below 1: exactly `adopters` of them are below the ratio returned.
+            lifted[(s, department)] = thresholds[adopters] if adopters < len(thresholds) else 1.0
+        return lifted
 
     def _outcome(self, spec: StorySpec, population: int) -> Story:
         if spec.investment is None:
@@ -112,6 +156,14 @@ class Organisation:
         )
         write_catalog_yaml(path, self.catalog(), header)
 
+    def write_interventions(self, path: Path) -> None:
+        """Write the interventions file (pipeline/catalog/interventions.py's format) beside the catalog."""
+        header = (
+            f"Generated by `alignmon simulate` (seed {self.seed}, scale {self.scale}, as-of {self.as_of}): the "
+            "simulated interventions;\ntheir true effects are in the notes."
+        )
+        write_interventions(path, self.interventions, header)
+
     def app_of(self, identifier: str) -> str | None:
         """The simulator's own app id for a raw identifier it emits (ground truth for tests)."""
         return _IDENTIFIERS.get(identifier)
@@ -124,7 +176,10 @@ class Organisation:
             ratio_on(spec, day, self.as_of, n) for spec, n in zip(self.specs, self._populations, strict=True)
         )
         teams_live = day >= self.as_of + timedelta(days=INVESTMENTS_BY_ID["inv-teams"].go_live)
-        return DayContext(self.specs, ratios, ("teams",) if teams_live else ())
+        background = ("teams",) if teams_live else ()
+        if not self._lifts:
+            return DayContext(self.specs, ratios, background)
+        return DayContext(self.specs, ratios, background, self._lifted(day, ratios))
 
     def _user_rng(self, day: date, user: User) -> random.Random:
         return random.Random((self._salt * 1_000_003 + day.toordinal()) * 1_048_583 + user.position)

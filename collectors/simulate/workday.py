@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
 from collectors.simulate.population import User
@@ -30,6 +32,8 @@ class DayContext(NamedTuple):
     stories: tuple[StorySpec, ...]
     ratios: tuple[float, ...]  # each story's adoption ratio on the day
     background_open: tuple[str, ...]  # apps auto-started on every non-Linux device (kind "open")
+    # (story index, department) -> the ratio that department's thresholds are compared with instead (interventions)
+    lifted: Mapping[tuple[int, str], float] = MappingProxyType({})
 
 
 def _between(rng: random.Random, lo: int, hi: int) -> int:
@@ -61,7 +65,7 @@ def user_day(user: User, ctx: DayContext, rng: random.Random) -> list[Span]:
     pieces: list[tuple[str, int]] = []
     for s, threshold in user.stories:
         story = ctx.stories[s]
-        adopted = threshold < ctx.ratios[s]
+        adopted = threshold < ctx.lifted.get((s, user.department), ctx.ratios[s])
         if story.replaces is not None:
             minutes = _between(rng, *story.minutes) * 60
             if adopted:

@@ -28,6 +28,8 @@ from pipeline.catalog.model import (
 from pipeline.catalog.yamlfile import Loc, YamlDocument, parse_yaml
 
 CATALOG_SUFFIXES = (".yaml", ".yml")
+# YAML files of a catalog folder that are not catalog files: the interventions (pipeline/catalog/interventions.py).
+INTERVENTIONS_FILES = ("interventions.yaml", "interventions.yml")
 _INVESTMENT_DEFAULTS = ("tolerance", "low_days", "min_coverage")
 _SECTIONS = "a catalog file holds applications:, objectives:, investments: or settings:"
 
@@ -42,7 +44,10 @@ def catalog_files(path: Path) -> list[Path]:
         files = sorted(
             child
             for child in path.iterdir()
-            if child.suffix.lower() in CATALOG_SUFFIXES and child.is_file() and not child.name.startswith(".")
+            if child.suffix.lower() in CATALOG_SUFFIXES
+            and child.is_file()
+            and not child.name.startswith(".")
+            and child.name.lower() not in INTERVENTIONS_FILES
         )
     except OSError as exc:  # unreadable, or removed since is_dir(): a catalog problem, not a crash
         raise CatalogError([CatalogIssue(str(path), 0, "(folder)", f"cannot read: {exc.strerror or exc}")]) from exc
@@ -57,9 +62,14 @@ def load_catalog(path: Path, directory: Directory | None = None) -> Catalog:
     Raises CatalogError listing every error as `file:line: field: message`; warnings (an unknown
     department, an application without match rules...) are kept in `Catalog.warnings`.
     """
+    return parse_catalog(read_sources(catalog_files(path)), directory)
+
+
+def read_sources(files: Iterable[Path]) -> list[tuple[Path, str]]:
+    """(path, text) of each file; raises CatalogError naming every file that cannot be read or is not UTF-8."""
     sources: list[tuple[Path, str]] = []
     issues: list[CatalogIssue] = []
-    for file in catalog_files(path):
+    for file in files:
         try:
             sources.append((file, file.read_text(encoding="utf-8-sig")))
         except OSError as exc:
@@ -68,7 +78,7 @@ def load_catalog(path: Path, directory: Directory | None = None) -> Catalog:
             issues.append(CatalogIssue(str(file), 0, "(file)", f"not UTF-8 text: {exc.reason}"))
     if issues:
         raise CatalogError(issues)
-    return parse_catalog(sources, directory)
+    return sources
 
 
 def parse_catalog(sources: Sequence[tuple[Path, str]], directory: Directory | None = None) -> Catalog:
@@ -92,7 +102,7 @@ def parse_catalog(sources: Sequence[tuple[Path, str]], directory: Directory | No
         try:
             model = CatalogDocument.model_validate(doc.data)
         except ValidationError as exc:
-            issues += [doc.issue(err["loc"], _message(err)) for err in exc.errors()]
+            issues += validation_issues(doc, exc)
             continue
         if not (model.applications or model.objectives or model.investments or model.settings is not None):
             issues.append(CatalogIssue(str(path), 0, "(file)", f"the file holds no catalog content; {_SECTIONS}"))
@@ -154,12 +164,19 @@ def _sorted(issues: Iterable[CatalogIssue]) -> list[CatalogIssue]:
 # --- pydantic errors -> readable messages -------------------------------------------------------------------
 
 
-def _message(err: ErrorDetails) -> str:
+def validation_issues(
+    doc: YamlDocument, exc: ValidationError, root: type[BaseModel] = CatalogDocument
+) -> list[CatalogIssue]:
+    """Each error of validating `doc` against the model `root`, located at its line, in words."""
+    return [doc.issue(err["loc"], _message(err, root)) for err in exc.errors()]
+
+
+def _message(err: ErrorDetails, root: type[BaseModel]) -> str:
     kind = err["type"]
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":
-        return _unknown_field(err["loc"])
+        return _unknown_field(err["loc"], root)
     message = err["msg"].removeprefix("Value error, ")
     value = err.get("input")
     if isinstance(value, str | int | float | date) and not isinstance(value, bool):
@@ -167,8 +184,8 @@ def _message(err: ErrorDetails) -> str:
     return message
 
 
-def _unknown_field(loc: tuple[int | str, ...]) -> str:
-    model = _model_at(loc[:-1])
+def _unknown_field(loc: tuple[int | str, ...], root: type[BaseModel]) -> str:
+    model = _model_at(loc[:-1], root)
     if model is None or not isinstance(loc[-1], str):
         return "unknown field"
     allowed = list(model.model_fields)
@@ -178,9 +195,9 @@ def _unknown_field(loc: tuple[int | str, ...]) -> str:
     return f"unknown field; expected one of: {', '.join(allowed)}"
 
 
-def _model_at(loc: Sequence[int | str]) -> type[BaseModel] | None:
+def _model_at(loc: Sequence[int | str], root: type[BaseModel]) -> type[BaseModel] | None:
     """The model class that validates the value at `loc` (to list its allowed fields)."""
-    current: Any = CatalogDocument
+    current: Any = root
     for part in loc:
         current = _unwrap(current)
         if isinstance(part, str):
@@ -239,7 +256,8 @@ def _investments(parsed: Sequence[_Parsed]) -> Iterator[tuple[Investment, _Where
             yield inv, _Where(p.doc, ("investments", i))
 
 
-def _hint(value: str, known: Iterable[str]) -> str:
+def hint(value: str, known: Iterable[str]) -> str:
+    """` (did you mean 'x'?)` for the known value closest to a misspelt one, else the empty string."""
     close = difflib.get_close_matches(value, list(known), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -267,9 +285,7 @@ def _cross_check(parsed: Sequence[_Parsed], directory: Directory | None) -> list
     exact_owner: dict[str, tuple[str, _Where, Loc]] = {}
     for app, where in _applications(parsed):
         if app.replaces is not None and app.replaces not in apps:
-            issues.append(
-                where.issue(("replaces",), f"unknown application {app.replaces!r}{_hint(app.replaces, apps)}")
-            )
+            issues.append(where.issue(("replaces",), f"unknown application {app.replaces!r}{hint(app.replaces, apps)}"))
         elif app.replaces == app.id:
             issues.append(where.issue(("replaces",), "an application cannot replace itself"))
         issues += _interchangeable_issues(app, where, apps)
@@ -293,7 +309,7 @@ def _cross_check(parsed: Sequence[_Parsed], directory: Directory | None) -> list
     for inv, where in _investments(parsed):
         for j, app_id in enumerate(inv.applications):
             if app_id not in apps:
-                issues.append(where.issue(("applications", j), f"unknown application {app_id!r}{_hint(app_id, apps)}"))
+                issues.append(where.issue(("applications", j), f"unknown application {app_id!r}{hint(app_id, apps)}"))
             elif not apps[app_id].sanctioned:
                 issues.append(where.issue(("applications", j), f"application {app_id!r} is not sanctioned", "warning"))
         if directory is not None:
@@ -303,7 +319,7 @@ def _cross_check(parsed: Sequence[_Parsed], directory: Directory | None) -> list
                     issues.append(
                         where.issue(
                             ("target_departments", j),
-                            f"department {department!r} is not in the directory{_hint(department, known)}",
+                            f"department {department!r} is not in the directory{hint(department, known)}",
                             "warning",
                         )
                     )
@@ -315,7 +331,7 @@ def _cross_check(parsed: Sequence[_Parsed], directory: Directory | None) -> list
             if dep == ini.id:
                 issues.append(where.issue(("depends_on", j), "an initiative cannot depend on itself"))
             elif dep not in initiatives:
-                issues.append(where.issue(("depends_on", j), f"unknown initiative {dep!r}{_hint(dep, initiatives)}"))
+                issues.append(where.issue(("depends_on", j), f"unknown initiative {dep!r}{hint(dep, initiatives)}"))
             else:
                 graph[ini.id].append(dep)
     cycle = _find_cycle(graph)
@@ -332,7 +348,7 @@ def _interchangeable_issues(app: Application, where: _Where, apps: dict[str, App
         if other == app.id:
             issues.append(where.issue(sub, "an application cannot be interchangeable with itself"))
         elif other not in apps:
-            issues.append(where.issue(sub, f"unknown application {other!r}{_hint(other, apps)}"))
+            issues.append(where.issue(sub, f"unknown application {other!r}{hint(other, apps)}"))
         elif not (app.sanctioned and apps[other].sanctioned):
             unsanctioned = app.id if not app.sanctioned else other
             message = f"{unsanctioned!r} is not sanctioned: it is shadow IT, never proposed for consolidation"

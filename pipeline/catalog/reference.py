@@ -73,14 +73,21 @@ def undocumented(root: type[BaseModel] = CatalogDocument) -> list[str]:
     return [f"{doc.name}.{f.name}" for doc in model_docs(root) for f in doc.fields if not f.description]
 
 
-def markdown(root: type[BaseModel] = CatalogDocument) -> str:
-    """The reference: one section per model with a table of its fields (type, default, meaning)."""
+def markdown(
+    root: type[BaseModel] = CatalogDocument,
+    documented: tuple[type[BaseModel], ...] = (),
+    top: str = "the top level of every catalog file",
+) -> str:
+    """The reference: one section per model with a table of its fields (type, default, meaning); a model in
+    `documented` has its section elsewhere on the page and is only linked to; `top` names where `root` is."""
     missing = undocumented(root)
     if missing:
         raise ValueError(f"catalog fields without a description (Field(description=...)): {', '.join(missing)}")
     out: list[str] = []
     for doc in model_docs(root):
-        where = ", ".join(f"`{p}`" for p in doc.paths if p) or "the top level of every catalog file"
+        if doc.model in documented:
+            continue
+        where = ", ".join(f"`{p}`" for p in doc.paths if p) or top
         out.append(f"### {doc.name}\n")
         out.append(f"{_docstring(doc.model)} In a file: {where}.\n")
         out.append("| field | type | default | meaning |")

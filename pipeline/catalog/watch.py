@@ -11,7 +11,7 @@ from pathlib import Path
 from base.directory import Directory, load_directory
 from base.errors import InvalidFileError
 from pipeline.catalog.catalog import Catalog
-from pipeline.catalog.loader import CATALOG_SUFFIXES, load_catalog
+from pipeline.catalog.loader import CATALOG_SUFFIXES, INTERVENTIONS_FILES, load_catalog
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,12 @@ class CatalogSource:
         paths: list[Path] = []
         if self.catalog_dir.is_dir():
             try:
-                paths += sorted(c for c in self.catalog_dir.iterdir() if c.suffix.lower() in CATALOG_SUFFIXES)
+                # Not interventions.yaml: it is no catalog file, and a reload re-syncs the whole catalog.
+                paths += sorted(
+                    c
+                    for c in self.catalog_dir.iterdir()
+                    if c.suffix.lower() in CATALOG_SUFFIXES and c.name.lower() not in INTERVENTIONS_FILES
+                )
             except OSError:  # the reload will report it; stat must not end the pipeline
                 paths.append(self.catalog_dir)
         else:

@@ -28,6 +28,16 @@ K_ANONYMITY: Final = 5
 """Fewest distinct people a figure broken down by group may cover."""
 MIN_FIT_DAYS: Final = 14
 """Known daily points since go-live the forecast needs (`min_fit_days`); fewer is `insufficient_data`."""
+SHADOW_GROWTH_DAYS: Final = (WEEK_DAYS, MONTH_DAYS)
+"""Windows (days) over which a shadow-IT application's growth in active users is computed and exported."""
+EFFECT_WINDOW_DAYS: Final = MONTH_DAYS
+"""Days in each window of an intervention's effect estimate: before it, after it, and before that (pre-trend)."""
+EFFECT_LEVEL: Final = 0.99
+"""Confidence level of the effect estimate's bootstrap interval."""
+EFFECT_RESAMPLES: Final = 2000
+"""Bootstrap resamples of the effect estimate."""
+EFFECT_SEED: Final = 0
+"""Seed of the effect estimate's bootstrap (with the intervention's id: same data, same interval)."""
 
 # One identity rule for an application the catalog does not know: it is its raw identifier, verbatim (no
 # folding of paths, case or `.exe`), in application_activity, the shadow_it view, the exporter's label and the

@@ -92,7 +92,7 @@ def read_current(con: duckdb.DuckDBPyConnection) -> list[InvestmentFigures]:
 def current_figures(con: duckdb.DuckDBPyConnection, as_of: date, k: int = K_ANONYMITY) -> list[InvestmentFigures]:
     """The figures of every investment as of `as_of`, from the daily series (computed up to as_of) and the catalog.
 
-    The daily adoption ratio and coverage are the adoption_daily view's (their one definition); status, trend,
+    The daily adoption ratio and coverage are the adoption_daily_all view's (their one definition); status, trend,
     forecast and the cost figures are the pure rules of pipeline.domain over them. A target population of 1 to
     k - 1 people gets no figures about its use (docs/metrics.md, privacy): no population, active users, ratios or
     licence figures; status unknown, reason small_population.
@@ -102,7 +102,7 @@ def current_figures(con: duckdb.DuckDBPyConnection, as_of: date, k: int = K_ANON
     # The counts come from the series itself: the view leaves them out for a small population, which is decided here.
     for inv, day, dau, wau, mau, mau_t, pop, adoption, coverage in con.execute(
         "SELECT s.investment, s.day, s.dau, s.wau, s.mau, s.mau_target, s.population, d.adoption_ratio, d.coverage "
-        "FROM adoption_series s JOIN adoption_daily d USING (investment, day) WHERE s.day <= ? ORDER BY ALL",
+        "FROM adoption_series s JOIN adoption_daily_all d USING (investment, day) WHERE s.day <= ? ORDER BY ALL",
         [as_of],
     ).fetchall():
         series.setdefault(inv, {})[day] = (dau, wau, mau, mau_t, pop, adoption, coverage)
@@ -128,6 +128,10 @@ def current_figures(con: duckdb.DuckDBPyConnection, as_of: date, k: int = K_ANON
         dau, wau, mau, mau_t, _pop, adoption, coverage = days.get(as_of, (0, 0, 0, 0, pop_size, None, nobody))
         if small:  # nothing about the few people is left: no ratio, coverage, count, trend or forecast
             daily, adoption, coverage, mau_t = {}, None, None, None
+        # No data (coverage 0: nobody of the population reports): no use seen is not no use, so no count of users
+        # and nothing made from one (utilisation, idle seats, cost per user, stickiness) is shown as zero.
+        hidden = small or coverage == 0
+        mau_t = None if hidden else mau_t
         plan = Plan(c["go_live"], c["target_ratio"], c["target_date"], c["curve"])
         planned = plan.planned_ratio(as_of)
         st, reason = verdict(
@@ -158,17 +162,16 @@ def current_figures(con: duckdb.DuckDBPyConnection, as_of: date, k: int = K_ANON
                 annual_cost=c["annual_cost"],
                 seats=c["seats"],
                 population=None if small else population,
-                dau=None if small else dau,
-                wau=None if small else wau,
-                mau=None if small else mau,
+                dau=None if hidden else dau,
+                wau=None if hidden else wau,
+                mau=None if hidden else mau,
                 active_target=mau_t,
                 adoption_ratio=adoption,
                 coverage=coverage,
-                # Each of these shows how many of the few people use it: none for a small population.
-                licence_utilisation=None if small else fig.licence_utilisation(mau, c["seats"]),
-                wasted_spend=None if small else fig.wasted_spend(c["seats"], mau, c["annual_cost"]),
-                cost_per_active_user=None if small else fig.cost_per_active_user(c["annual_cost"], mau),
-                stickiness=None if small else fig.stickiness(dau_window, mau),
+                licence_utilisation=None if hidden else fig.licence_utilisation(mau, c["seats"]),
+                wasted_spend=None if hidden else fig.wasted_spend(c["seats"], mau, c["annual_cost"]),
+                cost_per_active_user=None if hidden else fig.cost_per_active_user(c["annual_cost"], mau),
+                stickiness=None if hidden else fig.stickiness(dau_window, mau),
                 trend=fig.trend(daily, as_of),
                 planned_ratio=planned,
                 gap=fig.gap(planned, adoption),
@@ -189,10 +192,15 @@ def current_figures(con: duckdb.DuckDBPyConnection, as_of: date, k: int = K_ANON
 def write_current(
     con: duckdb.DuckDBPyConnection, figures: list[InvestmentFigures], catalog: Catalog, as_of: date, k: int
 ) -> None:
-    """Replace adoption_current and the attainment tables in one transaction."""
+    """Replace adoption_current and the attainment tables, and give department_adoption each investment's planned
+    ratio and gap (the same plan as adoption_current's), in one transaction."""
     initiatives, objectives = attainment_rows(figures, catalog)
     with transaction(con):
         replace_rows(con, "adoption_current", [vars(f) for f in figures])
         replace_rows(con, "initiative_attainment", initiatives)
         replace_rows(con, "objective_attainment", objectives)
+        con.execute(
+            "UPDATE department_adoption d SET planned_ratio = c.planned_ratio, "
+            "gap = c.planned_ratio - d.adoption_ratio FROM adoption_current c WHERE c.investment = d.investment"
+        )
         con.execute("UPDATE refresh_state SET as_of = ?, k = ?", [as_of, k])

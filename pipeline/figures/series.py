@@ -41,13 +41,16 @@ def first_day(con: duckdb.DuckDBPyConnection, as_of: date) -> date | None:
 
 
 def update(con: duckdb.DuckDBPyConnection, first: date, as_of: date, k: int) -> None:
-    """In one transaction: adoption_series from `first` to `as_of`, department_adoption and application_activity."""
+    """In one transaction: adoption_series from `first` to `as_of`, department_adoption, application_activity and
+    shadow_it_growth."""
     with transaction(con):
         sql.execute(con, "active", first=min(first, as_of), last=as_of)
         con.execute("DELETE FROM department_adoption")
         sql.execute(con, "departments", last=as_of, k=k)
         con.execute("DELETE FROM application_activity")
         sql.execute(con, "applications", last=as_of)
+        con.execute("DELETE FROM shadow_it_growth")
+        sql.execute(con, "shadow_growth", last=as_of, k=k)
         if first <= as_of:
             con.execute("DELETE FROM adoption_series WHERE day BETWEEN ? AND ?", [first, as_of])
             sql.execute(con, "daily", first=first, last=as_of)

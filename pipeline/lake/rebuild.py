@@ -61,7 +61,8 @@ def _day(path: str) -> date:
 
 
 def _events(con: duckdb.DuckDBPyConnection, lake: Lake, events_from: date, keys_from: date) -> None:
-    """The raw events of the hot days, the dedup memory and the running totals, one lake object at a time."""
+    """The raw events of the hot days, the dedup memory, the running totals and the devices' days, one lake object
+    at a time."""
     columns = ", ".join(f'"{r[0]}"' for r in con.execute("SELECT * FROM events LIMIT 0").description)
     con.execute("DELETE FROM ingest_totals")
     for path, table in _objects(lake, EVENTS):
@@ -76,6 +77,12 @@ def _events(con: duckdb.DuckDBPyConnection, lake: Lake, events_from: date, keys_
         con.execute(
             "INSERT INTO ingest_totals SELECT source, kind, count(*) FROM lake_events GROUP BY ALL "
             "ON CONFLICT (source, kind) DO UPDATE SET events = events + excluded.events"
+        )
+        # The lake keeps raw events as long as the file would, so every device's days come back.
+        con.execute(
+            'INSERT INTO device_daily SELECT $day, device_id, source, "user", count(*) FROM lake_events GROUP BY ALL '
+            'ON CONFLICT (day, device_id, source, "user") DO UPDATE SET events = events + excluded.events',
+            {"day": _day(path)},
         )
         con.unregister("lake_events")
 

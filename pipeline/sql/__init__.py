@@ -1,8 +1,8 @@
 """The pipeline's SQL: one named `.sql` file per query or query family, loaded here.
 
 The constants of docs/metrics.md are never written in a `.sql` file. A query names them as parameters
-(`$active_s`, `$week_days`, `$month_days`) and `execute` binds them from `pipeline.domain.rules`, with the
-caller's own values. Views take no parameters: `render` formats `{{name}}` (a constant) and
+(`$active_s`, `$week_days`, `$month_days`, `$growth_days`) and `execute` binds them from `pipeline.domain.rules`,
+with the caller's own values. Views take no parameters: `render` formats `{{name}}` (a constant) and
 `{{name(a, b)}}` (a rule over columns a and b, e.g. `{{app_key(m.application, u.app)}}`) in from the
 same module when they are installed.
 """
@@ -24,6 +24,7 @@ PARAMETERS: dict[str, Any] = {
     "active_s": rules.ACTIVE_SECONDS,
     "week_days": rules.WEEK_DAYS,
     "month_days": rules.MONTH_DAYS,
+    "growth_days": list(rules.SHADOW_GROWTH_DAYS),
 }
 
 # Formatted into views and DDL, which cannot take parameters.

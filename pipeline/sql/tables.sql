@@ -64,7 +64,7 @@ CREATE TABLE IF NOT EXISTS privacy_audit (
 -- What retention deleted, run by run (pipeline/retention.py): kept across versions, the audit of deletions.
 CREATE TABLE IF NOT EXISTS retention_runs (
     run_at TIMESTAMPTZ NOT NULL, raw_from DATE NOT NULL, daily_from DATE NOT NULL,
-    events_deleted BIGINT NOT NULL, daily_deleted BIGINT NOT NULL
+    events_deleted BIGINT NOT NULL, daily_deleted BIGINT NOT NULL, device_days_deleted BIGINT NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS adoption_series (
     day DATE NOT NULL, investment VARCHAR NOT NULL,
@@ -91,12 +91,30 @@ CREATE TABLE IF NOT EXISTS inv_targets (investment VARCHAR, department VARCHAR);
 CREATE TABLE IF NOT EXISTS initiative_attainment (
     initiative VARCHAR, objective VARCHAR, name VARCHAR, domain VARCHAR, perspective VARCHAR, weight DOUBLE,
     attainment DOUBLE);
--- Per target department, only departments of at least k people (refresh_state.k).
+-- Per target department, only departments of at least k people (refresh_state.k); planned_ratio and gap are the
+-- investment's plan on as_of, the one adoption_current shows (written with it, pipeline.figures.current).
 CREATE TABLE IF NOT EXISTS department_adoption (
     investment VARCHAR, department VARCHAR, population BIGINT, active_users BIGINT, adoption_ratio DOUBLE,
-    coverage DOUBLE);
+    coverage DOUBLE, planned_ratio DOUBLE, gap DOUBLE, as_of DATE);
 -- Per application, the 28-day active users as of the last refresh (catalogued or not); the
 -- shadow_it view and the exporter read it instead of scanning the per-user rollup.
 CREATE TABLE IF NOT EXISTS application_activity (
     application VARCHAR, in_catalog BOOLEAN, sanctioned BOOLEAN, capability VARCHAR, active_users BIGINT);
+-- Per shadow-IT application (the shadow_it view's) and window of pipeline.domain.rules.SHADOW_GROWTH_DAYS: its
+-- active users (28-day) as of the last refresh minus as of that many days before, from the daily rollups
+-- (pipeline/sql/shadow_growth.sql); no row when the earlier day is not known or its count would reveal a group under k.
+CREATE TABLE IF NOT EXISTS shadow_it_growth (application VARCHAR, window_days INTEGER, growth BIGINT);
 CREATE TABLE IF NOT EXISTS objective_attainment (objective VARCHAR, name VARCHAR, attainment DOUBLE);
+-- Per day (organisation's time zone), device, source and user: events stored (Store.write adds each batch's). Per
+-- person (device and user pseudonyms): the privacy role's, kept as long as raw events (pipeline/retention.py); the
+-- collectors' health (pipeline/figures/fleet.py) counts devices from it.
+CREATE TABLE IF NOT EXISTS device_daily (
+    day DATE NOT NULL, device_id VARCHAR NOT NULL, source VARCHAR NOT NULL, "user" VARCHAR NOT NULL,
+    events BIGINT NOT NULL, PRIMARY KEY (day, device_id, source, "user")
+);
+-- Each device and source that reported in the 28-day window of the last refresh's as-of day: its last day and whether
+-- it has been silent for more than ALIGNMON_SILENT_DAYS days. Per person: the privacy role's (view silent_devices).
+CREATE TABLE IF NOT EXISTS collector_devices (
+    as_of DATE, device_id VARCHAR, source VARCHAR, "user" VARCHAR, department VARCHAR, last_day DATE,
+    days_silent INTEGER, silent BOOLEAN
+);

@@ -1,7 +1,11 @@
 -- The analysts' surface (docs/analysts.md documents every column). Only these views are k-safe; the raw
 -- tables (events, usage_user_daily) hold per-user rows for the privacy role alone. Views take no parameters:
 -- the {{...}} placeholders are formatted in from pipeline.domain.rules when they are installed.
-CREATE OR REPLACE VIEW adoption_daily AS
+
+-- adoption_daily_all is the series on every day the pipeline computed, days before an investment's go-live too (the
+-- refresh reads it: MAU, population and coverage are counted before go-live as well); analysts get adoption_daily,
+-- the same rows from each investment's go-live (docs/analysts.md).
+CREATE OR REPLACE VIEW adoption_daily_all AS
 SELECT s.day, s.investment, i.name, i.initiative, i.objective,
        -- A target population of 1 to k - 1 people shows nothing about their use (docs/metrics.md, privacy).
        CASE WHEN NOT small THEN s.dau END AS dau, CASE WHEN NOT small THEN s.wau END AS wau,
@@ -15,7 +19,8 @@ SELECT s.day, s.investment, i.name, i.initiative, i.objective,
             ELSE i.target_ratio * (CASE WHEN i.curve = 'linear' THEN x
                  ELSE (1 / (1 + exp(-{{steepness}} * (x - 0.5))) - 1 / (1 + exp({{half_steepness}})))
                       / (1 / (1 + exp(-{{half_steepness}})) - 1 / (1 + exp({{half_steepness}})))
-            END) END AS planned_ratio
+            END) END AS planned_ratio,
+       i.go_live
 FROM adoption_series s
 JOIN catalog_investments i USING (investment)
 CROSS JOIN refresh_state r
@@ -24,6 +29,9 @@ CROSS JOIN LATERAL (SELECT coalesce(s.population > 0 AND s.population < r.k, fal
 CROSS JOIN LATERAL (SELECT CASE WHEN i.target_date <= i.go_live THEN 1
                                 ELSE greatest(0, least(1, (s.day - i.go_live) / (i.target_date - i.go_live))) END
                     AS x);
+
+CREATE OR REPLACE VIEW adoption_daily AS
+SELECT * EXCLUDE (go_live) FROM adoption_daily_all WHERE day >= go_live;
 
 -- A person's raw identifiers of one application are added up before the active-day threshold, as everywhere.
 -- A row needs k people using the application that day. The departments left out of a day and application must then
@@ -68,3 +76,9 @@ CREATE OR REPLACE VIEW rejected_events_summary AS
 SELECT split_part(reason, ':', 1) AS field, count(*) AS events, min(received_at) AS first_seen,
        max(received_at) AS last_seen, any_value(reason) AS example_reason
 FROM rejected_events GROUP BY ALL ORDER BY events DESC;
+
+-- The privacy role's, never published (per person): the devices silent for more than ALIGNMON_SILENT_DAYS days as of
+-- the last refresh, with the pseudonyms and department to ask about them; IT operations sees only their k-safe count.
+CREATE OR REPLACE VIEW silent_devices AS
+SELECT as_of, device_id, source, "user", department, last_day, days_silent
+FROM collector_devices WHERE silent ORDER BY days_silent DESC, device_id;

@@ -293,7 +293,7 @@ def test_report_shows_no_change_against_a_quarter_end_without_data(
     which: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """Telemetry from 2026-11-01, or from 2026-09-19 (so the window ending 2026-09-30 is partly without data):
-    adoption_daily starts at the earliest go-live either way, but the 2026-09-30 figures would be made up."""
+    adoption_daily starts at each investment's go-live either way, but the 2026-09-30 figures would be made up."""
     from tests.alignment.test_report import Page
 
     fleet: Path = request.getfixturevalue(which)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from pipeline.requests import RequestFolder
 from pipeline.retention import Retention
 from pipeline.stats import ConsumerStats
 from pipeline.store import Store
+from pipeline.working_copy import CopyRequests, working_copies
 
 
 def test_transient_failures_are_retried_and_each_kind_logged_once(caplog: pytest.LogCaptureFixture) -> None:
@@ -184,6 +187,49 @@ def test_the_lake_waits_for_a_backlog_not_for_a_quiet_stream(tmp_path: Path) -> 
         store.close()
 
 
+class OneStepConsumer(IdleConsumer):
+    """A consumer with nothing to read that stops the pipeline after its first step: one round of the loop."""
+
+    def step(self) -> int:
+        self.stopping.set()
+        return 0
+
+    def check_lag(self) -> int | None:
+        return 0
+
+
+def test_the_running_pipeline_deletes_what_a_killed_backfill_left_without_a_new_request(tmp_path: Path) -> None:
+    """A working copy holds per-person rows: one a killed `alignmon metrics backfill` left goes once it is 6 hours
+    old, though no other backfill ever asks for a copy."""
+    from alignment import views
+
+    settings = Settings(
+        exporter_port=0,
+        catalog_dir=tmp_path / "no-catalog",
+        state_dir=tmp_path / "state",
+        snapshot_path=tmp_path / "snapshot.duckdb",
+    )
+    store = Store(tmp_path / "x.duckdb")
+    views.install(store.con)  # what the round's publication copies
+    retention = Retention(settings.raw_retention_days, settings.daily_retention_days)
+    pipeline = Pipeline(settings, store, OneStepConsumer(), retention, RequestFolder(tmp_path / "requests"))  # type: ignore[arg-type]
+    now = [time.time()]
+    pipeline.copies = CopyRequests(working_copies(settings.state_dir), clock=lambda: now[0])
+    folder = pipeline.copies.folder
+    folder.mkdir(mode=0o700, parents=True)
+    left = ["a.duckdb", "a.duckdb.wal", "b.answer.json", "c.taken.json"]  # and no request pending
+    for name in left:
+        (folder / name).write_bytes(b"x")
+    now[0] += 7 * 3600  # the run that left them was killed 7 hours ago
+    (folder / "fresh.duckdb").write_bytes(b"x")  # a run that is still going (its mtime: now)
+    os.utime(folder / "fresh.duckdb", (now[0], now[0]))
+    try:
+        assert pipeline._loop() is True  # one round, then stopped
+    finally:
+        store.close()
+    assert sorted(p.name for p in folder.iterdir()) == ["fresh.duckdb"]
+
+
 def test_standby_mode_without_a_lake_is_refused_with_the_reason() -> None:
     """A standby takes over from the lake: without one there is nothing to take over from, so the start fails at
     once (a terminal error, not retried) instead of waiting for a lease."""
@@ -203,3 +249,20 @@ def test_an_exporter_port_in_use_is_one_error_saying_what_to_do() -> None:
     assert f"cannot serve /metrics on 127.0.0.1:{port} (Address already in use)" in str(refused.value)
     with pytest.raises(AlignmonError, match=r"on port 70000: choose one from 1 to 65535"):
         exporter(StandbyCollector(), Settings(exporter_host="127.0.0.1", exporter_port=70000))
+
+
+def test_a_pipeline_whose_port_is_taken_stops_before_it_creates_anything(alignmon: Any, tmp_path: Path) -> None:
+    with socket.socket() as holder:  # another pipeline on the port
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = alignmon.run(
+            ["pipeline"], {"ALIGNMON_STATE_DIR": str(tmp_path / "state"), "ALIGNMON_EXPORTER_PORT": str(port)}
+        )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"alignmon: error: cannot serve /metrics on 127.0.0.1:{port} (Address already in use): stop what listens "
+        "there (another pipeline?), or choose another ALIGNMON_EXPORTER_PORT (ALIGNMON_EXPORTER_HOST: an address of "
+        "this machine)"
+    ]
+    assert not (tmp_path / "state" / "alignmon.duckdb").exists()  # was left behind, new and empty

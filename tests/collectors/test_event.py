@@ -93,3 +93,19 @@ def test_the_time_bounds_are_the_receivers_settings() -> None:
         UsageEvent.model_validate(valid(start="2025-12-31T23:00:00Z"), context=context)
     with pytest.raises(ValidationError, match="more than 60 minutes in the future"):
         UsageEvent.model_validate(valid(start=(NOW + timedelta(minutes=70)).isoformat()), context=context)
+
+
+def test_the_named_sources_are_those_alignmons_collectors_send() -> None:
+    """The metrics' `source` label names these (anything else is `other`): each is what one of alignmon's collectors
+    writes into its events, and a valid source itself."""
+    import re
+
+    from base.sources import OTHER_SOURCE, SOURCES
+    from collectors.agent.spans import SOURCE as AGENT
+    from collectors.event import SOURCE_PATTERN
+    from collectors.importers import activitywatch, osquery, whatpulse
+    from collectors.simulate.organisation import SOURCE as SIMULATOR
+
+    assert set(SOURCES) == {AGENT, activitywatch.SOURCE, whatpulse.SOURCE, osquery.SOURCE, SIMULATOR}
+    assert OTHER_SOURCE not in SOURCES
+    assert all(re.fullmatch(SOURCE_PATTERN, s) for s in (*SOURCES, OTHER_SOURCE))

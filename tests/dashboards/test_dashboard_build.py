@@ -18,7 +18,13 @@ from metrics.thresholds import load
 from tests.dashboards.conftest import RUNBOOKS
 
 REPO = Path(__file__).parents[2]
-UIDS = {"alignmon-portfolio", "alignmon-investment", "alignmon-applications", "alignmon-pipeline"}
+UIDS = {
+    "alignmon-portfolio",
+    "alignmon-investment",
+    "alignmon-applications",
+    "alignmon-pipeline",
+    "alignmon-collectors",
+}
 
 
 def test_rebuild_gives_identical_bytes(tmp_path: Path) -> None:
@@ -32,6 +38,7 @@ def test_rebuild_gives_identical_bytes(tmp_path: Path) -> None:
             "alignmon-investment.json",
             "alignmon-applications.json",
             "alignmon-pipeline.json",
+            "alignmon-collectors.json",
         ]
     )
     for a, b in zip(first, second, strict=True):
@@ -156,25 +163,63 @@ def test_links_reach_runbook_sections_and_other_dashboards(built: dict[str, dict
     assert linked == {
         "adoptionlow",
         "adoptionforecastmissestarget",
+        "adoptiondeclining",
         "licencewastebeforerenewal",
         "shadowitspreading",
         "pipelinestalled",
+        "gatewaykafkaunreachable",
+        "gatewayspoolgrowing",
+        "collectorssilent",
         "consumerlaghigh",
         "rejectedeventratehigh",
         "exporterdown",
     }
 
 
-def test_portfolio_table_drills_into_the_investment(built: dict[str, dict[str, Any]]) -> None:
-    table = next(p for p in panels(built["alignmon-portfolio.json"]) if p["type"] == "table")
-    [link] = table["fieldConfig"]["defaults"]["links"]
-    assert link["url"] == '/d/alignmon-investment?var-investment=${__data.fields["Investment"]}&${__url_time_range}'
-    organize = table["transformations"][1]["options"]
-    assert organize["renameByName"]["investment"] == "Investment"
-    # Every query keeps the same row labels, so the merge joins them into one row per investment.
-    for t in table["targets"]:
-        assert "max by (investment, name, owner, currency" in t["expr"]
-        assert t["format"] == "table" and t["instant"] is True
+def test_portfolio_tables_drill_into_the_investment(built: dict[str, dict[str, Any]]) -> None:
+    tables = [p for p in panels(built["alignmon-portfolio.json"]) if p["type"] == "table"]
+    assert [t["title"] for t in tables] == [
+        "Low and at-risk investments",
+        "All investments",
+        "Renewals in the next 180 days",
+    ]
+    for table in tables:
+        [link] = table["fieldConfig"]["defaults"]["links"]
+        assert link["url"] == '/d/alignmon-investment?var-investment=${__data.fields["Investment"]}&${__url_time_range}'
+        organize = table["transformations"][1]["options"]
+        assert organize["renameByName"]["investment"] == "Investment"
+        # Every query keeps the same row labels, so the merge joins them into one row per investment.
+        for t in table["targets"]:
+            assert "max by (investment, name, owner, currency" in t["expr"]
+            assert t["format"] == "table" and t["instant"] is True
+
+
+def test_the_portfolio_table_sorts_by_gap_and_colours_like_the_alerts(built: dict[str, dict[str, Any]]) -> None:
+    table = next(p for p in panels(built["alignmon-portfolio.json"]) if p["title"] == "All investments")
+    shown = table["transformations"][1]["options"]["renameByName"]
+    assert table["options"]["sortBy"] == [{"displayName": "Gap (points)", "desc": True}]
+    assert {"Status", "Reason", "Adoption %", "Planned %", "Utilisation %", "Cost per active user"} <= set(
+        shown.values()
+    )
+    assert {"Wasted spend / year", "Renewal", "Renewal in (days)"} <= set(shown.values())
+    colours = {
+        o["matcher"]["options"]["names"][0]: {p["id"]: p["value"] for p in o["properties"]}
+        for o in table["fieldConfig"]["overrides"]
+    }
+    t = load()
+    waste = [s["value"] for s in colours["Wasted spend / year"]["thresholds"]["steps"]]
+    assert waste == [None, t.alerts.waste.min_wasted_spend]  # red where LicenceWasteBeforeRenewal would fire
+    soon = [s["value"] for s in colours["Renewal in (days)"]["thresholds"]["steps"]]
+    assert soon == [None, t.alerts.waste.renewal_within_days]
+    assert [s["value"] for s in colours["Gap (points)"]["thresholds"]["steps"]] == [None, 5, 10]
+    assert colours["Status"] == {"custom.cellOptions": {"type": "color-text"}}
+    [mapping] = table["fieldConfig"]["defaults"]["mappings"]
+    assert {k: v["color"] for k, v in mapping["options"].items()} == {
+        "low": "red",
+        "on_track": "green",
+        "unknown": "purple",
+        "not_started": "blue",
+    }
 
 
 def test_provisioning_loads_the_build_folder_and_datasource() -> None:

@@ -19,9 +19,25 @@ def test_build_writes_one_file_per_dashboard(tmp_path: Path, capsys: pytest.Capt
         "alignmon-investment.json",
         "alignmon-applications.json",
         "alignmon-pipeline.json",
+        "alignmon-collectors.json",
     ]
     portfolio = json.loads((tmp_path / "out" / "alignmon-portfolio.json").read_text())
     assert portfolio["uid"] == "alignmon-portfolio"
+
+
+def test_build_links_the_published_runbooks_and_warns_without_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ALIGNMON_RUNBOOK_URL", raising=False)
+    assert main(["dashboards", "build", "--out", str(tmp_path / "local")]) == 0
+    assert "warning: no ALIGNMON_RUNBOOK_URL" in capsys.readouterr().err
+    assert "file://" in (tmp_path / "local" / "alignmon-portfolio.json").read_text()
+    monkeypatch.setenv("ALIGNMON_RUNBOOK_URL", "https://intranet.example.org/runbooks.html")
+    assert main(["dashboards", "build", "--out", str(tmp_path / "site")]) == 0
+    assert capsys.readouterr().err == ""
+    built = [path.read_text() for path in (tmp_path / "site").glob("*.json")]
+    assert all("file://" not in text for text in built)
+    assert any("https://intranet.example.org/runbooks.html#" in text for text in built)
 
 
 def test_build_follows_a_thresholds_file(tmp_path: Path) -> None:

@@ -41,3 +41,16 @@ def test_deploy_commands_are_documented() -> None:
         "--no-datasource",
     ):
         assert needle in text
+
+
+def test_the_adoption_runbooks_send_owners_to_drill_down_panels_that_exist(built: dict[str, dict[str, Any]]) -> None:
+    """AdoptionLow and AdoptionDeclining name the Investment detail panels to look at: each one is a real panel."""
+    runbooks = (DOC.parent / "runbooks.md").read_text()
+    titles = {p["title"] for p in built["alignmon-investment.json"]["panels"]}
+    for alert in ("AdoptionLow", "AdoptionDeclining"):
+        section = runbooks.split(f"\n## {alert}\n", 1)[1].split("\n## ", 1)[0]
+        numbers = " ".join(section.split("**Numbers to look at.**", 1)[1].split("\n\n", 1)[0].split())
+        grafana = numbers.split("**Investment detail**", 1)[1]
+        named = set(re.findall(r"\*\*(.+?)\*\*", grafana))
+        assert named <= titles, f"{alert}: {named - titles}"
+        assert {"Stickiness", "Adoption trend", "Status reason"} <= named, alert

@@ -16,6 +16,7 @@ SHARED = Path("/work/shared/data/grafana-schema")
 def test_every_dashboard_validates(grafana_schemas: Any, built: dict[str, dict[str, Any]]) -> None:
     assert sorted(built) == [
         "alignmon-applications.json",
+        "alignmon-collectors.json",
         "alignmon-investment.json",
         "alignmon-pipeline.json",
         "alignmon-portfolio.json",

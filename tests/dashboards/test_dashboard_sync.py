@@ -139,12 +139,13 @@ def test_first_push_creates_folder_datasource_and_dashboards(
         Change("dashboard", "alignmon-investment", "created"),
         Change("dashboard", "alignmon-applications", "created"),
         Change("dashboard", "alignmon-pipeline", "created"),
+        Change("dashboard", "alignmon-collectors", "created"),
     ]
     assert grafana.calls[0] == ("GET", "/api/health")
     assert grafana.writes() == [
         ("POST", "/api/folders"),
         ("POST", "/api/datasources"),
-        *[("POST", "/api/dashboards/db")] * 4,
+        *[("POST", "/api/dashboards/db")] * 5,
     ]
     assert grafana.folders["alignmon"]["title"] == "alignmon"
     source = grafana.datasources["alignmon-prometheus"]
@@ -165,7 +166,7 @@ def test_second_push_changes_nothing(grafana: FakeGrafana, built: dict[str, dict
     _push(grafana, list(built.values()))
     writes, versions = len(grafana.writes()), {u: d["dashboard"]["version"] for u, d in grafana.dashboards.items()}
     changes = _push(grafana, list(built.values()))
-    assert {c.action for c in changes} == {"unchanged"} and len(changes) == 6
+    assert {c.action for c in changes} == {"unchanged"} and len(changes) == 7
     assert len(grafana.writes()) == writes
     assert {u: d["dashboard"]["version"] for u, d in grafana.dashboards.items()} == versions
     assert len(grafana.folders) == 1 and len(grafana.datasources) == 1
@@ -231,7 +232,7 @@ def test_cli_push_reads_the_token_from_the_environment(
     assert "dashboard alignmon-pipeline: created" in out
     assert grafana.datasources["alignmon-prometheus"]["url"] == "http://prom:9090"
     assert main(["dashboards", "push", "--url", grafana.url, "--no-datasource"]) == 0
-    assert capsys.readouterr().out.count(": unchanged") == 5
+    assert capsys.readouterr().out.count(": unchanged") == 6
 
 
 def test_cli_push_without_credentials_fails(

@@ -2,8 +2,10 @@
 
 The module starts its own pipeline (a real `alignmon pipeline` subprocess on `ports.exporter`, which the
 session Prometheus scrapes every second), backfills 60 days of the simulated organisation into a fresh
-Kafka topic, waits until every event is stored and scraped, then runs each expression with the Grafana
-variables set to `.*` and asserts it returns at least one series.
+Kafka topic, and runs a real `alignmon gateway` on `ports.gateway` (scraped too) through which agents of a
+site send: some today, some that went silent ten days ago, and one broken event. It waits until every event
+is stored and scraped, then runs each expression with the Grafana variables set to `.*` and asserts it
+returns at least one series.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,8 @@ SEED = 7
 # Grafana's time macros, as Grafana would fill them for a range of a few hours with 1 s scrapes;
 # 5m covers the backfill, so rates over it see the events being stored.
 MACROS = {"__rate_interval": "5m", "__interval": "1m", "__range": "1h", "__range_s": "3600"}
+# Agents sending through the gateway: AGENTS devices (one person each) today, as many that stopped ten days ago.
+AGENTS = 6
 # Expressions that may legitimately return nothing on this data, with the reason. Keep it tiny.
 MAY_BE_EMPTY: dict[tuple[str, str, str], str] = {}
 
@@ -79,6 +84,53 @@ def _produce(bootstrap: str, topic: str, state: Path) -> int:
     return publish(bootstrap, topic, events)
 
 
+def _agent_event(n: int, start: datetime) -> dict[str, Any]:
+    return {
+        "event_id": f"agent-{n}-{start:%Y%m%d}",
+        "kind": "focus",
+        "device_id": f"laptop-{n}",
+        "user": f"agent-user-{n}@example.org",
+        "app": "explorer.exe",
+        "start": start.isoformat(),
+        "duration_s": 1,  # a second of focus: never active, so no adoption figure changes
+        "source": "agent",
+    }
+
+
+def _through_gateway(state: Path, url: str, wait_for: Callable[..., Any]) -> int:
+    """Agents send through the gateway: AGENTS devices today, AGENTS others last ten days ago (silent), and one event
+    the contract refuses; returns the events accepted."""
+    from collectors.gateway.tokens import TokenStore
+
+    wait_for(lambda: _answers(f"{url}/healthz"), timeout=60, what="the gateway's /healthz")
+    now = datetime.now(UTC).replace(microsecond=0)
+    # Today (in UTC, the pipeline's time zone here), and never after now.
+    today = max(now - timedelta(minutes=10), now.replace(hour=0, minute=0, second=0))
+    tokens = TokenStore(state / "tokens.sqlite")
+    try:
+        issued = {n: tokens.issue(f"laptop-{n}") for n in range(2 * AGENTS)}
+    finally:
+        tokens.close()
+    accepted = 0
+    for n, token in issued.items():
+        start = today if n < AGENTS else (now - timedelta(days=10)).replace(hour=10, minute=0, second=0)
+        events = [_agent_event(n, start)]
+        if n == 0:
+            events.append({**_agent_event(n, start), "event_id": "broken", "duration_s": -1})
+        answer = httpx.post(f"{url}/v1/events", json=events, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert answer.status_code == 202, answer.text
+        accepted += answer.json()["accepted"]
+    assert accepted == 2 * AGENTS
+    return accepted
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def fleet(
     stack: Stack, ports: Any, tmp_path_factory: pytest.TempPathFactory, wait_for: Callable[..., Any]
@@ -107,8 +159,22 @@ def fleet(
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
+    gateway_env = {
+        **env,
+        "ALIGNMON_TOKEN_DB": str(state / "tokens.sqlite"),
+        "ALIGNMON_SPOOL_DIR": str(state / "spool"),
+        "ALIGNMON_GATEWAY_PORT": str(ports.gateway),
+    }
+    gateway = subprocess.Popen(
+        [sys.executable, "-m", "alignmon.cli", "gateway"],
+        env={**os.environ, **gateway_env},
+        stdout=(state / "gateway.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     fleet = Fleet(stack.prometheus_url, events, log)
     try:
+        events += _through_gateway(state, f"http://127.0.0.1:{ports.gateway}", wait_for)
+        fleet.events = events
 
         def stored_and_scraped() -> bool:
             assert proc.poll() is None, f"pipeline exited with {proc.returncode}; log {log}"
@@ -117,17 +183,20 @@ def fleet(
             return bool(stored) and bool(fleet.query("alignmon_investment_status == 1"))
 
         wait_for(stored_and_scraped, timeout=240, what=f"all {events} events stored and scraped ({log})")
-        # A few more scrapes and rule evaluations, so rates and deltas have two samples after the last change.
+        # A few more scrapes and rule evaluations, so rates have two samples after the last change; the last refresh's
+        # shadow-IT growth (60 days stored: the 7-day window's earlier day is known) is scraped.
         wait_for(lambda: fleet.query("job:alignmon_events_ingested:rate5m > 0"), timeout=60, what="ingest rate")
-        wait_for(lambda: fleet.query("application:alignmon_shadow_it_active_users:delta7d"), timeout=60, what="delta7d")
+        wait_for(lambda: fleet.query("alignmon_shadow_it_growth_users"), timeout=60, what="shadow IT growth")
         yield fleet
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        for process in (gateway, proc):
+            process.send_signal(signal.SIGTERM)
+        for process in (gateway, proc):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _all(dashboard: dict[str, Any]) -> dict[str, str]:
@@ -139,7 +208,15 @@ def test_every_panel_expression_returns_data(
     fleet: Fleet, built: dict[str, dict[str, Any]], wait_for: Callable[..., Any]
 ) -> None:
     queries = [(q, _all(d)) for d in built.values() for q in panel_queries(d)]
-    assert len(queries) == 49  # 11 portfolio + 16 investment + 8 applications + 14 pipeline targets
+    # Targets per dashboard uid: a new panel is counted here, so this test is known to run its expressions.
+    counts = Counter(q.dashboard for q, _ in queries)
+    assert counts == {
+        "alignmon-portfolio": 30,
+        "alignmon-investment": 18,
+        "alignmon-applications": 8,
+        "alignmon-pipeline": 14,
+        "alignmon-collectors": 13,
+    }
 
     def empty() -> list[str]:
         return [
@@ -177,6 +254,80 @@ def test_attention_table_lists_the_stalled_rollout(
     assert len(flagged) == len(rows)  # one row per investment, with or without a reason
     assert flagged.get("inv-erp-s4") == ("low", "below_plan")  # the status reason joins in as a column
     assert all(set(r["metric"]) <= {"investment", "name", "owner", "currency", "status", "reason"} for r in rows)
+
+
+def test_the_portfolio_table_and_calendar_on_the_demo(
+    fleet: Fleet, built: dict[str, dict[str, Any]], wait_for: Callable[..., Any]
+) -> None:
+    """Every investment of the demo is a row of All investments; the calendar holds the demo's renewals of the next
+    180 days (Tableau in 45 days, Zoom in 150, Teams in 180; CRM in 240 and ERP in 300 are later), in whole days."""
+    portfolio = built["alignmon-portfolio.json"]
+    exprs = {(q.panel, q.ref_id): substitute(q.expr, _all(portfolio)) for q in panel_queries(portfolio)}
+
+    def column(panel: str, ref: str, label: str = "") -> dict[str, Any]:
+        rows = fleet.query(exprs[(panel, ref)])
+        return {r["metric"]["investment"]: r["metric"][label] if label else float(r["value"][1]) for r in rows}
+
+    demo = {"inv-crm-rollout", "inv-erp-s4", "inv-teams", "inv-tableau", "inv-zoom"}
+    wait_for(lambda: set(column("All investments", "A", "status")) == demo, timeout=120, what="a row per investment")
+    statuses = column("All investments", "A", "status")
+    assert statuses["inv-erp-s4"] == "low" and statuses["inv-crm-rollout"] == "on_track"
+    assert set(column("All investments", "H")) == demo  # wasted spend of each: the demo has telemetry for all
+    calendar = "Renewals in the next 180 days"
+    dates = column(calendar, "A", "renewal_date")
+    days = column(calendar, "B")
+    assert set(dates) == set(days) == {"inv-tableau", "inv-zoom", "inv-teams"}
+    today = datetime.now(UTC).date()
+    assert days == {inv: (date.fromisoformat(d) - today).days for inv, d in dates.items()}
+    # The calendar's figures are the exporter's: utilisation in percent, idle-seat spend as wasted spend.
+    utilisation = {r["metric"]["investment"]: float(r["value"][1]) for r in fleet.query(
+        "alignmon_investment_licence_utilisation_ratio")}  # fmt: skip
+    assert column(calendar, "F") == pytest.approx({inv: utilisation[inv] * 100 for inv in dates}, abs=0.05)
+    assert 15 < column(calendar, "F")["inv-tableau"] < 25  # the demo's over-licensed Tableau: about 20 % used
+    wasted = {r["metric"]["investment"]: float(r["value"][1]) for r in fleet.query("alignmon_investment_wasted_spend")}
+    assert column(calendar, "G") == {inv: wasted[inv] for inv in dates}
+
+
+def test_the_collectors_dashboard_counts_what_the_agents_sent(
+    fleet: Fleet, built: dict[str, dict[str, Any]], wait_for: Callable[..., Any]
+) -> None:
+    """The Collectors panels show the agents sent through the gateway: AGENTS today, AGENTS more in 28 days and those
+    silent, by source only (never a device), and the gateway's requests, events and Kafka state."""
+    board = built["alignmon-collectors.json"]
+    exprs = {(q.panel, q.ref_id): substitute(q.expr, _all(board)) for q in panel_queries(board)}
+
+    def by(panel: str, label: str, ref: str = "A") -> dict[str, float]:
+        return {r["metric"].get(label, ""): float(r["value"][1]) for r in fleet.query(exprs[(panel, ref)])}
+
+    def agent(window: str) -> float | None:
+        found = fleet.query(f'alignmon_collector_devices_reporting{{source="agent", window="{window}"}}')
+        return float(found[0]["value"][1]) if found else None
+
+    wait_for(lambda: agent("28d") == 2 * AGENTS, timeout=120, what="the agents' devices in the figures")
+    assert agent("1d") == agent("7d") == AGENTS  # the simulated fleet's history ends yesterday
+    assert by("Silent share by source", "source")["agent"] == 0.5
+    assert by("Devices reporting by source", "source")["agent"] == AGENTS
+    stored = {
+        (r["metric"]["source"], r["metric"]["kind"])
+        for r in fleet.query(exprs[("Events stored by source and kind", "A")])
+    }
+    assert {("agent", "focus"), ("simulator", "focus")} <= stored
+    silent = fleet.query("alignmon_collector_devices_silent")
+    assert {r["metric"]["source"] for r in silent} <= {"agent", "simulator"}
+    # The headline counts are the fleet's, each device once: today only the agents report.
+    assert by("Devices reporting today", "")[""] == AGENTS
+    assert by("Devices reporting in 28 days", "")[""] > 2 * AGENTS  # the agents and the simulated organisation
+    assert by("Silent devices", "")[""] == float(fleet.query("alignmon_collector_fleet_devices_silent")[0]["value"][1])
+    assert by("Silent devices", "")[""] >= AGENTS
+    labels = {k for r in fleet.series('{__name__=~"alignmon_collector_.*"}') for k in r}
+    assert labels == {"__name__", "job", "instance", "source", "window"}  # counts only: no device, no person
+    assert by("Gateway requests by status", "code").keys() == {"200", "202"}  # 200: /healthz and the scrapes
+    assert fleet.query('alignmon_gateway_http_requests_total{code="202"}')[0]["value"][1] == str(2 * AGENTS)
+    assert len(by("Gateway events", "reason", "D")) == 1  # the broken event's reason, e.g. greater_than_equal
+    assert fleet.query("sum(alignmon_gateway_events_rejected_total)")[0]["value"][1] == "1"
+    assert fleet.query("sum(alignmon_gateway_events_accepted_total)")[0]["value"][1] == str(2 * AGENTS)
+    assert by("Kafka reachable", "instance") and set(by("Kafka reachable", "instance").values()) == {1.0}
+    assert set(by("Spool depth", "instance").values()) == {0.0}
 
 
 def test_variables_chain_to_concrete_values(fleet: Fleet, built: dict[str, dict[str, Any]]) -> None:

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from base.settings import Settings
+from base.sources import SOURCES
 from collectors.simulate import Organisation
 from metrics.definitions import METRICS
 from metrics.exporter import PipelineCollector
+from pipeline import sql
 from pipeline.catalog import CatalogSource
+from pipeline.domain.rules import K_ANONYMITY
 from pipeline.stats import ConsumerStats
 from pipeline.store import Store
 from tests.support.fleet import stored_fleet
@@ -140,3 +144,93 @@ def test_the_exporter_exports_the_status_reason(store: Store) -> None:
     assert "below_plan" in exported.values()  # the fleet's ERP is low: the test sees a reason, not an empty family
     statuses = dict(store.con.execute("SELECT investment, status FROM adoption_current").fetchall())
     assert all(statuses[inv] != "on_track" for inv in exported)
+
+
+def test_the_renewal_date_is_exported_as_a_label_and_as_a_timestamp(store: Store) -> None:
+    """alignmon_investment_renewal_info carries the catalog's date (for tables); it is the timestamp gauge's day."""
+    expected = {
+        inv: day.isoformat()
+        for inv, day in store.con.execute("SELECT investment, renewal_date FROM adoption_current").fetchall()
+        if day is not None
+    }
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(PipelineCollector(store.cursor))
+    dates, stamps = {}, {}
+    for family in registry.collect():
+        for s in family.samples:
+            if s.name == "alignmon_investment_renewal_info":
+                assert s.value == 1
+                dates[s.labels["investment"]] = s.labels["renewal_date"]
+            elif s.name == "alignmon_investment_renewal_timestamp_seconds":
+                stamps[s.labels["investment"]] = datetime.fromtimestamp(s.value, tz=UTC).date().isoformat()
+    assert len(expected) == 5  # every investment of the simulated fleet has a renewal date
+    assert dates == expected == stamps
+
+
+def test_shadow_it_growth_is_exported_from_the_pipelines_own_history(store: Store) -> None:
+    """alignmon_shadow_it_growth_users: today's exported active users minus those as of the window before, counted
+    from DuckDB's daily history (not Prometheus's samples); absent for a window whose earlier day is not known."""
+    con = store.cursor()
+    try:  # the earlier count, by the pipeline's own query as of AS_OF - 7, on a transaction rolled back
+        con.execute("BEGIN")
+        con.execute("DELETE FROM application_activity")
+        sql.execute(con, "applications", last=AS_OF - timedelta(days=7))
+        earlier = dict(con.execute("SELECT application, active_users FROM application_activity").fetchall())
+        con.execute("ROLLBACK")
+    finally:
+        con.close()
+    samples = [s for family in text_string_to_metric_families(scrape(store)) for s in family.samples]
+    today = {s.labels["application"]: s.value for s in samples if s.name == "alignmon_shadow_it_active_users"}
+    growth = {
+        (s.labels["application"], s.labels["window"]): s.value
+        for s in samples
+        if s.name == "alignmon_shadow_it_growth_users"
+    }
+    assert today == {"notion": 41}  # the simulated fleet's shadow IT
+    assert earlier["notion"] >= K_ANONYMITY
+    # 46 days stored: the 7-day window's earlier day has its 28 days (AS_OF-34..AS_OF-7); the 28-day one's does not.
+    assert growth == {("notion", "7d"): today["notion"] - earlier["notion"]} == {("notion", "7d"): 4}
+
+
+def _ingested(collector: PipelineCollector) -> dict[tuple[str, str], float]:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return {
+        (s.labels["source"], s.labels["kind"]): s.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in family.samples
+        if s.name == "alignmon_events_ingested_total"
+    }
+
+
+def test_the_source_label_is_bounded_to_the_known_sources() -> None:
+    """Any string a client sends as `source` is stored, but the label names only alignmon's collectors and the site's
+    own (ALIGNMON_EXTRA_SOURCES): every other source is `other`, so clients cannot add series."""
+    store = Store(":memory:")
+    try:
+        store.con.execute(
+            "INSERT INTO ingest_totals VALUES ('agent', 'focus', 3), ('osquery', 'launch', 7), "
+            "('skeleton', 'focus', 2), ('x-1', 'focus', 4), ('x-2', 'open', 1)"
+        )
+        assert _ingested(PipelineCollector(store.cursor)) == {
+            ("agent", "focus"): 3,
+            ("osquery", "launch"): 7,
+            ("other", "focus"): 6,
+            ("other", "open"): 1,
+        }
+        site = Settings(extra_sources=" skeleton, ,homegrown")
+        assert site.extra_source_names() == ("skeleton", "homegrown")
+        assert _ingested(PipelineCollector(store.cursor, sources=(*SOURCES, *site.extra_source_names()))) == {
+            ("agent", "focus"): 3,
+            ("osquery", "launch"): 7,
+            ("skeleton", "focus"): 2,
+            ("other", "focus"): 4,
+            ("other", "open"): 1,
+        }
+        # A thousand made-up sources later: still one series per known source and kind, and nothing is lost.
+        store.con.execute("INSERT INTO ingest_totals SELECT 'made-up-' || i, 'focus', 1 FROM range(1000) t(i)")
+        after = _ingested(PipelineCollector(store.cursor))
+        assert set(after) == {("agent", "focus"), ("osquery", "launch"), ("other", "focus"), ("other", "open")}
+        assert after[("other", "focus")] == 1006 and sum(after.values()) == 1017
+    finally:
+        store.close()

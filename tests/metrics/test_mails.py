@@ -193,6 +193,26 @@ def test_a_resolved_mail_says_which_investment_recovered(tmp_path: Path) -> None
     assert "== " not in body
 
 
+def test_a_resolved_shadow_it_mail_repeats_no_stale_figure(tmp_path: Path) -> None:
+    """A resolved alert's annotations are those of its last firing evaluation: the RESOLVED mail says what stopped
+    holding (the alert's `resolved` annotation), not the figures of then (40 users, 21 more)."""
+    alert = EXAMPLES["ShadowITSpreading"]
+    words = alert["annotations"]["resolved"]
+    assert words == (
+        "Shadow IT: notion no longer meets the alert's condition (at least 20 active users and at least 5 more than "
+        "7d ago)"
+    )
+    subject, body = render_mail([alert], tmp_path, status="resolved")
+    assert subject == f"[alignmon] RESOLVED: ShadowITSpreading: {words}"
+    assert f"Resolved:\n- ShadowITSpreading: {words}\n" in body
+    assert "== " not in body
+    for stale in ("40", "21"):
+        assert stale not in subject + body
+    # Firing, the same alert's mail carries its figures.
+    firing_subject, _ = render_mail([alert], tmp_path)
+    assert firing_subject == "[alignmon] ShadowITSpreading: Shadow IT: notion has 40 active users, 21 more than 7d ago"
+
+
 def test_without_a_report_url_the_mail_has_no_report_line() -> None:
     text = routing.alertmanager_config("smtp.test:25", "a@test", None, "ops@test", links=LINKS._replace(report=None))
     assert "Report:" not in text and LINKS.grafana in text

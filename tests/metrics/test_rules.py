@@ -39,6 +39,9 @@ EXPECTED_ALERTS = {
     "CatalogInvalid",
     "LakeBehind",
     "PipelineWriters",
+    "GatewayKafkaUnreachable",
+    "GatewaySpoolGrowing",
+    "CollectorsSilent",
 }
 
 
@@ -128,6 +131,26 @@ def test_a_threshold_edit_reaches_the_generated_rules() -> None:
     expr = rules["LicenceWasteBeforeRenewal"]["expr"]
     assert "investment:alignmon_investment_wasted_spend:with_owner > 2500\n" in expr
     assert "investment:alignmon_investment_renewal:days_until <= 30\n" in expr
+
+
+def test_shadow_it_growth_is_the_pipelines_count_over_the_configured_window(tmp_path: Path) -> None:
+    """ShadowITSpreading reads the growth the pipeline counts from its own daily history, for the thresholds' window;
+    no rule takes a delta() of the shadow-IT gauge over Prometheus's samples (a history loaded at once moves them in
+    seconds: tests/metrics/promtool/governance.yml, "shadow IT history loaded at once")."""
+    shadow = next(a for a in _alerts() if a["alert"] == "ShadowITSpreading")
+    assert 'alignmon_shadow_it_growth_users{window="7d"} >= 5' in shadow["expr"]
+    for rule in _rules():
+        assert not re.search(r"(delta|increase|rate|deriv)\(alignmon_shadow_it", rule["expr"]), rule
+    t = load()
+    month = t.alerts.shadow_it.model_copy(update={"growth_window": "4w"})
+    edited = t.model_copy(update={"alerts": t.alerts.model_copy(update={"shadow_it": month})})
+    rules = {r.get("alert"): r for g in yaml.safe_load(rulegen.render(edited))["groups"] for r in g["rules"]}
+    assert 'alignmon_shadow_it_growth_users{window="28d"} >= 5' in rules["ShadowITSpreading"]["expr"]
+    # A window the pipeline does not count is refused, naming the file and the field.
+    bad = tmp_path / "thresholds.yml"
+    bad.write_text(THRESHOLDS_PATH.read_text().replace("growth_window: 7d", "growth_window: 14d", 1))
+    with pytest.raises(AlignmonError, match=r"alerts\.ShadowITSpreading\.growth_window.*7d, 28d"):
+        load(bad)
 
 
 def test_invalid_thresholds_name_the_file_and_the_field(tmp_path: Path) -> None:

@@ -287,7 +287,7 @@ class DailyFigures(NamedTuple):
 
 class DepartmentFigures(NamedTuple):
     population: int
-    active_users: int
+    active_users: int | None
     adoption_ratio: float | None
     coverage: float
 
@@ -446,7 +446,10 @@ def department_adoption(
         members = target_population(fleet.directory, [dept]) or frozenset()
         n = len(members & active)
         covered = len(members & reporting) / len(members)
-        out[dept] = DepartmentFigures(len(members), n, n / len(members) if covered >= MIN_COVERAGE else None, covered)
+        known = n if covered > 0 else None  # nobody reporting: no data, not nobody active
+        out[dept] = DepartmentFigures(
+            len(members), known, n / len(members) if covered >= MIN_COVERAGE else None, covered
+        )
     return out
 
 
@@ -468,6 +471,34 @@ def application_activity(fleet: Fleet, as_of: date) -> dict[str, ApplicationFigu
                 capability=app.capability if app is not None else None,
                 active_users=len(users),
             )
+    return out
+
+
+def shadow_it_growth(
+    fleet: Fleet, as_of: date, windows: Iterable[int], k: int = K_ANONYMITY
+) -> dict[tuple[str, int], int]:
+    """(application, window days) -> active users (28-day) as of `as_of` minus as of `as_of` - window, for the shadow-IT
+    applications (not sanctioned, k or more active users as of `as_of`).
+
+    Absent when the earlier day is not known: the telemetry (any kind, anyone) starts after its 28-day window does,
+    or none falls in that window; and when its count is 1 to k - 1 (today's count minus the growth would show it).
+    """
+    held = {day for day, _user, _raw in usage_user_daily(fleet)}
+    today = application_activity(fleet, as_of)
+    out: dict[tuple[str, int], int] = {}
+    for days in windows:
+        earlier = as_of - timedelta(days=days)
+        first, last = window(earlier, MONTH_DAYS)
+        if not held or min(held) > first or not any(first <= day <= last for day in held):
+            continue
+        before = application_activity(fleet, earlier)
+        for application, figures in today.items():
+            if figures.sanctioned or figures.active_users < k:
+                continue
+            n = before[application].active_users if application in before else 0
+            if 0 < n < k:
+                continue
+            out[application, days] = figures.active_users - n
     return out
 
 

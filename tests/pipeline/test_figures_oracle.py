@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from base.pseudonym import pseudonymise
 from collectors.event import UsageEvent
 from pipeline.batch import Record, decode
 from pipeline.catalog import load_catalog
-from pipeline.domain.rules import K_ANONYMITY, MONTH_DAYS
+from pipeline.domain.rules import K_ANONYMITY, MONTH_DAYS, SHADOW_GROWTH_DAYS
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.store import Store
 from tests.oracle import adoption as oracle
@@ -295,11 +295,17 @@ def check(spec: FleetSpec, con: duckdb.DuckDBPyConnection, fleet: oracle.Fleet) 
             assert {c: got[c] for c in hidden} == dict.fromkeys(hidden), (inv_id, got)
             event("small population")
         else:
-            assert (got["dau"], got["wau"], got["mau"], got["active_target"]) == (
-                want.dau, want.wau, want.mau, want.mau_target), (inv_id, got, want)  # fmt: skip
             assert got["population"] == want.population, (inv_id, got, want)
-            assert close(got["licence_utilisation"], want.mau / seats if seats else None), (inv_id, got, want)
-            assert close(got["stickiness"], oracle.investment_stickiness(fleet, inv_id, as_of)), (inv_id, got)
+            if want.coverage == 0:  # nobody of the population reports: no use seen, which is not no use
+                unseen = ("dau", "wau", "mau", "active_target", "licence_utilisation", "wasted_spend",
+                          "cost_per_active_user", "stickiness")  # fmt: skip
+                assert {c: got[c] for c in unseen} == dict.fromkeys(unseen), (inv_id, got)
+                event("no data: no counts")
+            else:
+                assert (got["dau"], got["wau"], got["mau"], got["active_target"]) == (
+                    want.dau, want.wau, want.mau, want.mau_target), (inv_id, got, want)  # fmt: skip
+                assert close(got["licence_utilisation"], want.mau / seats if seats else None), (inv_id, got, want)
+                assert close(got["stickiness"], oracle.investment_stickiness(fleet, inv_id, as_of)), (inv_id, got)
         assert close(got["coverage"], want.coverage), (inv_id, got, want)
         assert close(got["adoption_ratio"], want.adoption_ratio), (inv_id, got, want)
         want_status = oracle.status(fleet, inv_id, as_of, spec.go_live, lambda day: planned(spec, day), spec.k)
@@ -328,6 +334,13 @@ def check(spec: FleetSpec, con: duckdb.DuckDBPyConnection, fleet: oracle.Fleet) 
         for r in rows(con, "SELECT * FROM application_activity")
     }
     assert got_apps == oracle.application_activity(fleet, as_of)
+
+    # shadow_it_growth: today's shadow-IT active users minus those as of the window before, where that day is known.
+    got_growth = {
+        (r["application"], r["window_days"]): r["growth"] for r in rows(con, "SELECT * FROM shadow_it_growth")
+    }
+    assert got_growth == oracle.shadow_it_growth(fleet, as_of, SHADOW_GROWTH_DAYS, spec.k)
+    event(f"shadow IT growth: {len(got_growth)} rows")
 
     # usage_daily: per day, application and department of at least k people.
     got_groups = {(r["day"], r["application"], r["department"]): r for r in rows(con, "SELECT * FROM usage_daily")}
@@ -396,6 +409,16 @@ def test_a_day_without_telemetry_has_no_adoption_ratio(tmp_path: Path) -> None:
     assert oracle.daily_figures(fleet, "inv0", D).adoption_ratio is None
     assert (current["population"], current["coverage"]) == (9, 0.0)
     assert (current["adoption_ratio"], daily) == (None, None)  # no data, not zero use (was 0.0 and 0.0)
+
+
+def test_without_telemetry_no_seat_is_counted_idle(tmp_path: Path) -> None:
+    """Coverage 0: active users, utilisation and idle-seat spend are unknown, not 0, 0 % and the whole cost."""
+    spec = hand_fleet()
+    spec = replace(spec, investments=(oracle.Investment("inv0", ("alpha",), seats=9),))
+    current, _, _ = pipeline_and_oracle(spec, tmp_path)
+    assert (current["coverage"], current["population"]) == (0.0, 9)
+    # Were 0, 0.0 and the whole annual cost.
+    assert (current["mau"], current["licence_utilisation"], current["wasted_spend"]) == (None, None, None)
 
 
 def test_usage_before_go_live_counts_in_stickiness(tmp_path: Path) -> None:

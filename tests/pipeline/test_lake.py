@@ -285,7 +285,7 @@ def test_erasure_reaches_the_lakes_per_person_objects_and_nothing_else(
     rebuilt = Store(tmp_path / "rebuilt.duckdb")
     try:
         rebuild(rebuilt.con, lake)
-        for table in ("events", "usage_user_daily"):
+        for table in ("events", "usage_user_daily", "device_daily"):
             assert rebuilt.con.execute(f'SELECT count(*) FROM {table} WHERE "user" = ?', [person]).fetchone() == (0,)
         audit = rebuilt.con.execute("SELECT action, subject, detail FROM privacy_audit").fetchall()
         assert [(a, s) for a, s, _ in audit] == [("erase", person)]  # the audit comes back from the lake
@@ -346,6 +346,9 @@ def test_a_rebuilt_file_holds_the_hot_days_and_still_knows_every_event(lake: Lak
         assert first is not None and first[0] >= hot_from
         in_lake = sum(m["files"]["private/events"]["rows"] for m in manifests(lake))
         assert rebuilt.con.execute("SELECT sum(events) FROM ingest_totals").fetchone() == (in_lake,)
+        # The devices' days come back for every event in the lake (the collectors' health needs 28 days, not 6).
+        devices = rebuilt.con.execute("SELECT sum(events), min(day) FROM device_daily").fetchone()
+        assert devices is not None and devices[0] == in_lake and devices[1] < hot_from
         org = Organisation.build(7, 0.2, AS_OF)
         old = day_records(org, DAYS, KEY)[0]  # the first stored day: long out of the hot window
         assert old and rebuilt.write(decode(old)) == 0

@@ -1,8 +1,8 @@
-"""The planned ratio has two implementations (the adoption_daily view in SQL, Plan in Python); they agree.
+"""The planned ratio has two implementations (the adoption_daily_all view in SQL, Plan in Python); they agree.
 
-The view draws the plan for analysts and dashboards; Plan drives status, forecast and the report. Both take the
-S-curve's steepness from pipeline.domain.rules. Compared on random plans and days, including a target due on the
-go-live day and days before go-live.
+The view draws the plan for analysts (adoption_daily: its rows from go-live) and dashboards; Plan drives status,
+forecast and the report. Both take the S-curve's steepness from pipeline.domain.rules. Compared on random plans and
+days, including a target due on the go-live day and days before go-live (which adoption_daily does not show).
 """
 
 from __future__ import annotations
@@ -38,8 +38,11 @@ def view_planned(con: duckdb.DuckDBPyConnection, plan: Plan, day: date) -> float
         [plan.go_live, plan.target_ratio, plan.target_date, plan.curve],
     )
     con.execute("INSERT INTO adoption_series (day, investment, population) VALUES (?, 'inv', 10)", [day])
-    row = con.execute("SELECT planned_ratio FROM adoption_daily").fetchone()
+    row = con.execute("SELECT planned_ratio FROM adoption_daily_all").fetchone()
     assert row is not None
+    # The analysts' view: the same row from go-live on, none before it.
+    shown = con.execute("SELECT planned_ratio FROM adoption_daily").fetchall()
+    assert shown == ([row] if day >= plan.go_live else []), (day, plan, shown)
     return row[0]  # type: ignore[no-any-return]
 
 

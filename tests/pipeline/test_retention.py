@@ -53,15 +53,19 @@ def test_retention_deletes_per_person_rows_and_keeps_the_daily_figures(tmp_path:
         old_daily = _all(store, f"SELECT count(*) FROM usage_user_daily WHERE day < DATE '{daily_from}'")[0][0]
         kept_daily = _all(store, f"SELECT * FROM usage_user_daily WHERE day >= DATE '{daily_from}' ORDER BY ALL")
         assert old_events > 0 and kept_events > 0 and old_daily > 0  # the fleet spans both sides of each horizon
+        device_days = _all(store, f"SELECT * FROM device_daily WHERE day >= DATE '{raw_from}' ORDER BY ALL")
+        old_device_days = _all(store, f"SELECT count(*) FROM device_daily WHERE day < DATE '{raw_from}'")[0][0]
+        assert old_device_days > 0
 
-        assert enforce(store.con, RETENTION, AS_OF, TZ) == (old_events, old_daily)
+        assert enforce(store.con, RETENTION, AS_OF, TZ) == (old_events, old_daily, old_device_days)
 
         assert _all(store, f"SELECT min({local_day}), count(*) FROM events") == [(raw_from, kept_events)]
         assert _all(store, "SELECT * FROM usage_user_daily ORDER BY ALL") == kept_daily  # newer rows untouched
-        assert _all(store, "SELECT raw_from, daily_from, events_deleted, daily_deleted FROM retention_runs") == [
-            (raw_from, daily_from, old_events, old_daily)
-        ]
-        assert enforce(store.con, RETENTION, AS_OF, TZ) == (0, 0)  # repeatable: nothing left to delete
+        # Which device reported on which day is as personal as the raw events: it goes at their horizon.
+        assert _all(store, "SELECT * FROM device_daily ORDER BY ALL") == device_days
+        runs = "SELECT raw_from, daily_from, events_deleted, daily_deleted, device_days_deleted FROM retention_runs"
+        assert _all(store, runs) == [(raw_from, daily_from, old_events, old_daily, old_device_days)]
+        assert enforce(store.con, RETENTION, AS_OF, TZ) == (0, 0, 0)  # repeatable: nothing left to delete
 
         # The daily figures outlive the rollups: a refresh, and even a catalog edit that rebuilds the series,
         # keep the days they can no longer recompute, and recompute the others to the same values.
@@ -82,7 +86,25 @@ def test_retention_deletes_per_person_rows_and_keeps_the_daily_figures(tmp_path:
         }
         assert samples[("alignmon_retention_deleted_rows_total", "events")] == old_events
         assert samples[("alignmon_retention_deleted_rows_total", "usage_user_daily")] == old_daily
+        assert samples[("alignmon_retention_deleted_rows_total", "device_daily")] == old_device_days
         assert samples[("alignmon_retention_last_run_timestamp_seconds", None)] > 0
+    finally:
+        store.close()
+
+
+def test_a_file_of_an_earlier_version_gets_the_devices_days_column(tmp_path: Path) -> None:
+    """retention_runs from before device_days_deleted: the column is added on opening, its old runs count 0."""
+    store = Store(tmp_path / "p.duckdb")
+    store.con.execute("ALTER TABLE retention_runs DROP COLUMN device_days_deleted")
+    store.con.execute("INSERT INTO retention_runs VALUES (now(), DATE '2026-01-01', DATE '2025-01-01', 3, 4)")
+    store.close()
+    store = Store(tmp_path / "p.duckdb")
+    try:
+        assert enforce(store.con, RETENTION, AS_OF, TZ) == (0, 0, 0)
+        assert _all(store, "SELECT events_deleted, device_days_deleted FROM retention_runs ORDER BY ALL") == [
+            (0, 0),
+            (3, 0),
+        ]
     finally:
         store.close()
 

@@ -108,14 +108,19 @@ def test_access_and_erasure_of_one_person_on_a_stopped_pipelines_file(alignmon: 
     assert len(report["rows"]["events"]) == 10 and len(report["rows"]["usage_user_daily"]) == 10
     assert len(report["rows"]["rejected_events"]) == 1 and alice in report["rows"]["rejected_events"][0]["payload"]
     assert report["rows"]["directory"] == [{"user": alice, "department": "Sales"}]
-    assert {r["user"] for t in ("events", "usage_user_daily", "directory") for r in report["rows"][t]} == {alice}
+    # Which device reported on which day, and the collectors' view of her device, are about her too.
+    assert len(report["rows"]["device_daily"]) == 10 and len(report["rows"]["collector_devices"]) == 1
+    assert {r["user"] for t in ("events", "usage_user_daily", "directory", "device_daily", "collector_devices")
+            for r in report["rows"][t]} == {alice}  # fmt: skip
 
     erased = alignmon.run(["privacy", "erase", "alice"], env)
     assert erased.returncode == 0, erased.stderr
-    assert "erased 10 raw events, 10 daily rows and 1 rejected records about alice" in erased.stdout
+    assert "erased 10 raw events, 10 daily rows, 10 device days and 1 rejected records about alice" in erased.stdout
     assert "gone by 2026-11-27" in erased.stdout  # Kafka's week with the default raw retention
     assert _count(db, f"SELECT count(*) FROM events WHERE \"user\" = '{alice}'") == [(0,)]
     assert _count(db, f"SELECT count(*) FROM usage_user_daily WHERE \"user\" = '{alice}'") == [(0,)]
+    for table in ("device_daily", "collector_devices"):
+        assert _count(db, f"SELECT count(*) FROM {table} WHERE \"user\" = '{alice}'") == [(0,)]
     assert _count(db, 'SELECT count(DISTINCT "user") FROM usage_user_daily') == [(4,)]  # the others stay
     # The next refresh no longer counts her: 4 of the 5 in Sales are active.
     store = Store(db)
@@ -126,7 +131,13 @@ def test_access_and_erasure_of_one_person_on_a_stopped_pipelines_file(alignmon: 
     finally:
         store.close()
     assert [(a, s) for a, s, _ in audit] == [("access", alice), ("erase", alice)]
-    assert json.loads(audit[1][2]) == {"events": 10, "usage_user_daily": 10, "rejected_events": 1}
+    assert json.loads(audit[1][2]) == {
+        "events": 10,
+        "usage_user_daily": 10,
+        "rejected_events": 1,
+        "device_daily": 10,
+        "collector_devices": 1,
+    }
     assert _count(db, "SELECT count(*) FROM rejected_events") == [(0,)]
 
     # An unknown person, or one already erased: said so, nothing changed, nothing audited.
@@ -164,7 +175,7 @@ def test_a_running_pipeline_answers_the_request_between_batches(tmp_path: Path) 
         )
         assert result.returncode == 0, result.stderr
         assert "asking the running pipeline" in result.stderr
-        assert "erased 10 raw events, 10 daily rows and 0 rejected records about bob" in result.stdout
+        assert "erased 10 raw events, 10 daily rows, 10 device days and 0 rejected records about bob" in result.stdout
         bob = pseudonymise("bob", KEY)
         stop.set()
         server.join(timeout=10)
@@ -236,7 +247,7 @@ def test_with_a_lake_the_commands_reach_it_and_refuse_to_run_without_it(alignmon
     assert len(json.loads(seen.stdout)["rows"]["events"]) == 10  # 3 from the file, 7 from the lake
     erased = alignmon.run(["privacy", "erase", "alice"], env)
     assert erased.returncode == 0, erased.stderr
-    assert "erased 3 raw events, 10 daily rows and 1 rejected records" in erased.stdout
+    assert "erased 3 raw events, 10 daily rows, 10 device days and 1 rejected records" in erased.stdout
     assert "the lake's copies: 7 raw events" in erased.stdout  # the closed days' events and rollups there
     alice = pseudonymise("alice", KEY)
     lake_events = pq.read_table(str(tmp_path / "lake" / "private" / "events")).column("user").to_pylist()

@@ -14,7 +14,7 @@ import pytest
 from base.errors import AlignmonError
 from base.pseudonym import DEV_KEY
 from base.settings import Settings
-from collectors.gateway.service import GatewayService, KafkaUnavailableError
+from collectors.gateway.service import KAFKA_PROBE_S, GatewayService, KafkaUnavailableError
 from collectors.record import Record, events_of
 from collectors.sink import MemorySink
 
@@ -227,3 +227,35 @@ def test_a_bad_directory_csv_names_file_and_line(settings: Settings, tmp_path: P
     csv.write_text("name,dept\nalice,Finance\n")
     with pytest.raises(AlignmonError, match=r"dir\.csv:1: \(header\): missing column 'user', 'department'"):
         service(settings.model_copy(update={"directory_csv": csv}), MemorySink())
+
+
+def test_an_idle_gateway_probes_kafka_for_its_reachability_metric(settings: Settings) -> None:
+    """alignmon_gateway_kafka_up says whether the gateway could deliver even when no device sends: a gateway started
+    at night is not reported unreachable, and a Kafka that went away while nobody sent is."""
+    clock = [1000.0]
+    sink = MemorySink()
+    svc = GatewayService.from_settings(settings, sink=sink, monotonic=lambda: clock[0])
+    try:
+        assert metric(svc, "alignmon_gateway_kafka_up") == 0  # nothing known before the first contact
+        svc.probe_kafka()
+        assert metric(svc, "alignmon_gateway_kafka_up") == 1
+        sink.up = False
+        clock[0] += KAFKA_PROBE_S - 1
+        svc.probe_kafka()
+        assert metric(svc, "alignmon_gateway_kafka_up") == 1  # probed at most every KAFKA_PROBE_S
+        clock[0] += 1
+        svc.probe_kafka()
+        assert metric(svc, "alignmon_gateway_kafka_up") == 0
+        svc.deliver(events("a"))  # spooled: the replay's sends say whether Kafka is back, not a probe
+        sink.up = True
+        clock[0] += KAFKA_PROBE_S
+        svc.probe_kafka()
+        assert metric(svc, "alignmon_gateway_kafka_up") == 0 and svc.spool.depth == 1
+        assert svc.replay_once() == 1
+        assert metric(svc, "alignmon_gateway_kafka_up") == 1
+        sink.up = False
+        clock[0] += KAFKA_PROBE_S - 1
+        svc.probe_kafka()  # the last send was just now: no probe yet
+        assert metric(svc, "alignmon_gateway_kafka_up") == 1
+    finally:
+        svc.stop()

@@ -222,3 +222,13 @@ def test_no_catalog_yet_is_not_valid(tmp_path: Path) -> None:
         source.current()
     assert not source.valid
     assert source.load_errors == 1
+
+
+def test_an_edit_of_the_interventions_file_reloads_nothing(tmp_path: Path) -> None:
+    _write(tmp_path / "catalog.yaml", CATALOG)
+    source = CatalogSource(tmp_path, check_interval_s=0)
+    first = source.current()
+    _write(tmp_path / "interventions.yaml", "interventions: []\n", bump=5)
+    assert source.current() is first and source.generation == 1
+    _write(tmp_path / "catalog.yaml", CATALOG.replace("0.8", "0.7"), bump=5)
+    assert source.current() is not first and source.generation == 2

@@ -1,0 +1,463 @@
+"""The effect of an intervention on adoption: difference-in-differences with a seeded bootstrap (docs/metrics.md).
+
+The treated departments' change in adoption ratio from the window before the intervention to the window after it,
+minus the same change in the untreated departments of the investment's target population. The interval comes from
+resampling people with replacement within each department; the verdict is `effect` when the interval excludes 0,
+`no_detectable_effect` when it contains 0, and `not_estimable`, with its reason, when the data cannot say. Pure: the
+people arrive already counted by activity pattern (pipeline.impact reads them from DuckDB).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from pipeline.domain.privacy import shown_beside_a_total
+from pipeline.domain.rules import (
+    EFFECT_LEVEL,
+    EFFECT_RESAMPLES,
+    EFFECT_SEED,
+    EFFECT_WINDOW_DAYS,
+    K_ANONYMITY,
+    MIN_COVERAGE,
+)
+
+
+class Verdict(StrEnum):
+    """What the estimate says; the values are the strings shown everywhere."""
+
+    EFFECT = "effect"
+    NO_DETECTABLE_EFFECT = "no_detectable_effect"
+    NOT_ESTIMABLE = "not_estimable"
+
+
+class Reason(StrEnum):
+    """Why an effect is not estimable."""
+
+    NO_DIRECTORY = "no_directory"
+    NO_COMPARISON_GROUP = "no_comparison_group"
+    SMALL_GROUP = "small_group"
+    WINDOW_NOT_OVER = "window_not_over"
+    UNKNOWN_DAYS = "unknown_days"
+
+
+class Trends(StrEnum):
+    """The parallel-trends check: the same difference-in-differences one window earlier."""
+
+    PARALLEL = "parallel"  # its interval contains 0
+    DIVERGING = "diverging"  # its interval excludes 0: the groups already drifted apart before the intervention
+    NOT_CHECKED = "not_checked"  # the window before the window before lacks known days (or nothing is estimated)
+
+
+class Activity(NamedTuple):
+    """One person's pattern: active for the investment in the base, pre and post windows."""
+
+    base: bool
+    pre: bool
+    post: bool
+
+
+PATTERNS: tuple[Activity, ...] = tuple(
+    Activity(b, p, q) for b in (False, True) for p in (False, True) for q in (False, True)
+)
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The three windows of an estimate, each (first day, last day), inclusive."""
+
+    base: tuple[date, date]
+    pre: tuple[date, date]
+    post: tuple[date, date]
+
+    @classmethod
+    def around(cls, first_day: date, last_day: date, days: int = EFFECT_WINDOW_DAYS) -> Windows:
+        """`days` days before the intervention's first day, `days` after its last, and the `days` before those."""
+        if days < 1:
+            raise ValueError(f"a window has at least one day, got {days}")
+        if last_day < first_day:
+            raise ValueError(f"the last day {last_day} is before the first {first_day}")
+        one = timedelta(days=1)
+        width = timedelta(days=days)
+        return cls(
+            base=(first_day - 2 * width, first_day - width - one),
+            pre=(first_day - width, first_day - one),
+            post=(last_day + one, last_day + width),
+        )
+
+
+@dataclass(frozen=True)
+class Group:
+    """The people of a group of departments, as the estimate needs them."""
+
+    departments: Mapping[str, Mapping[Activity, int]]  # department -> people per activity pattern
+    reporting: Mapping[date, int] = field(default_factory=dict)  # day -> people with telemetry in its 28-day window
+
+    @property
+    def size(self) -> int:
+        return sum(sum(counts.values()) for counts in self.departments.values())
+
+    def ratio(self, window: str) -> float:
+        """Share of the group active in one window ('base', 'pre' or 'post')."""
+        active = sum(n for counts in self.departments.values() for a, n in counts.items() if getattr(a, window))
+        return active / self.size
+
+    def unknown_days(self, first: date, last: date, min_coverage: float) -> list[date]:
+        """The days from first to last whose coverage (docs/metrics.md) is under min_coverage: not known."""
+        size = self.size
+        days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+        return [day for day in days if size == 0 or self.reporting.get(day, 0) / size < min_coverage]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """An intervention as the estimate needs it."""
+
+    intervention: str
+    investment: str
+    kind: str
+    first_day: date
+    last_day: date
+    departments: tuple[str, ...]  # treated
+    cost: float | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    """How an estimate is made (defaults: pipeline.domain.rules)."""
+
+    window_days: int = EFFECT_WINDOW_DAYS
+    level: float = EFFECT_LEVEL
+    resamples: int = EFFECT_RESAMPLES
+    seed: int = EFFECT_SEED
+    k: int = K_ANONYMITY
+
+    def __post_init__(self) -> None:
+        if self.window_days < 1:
+            raise ValueError(f"window_days must be at least 1, got {self.window_days}")
+        if not 0 < self.level < 1:
+            raise ValueError(f"level must be between 0 and 1, got {self.level}")
+        if self.resamples < 1:
+            raise ValueError(f"resamples must be at least 1, got {self.resamples}")
+
+
+@dataclass(frozen=True)
+class Effect:
+    """The estimated effect of one intervention on its investment's adoption, with every figure and the verdict.
+
+    Ratios and effects are shares (0.2 = 20 percentage points). Figures are None where they are not estimable;
+    group sizes are None for a group under k. `row()` is the flat form the CSV, the JSON and views use.
+    """
+
+    intervention: str
+    investment: str
+    kind: str
+    first_day: date
+    last_day: date
+    as_of: date
+    window_days: int
+    level: float
+    base_window: tuple[date, date]
+    pre_window: tuple[date, date]
+    post_window: tuple[date, date]
+    departments: tuple[str, ...]
+    comparison_departments: tuple[str, ...]
+    verdict: Verdict
+    reason: Reason | None
+    detail: str
+    treated_people: int | None = None
+    comparison_people: int | None = None
+    treated_pre: float | None = None
+    treated_post: float | None = None
+    comparison_pre: float | None = None
+    comparison_post: float | None = None
+    effect: float | None = None
+    effect_low: float | None = None
+    effect_high: float | None = None
+    trends: Trends = Trends.NOT_CHECKED
+    pre_trend: float | None = None
+    pre_trend_low: float | None = None
+    pre_trend_high: float | None = None
+    additional_active_users: float | None = None
+    cost: float | None = None
+    currency: str | None = None
+    cost_per_additional_active_user: float | None = None
+    overlaps: tuple[str, ...] = ()
+
+    def row(self) -> dict[str, Any]:
+        """Plain values only (dates as ISO text, tuples joined by ';'), one key per figure."""
+        out: dict[str, Any] = {}
+        for name, value in asdict(self).items():
+            if name.endswith("_window"):
+                out[name.replace("_window", "_from")] = value[0].isoformat()
+                out[name.replace("_window", "_to")] = value[1].isoformat()
+            elif isinstance(value, date):
+                out[name] = value.isoformat()
+            elif isinstance(value, tuple):
+                out[name] = ";".join(value)
+            elif isinstance(value, StrEnum):
+                out[name] = str(value)
+            else:
+                out[name] = value
+        return out
+
+
+def estimate(
+    subject: Subject,
+    as_of: date,
+    treated: Group,
+    comparison: Group,
+    *,
+    comparison_departments: Sequence[str] = (),
+    population: Mapping[str, int] | None = None,
+    overlaps: Sequence[str] = (),
+    has_directory: bool = True,
+    min_coverage: float = MIN_COVERAGE,
+    options: Options | None = None,
+) -> Effect:
+    """The effect of `subject` on adoption as of `as_of`, from the people of the treated and comparison groups.
+
+    `population` holds the size of each of the investment's target departments (default: the groups' own). Its
+    departments in neither group are *left out* (another intervention of the investment reached them during the
+    windows). Privacy, as next to any published total (docs/metrics.md, Secondary suppression): the investment's
+    adoption and its departments of k people or more are published, so each group and the left-out part must hold,
+    in departments not shown on their own (pipeline.domain.privacy.shown_beside_a_total), none or at least k people;
+    otherwise subtracting would reveal them. `reporting` of each group must cover every day of the windows
+    (coverage; a day missing counts as nobody reporting).
+    """
+    opts = options or Options()
+    windows = Windows.around(subject.first_day, subject.last_day, opts.window_days)
+    base: dict[str, Any] = {
+        "intervention": subject.intervention,
+        "investment": subject.investment,
+        "kind": subject.kind,
+        "first_day": subject.first_day,
+        "last_day": subject.last_day,
+        "as_of": as_of,
+        "window_days": opts.window_days,
+        "level": opts.level,
+        "base_window": windows.base,
+        "pre_window": windows.pre,
+        "post_window": windows.post,
+        "departments": subject.departments,
+        "comparison_departments": tuple(comparison_departments),
+        "cost": subject.cost,
+        "currency": subject.currency,
+        "overlaps": tuple(overlaps),
+    }
+
+    def not_estimable(reason: Reason, detail: str, *, sizes: bool = True) -> Effect:
+        people = (treated.size, comparison.size) if sizes else (None, None)
+        return Effect(
+            **base,
+            verdict=Verdict.NOT_ESTIMABLE,
+            reason=reason,
+            detail=detail,
+            treated_people=people[0],
+            comparison_people=people[1],
+        )
+
+    if not has_directory:
+        return not_estimable(Reason.NO_DIRECTORY, "no directory: who is in which department is unknown", sizes=False)
+    k = opts.k
+    if treated.size == 0:
+        return not_estimable(Reason.SMALL_GROUP, "the treated departments hold nobody in the directory", sizes=False)
+    parts = _Parts.of(subject, treated, comparison, comparison_departments, population)
+    if comparison.size == 0:
+        why = " that no other intervention reached in the windows" if parts.left_out else ""
+        detail = f"no untreated department of the investment's target population{why} to compare with"
+        return not_estimable(Reason.NO_COMPARISON_GROUP, detail, sizes=False)
+    for name, size in (("treated departments", treated.size), ("comparison departments", comparison.size)):
+        if size < k:
+            return not_estimable(Reason.SMALL_GROUP, f"the {name} hold fewer than k = {k} people", sizes=False)
+    if 0 < parts.left_out < k:
+        detail = (
+            f"the departments left out of the comparison (reached by another intervention in the windows) hold "
+            f"fewer than k = {k} people"
+        )
+        return not_estimable(Reason.SMALL_GROUP, detail, sizes=False)
+    for name, hidden in parts.hidden(k).items():
+        if 0 < hidden < k:
+            detail = (
+                f"the {name} departments that are not shown on their own (under k, or left out beside them) hold "
+                f"together fewer than k = {k} people: the investment's published figures would reveal them"
+            )
+            return not_estimable(Reason.SMALL_GROUP, detail, sizes=False)
+    if as_of < windows.post[1]:
+        return not_estimable(
+            Reason.WINDOW_NOT_OVER, f"the window after ends on {windows.post[1].isoformat()}, after the as-of day"
+        )
+    for name, group in (("treated", treated), ("comparison", comparison)):
+        missing = [day for window in (windows.pre, windows.post) for day in group.unknown_days(*window, min_coverage)]
+        if missing:
+            detail = (
+                f"{len(missing)} day{'s' if len(missing) != 1 else ''} of the windows lack known telemetry for the "
+                f"{name} group (coverage under {min_coverage:g}; first {missing[0].isoformat()}): missing data is "
+                "not non-use"
+            )
+            return not_estimable(Reason.UNKNOWN_DAYS, detail)
+
+    trend_known = not (
+        treated.unknown_days(*windows.base, min_coverage) or comparison.unknown_days(*windows.base, min_coverage)
+    )
+    boot = _bootstrap(treated, comparison, opts, f"{opts.seed}:{subject.intervention}")
+    effect = _did(treated, comparison, "pre", "post")
+    low, high = _interval(boot.effects, opts.level, boot.denominator)
+    verdict = Verdict.EFFECT if low > 0 or high < 0 else Verdict.NO_DETECTABLE_EFFECT
+    trend: dict[str, Any] = {}
+    if trend_known:
+        t_low, t_high = _interval(boot.trends, opts.level, boot.denominator)
+        trend = {
+            "trends": Trends.DIVERGING if t_low > 0 or t_high < 0 else Trends.PARALLEL,
+            "pre_trend": _did(treated, comparison, "base", "pre"),
+            "pre_trend_low": t_low,
+            "pre_trend_high": t_high,
+        }
+    additional = effect * treated.size
+    per_user = (
+        subject.cost / additional if subject.cost is not None and verdict is Verdict.EFFECT and effect > 0 else None
+    )
+    if verdict is Verdict.EFFECT:
+        detail = f"{'a rise' if effect > 0 else 'a fall'} beyond the comparison's change (the interval excludes 0)"
+    else:
+        detail = "no change beyond the comparison's that chance would not explain (the interval contains 0)"
+    return Effect(
+        **base,
+        verdict=verdict,
+        reason=None,
+        detail=detail,
+        treated_people=treated.size,
+        comparison_people=comparison.size,
+        treated_pre=treated.ratio("pre"),
+        treated_post=treated.ratio("post"),
+        comparison_pre=comparison.ratio("pre"),
+        comparison_post=comparison.ratio("post"),
+        effect=effect,
+        effect_low=low,
+        effect_high=high,
+        additional_active_users=additional,
+        cost_per_additional_active_user=per_user,
+        **trend,
+    )
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """The investment's target departments split into the treated group, the comparison group and the left-out."""
+
+    sizes: Mapping[str, int]  # every target department's people
+    departments: Mapping[str, frozenset[str]]  # "treated", "comparison", "left out" -> their departments
+
+    @classmethod
+    def of(
+        cls,
+        subject: Subject,
+        treated: Group,
+        comparison: Group,
+        comparison_departments: Sequence[str],
+        population: Mapping[str, int] | None,
+    ) -> _Parts:
+        sizes = dict(population) if population is not None else {**_sizes(treated), **_sizes(comparison)}
+        treated_departments = frozenset(subject.departments) | frozenset(treated.departments)
+        compared = frozenset(comparison_departments) | frozenset(comparison.departments)
+        left = frozenset(sizes) - treated_departments - compared
+        return cls(sizes, {"treated": treated_departments, "comparison": compared, "left out": left})
+
+    @property
+    def left_out(self) -> int:
+        return sum(self.sizes[d] for d in self.departments["left out"])
+
+    def hidden(self, k: int) -> dict[str, int]:
+        """Per part, the people in its departments that the published department breakdown does not show."""
+        shown = set(shown_beside_a_total(self.sizes, k))
+        return {
+            name: sum(n for d, n in self.sizes.items() if d in departments and d not in shown)
+            for name, departments in self.departments.items()
+        }
+
+
+def _sizes(group: Group) -> dict[str, int]:
+    return {d: sum(counts.values()) for d, counts in group.departments.items()}
+
+
+def _did(treated: Group, comparison: Group, before: str, after: str) -> float:
+    return (treated.ratio(after) - treated.ratio(before)) - (comparison.ratio(after) - comparison.ratio(before))
+
+
+@dataclass(frozen=True)
+class _Boot:
+    effects: list[int]  # numerators over `denominator`: exact, so an effect of exactly 0 stays 0
+    trends: list[int]
+    denominator: int
+
+
+def _bootstrap(treated: Group, comparison: Group, opts: Options, seed: str) -> _Boot:
+    """Resample people with replacement within each department, `opts.resamples` times.
+
+    People of one activity pattern are interchangeable, so drawing a department's people is drawing its patterns with
+    their counts as weights. Each resample's difference-in-differences is an integer over n_treated * n_comparison
+    (group sizes do not change within departments).
+    """
+    rng = random.Random(seed)
+    n_t, n_c = treated.size, comparison.size
+    effects: list[int] = []
+    trends: list[int] = []
+    strata = [
+        (sign, n, patterns, cumulative)
+        for sign, group in ((1, treated), (-1, comparison))
+        for n, patterns, cumulative in _strata(group)
+    ]
+    for _ in range(opts.resamples):
+        sums = {1: [0, 0, 0], -1: [0, 0, 0]}  # base, pre, post actives per group
+        for sign, n, patterns, cumulative in strata:
+            if len(patterns) == 1:
+                drawn = [n]
+            else:
+                picks = rng.choices(range(len(patterns)), cum_weights=cumulative, k=n)
+                drawn = [picks.count(i) for i in range(len(patterns))]
+            total = sums[sign]
+            for pattern, count in zip(patterns, drawn, strict=True):
+                total[0] += pattern.base * count
+                total[1] += pattern.pre * count
+                total[2] += pattern.post * count
+        t, c = sums[1], sums[-1]
+        effects.append((t[2] - t[1]) * n_c - (c[2] - c[1]) * n_t)
+        trends.append((t[1] - t[0]) * n_c - (c[1] - c[0]) * n_t)
+    return _Boot(effects, trends, n_t * n_c)
+
+
+def _strata(group: Group) -> list[tuple[int, list[Activity], list[int]]]:
+    """Per department: its size, its patterns present and their cumulative counts (in a stable order)."""
+    out = []
+    for department in sorted(group.departments):
+        counts = group.departments[department]
+        patterns = [a for a in PATTERNS if counts.get(a, 0) > 0]
+        cumulative, running = [], 0
+        for a in patterns:
+            running += counts[a]
+            cumulative.append(running)
+        if patterns:
+            out.append((running, patterns, cumulative))
+    return out
+
+
+def _interval(values: list[int], level: float, denominator: int) -> tuple[float, float]:
+    """The percentile interval of the resampled values at `level`, as shares."""
+    ordered = sorted(values)
+    tail = (1 - level) / 2
+    return _quantile(ordered, tail) / denominator, _quantile(ordered, 1 - tail) / denominator
+
+
+def _quantile(ordered: Sequence[int], q: float) -> float:
+    """Linear interpolation between order statistics (numpy's default), on sorted values."""
+    position = q * (len(ordered) - 1)
+    below = int(position)
+    above = min(below + 1, len(ordered) - 1)
+    if ordered[below] == ordered[above]:
+        return float(ordered[below])
+    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)

@@ -1,0 +1,216 @@
+"""The effect estimate on a real DuckDB file built by the real pipeline code from a simulated fleet with known effects.
+
+85 days of the simulated organisation (scale 1) go through decode, Store.write, sync_catalog and the refresh; the
+simulator plays out interventions whose effects it knows exactly (collectors/simulate/interventions.py): a training
+that makes 20 percentage points more of Sales use SAP (a stalled rollout: every department on the same flat trend),
+the same on the CRM (a rollout rising about 25 points a month in Sales and Support alike), a placebo, and actions the
+estimate must refuse: one with no department to compare with, one in a department under k, one whose window after
+has not ended.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alignmon.cli import main
+from collectors.simulate import Organisation
+from collectors.simulate.interventions import parse_intervention, with_unique_ids
+from collectors.simulate.population import DEPARTMENTS
+from collectors.simulate.stories import STORIES
+from pipeline.catalog import Catalog
+from pipeline.catalog.interventions import load_interventions
+from pipeline.domain.impact import Effect, Reason, Trends, Verdict
+from pipeline.impact.estimates import estimate_all
+from pipeline.impact.output import COLUMNS
+from pipeline.store import Store
+from tests.support.fleet import stored_fleet
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = b"impact-test-key"
+SEED = 1
+AS_OF = date(2026, 11, 18)  # a Wednesday; telemetry from 2026-08-26, a Wednesday too
+DAYS = 85  # the 3 x 28 days of the windows around an intervention 28 days before the as-of day, and that day
+SPECS = (
+    "inv-erp-s4:Sales:-28:20:training:12000",  # un-stalls Sales: +12 of 60 people, Finance stays on the plateau
+    "inv-crm-rollout:Sales:-28:20:training",  # +12 of 60 in a rollout that rises in Sales and Support alike
+    "inv-tableau:Finance:-28:0:communication",  # a placebo: nothing changes
+    "inv-zoom:Sales:-28:10:enablement",  # Zoom targets Sales only: nobody to compare with
+    "inv-teams:Legal:-70:0:training",  # Legal has 4 people, under k
+    "inv-teams:Engineering:-5:0:communication",  # its window after ends 23 days after the as-of day
+)
+COMMAND = f"alignmon impact --as-of {AS_OF.isoformat()}"
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Organisation, Store, Catalog, Path]:
+    tmp = tmp_path_factory.mktemp("impact")
+    names = [d.name for d in DEPARTMENTS]
+    interventions = with_unique_ids([parse_intervention(s, AS_OF, STORIES, names) for s in SPECS])
+    org = Organisation.build(SEED, 1.0, AS_OF, interventions=interventions)
+    store, catalog = stored_fleet(tmp, org, DAYS, KEY)
+    org.write_interventions(tmp / "catalog" / "interventions.yaml")
+    return org, store, catalog, tmp
+
+
+@pytest.fixture(scope="module")
+def effects(fleet: tuple[Organisation, Store, Catalog, Path]) -> dict[str, Effect]:
+    _org, store, catalog, tmp = fleet
+    found = load_interventions(tmp / "catalog", catalog)
+    return {e.intervention: e for e in estimate_all(store.con, found.items, AS_OF)}
+
+
+def truth(org: Organisation, spec: str) -> tuple[str, float]:
+    """The id and the exact effect (extra adopters / department size) of the intervention made from `spec`."""
+    index = SPECS.index(spec)
+    item = org.interventions[index]
+    size = sum(1 for u in org.users if u.department == item.departments[0])
+    return item.id, item.extra(size) / size
+
+
+def test_a_training_that_raises_sales_adoption_by_20_points_is_found(
+    fleet: tuple[Organisation, Store, Catalog, Path], effects: dict[str, Effect]
+) -> None:
+    org = fleet[0]
+    ident, effect = truth(org, SPECS[0])
+    assert effect == pytest.approx(0.20)  # 12 of Sales' 60 people
+    e = effects[ident]
+    assert e.verdict is Verdict.EFFECT and e.reason is None
+    assert e.effect_low is not None and e.effect_high is not None and e.effect is not None
+    assert 0 < e.effect_low <= 0.20 <= e.effect_high
+    assert (e.departments, e.comparison_departments) == (("Sales",), ("Finance",))
+    assert (e.treated_people, e.comparison_people) == (60, 15)
+    # The estimate is the two groups' changes, differenced; the comparison (the plateau) barely moved.
+    assert e.effect == pytest.approx((e.treated_post - e.treated_pre) - (e.comparison_post - e.comparison_pre))
+    assert abs(e.comparison_post - e.comparison_pre) < 0.1
+    assert e.trends is Trends.PARALLEL and e.pre_trend_low is not None and e.pre_trend_high is not None
+    assert e.pre_trend_low <= 0 <= e.pre_trend_high
+    assert e.additional_active_users == pytest.approx(e.effect * 60)
+    assert e.cost == 12000 and e.currency == "EUR"
+    assert e.cost_per_additional_active_user == pytest.approx(12000 / (e.effect * 60))
+
+
+def test_the_comparisons_trend_is_subtracted_not_credited_to_the_training(
+    fleet: tuple[Organisation, Store, Catalog, Path], effects: dict[str, Effect]
+) -> None:
+    ident, effect = truth(fleet[0], SPECS[1])
+    e = effects[ident]
+    assert e.effect is not None and e.effect_low is not None and e.effect_high is not None
+    assert e.treated_pre is not None and e.treated_post is not None
+    assert e.comparison_pre is not None and e.comparison_post is not None
+    # Support, untreated, rose by a quarter of its people in the same weeks: the rollout's own trend.
+    assert e.comparison_post - e.comparison_pre > 0.15
+    assert e.effect_low <= effect <= e.effect_high
+    # Sales' own before/after change holds the trend too; the estimate takes it out.
+    assert e.treated_post - e.treated_pre > e.effect_high
+    assert e.trends is Trends.PARALLEL
+
+
+def test_a_placebo_has_no_detectable_effect(effects: dict[str, Effect], fleet: Any) -> None:
+    ident, effect = truth(fleet[0], SPECS[2])
+    assert effect == 0
+    e = effects[ident]
+    assert e.verdict is Verdict.NO_DETECTABLE_EFFECT
+    assert e.effect_low is not None and e.effect_high is not None and e.effect_low <= 0 <= e.effect_high
+    assert e.cost_per_additional_active_user is None
+
+
+def test_no_comparison_group_is_not_estimable(effects: dict[str, Effect], fleet: Any) -> None:
+    e = effects[truth(fleet[0], SPECS[3])[0]]
+    assert (e.verdict, e.reason) == (Verdict.NOT_ESTIMABLE, Reason.NO_COMPARISON_GROUP)
+    assert e.comparison_departments == ()
+    assert e.effect is None and e.treated_pre is None and e.treated_people is None
+
+
+def test_a_department_below_k_is_not_estimable_and_shows_no_figure(effects: dict[str, Effect], fleet: Any) -> None:
+    e = effects[truth(fleet[0], SPECS[4])[0]]
+    assert (e.verdict, e.reason) == (Verdict.NOT_ESTIMABLE, Reason.SMALL_GROUP)
+    assert "treated departments hold fewer than k = 5 people" in e.detail
+    figures = [e.treated_people, e.comparison_people, e.treated_pre, e.treated_post, e.effect, e.pre_trend]
+    assert figures == [None] * len(figures)
+
+
+def test_a_window_that_has_not_ended_is_not_estimable(effects: dict[str, Effect], fleet: Any) -> None:
+    e = effects[truth(fleet[0], SPECS[5])[0]]
+    assert (e.verdict, e.reason) == (Verdict.NOT_ESTIMABLE, Reason.WINDOW_NOT_OVER)
+    assert e.post_window[1] == date(2026, 12, 11) and "2026-12-11" in e.detail
+    assert e.effect is None
+
+
+def test_windows_before_telemetry_began_are_unknown_not_zero(fleet: tuple[Organisation, Store, Catalog, Path]) -> None:
+    _org, store, catalog, tmp = fleet
+    training = load_interventions(tmp / "catalog", catalog).items[0]
+    # Dated 60 days back, its window before starts 2026-08-22, four days before the telemetry does.
+    early = training.model_copy(update={"date": AS_OF - timedelta(days=60)})
+    (e,) = estimate_all(store.con, [early], AS_OF)
+    assert (e.verdict, e.reason) == (Verdict.NOT_ESTIMABLE, Reason.UNKNOWN_DAYS)
+    assert "4 days of the windows" in e.detail and "first 2026-08-22" in e.detail and e.effect is None
+    # Dated 56 days back, both windows have known days, the one before them none: no trend check, not a zero trend.
+    e = estimate_all(store.con, [training.model_copy(update={"date": AS_OF - timedelta(days=56)})], AS_OF)[0]
+    assert e.verdict is not Verdict.NOT_ESTIMABLE
+    assert e.trends is Trends.NOT_CHECKED and e.pre_trend is None and e.pre_trend_low is None
+
+
+def test_every_shown_group_holds_k_people_or_more(effects: dict[str, Effect]) -> None:
+    for e in effects.values():
+        for people in (e.treated_people, e.comparison_people):
+            assert people is None or people >= 5, e.intervention
+        if e.treated_people is None:
+            assert e.effect is None and e.treated_pre is None and e.comparison_pre is None
+
+
+def run(capsys: pytest.CaptureFixture[str], tmp: Path, *args: str) -> str:
+    code = main(
+        [*args, "--database", str(tmp / "fleet.duckdb"), "--catalog", str(tmp / "catalog"), "--as-of", str(AS_OF)]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    return out
+
+
+def test_csv_and_json_carry_every_figure_of_the_estimate(
+    capsys: pytest.CaptureFixture[str], fleet: tuple[Organisation, Store, Catalog, Path], effects: dict[str, Effect]
+) -> None:
+    tmp = fleet[3]
+    fleet[1].close()  # the command opens the file read-only, beside no writer (as beside a stopped pipeline)
+    rows = list(csv.DictReader(io.StringIO(run(capsys, tmp, "impact", "--format", "csv"))))
+    assert tuple(rows[0]) == COLUMNS
+    assert [r["intervention"] for r in rows] == [e.intervention for e in effects.values()]
+    for row in rows:
+        expected = effects[row["intervention"]].row()
+        assert row == {k: "" if v is None else str(v) for k, v in expected.items()}
+    doc = json.loads(run(capsys, tmp, "impact", "--format", "json"))
+    assert (doc["as_of"], doc["window_days"], doc["level"], doc["resamples"]) == ("2026-11-18", 28, 0.99, 2000)
+    assert doc["effects"] == [e.row() for e in effects.values()]
+
+
+def test_the_impact_example_in_the_docs_is_what_the_command_prints(
+    capsys: pytest.CaptureFixture[str], fleet: tuple[Organisation, Store, Catalog, Path]
+) -> None:
+    fleet[1].close()
+    out = run(capsys, fleet[3], "impact")
+    doc = (ROOT / "docs" / "alignment.md").read_text()
+    block = re.search(r"<!-- impact-example -->\n```text\n\$ (.*?)\n(.*?)```", doc, re.S)
+    assert block is not None, "docs/alignment.md has no impact example"
+    assert block.group(1) == COMMAND
+    assert block.group(2) == out
+
+
+def test_interventions_list_shows_the_simulated_actions(
+    capsys: pytest.CaptureFixture[str], fleet: tuple[Organisation, Store, Catalog, Path]
+) -> None:
+    tmp = fleet[3]
+    assert main(["interventions", "list", str(tmp / "catalog")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:5] == ["id", "investment", "kind", "days", "departments"]
+    assert len(lines) == 1 + len(SPECS)
+    assert lines[1].split()[:6] == ["inv-erp-s4-training-sales", "inv-erp-s4", "training", "2026-10-21", "Sales",
+                                    "Pieter"]  # fmt: skip
+    assert "12,000" in lines[1] and lines[1].endswith("adopt on top of the curve from this day on")
