@@ -168,6 +168,39 @@ class SwitchWeek:
 
 
 @dataclass(frozen=True)
+class InterventionEffect:
+    """An intervention's estimated effect on its investment's adoption, as `intervention_effects` publishes it.
+
+    k-safe: `departments` names only departments of at least k people, and a group under k has no figure (verdict
+    not_estimable). Shares: 0.2 is 20 percentage points (docs/metrics.md, Effect of an intervention).
+    """
+
+    intervention: str
+    investment: str
+    kind: str  # training, communication, enablement, licence_change, other
+    first_day: date
+    last_day: date
+    post_to: date  # the last day of the window after
+    departments: tuple[str, ...]
+    verdict: str  # effect, no_detectable_effect, not_estimable
+    reason: str | None = None  # why not_estimable
+    level: float = 0.99
+    effect: float | None = None
+    effect_low: float | None = None
+    effect_high: float | None = None
+    trends: str = "not_checked"  # parallel, diverging, not_checked
+    additional_active_users: float | None = None
+    cost: float | None = None
+    currency: str | None = None
+    cost_per_additional_active_user: float | None = None
+
+    @property
+    def rose(self) -> bool:
+        """Whether it measurably raised adoption: verdict effect, and a rise."""
+        return self.verdict == "effect" and self.effect is not None and self.effect > 0
+
+
+@dataclass(frozen=True)
 class Facts:
     """Everything the alignment scores read, as of one day."""
 
@@ -179,6 +212,7 @@ class Facts:
     department_sizes: Mapping[str, int] = field(default_factory=dict)
     series: Mapping[str, tuple[tuple[date, float | None], ...]] = field(default_factory=dict)
     k: int = K_ANONYMITY
+    effects: tuple[InterventionEffect, ...] = ()  # the interventions' effects estimated as of this day
 
     def app_name(self, app: str) -> str:
         """The display name of an application key (the raw identifier for an uncatalogued one)."""

@@ -15,6 +15,7 @@ from alignment.facts import (
     AppInfo,
     Facts,
     InitiativeInfo,
+    InterventionEffect,
     InvestmentInfo,
     InvestmentState,
     ObjectiveInfo,
@@ -163,6 +164,26 @@ def read_facts(con: duckdb.DuckDBPyConnection, strategy: Strategy, as_of: date |
         department_sizes=inputs.department_sizes,
         series=read_series(con, day, min((i.go_live for i in strategy.investments.values()), default=None)),
         k=inputs.k,
+        effects=read_effects(con, day),
+    )
+
+
+def read_effects(con: duckdb.DuckDBPyConnection, day: date) -> tuple[InterventionEffect, ...]:
+    """The interventions' effects the pipeline estimated as of `day` (intervention_effects; none for another day)."""
+    if not has_table(con, "intervention_effects"):
+        return ()
+    rows = con.execute(
+        """
+        SELECT intervention, investment, kind, first_day, last_day, post_to, departments, verdict, reason, level,
+               effect, effect_low, effect_high, trends, additional_active_users, cost, currency,
+               cost_per_additional_active_user
+        FROM intervention_effects WHERE as_of = ? ORDER BY first_day, intervention
+        """,
+        [day],
+    ).fetchall()
+    return tuple(
+        InterventionEffect(r[0], r[1], r[2], r[3], r[4], r[5], tuple(d for d in (r[6] or "").split(", ") if d), *r[7:])
+        for r in rows
     )
 
 

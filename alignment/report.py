@@ -323,6 +323,71 @@ def cards(a: Assessment) -> list[Card]:
     return out
 
 
+# Why an effect could not be estimated, in words (pipeline.domain.impact.Reason; docs/metrics.md).
+NOT_ESTIMABLE_WORDS = {
+    "no_directory": "no directory says who is in which department",
+    "no_comparison_group": "no department without the action is left to compare with",
+    "small_group": "a group to compare holds fewer than k people (privacy)",
+    "unknown_days": "telemetry is missing on days before or after it (missing data is not read as non-use)",
+}
+
+
+def _points(share: float) -> str:
+    """A share as signed percentage points, one decimal: 0.2 -> '+20.0 pp'."""
+    shown = _shown(share * 100, 1)
+    return signed(shown, f"{abs(shown)} pp")
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
+def what_worked(f: Facts) -> list[tuple[str, str, str, str]]:
+    """Per intervention: the action, the verdict in words, the effect with its interval, the cost per added user."""
+    names = {i.id: i.name for i in f.strategy.investments.values()}
+    rows = []
+    for e in f.effects:
+        days = _day(e.first_day) if e.first_day == e.last_day else f"{_day(e.first_day)} to {_day(e.last_day)}"
+        where = f" in {', '.join(e.departments)}" if e.departments else ""
+        action = f"{human(e.kind)} for {names.get(e.investment, human(e.investment))}{where}, {days}"
+        figure = "-"
+        if e.verdict == "not_estimable":
+            why = NOT_ESTIMABLE_WORDS.get(e.reason or "", "the data cannot say")
+            if e.reason == "window_not_over":
+                why = f"the weeks after it are not over until {_day(e.post_to)}"
+            elif e.reason == "small_group":
+                why = why.replace("k people", f"{f.k} people")
+            verdict = f"Cannot tell yet: {why}"
+        else:
+            if e.verdict == "effect":
+                rise = e.effect is not None and e.effect > 0
+                verdict = (
+                    "Worked: adoption rose more than where it was not done"
+                    if rise
+                    else "Adoption fell more than where it was not done"
+                )
+            else:
+                verdict = "No measurable effect: the change is within what chance explains"
+            if e.trends == "diverging":
+                verdict += " (the groups were already drifting apart before it: read with caution)"
+            if e.effect is not None and e.effect_low is not None and e.effect_high is not None:
+                figure = (
+                    f"{_points(e.effect)} ({e.level * 100:g} % interval {_points(e.effect_low)} to "
+                    f"{_points(e.effect_high)})"
+                )
+        if e.cost_per_additional_active_user is not None and e.additional_active_users is not None:
+            cost = (
+                f"{money(e.cost_per_additional_active_user, e.currency or '')} "
+                f"({money(e.cost, e.currency or '')} for {e.additional_active_users:.0f} more active users)"
+            )
+        elif e.cost is not None:
+            cost = f"{money(e.cost, e.currency or '')} spent; no additional active users to divide it by"
+        else:
+            cost = "-"
+        rows.append((action, verdict, figure, cost))
+    return rows
+
+
 def maturity_rows(m: Maturity) -> list[tuple[str, str, str, str]]:
     return [
         (c.criterion.name, c.level_text, pct(c.evidenced), "-" if c.disagreement is None else f"{c.disagreement:.1f}")
@@ -388,6 +453,7 @@ def render(a: Assessment, before: Assessment | None = None, title: str = TITLE, 
         "investment_changes": investment_changes(a, before) if before else [],
         "objective_changes": objective_changes(a, before) if before else [],
         "cards": investment_cards,
+        "worked": what_worked(f),
         "axis": (first, last),
         "objectives": bar_chart(
             [(o.name, a.objectives.get(o.id), pct(a.objectives.get(o.id))) for o in s.objectives],

@@ -17,7 +17,7 @@ from datetime import date
 from typing import TypeVar
 
 from alignment.emergent import emergent
-from alignment.facts import Facts, InvestmentInfo, InvestmentState
+from alignment.facts import Facts, InterventionEffect, InvestmentInfo, InvestmentState
 from alignment.maturity import shadow_apps
 
 ORPHAN_WEIGHT = 0.5  # spend tied to no initiative still counts, at half the default initiative weight
@@ -28,6 +28,10 @@ RECLAIM_MIN_WASTE_SHARE = 0.2
 UNKNOWN_COVERAGE_CONFIDENCE = 0.5  # licence figures without a directory: half confidence
 OUTSIDE_SHARE = 0.25  # share of active users outside the target population that questions the target
 MIN_MONEY = 0.5  # money that rounds to 0 in the currency: nothing to gain, so the item is dropped
+# A training or enablement that measurably raised the investment's adoption elsewhere (intervention_effects, verdict
+# effect and a rise) is re-run from its material for the lagging departments: half the effort, so it ranks higher.
+PROVEN_EFFORT_FACTOR = 0.5
+TRAINING_KINDS = ("training", "enablement")  # the interventions that are what enable_and_train proposes
 
 T = TypeVar("T")
 
@@ -199,6 +203,29 @@ def lagging_departments(facts: Facts, inv: InvestmentInfo, st: InvestmentState) 
     return [(d, ratio) for d, ratio in department_adoption(facts, inv) if ratio < st.planned_ratio]
 
 
+def proven_elsewhere(facts: Facts, inv: InvestmentInfo, departments: Sequence[str]) -> list[InterventionEffect]:
+    """The trainings and enablements of `inv` that measurably raised its adoption in departments other than
+    `departments` (the lagging ones; any, when none is named), largest effect first."""
+    found = [
+        e
+        for e in facts.effects
+        if e.investment == inv.id
+        and e.kind in TRAINING_KINDS
+        and e.rose
+        and (not departments or set(departments) - set(e.departments))
+    ]
+    return sorted(found, key=lambda e: -(e.effect or 0.0))
+
+
+def _proof(e: InterventionEffect) -> str:
+    where = f" in {', '.join(e.departments)}" if e.departments else ""
+    assert e.effect is not None and e.effect_low is not None and e.effect_high is not None  # verdict effect
+    return (
+        f"the {e.kind} of {e.first_day}{where} raised adoption {e.effect * 100:+.0f} pp "
+        f"({e.level:.0%} interval {e.effect_low * 100:+.0f} to {e.effect_high * 100:+.0f} pp)"
+    )
+
+
 def _idle_seats(inv: InvestmentInfo, st: InvestmentState) -> int:
     return max(0, (inv.seats or 0) - st.mau)
 
@@ -270,6 +297,13 @@ def investment_items(facts: Facts, inv: InvestmentInfo, weight: float) -> list[I
         departments=names,
         decision=f"Fund enablement and training for {inv.name} in {', '.join(names) or 'its target population'}",
     )
+    proven = proven_elsewhere(facts, inv, names)
+    if proven:
+        train = replace(
+            train,
+            effort=EFFORT["enable_and_train"] * PROVEN_EFFORT_FACTOR,
+            reason=f"{train.reason}; it worked elsewhere: {_proof(proven[0])}",
+        )
     evidence = target_evidence(inv, st, facts.k)
     if evidence is None:
         return [train]

@@ -62,6 +62,7 @@ def _refresh(args: argparse.Namespace) -> int:
     from base.directory import load_directory  # noqa: PLC0415
     from base.errors import AlignmonError  # noqa: PLC0415
     from pipeline.catalog import load_catalog  # noqa: PLC0415
+    from pipeline.impact.published import interventions_for  # noqa: PLC0415
     from pipeline.snapshot import publish  # noqa: PLC0415
 
     settings = _settings(args)
@@ -76,7 +77,14 @@ def _refresh(args: argparse.Namespace) -> int:
         directory = load_directory(settings.directory_csv, None) if settings.directory_csv else None
         catalog = load_catalog(settings.catalog_dir, directory)
         as_of = settings.today()
-        took = refresh_all(store.con, catalog, as_of, settings.k_anonymity, silent_days=settings.silent_days)
+        took = refresh_all(
+            store.con,
+            catalog,
+            as_of,
+            settings.k_anonymity,
+            silent_days=settings.silent_days,
+            interventions=interventions_for(settings.catalog_dir, catalog),
+        )
         publish(store.con, settings.snapshot_path, ANALYSTS_OBJECTS)
         store.con.sql(
             "SELECT investment, status, round(adoption_ratio, 3) AS adoption, round(planned_ratio, 3) AS planned, "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -30,10 +30,13 @@ from metrics.exporter import PipelineCollector, StandbyCollector, serve
 from metrics.exposition import Exposition
 from metrics.health import Bounds, Routes, StandbyProbes, WriterProbes, routes
 from pipeline.catalog import Catalog, CatalogError, CatalogSource, catalog_files
+from pipeline.catalog.interventions import Intervention
 from pipeline.consumer import Consumer
+from pipeline.domain.impact import Options
 from pipeline.errors import BrokerUnavailableError
 from pipeline.figures import series
 from pipeline.figures.fleet import SILENT_DAYS
+from pipeline.impact.published import fingerprint, interventions_for, write_effects
 from pipeline.lake.location import Lake
 from pipeline.lake.publisher import offload
 from pipeline.lake.publisher import publish as publish_days
@@ -160,9 +163,11 @@ def refresh_all(
     *,
     sync: bool = True,
     silent_days: int = SILENT_DAYS,
+    interventions: Sequence[Intervention] | None = None,
 ) -> float:
     """Every figure as of `as_of`: the catalog's tables (unless `sync` is off: unchanged), adoption, the collectors'
-    health (devices silent after `silent_days` days), alignment.
+    health (devices silent after `silent_days` days), the effects of `interventions` (None: left as they are),
+    alignment (whose roadmap reads those effects).
 
     Returns the seconds it took.
     """
@@ -170,6 +175,8 @@ def refresh_all(
     if sync:
         sync_catalog(con, catalog)
     refresh(con, catalog, as_of, k, silent_days)
+    if interventions is not None:
+        write_effects(con, interventions, as_of, Options(k=k))
     views.refresh(con, catalog, as_of, catalog_changed=sync)  # the alignment model's views for analysts
     return time.perf_counter() - began
 
@@ -208,6 +215,7 @@ class Pipeline:
     _warned: bool = False
     _refreshed: tuple[object, ...] = ()
     _retained_on: date | None = None
+    _effects_for: tuple[object, ...] = ()  # (day, catalog generation, interventions file) of the last effects
     lake: Lake | None = None
     lease: Lease | None = None  # standby mode: write only while holding it
     copies: CopyRequests | None = None  # working copies asked for by `alignmon metrics backfill`
@@ -289,8 +297,20 @@ class Pipeline:
         elif self._history_from is not None:  # None already means every day
             self._history_from = _earliest(self._history_from, self._changed_from(as_of))
         s = self.settings
+        # The effects' bootstrap is re-run once a day, and when the catalog or interventions.yaml changes.
+        effects_key = (as_of, self._generation, fingerprint(s.catalog_dir))
+        interventions = None
+        if effects_key != self._effects_for:
+            interventions = interventions_for(s.catalog_dir, catalog)
+            self._effects_for = effects_key
         self.consumer.stats.last_refresh_s = refresh_all(
-            self.store.con, catalog, as_of, s.k_anonymity, sync=changed, silent_days=s.silent_days
+            self.store.con,
+            catalog,
+            as_of,
+            s.k_anonymity,
+            sync=changed,
+            silent_days=s.silent_days,
+            interventions=interventions,
         )
         self.consumer.stats.refreshes += 1  # the exporter renders the figures again
         self._refreshed = key

@@ -26,14 +26,15 @@ ANALYST_VIEWS = (
     "objective_attainment",
     "rejected_events_summary",
 )
-# Published to the analysts' database besides those views: events stored per source and kind, the refresh's state.
-PUBLISHED = (*ANALYST_VIEWS, "ingest_totals", "refresh_state")
+# Published to the analysts' database besides those views: events stored per source and kind, the refresh's state,
+# each intervention's effect.
+PUBLISHED = (*ANALYST_VIEWS, "ingest_totals", "refresh_state", "intervention_effects")
 
 
 # Bump when a derived table changes shape. Derived tables are recomputed from the raw ones (events,
 # usage_user_daily), so an upgrade drops and rebuilds them instead of altering them column by column.
 # adoption_series is not among them: past the retention horizon it is history that cannot be recomputed.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 DERIVED = (
     "adoption_current",
     "refresh_state",
@@ -50,6 +51,7 @@ DERIVED = (
     "application_activity",
     "shadow_it_growth",
     "objective_attainment",
+    "intervention_effects",
 )
 
 

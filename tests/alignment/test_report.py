@@ -18,6 +18,7 @@ from alignment.facts import (
     AppInfo,
     Facts,
     InitiativeInfo,
+    InterventionEffect,
     InvestmentInfo,
     InvestmentState,
     ObjectiveInfo,
@@ -405,3 +406,57 @@ def test_the_template_ships_with_the_package() -> None:
     templates = [p.relative_to(ROOT / "alignment").as_posix() for p in (ROOT / "alignment" / "templates").iterdir()]
     assert templates and all(any(fnmatch.fnmatch(t, p) for p in patterns) for t in templates)
     assert any(d.startswith("jinja2>=3.1") for d in config["project"]["dependencies"])
+
+
+EFFECTS = (
+    InterventionEffect("crm-training", "inv-crm", "training", date(2026, 9, 1), date(2026, 9, 2), date(2026, 9, 30),
+                       ("Sales",), "effect", level=0.99, effect=0.2, effect_low=0.083, effect_high=0.35,
+                       trends="parallel", additional_active_users=12.0, cost=12_000.0, currency="EUR",
+                       cost_per_additional_active_user=1_000.0),
+    InterventionEffect("erp-mail", "inv-erp", "communication", date(2026, 9, 8), date(2026, 9, 8),
+                       date(2026, 10, 6), ("Finance",), "no_detectable_effect", effect=0.175, effect_low=-0.075,
+                       effect_high=0.417, trends="diverging", cost=500.0, currency="EUR"),
+    InterventionEffect("portal-licence", "inv-portal", "licence_change", date(2026, 10, 1), date(2026, 10, 1),
+                       date(2026, 10, 29), (), "effect", effect=-0.1, effect_low=-0.2, effect_high=-0.01),
+    InterventionEffect("crm-enable", "inv-crm", "enablement", date(2026, 9, 1), date(2026, 9, 1),
+                       date(2026, 9, 29), ("Sales",), "not_estimable", reason="no_comparison_group"),
+    InterventionEffect("erp-small", "inv-erp", "training", date(2026, 9, 1), date(2026, 9, 1), date(2026, 9, 29),
+                       (), "not_estimable", reason="small_group"),
+    InterventionEffect("erp-late", "inv-erp", "other", date(2026, 11, 10), date(2026, 11, 10), date(2026, 12, 8),
+                       ("Finance",), "not_estimable", reason="window_not_over"),
+)  # fmt: skip
+
+
+def test_what_worked_gives_each_interventions_verdict_effect_and_cost_in_words() -> None:
+    a = assess(replace(facts(AS_OF, 0.8, 0.3), effects=EFFECTS))
+    html = render(replace(a, roadmap=ITEMS))
+    page = Page(html)
+    assert "What worked" in [s["heading"] for s in page.sections]
+    rows = page.tables["what-worked"]
+    assert rows == [
+        ["Training for CRM rollout in Sales, 1 Sep 2026 to 2 Sep 2026",
+         "Worked: adoption rose more than where it was not done",
+         "+20.0 pp (99 % interval +8.3 pp to +35.0 pp)",
+         "EUR 1,000 (EUR 12,000 for 12 more active users)"],
+        ["Communication for ERP finance in Finance, 8 Sep 2026",
+         "No measurable effect: the change is within what chance explains (the groups were already drifting apart "
+         "before it: read with caution)",
+         "+17.5 pp (99 % interval \u22127.5 pp to +41.7 pp)",
+         "EUR 500 spent; no additional active users to divide it by"],
+        [f"Licence change for {EVIL}, 1 Oct 2026", "Adoption fell more than where it was not done",
+         "\u221210.0 pp (99 % interval \u221220.0 pp to \u22121.0 pp)", "-"],
+        ["Enablement for CRM rollout in Sales, 1 Sep 2026",
+         "Cannot tell yet: no department without the action is left to compare with", "-", "-"],
+        ["Training for ERP finance, 1 Sep 2026",
+         "Cannot tell yet: a group to compare holds fewer than 5 people (privacy)", "-", "-"],
+        ["Other for ERP finance in Finance, 10 Nov 2026", "Cannot tell yet: the weeks after it are not over until "
+         "8 Dec 2026", "-", "-"],
+    ]  # fmt: skip
+    text = visible_text(html)
+    assert not re.findall(r"\b[a-z]+_[a-z_]+\b", text)
+    assert "<script>alert(1)" not in html
+
+
+def test_without_interventions_what_worked_says_how_to_record_them(html: str) -> None:
+    text = visible_text(html)
+    assert "What worked No intervention is recorded for this day" in text

@@ -28,8 +28,14 @@ from alignmon.analysts import ANALYSTS_OBJECTS
 from base.directory import load_directory
 from base.errors import AlignmonError
 from collectors.simulate import Organisation
+from collectors.simulate.interventions import parse_intervention, with_unique_ids, write_interventions
+from collectors.simulate.population import DEPARTMENTS
+from collectors.simulate.stories import STORIES
 from pipeline.catalog import load_catalog
+from pipeline.catalog.interventions import load_interventions
+from pipeline.domain.impact import Options
 from pipeline.domain.rules import MONTH_DAYS
+from pipeline.impact.published import write_effects
 from pipeline.refresh import refresh, sync_catalog
 from pipeline.snapshot import publish
 from tests.support.fleet import stored_fleet
@@ -39,6 +45,8 @@ AS_OF = date(2026, 11, 20)
 K = 5
 ROOT = Path(__file__).resolve().parents[2]
 SMALL_INVESTMENT = "inv-legal-teams"
+# Interventions whose windows the 80 days of telemetry hold (the base window excepted), and one for Legal alone.
+INTERVENTIONS = ("inv-crm-rollout:Sales:-29:0:training:5000", "inv-teams:Legal:-29:0:training")
 QUARTER_END = date(2026, 9, 30)
 # What an investment row never shows for a target population under k: how many they are, how many use it, and
 # every figure made from those counts.
@@ -63,8 +71,15 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data["investments"].append({**small, "applications": ["teams"], "target_departments": ["Legal"]})
     path.write_text(yaml.safe_dump(data))
     catalog = load_catalog(tmp / "catalog", load_directory(tmp / "directory.csv", KEY))
+    # Interventions for a department under k, and for one under k beside a large one (none changes anything).
+    names = [d.name for d in DEPARTMENTS]
+    specs = (*INTERVENTIONS, "inv-teams:Engineering+Legal:-29:0:communication")
+    items = with_unique_ids([parse_intervention(s, AS_OF, STORIES, names) for s in specs])
+    write_interventions(tmp / "catalog" / "interventions.yaml", items, "# the analysts' database test")
     sync_catalog(store.con, catalog)
     refresh(store.con, catalog, AS_OF)
+    found = load_interventions(tmp / "catalog", catalog).items
+    write_effects(store.con, found, AS_OF, Options(resamples=200, k=K))
     views.refresh(store.con, catalog, AS_OF)
     publish(store.con, tmp / "analysts.duckdb", ANALYSTS_OBJECTS)
     store.close()
@@ -159,6 +174,22 @@ def roadmap(rows: Rows, private: duckdb.DuckDBPyConnection) -> None:
     assert not [r for r in rows if r["subject"] == SMALL_INVESTMENT]  # no action is drawn from 4 people's use
 
 
+def intervention_effects(rows: Rows, private: duckdb.DuckDBPyConnection) -> None:
+    """Each intervention's effect: groups of k people or more, and no department under k named in a list."""
+    assert len(rows) == len(INTERVENTIONS) + 1
+    departments_of_k(rows, private, "departments")
+    departments_of_k(rows, private, "comparison_departments")
+    assert all(r["treated_people"] is None or r["treated_people"] >= K for r in rows)
+    assert all(r["comparison_people"] is None or r["comparison_people"] >= K for r in rows)
+    legal = next(r for r in rows if r["intervention"] == "inv-teams-training-legal")
+    assert (legal["verdict"], legal["reason"], legal["departments"], legal["effect"]) == (
+        "not_estimable",
+        "small_group",
+        "",
+        None,
+    )
+
+
 def inputs(rows: Rows, private: duckdb.DuckDBPyConnection) -> None:
     """alignment_inputs: the k-safe summary assess, roadmap and report read (one JSON document per kept day)."""
     sizes = _sizes(private)
@@ -205,6 +236,7 @@ RULES: dict[str, Callable[[Rows, duckdb.DuckDBPyConnection], None]] = {
     "alignment_maturity": no_group,
     "alignment_maturity_levels": no_group,
     "alignment_inputs": inputs,
+    "intervention_effects": intervention_effects,
 }
 
 

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from alignmon.cli import main
@@ -27,9 +28,11 @@ from collectors.simulate.population import DEPARTMENTS
 from collectors.simulate.stories import STORIES
 from pipeline.catalog import Catalog
 from pipeline.catalog.interventions import load_interventions
-from pipeline.domain.impact import Effect, Reason, Trends, Verdict
+from pipeline.domain.impact import Effect, Options, Reason, Trends, Verdict
 from pipeline.impact.estimates import estimate_all
 from pipeline.impact.output import COLUMNS
+from pipeline.impact.published import fingerprint, interventions_for, write_effects
+from pipeline.snapshot import publish
 from pipeline.store import Store
 from tests.support.fleet import stored_fleet
 
@@ -175,6 +178,38 @@ def run(capsys: pytest.CaptureFixture[str], tmp: Path, *args: str) -> str:
     return out
 
 
+def test_the_refresh_publishes_each_intervention_effect(
+    fleet: tuple[Organisation, Store, Catalog, Path], effects: dict[str, Effect]
+) -> None:
+    """intervention_effects holds what `alignmon impact` estimates, published; a department under k is not named."""
+    _org, store, catalog, tmp = fleet
+    found = load_interventions(tmp / "catalog", catalog)
+    written = write_effects(store.con, found.items, AS_OF, Options())
+    assert written == list(effects.values())
+    publish(store.con, tmp / "analysts.duckdb", ("intervention_effects",))
+    with duckdb.connect(str(tmp / "analysts.duckdb"), read_only=True) as con:
+        cur = con.execute("SELECT * FROM intervention_effects")
+        assert tuple(d[0] for d in cur.description) == COLUMNS
+        rows = {r[0]: dict(zip(COLUMNS, r, strict=True)) for r in cur.fetchall()}
+    sizes = dict(store.con.execute("SELECT department, count(*) FROM directory GROUP BY ALL").fetchall())
+    assert list(rows) == list(effects)
+    for name, e in effects.items():
+        expected = {k: v for k, v in e.row().items() if not k.endswith(("_from", "_to", "_day", "as_of"))}
+        expected["departments"] = ", ".join(d for d in e.departments if sizes[d] >= 5)
+        expected["comparison_departments"] = ", ".join(d for d in e.comparison_departments if sizes[d] >= 5)
+        expected["overlaps"] = ", ".join(e.overlaps)
+        assert {k: rows[name][k] for k in expected} == expected
+        assert (rows[name]["as_of"], rows[name]["post_to"]) == (AS_OF, e.post_window[1])
+    legal = rows["inv-teams-training-legal"]
+    assert (legal["verdict"], legal["reason"], legal["departments"], legal["treated_people"]) == (
+        "not_estimable",
+        "small_group",
+        "",
+        None,
+    )
+    assert rows["inv-erp-s4-training-sales"]["cost_per_additional_active_user"] is not None
+
+
 def test_csv_and_json_carry_every_figure_of_the_estimate(
     capsys: pytest.CaptureFixture[str], fleet: tuple[Organisation, Store, Catalog, Path], effects: dict[str, Effect]
 ) -> None:
@@ -214,3 +249,21 @@ def test_interventions_list_shows_the_simulated_actions(
     assert lines[1].split()[:6] == ["inv-erp-s4-training-sales", "inv-erp-s4", "training", "2026-10-21", "Sales",
                                     "Pieter"]  # fmt: skip
     assert "12,000" in lines[1] and lines[1].endswith("adopt on top of the curve from this day on")
+
+
+def test_an_invalid_interventions_file_keeps_the_published_effects(
+    fleet: tuple[Organisation, Store, Catalog, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The pipeline re-estimates when the file changes; an invalid edit is logged and the table keeps its rows."""
+    catalog = fleet[2]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert (interventions_for(empty, catalog), fingerprint(empty)) == ([], None)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "interventions.yaml").write_text("interventions:\n  - id: x\n")
+    before = fingerprint(broken)
+    assert interventions_for(broken, catalog) is None
+    assert "intervention_effects keeps its rows" in caplog.text
+    (broken / "interventions.yaml").write_text("interventions: []\n")
+    assert fingerprint(broken) != before and interventions_for(broken, catalog) == []
