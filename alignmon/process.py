@@ -302,7 +302,6 @@ class Pipeline:
         interventions = None
         if effects_key != self._effects_for:
             interventions = interventions_for(s.catalog_dir, catalog)
-            self._effects_for = effects_key
         self.consumer.stats.last_refresh_s = refresh_all(
             self.store.con,
             catalog,
@@ -312,6 +311,7 @@ class Pipeline:
             silent_days=s.silent_days,
             interventions=interventions,
         )
+        self._effects_for = effects_key  # only once written: a refresh that failed tries them again
         self.consumer.stats.refreshes += 1  # the exporter renders the figures again
         self._refreshed = key
         return True
