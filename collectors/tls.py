@@ -278,11 +278,46 @@ def _refuses_client(host: str, port: int, tls: ClientTLS, timeout_s: float) -> b
     connection: asyncio's and uvloop's TLS (the gateway's) send no alert. Under TLS 1.3 that close comes after the
     client's side of the handshake, just as a TLS-terminating proxy whose backend is down closes an answered
     handshake; under TLS 1.2 the server checks the client's certificate inside the handshake. So: a TLS 1.2
-    handshake as this client that the server breaks off, from a server that completes one asking nothing of the
-    client (not a balancer that drops every connection). A server that speaks TLS 1.3 only cannot be asked: retried."""
+    handshake as this client that the server breaks off after it answered the client's hello (it speaks TLS 1.2 and
+    read the certificate, or its lack). A server that answers nothing (TLS 1.3 only, or a balancer that drops every
+    connection) cannot be asked: retried."""
     strict = tls.context()
     strict.maximum_version = ssl.TLSVersion.TLSv1_2
-    as_client = _handshake(host, port, strict, timeout_s)
-    if as_client.startswith("alert"):
-        return _is_certificate_alert(as_client)
-    return as_client == "closed" and _handshake(host, port, _asks_nothing(), timeout_s) == "done"
+    ended = _handshake_by_hand(host, port, strict, timeout_s)
+    if ended.startswith("alert"):
+        return _is_certificate_alert(ended)
+    return ended == "closed after the server's hello"
+
+
+def _handshake_by_hand(host: str, port: int, context: ssl.SSLContext, timeout_s: float) -> str:
+    """A handshake over memory buffers, to see how far the server went: "done", "alert: REASON", "closed after the
+    server's hello" (it answered, then closed), "closed" (it answered nothing), or "failed"."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname=host)
+    received = 0
+    try:
+        raw = socket.create_connection((host, port), timeout=timeout_s)
+    except OSError:
+        return "failed"
+    with raw:
+        while True:
+            try:
+                tls.do_handshake()
+                return "done"
+            except ssl.SSLWantReadError:
+                pass
+            except ssl.SSLError as exc:
+                reason = str(exc.reason or "")
+                return f"alert: {reason}" if "ALERT" in reason else "failed"
+            try:
+                if pending := outgoing.read():
+                    raw.sendall(pending)
+                chunk = raw.recv(65536)
+            except (ConnectionResetError, BrokenPipeError):
+                chunk = b""
+            except OSError:
+                return "failed"
+            if not chunk:
+                return "closed after the server's hello" if received else "closed"
+            received += len(chunk)
+            incoming.write(chunk)

@@ -364,8 +364,9 @@ def backend_down_proxy(
     certs: Certificates, *, client_ca: bool, tls13_only: bool = False
 ) -> tuple[int, Callable[[], None]]:
     """A TLS-terminating proxy whose backend is down: it completes every handshake (checking client certificates
-    against the test CA when `client_ca`), then closes without an answer. Its port, and how to stop it."""
-    import socket
+    against the test CA when `client_ca`), then closes without an answer. On asyncio's TLS, as the gateway: a refused
+    certificate or TLS version is a close without a TLS alert. Its port, and how to stop it."""
+    import asyncio
     import threading
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -375,21 +376,32 @@ def backend_down_proxy(
         context.verify_mode = ssl.CERT_REQUIRED
     if tls13_only:
         context.minimum_version = ssl.TLSVersion.TLSv1_3
-    listener = socket.create_server(("127.0.0.1", 0))
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(lambda _loop, _context: None)  # refused handshakes are the point, not news
+    ports: list[int] = []
+    started = threading.Event()
+
+    async def close_unanswered(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
 
     def serve() -> None:
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            try:
-                context.wrap_socket(connection, server_side=True).close()
-            except (ssl.SSLError, OSError):
-                connection.close()
+        server = loop.run_until_complete(asyncio.start_server(close_unanswered, "127.0.0.1", 0, ssl=context))
+        ports.append(server.sockets[0].getsockname()[1])
+        started.set()
+        loop.run_forever()
+        server.close()
+        loop.run_until_complete(server.wait_closed())
+        loop.close()
 
-    threading.Thread(target=serve, daemon=True).start()
-    return listener.getsockname()[1], listener.close
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    started.wait(10)
+
+    def stop() -> None:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+    return ports[0], stop
 
 
 @pytest.mark.parametrize("client_ca", [False, True], ids=["tls", "mutual-tls"])
