@@ -121,7 +121,6 @@ def build(t: Thresholds, runbooks: str) -> sdk.Dashboard:
                     transformations=merge_and_organise(
                         rename={"capability": "Capability", "application": "Application", "Value": "Active users"},
                         hide=["Time"],
-                        order=["capability", "application", "Value"],
                     ),
                 ),
             ),

@@ -256,10 +256,9 @@ def table_panel(
     return panel
 
 
-def merge_and_organise(
-    rename: Mapping[str, str], hide: Sequence[str], order: Sequence[str] = ()
-) -> list[dm.DataTransformerConfig]:
-    """Join table-format queries on their common labels, then rename, hide and order the columns."""
+def merge_and_organise(rename: Mapping[str, str], hide: Sequence[str]) -> list[dm.DataTransformerConfig]:
+    """Join table-format queries on their common labels, then rename and hide columns; the shown columns come in
+    the order `rename` names them."""
     return [
         dm.DataTransformerConfig(id_val="merge", options={}),
         dm.DataTransformerConfig(
@@ -267,7 +266,7 @@ def merge_and_organise(
             options={
                 "excludeByName": dict.fromkeys(hide, True),
                 "renameByName": dict(rename),
-                "indexByName": {name: i for i, name in enumerate(order)},
+                "indexByName": {name: i for i, name in enumerate(rename)},
             },
         ),
     ]
