@@ -188,16 +188,33 @@ class InterventionEffect:
     effect: float | None = None
     effect_low: float | None = None
     effect_high: float | None = None
-    trends: str = "not_checked"  # parallel, diverging, not_checked
+    # The pre-period check can show that the groups drifted apart before, never that they moved in parallel.
+    trends: str = "not_checked"  # no_divergence_detected, diverging, not_checked
     additional_active_users: float | None = None
     cost: float | None = None
     currency: str | None = None
-    cost_per_additional_active_user: float | None = None
+    cost_per_additional_active_user: float | None = None  # the point value: cost / additional_active_users
+    # The range that follows from the interval: cost / (effect_high x treated people) .. cost / (effect_low x treated
+    # people); like the point value, only for verdict effect and a rise (None in a file of the previous schema).
+    cost_per_additional_active_user_low: float | None = None
+    cost_per_additional_active_user_high: float | None = None
 
     @property
     def rose(self) -> bool:
         """Whether it measurably raised adoption: verdict effect, and a rise."""
         return self.verdict == "effect" and self.effect is not None and self.effect > 0
+
+    @property
+    def diverging(self) -> bool:
+        """Whether the groups were already drifting apart before it: its effect is to be read with caution."""
+        return self.trends == "diverging"
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """(low, high) of the effect's interval at `level`; None when it was not estimated."""
+        if self.effect_low is None or self.effect_high is None:
+            return None
+        return self.effect_low, self.effect_high
 
 
 @dataclass(frozen=True)
@@ -212,7 +229,8 @@ class Facts:
     department_sizes: Mapping[str, int] = field(default_factory=dict)
     series: Mapping[str, tuple[tuple[date, float | None], ...]] = field(default_factory=dict)
     k: int = K_ANONYMITY
-    effects: tuple[InterventionEffect, ...] = ()  # the interventions' effects estimated as of this day
+    # Per intervention, its latest estimate made on or before this day (a final one is kept as it was made).
+    effects: tuple[InterventionEffect, ...] = ()
 
     def app_name(self, app: str) -> str:
         """The display name of an application key (the raw identifier for an uncatalogued one)."""

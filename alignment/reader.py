@@ -168,23 +168,43 @@ def read_facts(con: duckdb.DuckDBPyConnection, strategy: Strategy, as_of: date |
     )
 
 
+# The columns of intervention_effects that InterventionEffect holds (its fields, by name); `departments` is a list.
+_EFFECT_FIELDS = tuple(f.name for f in fields(InterventionEffect))
+# An analysts' file published before the cost range was added has no such columns (None), and says `parallel` for
+# what is now called no divergence detected.
+_LATER_EFFECT_COLUMNS = ("cost_per_additional_active_user_low", "cost_per_additional_active_user_high")
+_TRENDS_RENAMED = {"parallel": "no_divergence_detected"}
+
+
 def read_effects(con: duckdb.DuckDBPyConnection, day: date) -> tuple[InterventionEffect, ...]:
-    """The interventions' effects the pipeline estimated as of `day` (intervention_effects; none for another day)."""
+    """Per intervention, the latest estimate the pipeline made on or before `day` (intervention_effects).
+
+    A final row (effect, no_detectable_effect) keeps the day it was estimated as its as_of, and a not_estimable one is
+    estimated again each day: so the rows as of `day` are those with as_of <= day, the latest of each intervention.
+    """
     if not has_table(con, "intervention_effects"):
         return ()
-    rows = con.execute(
-        """
-        SELECT intervention, investment, kind, first_day, last_day, post_to, departments, verdict, reason, level,
-               effect, effect_low, effect_high, trends, additional_active_users, cost, currency,
-               cost_per_additional_active_user
-        FROM intervention_effects WHERE as_of = ? ORDER BY first_day, intervention
+    present = {d[0] for d in con.execute("SELECT * FROM intervention_effects LIMIT 0").description}
+    selected = ", ".join(
+        f'NULL AS "{name}"' if name in _LATER_EFFECT_COLUMNS and name not in present else f'"{name}"'
+        for name in _EFFECT_FIELDS
+    )
+    cur = con.execute(
+        f"""
+        SELECT {selected} FROM intervention_effects WHERE as_of <= ?
+        QUALIFY row_number() OVER (PARTITION BY intervention ORDER BY as_of DESC) = 1
+        ORDER BY first_day, intervention
         """,
         [day],
-    ).fetchall()
-    return tuple(
-        InterventionEffect(r[0], r[1], r[2], r[3], r[4], r[5], tuple(d for d in (r[6] or "").split(", ") if d), *r[7:])
-        for r in rows
     )
+    effects = []
+    for row in cur.fetchall():
+        values = dict(zip(_EFFECT_FIELDS, row, strict=True))
+        values["departments"] = tuple(d for d in (values["departments"] or "").split(", ") if d)
+        trends = values["trends"] or "not_checked"
+        values["trends"] = _TRENDS_RENAMED.get(trends, trends)
+        effects.append(InterventionEffect(**values))
+    return tuple(effects)
 
 
 def holds_people(con: duckdb.DuckDBPyConnection) -> bool:

@@ -17,13 +17,13 @@ import jinja2
 
 from alignment.assessment import Assessment
 from alignment.displacement import SwitchShare
-from alignment.facts import Facts, InvestmentInfo, InvestmentState, Strategy
+from alignment.facts import Facts, InterventionEffect, InvestmentInfo, InvestmentState, Strategy
 from alignment.maturity import Maturity
 from alignment.roadmap import ACTIONS, Item
 from alignment.svg import WASTE, adoption_chart, bar_chart, radar
 from alignment.text import money, pct
 from pipeline.domain.plan import Plan
-from pipeline.domain.rules import MONTH_DAYS
+from pipeline.domain.rules import EFFECT_SETTLE_DAYS, MONTH_DAYS
 from pipeline.domain.status import REASON_WORDS, STATUS_WORDS
 
 DECISION_ROWS = 5
@@ -332,14 +332,88 @@ NOT_ESTIMABLE_WORDS = {
 }
 
 
+CAUTION = "the groups were already drifting apart before it: read with caution"
+
+
+def _signed_points(share: float) -> str:
+    """A share as signed percentage points, one decimal, no unit: -0.075 -> '\u22127.5'."""
+    shown = _shown(share * 100, 1)
+    return signed(shown, f"{abs(shown)}")
+
+
 def _points(share: float) -> str:
     """A share as signed percentage points, one decimal: 0.2 -> '+20.0 pp'."""
-    shown = _shown(share * 100, 1)
-    return signed(shown, f"{abs(shown)} pp")
+    return f"{_signed_points(share)} pp"
 
 
 def _day(day: date) -> str:
     return f"{day.day} {day:%b %Y}"
+
+
+def _level(e: InterventionEffect) -> str:
+    return f"{e.level * 100:g} %"
+
+
+def effect_verdict(e: InterventionEffect, k: int) -> str:
+    """The verdict in words: an interval that contains 0 is inconclusive, never 'no effect'; a divergence before the
+    intervention is said next to it."""
+    if e.verdict == "not_estimable":
+        why = NOT_ESTIMABLE_WORDS.get(e.reason or "", "the data cannot say")
+        if e.reason == "window_not_over":
+            ready = e.post_to + timedelta(days=EFFECT_SETTLE_DAYS + 1)  # late telemetry first (docs/metrics.md)
+            why = f"the weeks after it end on {_day(e.post_to)}; it is estimated from {_day(ready)} on"
+        elif e.reason == "small_group":
+            why = why.replace("k people", f"{k} people")
+        return f"Cannot tell yet: {why}"
+    if e.verdict == "effect":
+        verdict = (
+            "Worked: adoption rose more than where it was not done"
+            if e.rose
+            else "Adoption fell more than where it was not done"
+        )
+    elif (interval := e.interval) is not None:
+        low, high = interval
+        verdict = (
+            f"Inconclusive: the effect lies between {_signed_points(low)} and {_signed_points(high)} points "
+            f"({_level(e)} interval); more time or a larger group could tell"
+        )
+    else:
+        verdict = "Inconclusive: chance could explain the change; more time or a larger group could tell"
+    return f"{verdict} ({CAUTION})" if e.diverging else verdict
+
+
+def effect_figure(e: InterventionEffect) -> str:
+    """The effect with its interval: '+20.0 pp (99 % interval +8.3 pp to +35.0 pp)'; '-' when not estimated."""
+    interval = e.interval
+    if e.verdict == "not_estimable" or e.effect is None or interval is None:
+        return "-"
+    return f"{_points(e.effect)} ({_level(e)} interval {_points(interval[0])} to {_points(interval[1])})"
+
+
+def effect_cost(e: InterventionEffect) -> str:
+    """The cost per additional active user as the range its interval gives, the point value as 'about'."""
+    currency = e.currency or ""
+    if e.cost is None:
+        return "-"
+    spent = money(e.cost, currency)
+    point, low, high = (
+        e.cost_per_additional_active_user,
+        e.cost_per_additional_active_user_low,
+        e.cost_per_additional_active_user_high,
+    )
+    if e.rose:
+        if point is None or e.additional_active_users is None:
+            return f"{spent} spent"
+        about = money(point, currency)
+        count = f"{spent} for an estimated {e.additional_active_users:.0f} more active users"
+        if low is None or high is None:  # a file of the previous schema has the point value only
+            return f"about {about} per additional active user ({count})"
+        return f"{money(low, currency)} to {high:,.0f} per additional active user (about {about}: {count})"
+    if e.verdict == "not_estimable":
+        return f"{spent} spent; per additional active user: not known until the effect can be estimated"
+    if e.verdict == "effect":
+        return f"{spent} spent; adoption fell, so there are no additional active users"
+    return f"{spent} spent; per additional active user: not known while the effect is inconclusive"
 
 
 def what_worked(f: Facts) -> list[tuple[str, str, str, str]]:
@@ -350,41 +424,7 @@ def what_worked(f: Facts) -> list[tuple[str, str, str, str]]:
         days = _day(e.first_day) if e.first_day == e.last_day else f"{_day(e.first_day)} to {_day(e.last_day)}"
         where = f" in {', '.join(e.departments)}" if e.departments else ""
         action = f"{human(e.kind)} for {names.get(e.investment, human(e.investment))}{where}, {days}"
-        figure = "-"
-        if e.verdict == "not_estimable":
-            why = NOT_ESTIMABLE_WORDS.get(e.reason or "", "the data cannot say")
-            if e.reason == "window_not_over":
-                why = f"the weeks after it are not over until {_day(e.post_to)}"
-            elif e.reason == "small_group":
-                why = why.replace("k people", f"{f.k} people")
-            verdict = f"Cannot tell yet: {why}"
-        else:
-            if e.verdict == "effect":
-                rise = e.effect is not None and e.effect > 0
-                verdict = (
-                    "Worked: adoption rose more than where it was not done"
-                    if rise
-                    else "Adoption fell more than where it was not done"
-                )
-            else:
-                verdict = "No measurable effect: the change is within what chance explains"
-            if e.trends == "diverging":
-                verdict += " (the groups were already drifting apart before it: read with caution)"
-            if e.effect is not None and e.effect_low is not None and e.effect_high is not None:
-                figure = (
-                    f"{_points(e.effect)} ({e.level * 100:g} % interval {_points(e.effect_low)} to "
-                    f"{_points(e.effect_high)})"
-                )
-        if e.cost_per_additional_active_user is not None and e.additional_active_users is not None:
-            cost = (
-                f"{money(e.cost_per_additional_active_user, e.currency or '')} "
-                f"({money(e.cost, e.currency or '')} for {e.additional_active_users:.0f} more active users)"
-            )
-        elif e.cost is not None:
-            cost = f"{money(e.cost, e.currency or '')} spent; no additional active users to divide it by"
-        else:
-            cost = "-"
-        rows.append((action, verdict, figure, cost))
+        rows.append((action, effect_verdict(e, f.k), effect_figure(e), effect_cost(e)))
     return rows
 
 

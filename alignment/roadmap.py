@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from alignment.emergent import emergent
 from alignment.facts import Facts, InterventionEffect, InvestmentInfo, InvestmentState
@@ -29,7 +29,8 @@ UNKNOWN_COVERAGE_CONFIDENCE = 0.5  # licence figures without a directory: half c
 OUTSIDE_SHARE = 0.25  # share of active users outside the target population that questions the target
 MIN_MONEY = 0.5  # money that rounds to 0 in the currency: nothing to gain, so the item is dropped
 # A training or enablement that measurably raised the investment's adoption elsewhere (intervention_effects, verdict
-# effect and a rise) is re-run from its material for the lagging departments: half the effort, so it ranks higher.
+# effect and a rise, the groups not drifting apart before it) is re-run from its material for the lagging departments:
+# half the effort, so it ranks higher.
 PROVEN_EFFORT_FACTOR = 0.5
 TRAINING_KINDS = ("training", "enablement")  # the interventions that are what enable_and_train proposes
 
@@ -203,26 +204,52 @@ def lagging_departments(facts: Facts, inv: InvestmentInfo, st: InvestmentState) 
     return [(d, ratio) for d, ratio in department_adoption(facts, inv) if ratio < st.planned_ratio]
 
 
-def proven_elsewhere(facts: Facts, inv: InvestmentInfo, departments: Sequence[str]) -> list[InterventionEffect]:
+class Proven(NamedTuple):
+    """A training or enablement that measurably raised adoption, with its interval; `low` is the conservative effect."""
+
+    effect: InterventionEffect
+    low: float
+    high: float
+
+
+def proven_elsewhere(facts: Facts, inv: InvestmentInfo, departments: Sequence[str]) -> list[Proven]:
     """The trainings and enablements of `inv` that measurably raised its adoption in departments other than
-    `departments` (the lagging ones; any, when none is named), largest effect first."""
-    found = [
-        e
-        for e in facts.effects
-        if e.investment == inv.id
-        and e.kind in TRAINING_KINDS
-        and e.rose
-        and (not departments or set(departments) - set(e.departments))
-    ]
-    return sorted(found, key=lambda e: -(e.effect or 0.0))
+    `departments` (the lagging ones; any, when none is named), the largest low end of the interval first.
+
+    Never one whose groups were already drifting apart before it (trends diverging): the rise may be that drift. Ranked
+    by the interval's low end, not the point estimate: the largest of several estimates tends to overstate its effect
+    (the winner's curse); the low end is what the data supports.
+    """
+    found = []
+    for e in facts.effects:
+        interval = e.interval
+        if interval is None or interval[0] <= 0 or not e.rose or e.diverging:
+            continue
+        if e.investment != inv.id or e.kind not in TRAINING_KINDS:
+            continue
+        if departments and not set(departments) - set(e.departments):
+            continue  # given only where it still lags: not elsewhere
+        found.append(Proven(e, *interval))
+    return sorted(found, key=lambda p: (-p.low, p.effect.first_day, p.effect.intervention))
 
 
-def _proof(e: InterventionEffect) -> str:
-    where = f" in {', '.join(e.departments)}" if e.departments else ""
-    assert e.effect is not None and e.effect_low is not None and e.effect_high is not None  # verdict effect
+def nameable(facts: Facts, departments: Iterable[str]) -> list[str]:
+    """The departments the day's k-safe department sizes show at k people or more: the only ones text may name.
+
+    The published list of an effect already leaves out departments under k; a final estimate is kept as it was
+    made, so a department that has since shrunk under k (or is no longer shown) is not named either.
+    """
+    return [d for d in departments if facts.department_sizes.get(d, 0) >= facts.k]
+
+
+def _worked_elsewhere(facts: Facts, proof: Proven) -> str:
+    """'it worked elsewhere: the training of … in Finance raised adoption by at least +8.3 pp (…)'."""
+    e = proof.effect
+    named = nameable(facts, e.departments)
+    where, in_departments = (":", f" in {', '.join(named)}") if named else (" in the organisation:", "")
     return (
-        f"the {e.kind} of {e.first_day}{where} raised adoption {e.effect * 100:+.0f} pp "
-        f"({e.level:.0%} interval {e.effect_low * 100:+.0f} to {e.effect_high * 100:+.0f} pp)"
+        f"it worked elsewhere{where} the {e.kind} of {e.first_day}{in_departments} raised adoption by at least "
+        f"{proof.low * 100:+.1f} pp ({e.level:.0%} interval {proof.low * 100:+.1f} to {proof.high * 100:+.1f} pp)"
     )
 
 
@@ -302,7 +329,7 @@ def investment_items(facts: Facts, inv: InvestmentInfo, weight: float) -> list[I
         train = replace(
             train,
             effort=EFFORT["enable_and_train"] * PROVEN_EFFORT_FACTOR,
-            reason=f"{train.reason}; it worked elsewhere: {_proof(proven[0])}",
+            reason=f"{train.reason}; {_worked_elsewhere(facts, proven[0])}",
         )
     evidence = target_evidence(inv, st, facts.k)
     if evidence is None:

@@ -10,7 +10,8 @@
    through the gateway at speed (the device path; a working day in --replay-seconds, whatever the day and
    hour), then what has passed of today, then follows the fleet live;
 5. prints what flows every ten seconds, each alert mail as it arrives (recipient, subject, saved file), and
-   the steering committee report once the history is in.
+   the steering committee report once the history is in, with the effect it estimates of the simulated
+   organisation's one intervention, whose true effect the simulator knows.
 Ctrl-C, SIGTERM or --seconds stops everything and leaves no process behind.
 """
 
@@ -43,12 +44,20 @@ from metrics.inbox import AlertInbox
 from metrics.mailbox import Mail, MailBox
 from metrics.rulegen import RULES_PATH, render
 from metrics.thresholds import THRESHOLDS_PATH, load
+from pipeline.domain.rules import EFFECT_WINDOW_DAYS
 
 if TYPE_CHECKING:
     from alignmon.stack.stack import Stack
+    from collectors.simulate.interventions import SimulatedIntervention
 
 BACKFILL_DAYS = 60
 SEED = 7
+# The demo's intervention (collectors/simulate/interventions.py), for the report's "What worked": a training after
+# which 30 percentage points more of Sales use the stalled ERP than its plateau alone makes (18 of 60 people), and
+# Finance, the ERP's other target department, stays on the plateau to compare with. Dated by demo_intervention().
+INTERVENTION = "inv-erp-s4:Sales:{day}:30:training:12000"
+# How long the report waits for the pipeline to estimate that intervention before it is written without it.
+EFFECT_WAIT_S = 60
 # Alert thresholds for the demo only: the shipped ones with short `for`s (the file says which and why).
 DEMO_THRESHOLDS = THRESHOLDS_PATH.with_name("demo-thresholds.yml")
 DEMO_RULES_HEADER = """\
@@ -68,8 +77,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run the whole flow on a simulated fleet: alerts mailed to owners, dashboards, report",
         description="Starts the local stack (with a local SMTP server and demo alert thresholds), the gateway and "
         "the pipeline, feeds them a simulated organisation (60 days of history, the most recent working day "
-        "replayed at speed, then live use) and prints where each user looks: the owners' alert mails, the "
-        "dashboards, the steering report, the analysts' database. Ctrl-C stops everything.",
+        "replayed at speed, then live use; a training whose effect the simulator knows, which the steering report "
+        "estimates) and prints where each user looks: the owners' alert mails, the dashboards, the steering report, "
+        "the analysts' database. Ctrl-C stops everything.",
     )
     p.add_argument("--seconds", type=float, default=0, help="stop by itself after this many seconds (0 = until Ctrl-C)")
     p.add_argument(
@@ -104,6 +114,27 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def history_start(today: date) -> date:
+    """The first day of the demo's history: BACKFILL_DAYS before today, or the working day before that (a first day
+    at a weekend has no telemetry, so the effect's window before could not start there: unknown, never zero)."""
+    day = today - timedelta(days=BACKFILL_DAYS)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
+def demo_intervention(today: date) -> SimulatedIntervention:
+    """The demo's training, on the day whose window before (EFFECT_WINDOW_DAYS) is the history's first days: its
+    window after then ends 4 to 6 days before today, so it is estimated today (docs/metrics.md, Effect of an
+    intervention), and the window before that, the trend check's, lies before the history (not checked)."""
+    from collectors.simulate.interventions import parse_intervention  # noqa: PLC0415
+    from collectors.simulate.population import DEPARTMENTS  # noqa: PLC0415
+    from collectors.simulate.stories import STORIES  # noqa: PLC0415
+
+    day = history_start(today) + timedelta(days=EFFECT_WINDOW_DAYS)
+    return parse_intervention(INTERVENTION.format(day=day), today, STORIES, [d.name for d in DEPARTMENTS])
+
+
 def demo_rules(folder: Path) -> list[Path]:
     """The demo's rule files: alignmon's rules rendered from DEMO_THRESHOLDS, plus any other shipped rule file."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -122,6 +153,7 @@ class Demo:
         self.simulated: datetime | None = None  # the replayed day's clock, while it replays
         self.mails: list[Mail] = []
         self.report_written = False
+        self.intervention: SimulatedIntervention | None = None  # the organisation's, once built
         self.fed = False  # the backfill began: the summary has something to say
 
     def say(self, text: str) -> None:
@@ -200,10 +232,14 @@ class Demo:
             key_file.chmod(0o600)
         secret = key_file.read_text().strip()
         today = s.today()
-        org = Organisation.build(SEED, 1.0, today)
+        self.intervention = demo_intervention(today)
+        org = Organisation.build(SEED, 1.0, today, interventions=[self.intervention])
         catalog_dir = self.state / "catalog"
         catalog_dir.mkdir(exist_ok=True)
         org.write_catalog(catalog_dir / "catalog.yaml")
+        # interventions.yaml comes once the history is stored (_watch): estimated while the history streams in, the
+        # effect would wait for days its windows lack (pipeline.impact.published.lacks_days) and be shown later.
+        (catalog_dir / "interventions.yaml").unlink(missing_ok=True)
         # The pseudonymised directory, as `alignmon directory pseudonymise` writes it: the pipeline reads no real name.
         org.write_directory(self.state / "directory.csv", pseudonymise_with=secret.encode())
         env = {
@@ -242,7 +278,7 @@ class Demo:
             return
         # Those days' figures into Prometheus too (its history starts now), so the dashboards show them.
         self._start(["metrics", "backfill", "--to", str(days[0] - timedelta(days=1))], env, "metrics-backfill")
-        watcher = threading.Thread(target=self._watch, args=(stack, env, catalog_dir), daemon=True)
+        watcher = threading.Thread(target=self._watch, args=(stack, env, org, catalog_dir), daemon=True)
         watcher.start()
         self._through_gateway(org, gateway, env["ALIGNMON_TOKEN_DB"], days)
         self.stopping.wait()
@@ -308,7 +344,7 @@ class Demo:
 
         security = KafkaSecurity.from_settings(self.settings)  # as the demo's gateway and pipeline read them
         total, tz = 0, ZoneInfo(self.settings.timezone)
-        day = today - timedelta(days=BACKFILL_DAYS)
+        day = history_start(today)
         # One producer for every day: the backfill is what the owners' first mail waits for.
         sink = KafkaSink(self.settings.kafka_bootstrap, self.settings.topic, timeout_s=30, security=security)
         try:
@@ -383,9 +419,9 @@ class Demo:
         self.mails.append(mail)
         self.say(f'mail to {", ".join(mail.recipients)}: "{mail.subject}"\n{INDENT}saved as {mail.path}')
 
-    def _watch(self, stack: Stack, env: dict[str, str], catalog_dir: Path) -> None:
-        """Every ten seconds: events stored, investment statuses and alerts, from the real Prometheus; and the
-        steering report, once the backfill is stored."""
+    def _watch(self, stack: Stack, env: dict[str, str], org: Any, catalog_dir: Path) -> None:
+        """Every ten seconds: events stored, investment statuses and alerts, from the real Prometheus; and once the
+        backfill is stored, the interventions file, then the steering report once its effect is estimated."""
         last, caught_up_at = None, None
         while not self.stopping.wait(10):
             try:
@@ -404,13 +440,18 @@ class Demo:
             last = (sent, stored)
             if states and lag is not None and lag < CAUGHT_UP_LAG and caught_up_at is None:
                 caught_up_at = time.time()
+                org.write_interventions(catalog_dir / "interventions.yaml")
             if caught_up_at is not None and not self.report_written:
                 self._write_report(env, catalog_dir, caught_up_at)
 
     def _write_report(self, env: dict[str, str], catalog_dir: Path, after: float) -> None:
-        """`alignmon report` on the analysts' snapshot, once a snapshot published after `after` holds the history."""
+        """`alignmon report` on the analysts' snapshot, once a snapshot published after `after` holds the history and
+        the intervention's effect (or EFFECT_WAIT_S later without it); then what the report says the effect is."""
         snapshot = Path(env["ALIGNMON_SNAPSHOT_PATH"])
         if not snapshot.exists() or snapshot.stat().st_mtime < after:
+            return
+        effect = self._effect(snapshot)
+        if effect is None and time.time() - after < EFFECT_WAIT_S:
             return
         report = ["report", "--database", str(snapshot), "--catalog", str(catalog_dir), "--out", str(self.report)]
         done = subprocess.run(
@@ -422,9 +463,29 @@ class Demo:
         )
         if done.returncode == 0 and self.report.exists():
             self.report_written = True
-            self.say(f"steering committee report written (alignmon report): {self.report}")
+            worked = f"\n{INDENT}{worked_line(self.intervention, effect)}" if self.intervention else ""
+            self.say(f"steering committee report written (alignmon report): {self.report}{worked}")
         else:
             self.say(f"the steering report failed, will retry: {(done.stderr.strip() or done.stdout)[-300:]}")
+
+    def _effect(self, snapshot: Path) -> dict[str, Any] | None:
+        """The intervention's row of the snapshot's intervention_effects; None before the pipeline estimated it."""
+        import duckdb  # noqa: PLC0415
+
+        if self.intervention is None:
+            return None
+        try:
+            con = duckdb.connect(str(snapshot), read_only=True)
+        except duckdb.Error:  # replaced as it was opened: the next look finds the new one
+            return None
+        try:
+            cur = con.execute("SELECT * FROM intervention_effects WHERE intervention = ?", [self.intervention.id])
+            row = cur.fetchone()
+            return None if row is None else dict(zip([c[0] for c in cur.description], row, strict=True))
+        except duckdb.Error:
+            return None
+        finally:
+            con.close()
 
     def _summary(self) -> None:
         mails = f"{len(self.mails)} alert mail(s) in {self.mail_dir}/" if self.mails else "no alert mail yet"
@@ -454,6 +515,22 @@ def status_line(
     counts = {state: sum(1 for _, s in alerts if s == state) for state in ("firing", "pending")}
     shown = ", ".join(f"{n} {state}" for state, n in counts.items() if n) or "none"
     return f"{replay}{events} | investments: {status} | alerts: {shown}"
+
+
+def worked_line(item: SimulatedIntervention, effect: dict[str, Any] | None) -> str:
+    """What the report's "What worked" says of the demo's intervention (a row of intervention_effects), beside the
+    effect the simulator gave it."""
+    truth = f"{item.kind} of {item.day}, simulated: {item.points:+g} pp of {' and '.join(item.departments)}"
+    if effect is None:
+        return f"what worked: {item.id} ({truth}): not estimated yet"
+    verdict = effect["verdict"]
+    if verdict == "not_estimable" or effect["effect"] is None:
+        return f"what worked: {item.id} ({truth}): {verdict} ({effect['reason']})"
+    level = f"{effect['level'] * 100:g}%"
+    return (
+        f"what worked: {item.id} ({truth}): {verdict} {effect['effect'] * 100:+.1f} pp "
+        f"({level} interval {effect['effect_low'] * 100:+.1f} to {effect['effect_high'] * 100:+.1f} pp)"
+    )
 
 
 def _thresholds_note() -> str:

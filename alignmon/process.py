@@ -36,7 +36,7 @@ from pipeline.domain.impact import Options
 from pipeline.errors import BrokerUnavailableError
 from pipeline.figures import series
 from pipeline.figures.fleet import SILENT_DAYS
-from pipeline.impact.published import fingerprint, interventions_for, write_effects
+from pipeline.impact.published import fingerprint, interventions_for, lacks_days, write_effects
 from pipeline.lake.location import Lake
 from pipeline.lake.publisher import offload
 from pipeline.lake.publisher import publish as publish_days
@@ -164,10 +164,11 @@ def refresh_all(
     sync: bool = True,
     silent_days: int = SILENT_DAYS,
     interventions: Sequence[Intervention] | None = None,
+    freeze: bool = True,
 ) -> float:
     """Every figure as of `as_of`: the catalog's tables (unless `sync` is off: unchanged), adoption, the collectors'
-    health (devices silent after `silent_days` days), the effects of `interventions` (None: left as they are),
-    alignment (whose roadmap reads those effects).
+    health (devices silent after `silent_days` days), the effects of `interventions` (None: left as they are; frozen
+    once estimated unless `freeze` is off), alignment (whose roadmap reads those effects).
 
     Returns the seconds it took.
     """
@@ -176,7 +177,7 @@ def refresh_all(
         sync_catalog(con, catalog)
     refresh(con, catalog, as_of, k, silent_days)
     if interventions is not None:
-        write_effects(con, interventions, as_of, Options(k=k))
+        write_effects(con, interventions, as_of, Options(k=k), freeze=freeze)
     views.refresh(con, catalog, as_of, catalog_changed=sync)  # the alignment model's views for analysts
     return time.perf_counter() - began
 
@@ -297,10 +298,12 @@ class Pipeline:
         elif self._history_from is not None:  # None already means every day
             self._history_from = _earliest(self._history_from, self._changed_from(as_of))
         s = self.settings
-        # The effects' bootstrap is re-run once a day, and when the catalog or interventions.yaml changes.
+        # The effects are estimated once a day, when the catalog or interventions.yaml changes (their bootstrap
+        # takes seconds; rows with figures stay frozen), and when days an estimate lacked arrive (a backfill, late
+        # telemetry): tests/alignmon/test_effects_schedule.py.
         effects_key = (as_of, self._generation, fingerprint(s.catalog_dir))
         interventions = None
-        if effects_key != self._effects_for:
+        if effects_key != self._effects_for or lacks_days(self.store.con):
             interventions = interventions_for(s.catalog_dir, catalog)
         self.consumer.stats.last_refresh_s = refresh_all(
             self.store.con,
@@ -310,6 +313,7 @@ class Pipeline:
             sync=changed,
             silent_days=s.silent_days,
             interventions=interventions,
+            freeze=self.caught_up(),
         )
         self._effects_for = effects_key  # only once written: a refresh that failed tries them again
         self.consumer.stats.refreshes += 1  # the exporter renders the figures again

@@ -1,7 +1,8 @@
 """The effect estimate's false alarms: a placebo intervention (a day on which nothing changes), seed after seed.
 
 For each seed a simulated organisation plays out a placebo (`alignmon simulate --intervention
-INVESTMENT:DEPARTMENT:-WINDOW:0`) in a rollout whose adoption rises in every department alike; its days go through
+INVESTMENT:DEPARTMENT:-DAYS:0`, DAYS = the window and the settling days after it, plus one, so that its window after
+is over) in a rollout whose adoption rises in every department alike; its days go through
 the real pipeline code (decode, Store.write, sync_catalog) into a DuckDB file, and `alignmon impact`'s estimator
 (pipeline.impact.estimates) judges the placebo. Only the events of the investment's target departments are stored:
 the estimate reads no other department. Prints how many seeds give each verdict at the default level and, from the
@@ -58,7 +59,8 @@ def one_seed(seed: int, run: Placebo) -> dict[str, object]:
     """The placebo's verdicts for one seed: at the run's level and at 0.95, with the estimate and its intervals."""
     investment, department, window, scale, level = run
     names = [d.name for d in DEPARTMENTS]
-    placebo = parse_intervention(f"{investment}:{department}:-{window}:0", AS_OF, STORIES, names)
+    back = window + rules.EFFECT_SETTLE_DAYS + 1  # the last day of the window after is settled on the as-of day
+    placebo = parse_intervention(f"{investment}:{department}:-{back}:0", AS_OF, STORIES, names)
     org = Organisation.build(seed, scale, AS_OF, interventions=[placebo])
     story = next(s for s in STORIES if s.investment == investment)
     kept = set(story.departments or names)
@@ -71,7 +73,7 @@ def one_seed(seed: int, run: Placebo) -> dict[str, object]:
         store = Store(tmp / "placebo.duckdb")
         produced = int(time.time() * 1000)
         offset = 0
-        for day in org.backfill_days(3 * window + 1):
+        for day in org.backfill_days(2 * window + back + 1):  # the base window's first day to the as-of day
             rows = [
                 json.dumps(row).encode()
                 for row in org.dicts_for_day(day, pseudonymise_with=KEY, with_department=True)
@@ -123,7 +125,8 @@ def main(argv: list[str]) -> int:
     verdicts = Counter(str(r["verdict"]) for r in runs)
     at_95 = Counter(str(r["verdict_at_0.95"]) for r in runs)
     result = {
-        "placebo": f"{args.investment}, {args.department}, {args.window} days before {AS_OF}, effect 0",
+        "placebo": f"{args.investment}, {args.department}, "
+        f"{args.window + rules.EFFECT_SETTLE_DAYS + 1} days before {AS_OF}, effect 0",
         "seeds": f"{args.first_seed}..{args.first_seed + args.seeds - 1}",
         "level": args.level,
         "verdicts": dict(verdicts),

@@ -1,4 +1,4 @@
-"""The frame every alignmon dashboard shares: uid, tags, time range, variables and links."""
+"""The frame every alignmon dashboard shares: uid, tags, time range, variables, annotations and links."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def board(
     *,
     rows: Sequence[Row],
     variables: Sequence[sdk.QueryVariable] = (),
+    annotations: Sequence[sdk.AnnotationQuery] = (),
     runbook_base_url: str,
     time_from: str = "now-90d",
     refresh: str = "5m",
@@ -38,4 +39,6 @@ def board(
     )
     for variable in variables:
         built = built.with_variable(variable)
+    for annotation in annotations:
+        built = built.annotation(annotation)
     return place(built, rows)

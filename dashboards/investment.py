@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as sdk
 
+from dashboards import datasource, links, renewals, uids, variables
 from dashboards import investment_table as it
-from dashboards import links, renewals, uids, variables
 from dashboards.board import board
 from dashboards.layout import Row
 from dashboards.panels import (
@@ -35,6 +35,31 @@ REASON_COLOURS = {
     **{str(r): STATUS_COLOURS[_REASON_STATUS.get(r, "unknown")] for r in Reason},
     ON_TRACK_REASON: STATUS_COLOURS["on_track"],
 }
+
+
+# One marker per intervention of the investment, at its first day: Grafana reads each series' value as the marker's
+# time in milliseconds (useValueForTime). The verdict is the one at the end of the range (`@ end()`), so a verdict
+# that changed within the range gives one marker, not one per verdict.
+INTERVENTIONS = (
+    f"alignmon_intervention_start_timestamp_seconds{{{INV}}} * 1000 "
+    "* on (intervention) group_left (verdict) (alignmon_intervention_verdict @ end())"
+)
+
+
+def interventions() -> sdk.AnnotationQuery:
+    """The interventions (trainings, communications, ...) of the investment as markers on its time series."""
+    return (
+        sdk.AnnotationQuery()
+        .name("Interventions")
+        .datasource(datasource.ref())
+        .enable(True)
+        .icon_color("orange")
+        .expr(INTERVENTIONS)
+        .use_value_for_time(True)
+        .title_format("{{intervention}} ({{kind}}): {{verdict}}")
+        .text_format("{{kind}} for {{investment}}; effect on adoption: {{verdict}} (figures: alignmon impact)")
+        .tag_keys("kind,verdict")
+    )
 
 
 def _with_currency(metric: str) -> str:
@@ -290,5 +315,6 @@ def build(t: Thresholds, runbooks: str) -> sdk.Dashboard:
         "users, coverage, licence use and cost, k-safe department breakdown and forecast. See docs/dashboards.md.",
         rows=[adoption, momentum, use, outlook],
         variables=[variables.objective(), variables.initiative(), variables.investment(), variables.department()],
+        annotations=[interventions()],
         runbook_base_url=runbooks,
     )

@@ -128,6 +128,13 @@ def panel_queries(dashboard: Mapping[str, Any]) -> Iterator[PanelQuery]:
                 )
 
 
+def annotation_queries(dashboard: Mapping[str, Any]) -> Iterator[PanelQuery]:
+    """Every Prometheus annotation query's expression (panel: the annotation's name; ref_id: "annotation")."""
+    for annotation in dashboard.get("annotations", {}).get("list", []):
+        if annotation.get("expr"):
+            yield PanelQuery(dashboard.get("uid", ""), annotation["name"], "annotation", annotation["expr"])
+
+
 def variable_metric_names(query: str) -> set[str]:
     """Metric names in a Grafana Prometheus variable query: label_values(selector, label) or query_result(expr)."""
     match = re.fullmatch(r"\s*label_values\((?P<selector>.*),\s*\w+\s*\)\s*", query, re.DOTALL)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Literal, NamedTuple
 
 from base.sources import OTHER_SOURCE, SOURCES
+from pipeline.domain.impact import Verdict
 
 Kind = Literal["gauge", "counter", "summary"]
 
@@ -142,6 +143,21 @@ METRICS: tuple[MetricDef, ...] = (
         "Adoption ratio per target department; departments under k people, or with too little telemetry "
         "(coverage below min_coverage), are not exported.",
         (*INVESTMENT, "department"),
+    ),
+    # interventions: catalog data and the estimate's k-safe verdict, for the investment drill-down's annotations
+    MetricDef(
+        "alignmon_intervention_start_timestamp_seconds",
+        "gauge",
+        "The first day of each intervention of the catalog's interventions.yaml (its date), as the Unix time of that "
+        "day's midnight UTC like the other dates; from the pipeline's intervention_effects table.",
+        ("investment", "intervention", "kind"),
+    ),
+    MetricDef(
+        "alignmon_intervention_verdict",
+        "gauge",
+        "Always 1; carries the verdict of the intervention's estimated effect on its investment's adoption "
+        f"({', '.join(Verdict)}; docs/metrics.md, Effect of an intervention).",
+        ("investment", "intervention", "verdict"),
     ),
     # strategy roll-ups
     MetricDef(

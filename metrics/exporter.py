@@ -24,6 +24,7 @@ from base.sources import OTHER_SOURCE, SOURCES
 from metrics import exposition
 from metrics.definitions import BY_NAME
 from metrics.exposition import Exposition
+from pipeline.database import has_table
 from pipeline.figures import fleet
 from pipeline.figures.current import COLUMN_NAMES, read_current
 from pipeline.stats import ConsumerStats
@@ -98,7 +99,13 @@ class PipelineCollector(Collector):
         """Every family, read now (for a registry: tests, tools); the pipeline serves `figures` and `health` apart."""
         began = time.perf_counter()
         up, families = self._read(
-            lambda con: [*self._adoption(con), *self._strategy(con), *self._collectors(con), *self._health(con)]
+            lambda con: [
+                *self._adoption(con),
+                *self._interventions(con),
+                *self._strategy(con),
+                *self._collectors(con),
+                *self._health(con),
+            ]
         )
         yield up
         yield from families
@@ -109,7 +116,7 @@ class PipelineCollector(Collector):
         duckdb.Error."""
         con = self.cursor()
         try:
-            return [*self._adoption(con), *self._strategy(con), *self._collectors(con)]
+            return [*self._adoption(con), *self._interventions(con), *self._strategy(con), *self._collectors(con)]
         finally:
             con.close()
 
@@ -174,6 +181,27 @@ class PipelineCollector(Collector):
         yield reason
         yield renewal
         yield from values.values()
+
+    def _interventions(self, con: duckdb.DuckDBPyConnection) -> Iterator[Metric]:
+        start = family("alignmon_intervention_start_timestamp_seconds")
+        verdict = family("alignmon_intervention_verdict")
+        # Only these columns: the estimator's others may change. Grouped by intervention (the table holds one row
+        # each) so that no second row could ever export a duplicate series, which would fail the whole scrape.
+        rows = (
+            _rows(
+                con,
+                "SELECT intervention, min(investment), min(kind), min(first_day), min(verdict) "
+                "FROM intervention_effects WHERE first_day IS NOT NULL GROUP BY intervention ORDER BY intervention",
+            )
+            if has_table(con, "intervention_effects")  # absent from a file of an older version
+            else []
+        )
+        for intervention, investment, kind, first_day, said in rows:
+            start.add_metric([investment, intervention, kind], _number(first_day))
+            if said is not None:
+                verdict.add_metric([investment, intervention, said], 1)
+        yield start
+        yield verdict
 
     def _strategy(self, con: duckdb.DuckDBPyConnection) -> Iterator[Metric]:
         dept = family("alignmon_department_adoption_ratio")

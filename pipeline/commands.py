@@ -6,12 +6,10 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.results import FORMATS
+from pipeline.results import add_output_arguments
 
 if TYPE_CHECKING:
     import duckdb
-
-    from pipeline.results import Format
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,28 +32,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "privacy role, and DuckDB locks it while the pipeline runs)",
     )
     q.add_argument(
-        "--format",
-        choices=FORMATS,
-        help="table (aligned columns, numbers rounded to 6 significant digits, for people), csv (a header line, "
-        "values whole, NULL as an empty field), json (an array of objects, NULL as null) or markdown (a table for "
-        "documents). Default: table when standard output is a terminal, else csv; with --output, the format its "
-        "extension names (.csv, .json, .md, .txt), else csv",
-    )
-    q.add_argument(
         "--max-rows",
         type=_count,
         metavar="N",
         help="write at most N rows (default: all); when the result has more, standard error says so",
     )
-    q.add_argument(
-        "--output",
-        "-o",
-        type=Path,
-        metavar="FILE",
-        help="write the result to FILE (created whole once the query has finished, never half) instead of standard "
-        "output (-: standard output); an existing FILE is replaced only with --force",
+    add_output_arguments(
+        q,
+        "table (aligned columns, numbers rounded to 6 significant digits, for people), csv (a header line, values "
+        "whole, NULL as an empty field), json (an array of objects, NULL as null) or markdown (a table for documents)",
     )
-    q.add_argument("--force", action="store_true", help="replace an existing --output file")
     q.set_defaults(handler=_sql)
     e = sub.add_parser(
         "export",
@@ -122,34 +108,16 @@ def _count(text: str) -> int:
     return int(text)
 
 
-def _format(args: argparse.Namespace, output: Path | None) -> Format:
-    """--format, else what --output's extension names, else a table for a terminal and CSV for a pipe or a file."""
-    import sys  # noqa: PLC0415
-
-    from pipeline.results import EXTENSIONS  # noqa: PLC0415
-
-    if args.format is not None:
-        return args.format  # type: ignore[no-any-return]
-    if output is not None:
-        return EXTENSIONS.get(output.suffix.lower(), "csv")
-    return "table" if sys.stdout.isatty() else "csv"
-
-
 def _sql(args: argparse.Namespace) -> int:
-    import os  # noqa: PLC0415
     import re  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
     import duckdb  # noqa: PLC0415
 
     from base.errors import AlignmonError  # noqa: PLC0415
-    from pipeline.results import Column, OutputFile, Rows, write  # noqa: PLC0415
+    from pipeline.results import Column, Rows, destination, reader_gone, write  # noqa: PLC0415
 
-    if args.force and args.output is None:
-        raise AlignmonError("--force goes with --output FILE: it lets the result replace an existing file")
-    output = None if args.output is None or str(args.output) == "-" else args.output
-    fmt = _format(args, output)
-    target = OutputFile(output, force=args.force) if output is not None else None  # checked before the query runs
+    fmt, target = destination(args.format, args.output, force=args.force)  # the file checked before the query runs
     try:
         statements = len(duckdb.extract_statements(args.query))
     except duckdb.Error as exc:
@@ -192,9 +160,7 @@ def _sql(args: argparse.Namespace) -> int:
         if target is not None:
             target.publish()
     except BrokenPipeError:
-        # The reader stopped early (`| head`): no error message, and no second failure when Python flushes at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141  # what a program killed by SIGPIPE reports, as `cat` would
+        return reader_gone()
     finally:
         if target is not None:
             target.discard()  # nothing left once published; the half-written file when anything failed

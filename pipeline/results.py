@@ -7,6 +7,7 @@ numbers for reading (6 significant digits) and leave a NULL cell empty.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime as dt
 import json
@@ -14,6 +15,7 @@ import math
 import os
 import secrets
 import stat
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -163,6 +165,66 @@ def _markdown(columns: Sequence[Column], rows: list[list[str]]) -> str:
 
     rule = "|" + "|".join("---:" if c.numeric else "---" for c in columns) + "|"
     return "\n".join([line(c.name for c in columns), rule, *(line(r) for r in rows)]) + "\n"
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, formats: str, offered: Sequence[str] = FORMATS) -> None:
+    """--format, --output (-o) and --force, as `destination` reads them; `formats` says what each format writes."""
+    suffixes = ", ".join(_suffixes(offered))
+    parser.add_argument(
+        "--format",
+        choices=offered,
+        help=f"{formats}. Default: table when standard output is a terminal, else csv; with --output, the format "
+        f"its extension names ({suffixes}), else csv",
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        metavar="FILE",
+        help="write the result to FILE (created whole once it is complete, never half) instead of standard output "
+        "(-: standard output); an existing FILE is replaced only with --force",
+    )
+    parser.add_argument("--force", action="store_true", help="replace an existing --output file")
+
+
+def destination(
+    fmt: Format | None, output: Path | None, *, force: bool, offered: Sequence[str] = FORMATS
+) -> tuple[Format, OutputFile | None]:
+    """--format, --output and --force as a command that writes a result takes them: the format, and the file to
+    write (None: standard output, as `--output -` is), checked before the work starts.
+
+    The format is --format, else what --output's extension names (an unknown one: CSV), else a table for a terminal
+    and CSV for a pipe or a file; an extension naming a format the command does not write (`offered`) is refused.
+    """
+    if force and output is None:
+        raise AlignmonError("--force goes with --output FILE: it lets the result replace an existing file")
+    path = None if output is None or str(output) == "-" else output
+    if fmt is None and path is not None:
+        fmt = EXTENSIONS.get(path.suffix.lower(), "csv")
+        if fmt not in offered:
+            *others, last = _suffixes(offered)
+            raise AlignmonError(
+                f"--output {path}: a {path.suffix} file is {fmt}, which this command does not write: name a "
+                f"{', '.join(others)} or {last} file, or choose with --format {'|'.join(offered)}"
+            )
+    if fmt is None:
+        fmt = "table" if sys.stdout.isatty() else "csv"
+    return fmt, None if path is None else OutputFile(path, force=force)
+
+
+def _suffixes(offered: Sequence[str]) -> list[str]:
+    """The extension that names each of the formats offered (the first, where several do)."""
+    first: dict[str, str] = {}
+    for suffix, fmt in EXTENSIONS.items():
+        first.setdefault(fmt, suffix)
+    return [suffix for fmt, suffix in first.items() if fmt in offered]
+
+
+def reader_gone() -> int:
+    """The exit status once standard output's reader stopped early (`| head`): 141, what a program killed by SIGPIPE
+    reports, as `cat` would; no error message, and no second failure when Python flushes at exit."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141
 
 
 class OutputFile:

@@ -33,7 +33,8 @@ PUBLISHED = (*ANALYST_VIEWS, "ingest_totals", "refresh_state", "intervention_eff
 
 # Bump when a derived table changes shape. Derived tables are recomputed from the raw ones (events,
 # usage_user_daily), so an upgrade drops and rebuilds them instead of altering them column by column.
-# adoption_series is not among them: past the retention horizon it is history that cannot be recomputed.
+# adoption_series is not among them: past the retention horizon it is history that cannot be recomputed; nor is
+# intervention_effects, whose rows with figures are frozen once published (pipeline/impact/published.py).
 SCHEMA_VERSION = 7
 DERIVED = (
     "adoption_current",
@@ -51,7 +52,6 @@ DERIVED = (
     "application_activity",
     "shadow_it_growth",
     "objective_attainment",
-    "intervention_effects",
 )
 
 
@@ -80,6 +80,9 @@ def _migrate(con: duckdb.DuckDBPyConnection, where: object) -> None:
     # Raw tables keep their rows across versions: new columns are added, never rebuilt.
     con.execute("ALTER TABLE rejected_events ADD COLUMN IF NOT EXISTS event_index INTEGER")
     con.execute("ALTER TABLE retention_runs ADD COLUMN IF NOT EXISTS device_days_deleted BIGINT DEFAULT 0")
+    for column in ("cost_per_additional_active_user_low DOUBLE", "cost_per_additional_active_user_high DOUBLE"):
+        con.execute(f"ALTER TABLE intervention_effects ADD COLUMN IF NOT EXISTS {column}")
+    con.execute("ALTER TABLE intervention_effects ADD COLUMN IF NOT EXISTS basis VARCHAR")  # NULL: not frozen yet
     con.execute(ADOPTION_CURRENT)
     con.execute(sql.load("views"))
     # The next refresh recomputes every day that has data (the series was dropped or is new).

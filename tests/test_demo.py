@@ -30,6 +30,7 @@ pytestmark = pytest.mark.integration
 MAIL = re.compile(r'mail to (\S+): "(.*)"\n\s+saved as (\S+)')
 STATUS = re.compile(r"replayed up to (\w{3} \d\d:\d\d) \| events: \+([\d,]+) through the gateway, ([\d,]+) stored")
 REPORT = re.compile(r"steering committee report written \(alignmon report\): (\S+)")
+WORKED = re.compile(r"what worked: (\S+) \(.*simulated: ([+-][\d.]+) pp of [^)]*\): (\w+)")
 
 
 def demo_env(state: Path) -> tuple[dict[str, str], dict[str, int]]:
@@ -141,6 +142,27 @@ def test_the_demo_shows_every_users_view(tmp_path: Path) -> None:
     html = report.read_text()
     assert "<title>Strategic alignment — steering committee report" in html
     assert name in html
+
+    # ...and what worked: the organisation's training (interventions.yaml beside its catalog, its true effect known
+    # to the simulator) estimated by the pipeline from the history, found, its true effect inside the interval.
+    (training,) = yaml.safe_load((demo / "catalog" / "interventions.yaml").read_text())["interventions"]
+    ident, truth, verdict = WORKED.search(out).groups()  # type: ignore[union-attr]
+    assert (ident, verdict) == (training["id"], "effect")
+    con = duckdb.connect(str(demo / "alignmon-snapshot.duckdb"), read_only=True)
+    row = con.execute(
+        "SELECT verdict, departments, comparison_departments, effect_low, effect_high FROM intervention_effects "
+        "WHERE intervention = ?",
+        [ident],
+    ).fetchone()
+    con.close()
+    assert row is not None and row[:3] == ("effect", "Sales", "Finance")
+    assert 0 < row[3] <= float(truth) / 100 <= row[4]
+    # The report's "What worked" table: one row for the training (its investment, in Sales), its result "Worked".
+    worked = html.split('id="what-worked"', 1)[1].split("</table>", 1)[0]
+    trained = next(n for n, (i, _) in owners.items() if i == training["investment"])
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in worked.split("<tr>")]
+    (cells,) = [c for c in rows if c and trained in c[0] and "Sales" in c[0]]
+    assert cells[1].startswith("Worked")
 
     # Devices: the replayed working day flows through the gateway and into storage, its clock moving on.
     lines = [

@@ -1,10 +1,12 @@
 """The effect of an intervention on adoption: difference-in-differences with a seeded bootstrap (docs/metrics.md).
 
 The treated departments' change in adoption ratio from the window before the intervention to the window after it,
-minus the same change in the untreated departments of the investment's target population. The interval comes from
-resampling people with replacement within each department; the verdict is `effect` when the interval excludes 0,
-`no_detectable_effect` when it contains 0, and `not_estimable`, with its reason, when the data cannot say. Pure: the
-people arrive already counted by activity pattern (pipeline.impact reads them from DuckDB).
+minus the same change in the untreated departments of the investment's target population, over the people with
+telemetry in both windows (missing data is not non-use). The interval comes from resampling people with replacement
+within each department, plus a few pseudo-people per group so that a group in which nobody changed is not taken for
+certain; the verdict is `effect` when the interval excludes 0, `no_detectable_effect` (inconclusive) when it contains
+0, and `not_estimable`, with its reason, when the data cannot say. Pure: the people arrive already counted by activity
+pattern (pipeline.impact reads them from DuckDB).
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
+from itertools import accumulate
 from typing import Any, NamedTuple
 
 from pipeline.domain.privacy import shown_beside_a_total
 from pipeline.domain.rules import (
     EFFECT_LEVEL,
+    EFFECT_PSEUDO_PEOPLE,
     EFFECT_RESAMPLES,
     EFFECT_SEED,
+    EFFECT_SETTLE_DAYS,
     EFFECT_WINDOW_DAYS,
     K_ANONYMITY,
     MIN_COVERAGE,
@@ -46,23 +51,31 @@ class Reason(StrEnum):
 
 
 class Trends(StrEnum):
-    """The parallel-trends check: the same difference-in-differences one window earlier."""
+    """The parallel-trends check: the same difference-in-differences one window earlier.
 
-    PARALLEL = "parallel"  # its interval contains 0
+    It can show that the groups drifted apart before the intervention, never that they moved in parallel: an interval
+    containing 0 is no divergence *detected*.
+    """
+
+    NO_DIVERGENCE_DETECTED = "no_divergence_detected"  # its interval contains 0
     DIVERGING = "diverging"  # its interval excludes 0: the groups already drifted apart before the intervention
-    NOT_CHECKED = "not_checked"  # the window before the window before lacks known days (or nothing is estimated)
+    NOT_CHECKED = "not_checked"  # the base window lacks known days, or its people with telemetry are under k
 
 
 class Activity(NamedTuple):
-    """One person's pattern: active for the investment in the base, pre and post windows."""
+    """One person's pattern: active for the investment in the base, pre and post windows.
 
-    base: bool
+    A person is counted only with telemetry in the pre and post windows; `base` is None without telemetry in the base
+    window (that person is left out of the trend check only).
+    """
+
+    base: bool | None
     pre: bool
     post: bool
 
 
 PATTERNS: tuple[Activity, ...] = tuple(
-    Activity(b, p, q) for b in (False, True) for p in (False, True) for q in (False, True)
+    Activity(b, p, q) for b in (None, False, True) for p in (False, True) for q in (False, True)
 )
 
 
@@ -94,21 +107,35 @@ class Windows:
 class Group:
     """The people of a group of departments, as the estimate needs them."""
 
-    departments: Mapping[str, Mapping[Activity, int]]  # department -> people per activity pattern
+    # department -> people with telemetry in the pre and post windows, per activity pattern
+    departments: Mapping[str, Mapping[Activity, int]]
     reporting: Mapping[date, int] = field(default_factory=dict)  # day -> people with telemetry in its 28-day window
+    directory: int = 0  # the directory's people in the group's departments, coverage's denominator (0: `size`)
 
     @property
     def size(self) -> int:
+        """The people counted: those with telemetry in the pre and post windows."""
         return sum(sum(counts.values()) for counts in self.departments.values())
 
+    @property
+    def people(self) -> int:
+        """The directory's people in the group's departments (`size` when not given)."""
+        return self.directory or self.size
+
+    def with_base(self) -> Group:
+        """The people with telemetry in the base window too: those the trend check counts."""
+        kept = {d: {a: n for a, n in c.items() if a.base is not None} for d, c in self.departments.items()}
+        return Group({d: c for d, c in kept.items() if c}, self.reporting, self.directory)
+
     def ratio(self, window: str) -> float:
-        """Share of the group active in one window ('base', 'pre' or 'post')."""
-        active = sum(n for counts in self.departments.values() for a, n in counts.items() if getattr(a, window))
-        return active / self.size
+        """Share of the group active in one window ('base', 'pre' or 'post'); the base over `with_base()`."""
+        group = self.with_base() if window == "base" else self
+        active = sum(n for counts in group.departments.values() for a, n in counts.items() if getattr(a, window))
+        return active / group.size
 
     def unknown_days(self, first: date, last: date, min_coverage: float) -> list[date]:
         """The days from first to last whose coverage (docs/metrics.md) is under min_coverage: not known."""
-        size = self.size
+        size = self.people
         days = (first + timedelta(days=n) for n in range((last - first).days + 1))
         return [day for day in days if size == 0 or self.reporting.get(day, 0) / size < min_coverage]
 
@@ -136,6 +163,7 @@ class Options:
     resamples: int = EFFECT_RESAMPLES
     seed: int = EFFECT_SEED
     k: int = K_ANONYMITY
+    settle_days: int = EFFECT_SETTLE_DAYS
 
     def __post_init__(self) -> None:
         if self.window_days < 1:
@@ -144,6 +172,8 @@ class Options:
             raise ValueError(f"level must be between 0 and 1, got {self.level}")
         if self.resamples < 1:
             raise ValueError(f"resamples must be at least 1, got {self.resamples}")
+        if self.settle_days < 0:
+            raise ValueError(f"settle_days must be 0 or more, got {self.settle_days}")
 
 
 @dataclass(frozen=True)
@@ -151,7 +181,8 @@ class Effect:
     """The estimated effect of one intervention on its investment's adoption, with every figure and the verdict.
 
     Ratios and effects are shares (0.2 = 20 percentage points). Figures are None where they are not estimable;
-    group sizes are None for a group under k. `row()` is the flat form the CSV, the JSON and views use.
+    group sizes (people with telemetry in both windows) are None for a group under k. `row()` is the flat form the
+    CSV, the JSON and views use.
     """
 
     intervention: str
@@ -188,6 +219,9 @@ class Effect:
     currency: str | None = None
     cost_per_additional_active_user: float | None = None
     overlaps: tuple[str, ...] = ()
+    # The range that follows from the interval: cost / (effect_high x treated) .. cost / (effect_low x treated).
+    cost_per_additional_active_user_low: float | None = None
+    cost_per_additional_active_user_high: float | None = None
 
     def row(self) -> dict[str, Any]:
         """Plain values only (dates as ISO text, tuples joined by ';'), one key per figure."""
@@ -252,7 +286,7 @@ def estimate(
     }
 
     def not_estimable(reason: Reason, detail: str, *, sizes: bool = True) -> Effect:
-        people = (treated.size, comparison.size) if sizes else (None, None)
+        people = tuple(g.size if sizes and g.size >= opts.k else None for g in (treated, comparison))
         return Effect(
             **base,
             verdict=Verdict.NOT_ESTIMABLE,
@@ -265,14 +299,15 @@ def estimate(
     if not has_directory:
         return not_estimable(Reason.NO_DIRECTORY, "no directory: who is in which department is unknown", sizes=False)
     k = opts.k
-    if treated.size == 0:
+    # First what the directory decides (who is in which group), then the days, then the people with telemetry.
+    if treated.people == 0:
         return not_estimable(Reason.SMALL_GROUP, "the treated departments hold nobody in the directory", sizes=False)
     parts = _Parts.of(subject, treated, comparison, comparison_departments, population)
-    if comparison.size == 0:
+    if comparison.people == 0:
         why = " that no other intervention reached in the windows" if parts.left_out else ""
         detail = f"no untreated department of the investment's target population{why} to compare with"
         return not_estimable(Reason.NO_COMPARISON_GROUP, detail, sizes=False)
-    for name, size in (("treated departments", treated.size), ("comparison departments", comparison.size)):
+    for name, size in (("treated departments", treated.people), ("comparison departments", comparison.people)):
         if size < k:
             return not_estimable(Reason.SMALL_GROUP, f"the {name} hold fewer than k = {k} people", sizes=False)
     if 0 < parts.left_out < k:
@@ -288,9 +323,12 @@ def estimate(
                 f"together fewer than k = {k} people: the investment's published figures would reveal them"
             )
             return not_estimable(Reason.SMALL_GROUP, detail, sizes=False)
-    if as_of < windows.post[1]:
+    ready = windows.post[1] + timedelta(days=opts.settle_days + 1)
+    if as_of < ready:
         return not_estimable(
-            Reason.WINDOW_NOT_OVER, f"the window after ends on {windows.post[1].isoformat()}, after the as-of day"
+            Reason.WINDOW_NOT_OVER,
+            f"the window after ends on {windows.post[1].isoformat()}; estimated from {ready.isoformat()} on, when "
+            f"{opts.settle_days} more days have passed for telemetry a device kept while offline",
         )
     for name, group in (("treated", treated), ("comparison", comparison)):
         missing = [day for window in (windows.pre, windows.post) for day in group.unknown_days(*window, min_coverage)]
@@ -301,31 +339,29 @@ def estimate(
                 "not non-use"
             )
             return not_estimable(Reason.UNKNOWN_DAYS, detail)
+    for name, group in (("treated", treated), ("comparison", comparison)):
+        if group.size < k:
+            detail = f"fewer than k = {k} people of the {name} group have telemetry in both windows"
+            return not_estimable(Reason.SMALL_GROUP, detail, sizes=False)
 
-    trend_known = not (
-        treated.unknown_days(*windows.base, min_coverage) or comparison.unknown_days(*windows.base, min_coverage)
-    )
-    boot = _bootstrap(treated, comparison, opts, f"{opts.seed}:{subject.intervention}")
+    seed = f"{opts.seed}:{subject.intervention}"
     effect = _did(treated, comparison, "pre", "post")
-    low, high = _interval(boot.effects, opts.level, boot.denominator)
+    low, high = _interval(_bootstrap(treated, comparison, ("pre", "post"), opts.resamples, seed), opts.level)
     verdict = Verdict.EFFECT if low > 0 or high < 0 else Verdict.NO_DETECTABLE_EFFECT
-    trend: dict[str, Any] = {}
-    if trend_known:
-        t_low, t_high = _interval(boot.trends, opts.level, boot.denominator)
-        trend = {
-            "trends": Trends.DIVERGING if t_low > 0 or t_high < 0 else Trends.PARALLEL,
-            "pre_trend": _did(treated, comparison, "base", "pre"),
-            "pre_trend_low": t_low,
-            "pre_trend_high": t_high,
-        }
+    base_known = not any(g.unknown_days(*windows.base, min_coverage) for g in (treated, comparison))
+    trend = _trend(treated, comparison, opts, seed) if base_known else {}
     additional = effect * treated.size
-    per_user = (
-        subject.cost / additional if subject.cost is not None and verdict is Verdict.EFFECT and effect > 0 else None
-    )
+    costs: dict[str, Any] = {}
+    if subject.cost is not None and verdict is Verdict.EFFECT and effect > 0:  # then 0 < low <= effect <= high
+        costs = {
+            "cost_per_additional_active_user": subject.cost / additional,
+            "cost_per_additional_active_user_low": subject.cost / (high * treated.size),
+            "cost_per_additional_active_user_high": subject.cost / (low * treated.size),
+        }
     if verdict is Verdict.EFFECT:
         detail = f"{'a rise' if effect > 0 else 'a fall'} beyond the comparison's change (the interval excludes 0)"
     else:
-        detail = "no change beyond the comparison's that chance would not explain (the interval contains 0)"
+        detail = "inconclusive (the interval contains 0): chance alone could explain the change beyond the comparison's"
     return Effect(
         **base,
         verdict=verdict,
@@ -341,9 +377,26 @@ def estimate(
         effect_low=low,
         effect_high=high,
         additional_active_users=additional,
-        cost_per_additional_active_user=per_user,
+        **costs,
         **trend,
     )
+
+
+def _trend(treated: Group, comparison: Group, opts: Options, seed: str) -> dict[str, Any]:
+    """The pre-trend check's figures, over the people with telemetry in the base window too (its days known).
+
+    Not checked ({}) when those people are under k in a group: their figure would be shown.
+    """
+    t, c = treated.with_base(), comparison.with_base()
+    if t.size < opts.k or c.size < opts.k:
+        return {}
+    low, high = _interval(_bootstrap(t, c, ("base", "pre"), opts.resamples, f"{seed}:trend"), opts.level)
+    return {
+        "trends": Trends.DIVERGING if low > 0 or high < 0 else Trends.NO_DIVERGENCE_DETECTED,
+        "pre_trend": _did(t, c, "base", "pre"),
+        "pre_trend_low": low,
+        "pre_trend_high": high,
+    }
 
 
 @dataclass(frozen=True)
@@ -389,71 +442,58 @@ def _did(treated: Group, comparison: Group, before: str, after: str) -> float:
     return (treated.ratio(after) - treated.ratio(before)) - (comparison.ratio(after) - comparison.ratio(before))
 
 
-@dataclass(frozen=True)
-class _Boot:
-    effects: list[int]  # numerators over `denominator`: exact, so an effect of exactly 0 stays 0
-    trends: list[int]
-    denominator: int
+def _bootstrap(treated: Group, comparison: Group, windows: tuple[str, str], resamples: int, seed: str) -> list[float]:
+    """The difference-in-differences between two windows ('base', 'pre', 'post') in each of `resamples` resamples.
 
-
-def _bootstrap(treated: Group, comparison: Group, opts: Options, seed: str) -> _Boot:
-    """Resample people with replacement within each department, `opts.resamples` times.
-
-    People of one activity pattern are interchangeable, so drawing a department's people is drawing its patterns with
-    their counts as weights. Each resample's difference-in-differences is an integer over n_treated * n_comparison
-    (group sizes do not change within departments).
+    Each resample draws every department's people with replacement within that department, plus, per group,
+    EFFECT_PSEUDO_PEOPLE pseudo-people drawn alike from the four before/after cells (as Agresti and Min add half an
+    observation to each cell of a paired table): without them a group in which nobody changed would change by exactly
+    0 in every resample, as if that were certain. Only a person's change (after - before: -1, 0 or +1) matters, so a
+    department is drawn as its changes with their counts as weights.
     """
     rng = random.Random(seed)
-    n_t, n_c = treated.size, comparison.size
-    effects: list[int] = []
-    trends: list[int] = []
+    pseudo = {-1: 1, 0: 2, 1: 1}  # the four cells 10, 00, 11, 01 alike
     strata = [
-        (sign, n, patterns, cumulative)
+        (sign, n, changes, list(accumulate(counts.values())))
         for sign, group in ((1, treated), (-1, comparison))
-        for n, patterns, cumulative in _strata(group)
+        for n, changes, counts in [*_changes(group, *windows), (EFFECT_PSEUDO_PEOPLE, list(pseudo), pseudo)]
     ]
-    for _ in range(opts.resamples):
-        sums = {1: [0, 0, 0], -1: [0, 0, 0]}  # base, pre, post actives per group
-        for sign, n, patterns, cumulative in strata:
-            if len(patterns) == 1:
-                drawn = [n]
+    n_t, n_c = (group.size + EFFECT_PSEUDO_PEOPLE for group in (treated, comparison))
+    values: list[float] = []
+    for _ in range(resamples):
+        sums = {1: 0, -1: 0}
+        for sign, n, changes, cumulative in strata:
+            if len(changes) == 1:
+                sums[sign] += changes[0] * n
             else:
-                picks = rng.choices(range(len(patterns)), cum_weights=cumulative, k=n)
-                drawn = [picks.count(i) for i in range(len(patterns))]
-            total = sums[sign]
-            for pattern, count in zip(patterns, drawn, strict=True):
-                total[0] += pattern.base * count
-                total[1] += pattern.pre * count
-                total[2] += pattern.post * count
-        t, c = sums[1], sums[-1]
-        effects.append((t[2] - t[1]) * n_c - (c[2] - c[1]) * n_t)
-        trends.append((t[1] - t[0]) * n_c - (c[1] - c[0]) * n_t)
-    return _Boot(effects, trends, n_t * n_c)
+                sums[sign] += sum(rng.choices(changes, cum_weights=cumulative, k=n))
+        values.append((sums[1] * n_c - sums[-1] * n_t) / (n_t * n_c))
+    return values
 
 
-def _strata(group: Group) -> list[tuple[int, list[Activity], list[int]]]:
-    """Per department: its size, its patterns present and their cumulative counts (in a stable order)."""
+def _changes(group: Group, before: str, after: str) -> list[tuple[int, list[int], dict[int, int]]]:
+    """Per department (in a stable order): its size, and its people per change from `before` to `after`."""
     out = []
     for department in sorted(group.departments):
-        counts = group.departments[department]
-        patterns = [a for a in PATTERNS if counts.get(a, 0) > 0]
-        cumulative, running = [], 0
-        for a in patterns:
-            running += counts[a]
-            cumulative.append(running)
-        if patterns:
-            out.append((running, patterns, cumulative))
+        counts: dict[int, int] = {}
+        for a, n in group.departments[department].items():
+            if n > 0:
+                change = int(bool(getattr(a, after))) - int(bool(getattr(a, before)))
+                counts[change] = counts.get(change, 0) + n
+        if counts:
+            ordered = dict(sorted(counts.items()))
+            out.append((sum(ordered.values()), list(ordered), ordered))
     return out
 
 
-def _interval(values: list[int], level: float, denominator: int) -> tuple[float, float]:
-    """The percentile interval of the resampled values at `level`, as shares."""
+def _interval(values: list[float], level: float) -> tuple[float, float]:
+    """The percentile interval of the resampled values at `level`."""
     ordered = sorted(values)
     tail = (1 - level) / 2
-    return _quantile(ordered, tail) / denominator, _quantile(ordered, 1 - tail) / denominator
+    return _quantile(ordered, tail), _quantile(ordered, 1 - tail)
 
 
-def _quantile(ordered: Sequence[int], q: float) -> float:
+def _quantile(ordered: Sequence[float], q: float) -> float:
     """Linear interpolation between order statistics (numpy's default), on sorted values."""
     position = q * (len(ordered) - 1)
     below = int(position)

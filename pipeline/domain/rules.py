@@ -38,6 +38,10 @@ EFFECT_RESAMPLES: Final = 2000
 """Bootstrap resamples of the effect estimate."""
 EFFECT_SEED: Final = 0
 """Seed of the effect estimate's bootstrap (with the intervention's id: same data, same interval)."""
+EFFECT_SETTLE_DAYS: Final = 3
+"""Days after the window after ends before an effect is estimated: telemetry a device spooled offline arrives late."""
+EFFECT_PSEUDO_PEOPLE: Final = 2
+"""People added to each group in every bootstrap resample, drawn alike from the four before/after activity cells."""
 
 # One identity rule for an application the catalog does not know: it is its raw identifier, verbatim (no
 # folding of paths, case or `.exe`), in application_activity, the shadow_it view, the exporter's label and the

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from base import arguments
+from pipeline.results import add_output_arguments
 
 if TYPE_CHECKING:
     from datetime import date
@@ -21,6 +22,13 @@ if TYPE_CHECKING:
     from base.settings import Settings
     from pipeline.catalog.catalog import Catalog
     from pipeline.catalog.interventions import Interventions
+    from pipeline.results import Format
+
+FORMATS: tuple[Format, ...] = ("table", "csv", "json")
+# Bounds a mistyped number meets before it costs an overflow or hours: no window goes back years, and a million
+# resamples already take minutes per intervention.
+MAX_WINDOW_DAYS = 3650
+MAX_RESAMPLES = 1_000_000
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -95,35 +103,70 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     impact.add_argument(
         "--window",
-        type=int,
+        type=_window,
         default=rules.EFFECT_WINDOW_DAYS,
         metavar="DAYS",
-        help=f"Days in each window, before and after (default: {rules.EFFECT_WINDOW_DAYS}).",
+        help=f"Days in each window, before and after, 1 to {MAX_WINDOW_DAYS:,} (default: {rules.EFFECT_WINDOW_DAYS}).",
     )
     impact.add_argument(
         "--level",
-        type=float,
+        type=_level,
         default=rules.EFFECT_LEVEL,
-        help=f"Confidence level of the intervals (default: {rules.EFFECT_LEVEL:g}).",
+        help=f"Confidence level of the intervals, between 0 and 1 (default: {rules.EFFECT_LEVEL:g}).",
     )
     impact.add_argument(
         "--resamples",
-        type=int,
+        type=_resamples,
         default=rules.EFFECT_RESAMPLES,
         metavar="N",
-        help=f"Bootstrap resamples (default: {rules.EFFECT_RESAMPLES}).",
+        help=f"Bootstrap resamples, 1 to {MAX_RESAMPLES:,} (default: {rules.EFFECT_RESAMPLES}).",
     )
     impact.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         default=rules.EFFECT_SEED,
-        help=f"Bootstrap seed; same data and seed, same intervals (default: {rules.EFFECT_SEED}).",
+        help=f"Bootstrap seed, a whole number; same data and seed, same intervals (default: {rules.EFFECT_SEED}).",
     )
-    impact.add_argument(
-        "--format", choices=("table", "csv", "json"), default="table", help="Output format (default: table)."
+    add_output_arguments(
+        impact,
+        "table (a block per intervention, for people), csv (every figure, a row per intervention) or json (the "
+        "options and every figure)",
+        FORMATS,
     )
-    impact.add_argument("--out", type=Path, metavar="FILE", help="Write to FILE instead of standard output.")
     impact.set_defaults(handler=_impact)
+
+
+def _whole(text: str, what: str, least: int | None = None, most: int | None = None) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or (least is not None and value < least) or (most is not None and value > most):
+        bounds = f" from {least:,} to {most:,}" if least is not None and most is not None else ""
+        raise argparse.ArgumentTypeError(f"not a {what}{bounds}: {text!r}")
+    return value
+
+
+def _window(text: str) -> int:
+    return _whole(text, "number of days", 1, MAX_WINDOW_DAYS)
+
+
+def _resamples(text: str) -> int:
+    return _whole(text, "number of resamples", 1, MAX_RESAMPLES)
+
+
+def _seed(text: str) -> int:
+    return _whole(text, "whole number")
+
+
+def _level(text: str) -> float:
+    try:
+        level = float(text)
+    except ValueError:
+        level = 0.0
+    if not 0 < level < 1:  # NaN too
+        raise argparse.ArgumentTypeError(f"not a confidence level between 0 and 1, e.g. 0.95: {text!r}")
+    return level
 
 
 def _where(parser: argparse.ArgumentParser) -> None:
@@ -141,9 +184,14 @@ def _help(parser: argparse.ArgumentParser) -> int:
 
 
 def _load(
-    settings: Settings, catalog_path: Path, file: Path | None, directory_csv: Path | None = None
+    settings: Settings,
+    catalog_path: Path,
+    file: Path | None,
+    directory_csv: Path | None = None,
+    named: str = "the catalog",
 ) -> tuple[Catalog, Interventions]:
-    """The catalog and its checked interventions; AlignmonError with every located error otherwise."""
+    """The catalog and its checked interventions; AlignmonError with every located error otherwise (`named`: the
+    catalog as the user gave it)."""
     from base.directory import load_directory
     from base.errors import AlignmonError, InvalidFileError
     from pipeline.catalog.commands import _pseudonym_key
@@ -162,13 +210,13 @@ def _load(
     except InvalidFileError as exc:
         errors += [str(issue) for issue in exc.issues]
     if errors:
-        raise AlignmonError("the catalog is not valid:\n" + "\n".join(errors))
+        raise AlignmonError(f"{named} is not valid:\n" + "\n".join(errors))
     try:
         found = load_interventions(catalog_path, catalog, file)
     except InvalidFileError as exc:
-        named = file or interventions_file(catalog_path) or catalog_path
+        where = file or interventions_file(catalog_path) or catalog_path
         count = len(exc.issues)
-        raise AlignmonError(f"{exc}\n{count} error{'s' if count != 1 else ''} in interventions {named}") from None
+        raise AlignmonError(f"{exc}\n{count} error{'s' if count != 1 else ''} in interventions {where}") from None
     return catalog, found
 
 
@@ -217,44 +265,87 @@ def _impact(args: argparse.Namespace) -> int:
     from pipeline.domain.impact import Options
     from pipeline.impact.estimates import estimate_all
     from pipeline.impact.output import as_csv, as_json, table
-    from pipeline.store import connect
+    from pipeline.results import destination, reader_gone
 
     settings = Settings()
+    options = Options(
+        window_days=args.window, level=args.level, resamples=args.resamples, seed=args.seed, k=settings.k_anonymity
+    )
+    fmt, target = destination(args.format, args.output, force=args.force, offered=FORMATS)
     try:
-        options = Options(
-            window_days=args.window,
-            level=args.level,
-            resamples=args.resamples,
-            seed=args.seed,
-            k=settings.k_anonymity,
-        )
-    except ValueError as exc:
-        raise AlignmonError(str(exc)) from None
-    _catalog, found = _load(settings, args.catalog or settings.catalog_dir, args.interventions)
-    path: Path = args.database or settings.duckdb_path
-    if not path.exists():
-        raise AlignmonError(f"{path} does not exist: run the pipeline first, or name its file with --database")
-    con = connect(path, advice="stop the pipeline, or give a copy of its file with --database", read_only=True)
-    try:
-        as_of = args.as_of or settings.as_of or _last_as_of(con) or settings.today()
-        effects = estimate_all(con, found.items, as_of, options)
-    except duckdb.CatalogException as exc:
-        raise AlignmonError(f"{path} is not an alignmon pipeline database: {exc}") from exc
+        catalog_path: Path = args.catalog or settings.catalog_dir
+        named = f"--catalog {catalog_path}" if args.catalog else f"{catalog_path} (ALIGNMON_CATALOG_DIR)"
+        if not catalog_path.exists():
+            raise AlignmonError(f"{named}: no such folder or file")
+        if args.interventions is not None and not args.interventions.exists():
+            raise AlignmonError(f"--interventions {args.interventions}: no such file")
+        _catalog, found = _load(settings, catalog_path, args.interventions, named=named)
+        con = _open(args.database, settings.duckdb_path)
+        try:
+            as_of = args.as_of or settings.as_of or _last_as_of(con) or settings.today()
+            effects = estimate_all(con, found.items, as_of, options)
+        except duckdb.CatalogException as exc:
+            raise AlignmonError(
+                f"{_database(args.database, settings.duckdb_path)} is not the pipeline's own DuckDB file: "
+                f"{_first_line(exc)}"
+            ) from exc
+        finally:
+            con.close()
+        if fmt == "csv":
+            text = as_csv(effects)
+        elif fmt == "json":
+            text = as_json(effects, as_of, options)
+        else:
+            text = table(effects, as_of, options)
+        text += "" if text.endswith("\n") else "\n"
+        try:
+            (target.stream if target is not None else sys.stdout).write(text)
+            if target is None:
+                sys.stdout.flush()  # a reader gone (`| head`) shows here, not as Python's complaint at exit
+        except OSError as exc:  # a full disk
+            if target is None:
+                raise
+            raise AlignmonError(f"cannot write {target.path}: {exc.strerror or exc}") from None
+        if target is not None:
+            target.publish()
+    except BrokenPipeError:
+        return reader_gone()
     finally:
-        con.close()
-    if args.format == "csv":
-        text = as_csv(effects)
-    elif args.format == "json":
-        text = as_json(effects, as_of, options)
-    else:
-        text = table(effects, as_of, options)
-    if args.out is None:
-        print(text, end="" if text.endswith("\n") else "\n")
-    else:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
-        print(f"wrote {args.out}", file=sys.stderr)
+        if target is not None:
+            target.discard()  # nothing left once published; the half-written file when anything failed
+    if target is not None:
+        n = len(effects)
+        print(f"{target.path}: {n:,} intervention{'s' if n != 1 else ''} ({fmt})")
     return 0
+
+
+def _database(given: Path | None, default: Path) -> str:
+    """The pipeline's file as the user named it: with the option, or with the setting it came from."""
+    return f"--database {given}" if given is not None else f"{default} (ALIGNMON_DUCKDB_PATH)"
+
+
+def _open(given: Path | None, default: Path) -> duckdb.DuckDBPyConnection:
+    """The pipeline's DuckDB file, read-only; one line naming --database (or the setting) when it cannot be."""
+    import duckdb
+
+    from base.errors import AlignmonError
+    from pipeline.store import connect
+
+    path, named = given or default, _database(given, default)
+    if not path.exists():
+        advice = "" if given else ": run the pipeline first, or name its file with --database"
+        raise AlignmonError(f"{named}: no such file{advice}")
+    if path.is_dir():
+        raise AlignmonError(f"{named} is a folder: name the pipeline's DuckDB file")
+    try:
+        return connect(path, advice="stop the pipeline, or give a copy of its file with --database", read_only=True)
+    except duckdb.Error as exc:  # not a DuckDB file (a lock another process holds is DatabaseInUseError)
+        raise AlignmonError(f"{named} cannot be opened as a DuckDB file: {_first_line(exc)}") from None
+
+
+def _first_line(exc: Exception) -> str:
+    """DuckDB's message without the hints and the query excerpt it adds on the following lines."""
+    return str(exc).strip().splitlines()[0]
 
 
 def _last_as_of(con: duckdb.DuckDBPyConnection) -> date | None:

@@ -2,14 +2,15 @@
 
 What is read, all of it tables the refresh keeps (so an estimate counts exactly what the adoption figures count):
 the directory, each investment's target departments (`inv_targets`), currency and min_coverage
-(`catalog_investments`), and the per-person daily rollup through the active-day rule of `active.sql`. The queries
-return counts per department and activity pattern, never a person.
+(`catalog_investments`), and the per-person daily rollup: through the active-day rule of `active.sql` for use, and
+any row at all for telemetry (a person without telemetry in a window is left out, not counted as a non-user). The
+queries return counts per department and activity pattern, never a person.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -34,8 +35,11 @@ def estimate_all(
     interventions: Sequence[Intervention],
     as_of: date,
     options: Options | None = None,
+    *,
+    only: Collection[str] | None = None,
 ) -> list[Effect]:
-    """The effect of each intervention as of `as_of` (data after it is not read), in the order given.
+    """The effect of each intervention as of `as_of` (data after it is not read), in the order given; with `only`,
+    of the interventions with those ids (the others still count as overlapping ones).
 
     `con` is the pipeline's database (or a copy with its per-person rollup); read-only is enough: the active days
     go to a temporary table.
@@ -49,10 +53,11 @@ def estimate_all(
                 "(the pipeline has not loaded the current catalog yet: run `alignmon refresh` or wait for it)"
             )
     sizes = dict(con.execute("SELECT department, count(*) FROM directory GROUP BY ALL").fetchall())
+    chosen = [item for item in interventions if only is None or item.id in only]
     windows = {item.id: Windows.around(item.date, item.last_day, opts.window_days) for item in interventions}
-    _fill_active_days(con, list(windows.values()), as_of)
+    _fill_active_days(con, [windows[item.id] for item in chosen], as_of)
     results = []
-    for item in interventions:
+    for item in chosen:
         inv = investments[item.investment]
         w = windows[item.id]
         treated = tuple(item.target_departments) if item.target_departments else tuple(sorted(inv.targets))
@@ -75,8 +80,8 @@ def estimate_all(
             estimate(
                 subject,
                 as_of,
-                _group(treated, counts, reporting),
-                _group(comparison, counts, reporting),
+                _group(treated, counts, reporting, sizes),
+                _group(comparison, counts, reporting, sizes),
                 comparison_departments=comparison,
                 population={d: sizes.get(d, 0) for d in inv.targets | set(treated)},
                 overlaps=[o.id for o in others],
@@ -145,10 +150,14 @@ def _reporting(
 
 
 def _group(
-    departments: Sequence[str], counts: dict[str, dict[Activity, int]], reporting: dict[str, dict[date, int]]
+    departments: Sequence[str],
+    counts: dict[str, dict[Activity, int]],
+    reporting: dict[str, dict[date, int]],
+    sizes: dict[str, int],
 ) -> Group:
     per_day: defaultdict[date, int] = defaultdict(int)
     for department in departments:
         for day, n in reporting.get(department, {}).items():
             per_day[day] += n
-    return Group({d: counts[d] for d in departments if d in counts}, dict(per_day))
+    directory = sum(sizes.get(d, 0) for d in departments)
+    return Group({d: counts[d] for d in departments if d in counts}, dict(per_day), directory)

@@ -92,10 +92,16 @@ def table(effects: Sequence[Effect], as_of: date, options: Options) -> str:
                 f"{points(e.pre_trend_high)}): {e.trends}"
             )
         if e.cost is not None:
+            low, high = e.cost_per_additional_active_user_low, e.cost_per_additional_active_user_high
             if e.cost_per_additional_active_user is not None and e.additional_active_users is not None:
                 lines.append(
                     f"  cost         {_money(e.cost, e.currency)} / {e.additional_active_users:.1f} additional active "
                     f"users = {_money(e.cost_per_additional_active_user, e.currency)} each"
+                    + (
+                        ""
+                        if low is None or high is None
+                        else f" ({_money(low, e.currency)} to {_money(high, e.currency)} over the interval)"
+                    )
                 )
             else:
                 lines.append(f"  cost         {_money(e.cost, e.currency)}; no additional active users to divide it by")

@@ -91,8 +91,9 @@ CREATE TABLE IF NOT EXISTS inv_targets (investment VARCHAR, department VARCHAR);
 CREATE TABLE IF NOT EXISTS initiative_attainment (
     initiative VARCHAR, objective VARCHAR, name VARCHAR, domain VARCHAR, perspective VARCHAR, weight DOUBLE,
     attainment DOUBLE);
--- Each intervention's effect (pipeline.impact.published; columns of pipeline.domain.impact.Effect.row()): counts and
--- shares of groups of at least k people only, departments under k never named.
+-- Each intervention's effect (pipeline.impact.published; columns of pipeline.domain.impact.Effect.row(), then the
+-- basis): counts and shares of groups of at least k people only, departments under k never named. Rows with figures
+-- are frozen, so it is not a derived table: schema.py adds new columns to it.
 CREATE TABLE IF NOT EXISTS intervention_effects (
     intervention VARCHAR, investment VARCHAR, kind VARCHAR, first_day DATE, last_day DATE, as_of DATE,
     window_days INTEGER, level DOUBLE, base_from DATE, base_to DATE, pre_from DATE, pre_to DATE, post_from DATE,
@@ -100,7 +101,8 @@ CREATE TABLE IF NOT EXISTS intervention_effects (
     detail VARCHAR, treated_people BIGINT, comparison_people BIGINT, treated_pre DOUBLE, treated_post DOUBLE,
     comparison_pre DOUBLE, comparison_post DOUBLE, effect DOUBLE, effect_low DOUBLE, effect_high DOUBLE,
     trends VARCHAR, pre_trend DOUBLE, pre_trend_low DOUBLE, pre_trend_high DOUBLE, additional_active_users DOUBLE,
-    cost DOUBLE, currency VARCHAR, cost_per_additional_active_user DOUBLE, "overlaps" VARCHAR);
+    cost DOUBLE, currency VARCHAR, cost_per_additional_active_user DOUBLE, "overlaps" VARCHAR,
+    cost_per_additional_active_user_low DOUBLE, cost_per_additional_active_user_high DOUBLE, basis VARCHAR);
 -- Per target department, only departments of at least k people (refresh_state.k); planned_ratio and gap are the
 -- investment's plan on as_of, the one adoption_current shows (written with it, pipeline.figures.current).
 CREATE TABLE IF NOT EXISTS department_adoption (

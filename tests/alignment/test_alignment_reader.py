@@ -17,7 +17,7 @@ from alignment.assessment import assess
 from alignment.displacement import displacement
 from alignment.facts import UsageSummary
 from alignment.maturity import shadow_apps
-from alignment.reader import read_facts, read_inputs, read_usage, strategy_from_catalog
+from alignment.reader import read_effects, read_facts, read_inputs, read_usage, strategy_from_catalog
 from alignment.report import render
 from base.directory import parse_directory
 from base.errors import AlignmonError
@@ -254,3 +254,59 @@ def test_the_baseline_follows_a_catalog_edit_on_the_same_day(database: tuple[Pat
         assert set(inputs_store.load(con, baseline).states) == {"teams-e3", "skype-legacy"}  # type: ignore[union-attr]
     finally:
         con.close()
+
+
+EFFECT_COLUMNS = """
+    intervention VARCHAR, investment VARCHAR, kind VARCHAR, first_day DATE, last_day DATE, as_of DATE, post_to DATE,
+    departments VARCHAR, verdict VARCHAR, reason VARCHAR, level DOUBLE, effect DOUBLE, effect_low DOUBLE,
+    effect_high DOUBLE, trends VARCHAR, additional_active_users DOUBLE, cost DOUBLE, currency VARCHAR,
+    cost_per_additional_active_user DOUBLE"""
+COST_RANGE = ", cost_per_additional_active_user_low DOUBLE, cost_per_additional_active_user_high DOUBLE"
+
+
+def effects_table(con: duckdb.DuckDBPyConnection, rows: list[tuple[object, ...]], cost_range: bool = True) -> None:
+    """A hand-made intervention_effects (the columns read_effects reads; the cost range only in newer files)."""
+    con.execute(f"CREATE TABLE intervention_effects ({EFFECT_COLUMNS}{COST_RANGE if cost_range else ''})")
+    width = len(rows[0])
+    con.executemany(f"INSERT INTO intervention_effects VALUES ({', '.join('?' * width)})", [list(r) for r in rows])
+
+
+def effect_row(intervention: str, as_of: date, verdict: str, *more: object) -> tuple[object, ...]:
+    """One row: a training of inv-crm on 2026-09-01 in Sales and Finance, estimated as of `as_of`."""
+    figures: tuple[object, ...] = (0.2, 0.083, 0.35, "no_divergence_detected", 12.0, 12_000.0, "EUR", 1_000.0)
+    if verdict == "not_estimable":
+        figures = (None, None, None, "not_checked", None, 12_000.0, "EUR", None)
+    return (intervention, "inv-crm", "training", date(2026, 9, 1), date(2026, 9, 1), as_of, date(2026, 9, 29),
+            "Sales, Finance", verdict, "window_not_over" if verdict == "not_estimable" else None, 0.99, *figures,
+            *more)  # fmt: skip
+
+
+def test_effects_as_of_a_day_are_each_interventions_latest_estimate_on_or_before_it() -> None:
+    """A final estimate keeps the day it was made; a not_estimable one is made again each day: the day's effects are,
+    per intervention, the latest row of as_of <= day, one each, with the cost range."""
+    con = duckdb.connect()
+    effects_table(con, [
+        effect_row("final", date(2026, 10, 5), "effect", 571.4, 2_409.6),  # final since 2026-10-05
+        effect_row("waiting", date(2026, 11, 19), "not_estimable", None, None),
+        effect_row("waiting", date(2026, 11, 20), "not_estimable", None, None),
+        effect_row("waiting", date(2026, 11, 21), "effect", 571.4, 2_409.6),  # made after the day: not yet known
+        effect_row("later", date(2026, 11, 25), "effect", 571.4, 2_409.6),
+    ])  # fmt: skip
+    found = read_effects(con, AS_OF)
+    assert [(e.intervention, e.verdict) for e in found] == [("final", "effect"), ("waiting", "not_estimable")]
+    final = found[0]
+    assert final.departments == ("Sales", "Finance") and final.trends == "no_divergence_detected"
+    assert (final.cost_per_additional_active_user_low, final.cost_per_additional_active_user_high) == (571.4, 2_409.6)
+    assert final.interval == (0.083, 0.35) and final.rose and not final.diverging
+    assert [e.intervention for e in read_effects(con, date(2026, 11, 25))] == ["final", "later", "waiting"]
+    assert read_effects(con, date(2026, 10, 4)) == ()
+
+
+def test_effects_of_an_analysts_file_of_the_previous_schema_are_read() -> None:
+    """Schema 7 had no cost range and called no divergence detected `parallel`: read as None and the new name."""
+    con = duckdb.connect()
+    effects_table(con, [effect_row("final", date(2026, 10, 5), "effect")], cost_range=False)
+    con.execute("UPDATE intervention_effects SET trends = 'parallel'")
+    (effect,) = read_effects(con, AS_OF)
+    assert (effect.cost_per_additional_active_user, effect.cost_per_additional_active_user_low) == (1_000.0, None)
+    assert effect.cost_per_additional_active_user_high is None and effect.trends == "no_divergence_detected"

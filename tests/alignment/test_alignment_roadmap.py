@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
@@ -23,6 +26,7 @@ from alignment.facts import (
     Strategy,
     Usage,
 )
+from alignment.report import what_worked
 from alignment.roadmap import (
     EFFORT,
     PROVEN_EFFORT_FACTOR,
@@ -495,8 +499,8 @@ def test_enable_and_train_ranks_higher_where_the_same_action_worked_elsewhere() 
     # Said in the item's text, with the figures: Finance got it, Sales still lags.
     assert after.departments == ("Sales", "Finance")
     assert after.reason == (
-        f"{before.reason}; it worked elsewhere: the training of 2026-01-06 in Finance raised adoption +20 pp "
-        "(99% interval +8 to +35 pp)"
+        f"{before.reason}; it worked elsewhere: the training of 2026-01-06 in Finance raised adoption by at least "
+        "+8.3 pp (99% interval +8.3 to +35.0 pp)"
     )
     # No measurable rise, another kind of action, another investment, or only where it still lags: no change.
     for effect in (
@@ -510,3 +514,102 @@ def test_enable_and_train_ranks_higher_where_the_same_action_worked_elsewhere() 
         assert ranked(effect)[1] == before, effect
     # An enablement counts like a training; one in departments under k (not named) is elsewhere too.
     assert ranked(erp_training((), kind="enablement"))[1].effort == after.effort
+
+
+def erp_ranked(*effects: InterventionEffect) -> tuple[list[Item], Item]:
+    """The worked example's roadmap with `effects`, and its ERP enable_and_train item."""
+    items = roadmap(replace(example_facts(), effects=effects))
+    return items, next(i for i in items if i.action == "enable_and_train")
+
+
+def test_a_diverging_pre_trend_never_boosts_enable_and_train() -> None:
+    """Groups that already drifted apart before the training: the rise may be that drift, so it proves nothing."""
+    _, before = erp_ranked()
+    _, boosted = erp_ranked(erp_training(trends="no_divergence_detected"))
+    assert boosted.effort == EFFORT["enable_and_train"] * PROVEN_EFFORT_FACTOR
+    items, train = erp_ranked(erp_training(trends="diverging"))
+    assert train == before
+    assert "worked" not in roadmap_csv(items)
+    # Not checked (too few days before it) is no evidence of a drift: it still counts.
+    assert erp_ranked(erp_training(trends="not_checked"))[1].effort == boosted.effort
+
+
+def test_what_worked_elsewhere_is_ranked_and_described_by_the_low_end_of_its_interval() -> None:
+    """The winner's curse: of two trainings, the one with the larger point estimate but a wide interval is not the
+    proof; the one whose interval's low end is higher is, and the text says 'at least' that low end."""
+    lucky = erp_training(("Finance",), effect=0.30, effect_low=0.02, effect_high=0.58)
+    solid = replace(erp_training(("Engineering",), effect=0.15, effect_low=0.10, effect_high=0.20), intervention="b")
+    for effects in ((lucky, solid), (solid, lucky)):
+        _, train = erp_ranked(*effects)
+        assert train.reason.endswith(
+            "; it worked elsewhere: the training of 2026-01-06 in Engineering raised adoption by at least +10.0 pp "
+            "(99% interval +10.0 to +20.0 pp)"
+        ), train.reason
+        assert "+30" not in train.reason and "+15" not in train.reason  # never the point estimate
+    # A rise whose interval's low end is not above 0 (a row that contradicts its verdict) proves nothing.
+    _, before = erp_ranked()
+    assert erp_ranked(erp_training(effect_low=0.0))[1] == before
+
+
+UNNAMED = "it worked elsewhere in the organisation: the training of 2026-01-06 raised adoption by at least +8.3 pp"
+
+
+@pytest.mark.parametrize(
+    ("departments", "said"),
+    [
+        ((), UNNAMED),  # every treated department under k: the published list names none
+        (("Legal",), UNNAMED),  # Legal has 4 people today: a final estimate is kept as it was made, Legal never named
+        (("Marketing",), UNNAMED),  # no size known today
+        (
+            ("Legal", "Finance"),
+            "it worked elsewhere: the training of 2026-01-06 in Finance raised adoption by at least",
+        ),
+    ],
+)
+def test_what_worked_elsewhere_never_names_a_department_under_k(departments: tuple[str, ...], said: str) -> None:
+    """Only the published departments (k-safe) that the day's department sizes show at k or more are named; none
+    left: 'elsewhere in the organisation', never nothing and never the investment's target departments."""
+    items, train = erp_ranked(erp_training(departments))
+    assert train.effort == EFFORT["enable_and_train"] * PROVEN_EFFORT_FACTOR
+    assert said in train.reason
+    facts = replace(example_facts(), effects=(erp_training(departments),))
+    every_text = roadmap_csv(items) + roadmap_text(assess(facts))
+    for small in ("Legal", "Audit", "Marketing"):  # under k, or no size known
+        assert small not in every_text, small
+    assert train.departments == ("Sales", "Finance")  # the lagging departments, all of k people or more
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def proofs_and_rows() -> dict[str, object]:
+    """The roadmap items and What worked rows of a proven training and a damaged row, and whether -O is on."""
+    effects = (
+        erp_training(("Finance",)),
+        # verdict effect and a rise, but no interval (a damaged row): never a proof, never a crash
+        replace(erp_training(("Engineering",), effect=0.4, effect_low=None, effect_high=None), intervention="bare"),
+    )
+    facts = replace(example_facts(), effects=effects)
+    return {
+        "optimize": sys.flags.optimize,
+        "items": [[i.subject, i.action, i.effort, i.reason] for i in roadmap(facts)],
+        "worked": [list(row) for row in what_worked(facts)],
+    }
+
+
+def test_the_roadmap_and_what_worked_hold_under_python_dash_o() -> None:
+    """`python -O` drops asserts: the check that an effect has its interval before it is described must not be one.
+    The same effects give the same items and rows with and without -O, a damaged row included."""
+    script = (
+        "import json; from tests.alignment.test_alignment_roadmap import proofs_and_rows as f; print(json.dumps(f()))"
+    )
+    argv = [sys.executable, "-O", "-c", script]
+    out = subprocess.run(argv, check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    optimised = json.loads(out.stdout)
+    here = proofs_and_rows()
+    assert (optimised["optimize"], here["optimize"]) == (1, 0)
+    assert optimised["items"] == here["items"] and optimised["worked"] == here["worked"]
+    train = next(i for i in optimised["items"] if i[1] == "enable_and_train")
+    assert train[2] == EFFORT["enable_and_train"] * PROVEN_EFFORT_FACTOR
+    assert "in Finance raised adoption by at least +8.3 pp" in train[3] and "Engineering" not in train[3]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import shutil
+import subprocess
 import tomllib
 from dataclasses import replace
 from datetime import date, timedelta
@@ -411,8 +413,11 @@ def test_the_template_ships_with_the_package() -> None:
 EFFECTS = (
     InterventionEffect("crm-training", "inv-crm", "training", date(2026, 9, 1), date(2026, 9, 2), date(2026, 9, 30),
                        ("Sales",), "effect", level=0.99, effect=0.2, effect_low=0.083, effect_high=0.35,
-                       trends="parallel", additional_active_users=12.0, cost=12_000.0, currency="EUR",
-                       cost_per_additional_active_user=1_000.0),
+                       trends="no_divergence_detected", additional_active_users=12.0, cost=12_000.0, currency="EUR",
+                       cost_per_additional_active_user=1_000.0,
+                       # 60 treated people: 12,000 / (0.35 x 60) .. 12,000 / (0.083 x 60)
+                       cost_per_additional_active_user_low=12_000 / (0.35 * 60),
+                       cost_per_additional_active_user_high=12_000 / (0.083 * 60)),
     InterventionEffect("erp-mail", "inv-erp", "communication", date(2026, 9, 8), date(2026, 9, 8),
                        date(2026, 10, 6), ("Finance",), "no_detectable_effect", effect=0.175, effect_low=-0.075,
                        effect_high=0.417, trends="diverging", cost=500.0, currency="EUR"),
@@ -437,20 +442,21 @@ def test_what_worked_gives_each_interventions_verdict_effect_and_cost_in_words()
         ["Training for CRM rollout in Sales, 1 Sep 2026 to 2 Sep 2026",
          "Worked: adoption rose more than where it was not done",
          "+20.0 pp (99 % interval +8.3 pp to +35.0 pp)",
-         "EUR 1,000 (EUR 12,000 for 12 more active users)"],
+         "EUR 571 to 2,410 per additional active user (about EUR 1,000: EUR 12,000 for an estimated 12 more active "
+         "users)"],
         ["Communication for ERP finance in Finance, 8 Sep 2026",
-         "No measurable effect: the change is within what chance explains (the groups were already drifting apart "
-         "before it: read with caution)",
+         "Inconclusive: the effect lies between \u22127.5 and +41.7 points (99 % interval); more time or a larger "
+         "group could tell (the groups were already drifting apart before it: read with caution)",
          "+17.5 pp (99 % interval \u22127.5 pp to +41.7 pp)",
-         "EUR 500 spent; no additional active users to divide it by"],
+         "EUR 500 spent; per additional active user: not known while the effect is inconclusive"],
         [f"Licence change for {EVIL}, 1 Oct 2026", "Adoption fell more than where it was not done",
          "\u221210.0 pp (99 % interval \u221220.0 pp to \u22121.0 pp)", "-"],
         ["Enablement for CRM rollout in Sales, 1 Sep 2026",
          "Cannot tell yet: no department without the action is left to compare with", "-", "-"],
         ["Training for ERP finance, 1 Sep 2026",
          "Cannot tell yet: a group to compare holds fewer than 5 people (privacy)", "-", "-"],
-        ["Other for ERP finance in Finance, 10 Nov 2026", "Cannot tell yet: the weeks after it are not over until "
-         "8 Dec 2026", "-", "-"],
+        ["Other for ERP finance in Finance, 10 Nov 2026", "Cannot tell yet: the weeks after it end on 8 Dec 2026; "
+         "it is estimated from 12 Dec 2026 on", "-", "-"],
     ]  # fmt: skip
     text = visible_text(html)
     assert not re.findall(r"\b[a-z]+_[a-z_]+\b", text)
@@ -460,3 +466,83 @@ def test_what_worked_gives_each_interventions_verdict_effect_and_cost_in_words()
 def test_without_interventions_what_worked_says_how_to_record_them(html: str) -> None:
     text = visible_text(html)
     assert "What worked No intervention is recorded for this day" in text
+
+
+def worked_rows(*effects: InterventionEffect) -> list[list[str]]:
+    """The What worked table of the report on `effects`."""
+    a = assess(replace(facts(AS_OF, 0.8, 0.3), effects=effects))
+    return Page(render(replace(a, roadmap=ITEMS))).tables["what-worked"]
+
+
+def test_an_inconclusive_effect_is_never_read_as_no_effect() -> None:
+    """An interval that contains 0 cannot tell a rise from none: the report says inconclusive, gives the interval and
+    what could tell, and nowhere calls it no effect."""
+    mail = replace(EFFECTS[1], trends="no_divergence_detected", effect=0.1, effect_low=-0.05, effect_high=0.25)
+    row = worked_rows(mail)[0]
+    assert row[1] == (
+        "Inconclusive: the effect lies between \u22125.0 and +25.0 points (99 % interval); more time or a larger group "
+        "could tell"
+    )
+    assert row[3] == "EUR 500 spent; per additional active user: not known while the effect is inconclusive"
+    html = render(replace(assess(replace(facts(AS_OF, 0.8, 0.3), effects=(mail,))), roadmap=ITEMS))
+    worked = Page(html).visible.split("What worked", 1)[1].split("Attainment by objective", 1)[0]
+    assert "inconclusive, not evidence of no effect" in worked  # the section's note says how to read it
+    assert not re.search(r"\bno (measurable |detectable )?effect\b", " ".join(row).lower())
+    for wrong in ("no measurable effect", "within what chance explains", "no additional active users"):
+        assert wrong not in worked.lower(), wrong
+
+
+def test_the_cost_per_additional_active_user_is_the_range_its_interval_gives() -> None:
+    """The point value alone would hide that the interval allows 2.5 times fewer additional users: the range first,
+    the point value as 'about'. A file of the previous schema (no range) shows the point value as 'about' only."""
+    training = EFFECTS[0]
+    assert worked_rows(training)[0][3] == (
+        "EUR 571 to 2,410 per additional active user (about EUR 1,000: EUR 12,000 for an estimated 12 more active "
+        "users)"
+    )
+    old_file = replace(training, cost_per_additional_active_user_low=None, cost_per_additional_active_user_high=None)
+    assert worked_rows(old_file)[0][3] == (
+        "about EUR 1,000 per additional active user (EUR 12,000 for an estimated 12 more active users)"
+    )
+    fall = replace(EFFECTS[2], cost=800.0, currency="EUR")
+    assert worked_rows(fall)[0][3] == "EUR 800 spent; adoption fell, so there are no additional active users"
+
+
+@pytest.mark.parametrize("verdict", ["effect", "no_detectable_effect"])
+def test_a_diverging_pre_trend_is_said_next_to_the_verdict(verdict: str) -> None:
+    caution = "(the groups were already drifting apart before it: read with caution)"
+    for trends, said in (("diverging", True), ("no_divergence_detected", False), ("not_checked", False)):
+        effect = replace(EFFECTS[0], verdict=verdict, trends=trends)
+        assert worked_rows(effect)[0][1].endswith(caution) is said, (verdict, trends)
+
+
+PDFTOTEXT = shutil.which("pdftotext")
+
+
+@pytest.mark.skipif(
+    shutil.which("chromium") is None or PDFTOTEXT is None,
+    reason="needs the Debian packages chromium and poppler-utils (scripts/setup.sh installs them)",
+)
+def test_what_worked_prints_whole_on_its_a4_page(tmp_path: Path) -> None:
+    """Printed by headless Chromium on A4, the What worked page holds every cell of its table in full: the words of
+    the verdicts and cost ranges wrap inside the page, none runs off its right edge (cropped to the page here)."""
+    from tests.alignment.test_alignment_simulated import chromium
+
+    html = render(replace(assess(replace(facts(AS_OF, 0.8, 0.3), effects=EFFECTS)), roadmap=ITEMS))
+    page = Page(html)
+    (tmp_path / "report.html").write_text(html)
+    pdf = tmp_path / "report.pdf"
+    chromium(tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", (tmp_path / "report.html").as_uri())
+    ids = [s["id"] for s in page.sections]
+    n = ids.index("worked") + 1
+    # -W/-H crop to the A4 page box (595 x 842 pt): text drawn past its edge is left out.
+    crop = ["-x", "0", "-y", "0", "-W", "595", "-H", "842"]
+    cropped = subprocess.run(["pdftotext", "-raw", "-f", str(n), "-l", str(n), *crop, str(pdf), "-"], check=True,
+                             capture_output=True, text=True).stdout  # fmt: skip
+    assert cropped.startswith("What worked")
+    text = "".join(cropped.split())  # a cell wraps where the page breaks its lines: compare without spaces
+    for row in page.tables["what-worked"]:
+        for cell in row:
+            assert "".join(cell.split()) in text, cell
+    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True).stdout
+    assert f"Pages: {len(ids)}" in " ".join(info.split())  # one page a section: What worked did not spill over

@@ -19,6 +19,7 @@ from alignmon.stack.process import free_port
 from base.errors import AlignmonError, DatabaseInUseError
 from base.settings import Settings
 from metrics.exporter import StandbyCollector
+from pipeline.catalog import CatalogSource
 from pipeline.consumer import Consumer
 from pipeline.errors import BrokerUnavailableError, StoreFailedError
 from pipeline.requests import RequestFolder
@@ -135,6 +136,14 @@ class IdleConsumer:
 
     def close(self) -> None:
         pass
+
+
+def idle_pipeline(settings: Settings, store: Store, folder: Path) -> Pipeline:
+    """A pipeline over `store` with nothing to consume, reading the catalog and directory the settings name."""
+    retention = Retention(settings.raw_retention_days, settings.daily_retention_days)
+    p = Pipeline(settings, store, IdleConsumer(), retention, RequestFolder(folder / "requests"))  # type: ignore[arg-type]
+    p.catalog = CatalogSource(settings.catalog_dir, settings.directory_csv)
+    return p
 
 
 @pytest.mark.integration

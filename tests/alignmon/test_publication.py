@@ -19,16 +19,13 @@ import pytest
 
 import alignmon.process
 from alignmon.analysts import ANALYSTS_OBJECTS
-from alignmon.process import Pipeline
 from base.settings import Settings
 from collectors.simulate import Organisation
 from pipeline.batch import Record, decode
 from pipeline.catalog import CatalogSource
-from pipeline.requests import RequestFolder
-from pipeline.retention import Retention
 from pipeline.snapshot import publish
 from pipeline.subject import erase
-from tests.alignmon.test_process import IdleConsumer
+from tests.alignmon.test_process import idle_pipeline
 from tests.support.fleet import store_days
 
 AS_OF = date(2026, 11, 20)
@@ -56,10 +53,7 @@ def pipeline(tmp_path: Path) -> Any:
     )
     store = alignmon.process.open_store(settings.model_copy(update={"duckdb_path": tmp_path / "pipeline.duckdb"}))
     store_days(store, org, 40, KEY)
-    retention = Retention(settings.raw_retention_days, settings.daily_retention_days)
-    p = Pipeline(settings, store, IdleConsumer(), retention, RequestFolder(tmp_path / "requests"))  # type: ignore[arg-type]
-    p.catalog = CatalogSource(settings.catalog_dir, settings.directory_csv)
-    yield p, org
+    yield idle_pipeline(settings, store, tmp_path), org
     store.close()
 
 

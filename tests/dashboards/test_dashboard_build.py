@@ -14,6 +14,7 @@ from dashboards import datasource
 from dashboards.build import panels, write
 from dashboards.layout import Row, place
 from dashboards.query import Query, ref_id, target
+from metrics.definitions import BY_NAME
 from metrics.thresholds import load
 from tests.dashboards.conftest import RUNBOOKS
 
@@ -262,3 +263,27 @@ def test_current_value_panels_use_instant_queries(built: dict[str, dict[str, Any
     for d in built.values():
         for p in panels(d):
             assert {t["instant"] for t in p["targets"]} == {kinds[p["type"]]}, p["title"]
+
+
+def test_the_drill_down_marks_each_intervention_of_the_investment_at_its_first_day(
+    built: dict[str, dict[str, Any]],
+) -> None:
+    """One Prometheus annotation on Investment detail: each intervention of the chosen investment at its first day
+    (the series' value in milliseconds, useValueForTime), titled with its id, kind and verdict; no other dashboard has
+    one. The fields are the JSON Schema's (test_every_dashboard_validates) and Grafana's AnnotationQuery's."""
+    found = {d["uid"]: d.get("annotations", {}).get("list", []) for d in built.values()}
+    assert {uid: len(a) for uid, a in found.items() if a} == {"alignmon-investment": 1}
+    [marker] = found["alignmon-investment"]
+    assert marker["name"] == "Interventions" and marker["enable"] is True
+    assert marker["datasource"] == {"type": "prometheus", "uid": datasource.DATASOURCE_UID}
+    assert marker["useValueForTime"] is True
+    assert marker["expr"] == (
+        'alignmon_intervention_start_timestamp_seconds{investment=~"$investment"} * 1000 '
+        "* on (intervention) group_left (verdict) (alignmon_intervention_verdict @ end())"
+    )
+    assert marker["titleFormat"] == "{{intervention}} ({{kind}}): {{verdict}}"
+    # Every label the marker shows is one the expression's result carries.
+    shown = set(re.findall(r"\{\{(\w+)\}\}", marker["titleFormat"] + marker["textFormat"]))
+    shown |= set(marker["tagKeys"].split(","))
+    result = {*BY_NAME["alignmon_intervention_start_timestamp_seconds"].labels, "verdict"}
+    assert shown <= result and {"intervention", "kind", "verdict"} <= shown

@@ -1,4 +1,4 @@
-"""docs/dashboards.md documents every dashboard, row and panel the code builds."""
+"""docs/dashboards.md documents every dashboard, row, panel and annotation the code builds."""
 
 from __future__ import annotations
 
@@ -13,13 +13,17 @@ def _headings() -> set[str]:
     return {m.strip() for m in re.findall(r"^#{2,4} (.+)$", DOC.read_text(), re.MULTILINE)}
 
 
-def test_every_dashboard_row_and_panel_has_a_section(built: dict[str, dict[str, Any]]) -> None:
+def _annotations(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    return dashboard.get("annotations", {}).get("list", [])  # type: ignore[no-any-return]
+
+
+def test_every_dashboard_row_panel_and_annotation_has_a_section(built: dict[str, dict[str, Any]]) -> None:
     headings = _headings()
     missing = [
-        f"{d['title']}: {p['title']}"
+        f"{d['title']}: {title}"
         for d in built.values()
-        for p in [{"title": d["title"]}, *d["panels"]]
-        if p["title"] not in headings
+        for title in [d["title"], *(p["title"] for p in d["panels"]), *(a["name"] for a in _annotations(d))]
+        if title not in headings
     ]
     assert missing == []
 

@@ -9,6 +9,7 @@ import yaml
 
 from dashboards.promql import (
     Token,
+    annotation_queries,
     metric_names,
     panel_queries,
     substitute,
@@ -109,7 +110,7 @@ def test_every_expression_uses_exported_metrics_or_recording_rules(built: dict[s
     unknown = []
     used: set[str] = set()
     for dashboard in built.values():
-        for q in panel_queries(dashboard):
+        for q in [*panel_queries(dashboard), *annotation_queries(dashboard)]:
             names = metric_names(q.expr)
             assert names, f"{q.dashboard} / {q.panel} / {q.ref_id} selects no metric: {q.expr}"
             used |= names
@@ -124,6 +125,8 @@ def test_every_expression_uses_exported_metrics_or_recording_rules(built: dict[s
         "alignmon_initiative_attainment_ratio",
         "alignmon_investment_adoption_ratio",
         "alignmon_investment_planned_ratio",
+        "alignmon_intervention_start_timestamp_seconds",  # the drill-down's annotation
+        "alignmon_intervention_verdict",
         "alignmon_department_adoption_ratio",
         "alignmon_shadow_it_active_users",
         "alignmon_shadow_it_growth_users",  # the pipeline's own count: never a delta() of Prometheus's samples
@@ -192,7 +195,7 @@ def test_no_expression_adds_up_the_sources_device_counts(built: dict[str, dict[s
     found = [
         f"{q.dashboard} / {q.panel}: {s}"
         for d in built.values()
-        for q in panel_queries(d)
+        for q in [*panel_queries(d), *annotation_queries(d)]
         for s in sums_over_sources(q.expr)
     ]
     for path in rule_files():

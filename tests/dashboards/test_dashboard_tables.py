@@ -67,6 +67,12 @@ PORTFOLIO: dict[str, tuple[str, str, str, str, str, str, str | None, int | None,
     }),
 }  # fmt: skip
 STATUSES = ("not_started", "unknown", "low", "on_track")
+# intervention -> (investment, kind, first day, {verdict: promtool values}): inv-a's training was not estimable until
+# day 10 (samples 0 to 19, every 12 hours), an effect from then on; inv-b's mail has one verdict throughout.
+INTERVENTIONS: dict[str, tuple[str, str, int, dict[str, str]]] = {
+    "a-training": ("inv-a", "training", 12, {"not_estimable": "1x19", "effect": "_x20 1x25"}),
+    "b-mail": ("inv-b", "communication", 3, {"no_detectable_effect": "1x45"}),
+}
 
 
 def _series(name: str, labels: Labels, value: float) -> dict[str, str]:
@@ -92,6 +98,11 @@ def _input() -> list[dict[str, str]]:
                 out.append(_series("alignmon_investment_active_users", {**key, "window": "28d"}, value))
             else:
                 out.append(_series(f"alignmon_investment_{figure}", key, value))
+    for ident, (inv, kind, first_day, verdicts) in INTERVENTIONS.items():
+        key = {"investment": inv, "intervention": ident}
+        out.append(_series("alignmon_intervention_start_timestamp_seconds", {**key, "kind": kind}, first_day * DAY))
+        for verdict, values in verdicts.items():
+            out.append({**_series("alignmon_intervention_verdict", {**key, "verdict": verdict}, 1), "values": values})
     return out
 
 
@@ -308,3 +319,31 @@ def test_the_drill_down_shows_the_reason_trend_and_stickiness_and_no_use_without
     assert trend["targets"][0]["expr"] == 'alignmon_investment_trend_ratio_per_day{investment=~"$investment"}'
     stickiness = next(p for p in investment["panels"] if p["title"] == "Stickiness")
     assert stickiness["targets"][0]["expr"] == 'alignmon_investment_stickiness_ratio{investment=~"$investment"}'
+
+
+def test_the_intervention_markers_are_the_chosen_investments_in_milliseconds_with_the_verdict_at_the_end(
+    tmp_path: Path, built: dict[str, dict[str, Any]]
+) -> None:
+    """The annotation's expression: per intervention of the chosen investment, its first day in milliseconds (Grafana's
+    useValueForTime) and the verdict as of the range's end: over a range in which the verdict changed (a subquery, as
+    Grafana's range query sees it) still one series, so one marker, not one per verdict."""
+    investment = built["alignmon-investment.json"]
+    [annotation] = investment["annotations"]["list"]
+
+    def expr(inv: str) -> str:
+        return substitute(annotation["expr"], {"investment": inv})
+
+    a = {"investment": "inv-a", "intervention": "a-training", "kind": "training", **SCRAPE}
+    evaluate(
+        tmp_path,
+        [
+            (expr("inv-a"), [({**a, "verdict": "effect"}, 12 * DAY * 1000)]),
+            (expr(".*"), [({**a, "verdict": "effect"}, 12 * DAY * 1000), (
+                {"investment": "inv-b", "intervention": "b-mail", "kind": "communication", **SCRAPE,
+                 "verdict": "no_detectable_effect"}, 3 * DAY * 1000)]),
+            # From day 5 to now: before day 10 the verdict was not_estimable, yet the series is the end's only.
+            (f"count by (intervention, verdict) (count_over_time(({expr('inv-a')})[15d:12h]))",
+             [({"intervention": "a-training", "verdict": "effect"}, 1)]),
+            (f"count_over_time(({expr('inv-a')})[15d:12h])", [({**a, "verdict": "effect"}, 31)]),
+        ],
+    )  # fmt: skip

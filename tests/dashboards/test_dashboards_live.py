@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -27,7 +28,9 @@ import pytest
 from alignmon.stack.kafka import ensure_topics
 from alignmon.stack.stack import Stack
 from base.settings import Settings
-from dashboards.promql import panel_queries, substitute, variable_queries
+from collectors.simulate.interventions import SimulatedIntervention
+from dashboards.promql import annotation_queries, panel_queries, substitute, variable_queries
+from pipeline.domain.impact import Verdict
 
 pytestmark = pytest.mark.integration
 
@@ -56,6 +59,14 @@ class Fleet:
         assert answer["status"] == "success", f"{expr}: {answer}"
         return answer["data"]["result"]  # type: ignore[no-any-return]
 
+    def query_range(self, expr: str, seconds: int, step_s: int) -> list[dict[str, Any]]:
+        """A range query over the last `seconds`, as Grafana runs a time series panel or an annotation."""
+        end = time.time()
+        params = {"query": expr, "start": end - seconds, "end": end, "step": step_s}
+        answer = httpx.get(f"{self.prometheus}/api/v1/query_range", params=params, timeout=10).json()
+        assert answer["status"] == "success", f"{expr}: {answer}"
+        return answer["data"]["result"]  # type: ignore[no-any-return]
+
     def series(self, selector: str) -> list[dict[str, str]]:
         answer = httpx.get(f"{self.prometheus}/api/v1/series", params={"match[]": selector}, timeout=10).json()
         assert answer["status"] == "success", f"{selector}: {answer}"
@@ -69,9 +80,10 @@ def _produce(bootstrap: str, topic: str, state: Path) -> int:
     from collectors.simulate import Organisation
 
     today = Settings().today()
-    org = Organisation.build(SEED, 1.0, today)
+    org = Organisation.build(SEED, 1.0, today, interventions=[_placebo(today)])
     (state / "catalog").mkdir()
     org.write_catalog(state / "catalog" / "catalog.yaml")
+    org.write_interventions(state / "catalog" / "interventions.yaml")  # for the drill-down's annotation
     org.write_directory(state / "directory.csv", pseudonymise_with=SECRET.encode())  # as the pipeline reads it
     key = key_from(SECRET, False)
     # Up to yesterday: today's working hours may still lie ahead, and the contract refuses events over 5 minutes in
@@ -82,6 +94,13 @@ def _produce(bootstrap: str, topic: str, state: Path) -> int:
         for e in org.dicts_for_day(today - timedelta(days=n), pseudonymise_with=key, with_department=True)
     )
     return publish(bootstrap, topic, events)
+
+
+def _placebo(today: date) -> SimulatedIntervention:
+    """A training for the CRM's Sales 30 days ago that changes nobody's use (the other tests' figures stay)."""
+    return SimulatedIntervention(
+        "crm-training-sales", "inv-crm-rollout", ("Sales",), today - timedelta(days=30), points=0.0
+    )
 
 
 def _agent_event(n: int, start: datetime) -> dict[str, Any]:
@@ -207,12 +226,13 @@ def _all(dashboard: dict[str, Any]) -> dict[str, str]:
 def test_every_panel_expression_returns_data(
     fleet: Fleet, built: dict[str, dict[str, Any]], wait_for: Callable[..., Any]
 ) -> None:
-    queries = [(q, _all(d)) for d in built.values() for q in panel_queries(d)]
-    # Targets per dashboard uid: a new panel is counted here, so this test is known to run its expressions.
+    queries = [(q, _all(d)) for d in built.values() for q in [*panel_queries(d), *annotation_queries(d)]]
+    # Targets (and annotations) per dashboard uid: a new panel is counted here, so this test is known to run its
+    # expressions.
     counts = Counter(q.dashboard for q, _ in queries)
     assert counts == {
         "alignmon-portfolio": 30,
-        "alignmon-investment": 18,
+        "alignmon-investment": 19,
         "alignmon-applications": 8,
         "alignmon-pipeline": 14,
         "alignmon-collectors": 13,
@@ -328,6 +348,29 @@ def test_the_collectors_dashboard_counts_what_the_agents_sent(
     assert fleet.query("sum(alignmon_gateway_events_accepted_total)")[0]["value"][1] == str(2 * AGENTS)
     assert by("Kafka reachable", "instance") and set(by("Kafka reachable", "instance").values()) == {1.0}
     assert set(by("Spool depth", "instance").values()) == {0.0}
+
+
+def test_the_intervention_marker_on_a_real_prometheus_is_one_series_at_its_first_day(
+    fleet: Fleet, built: dict[str, dict[str, Any]], wait_for: Callable[..., Any]
+) -> None:
+    """The annotation as Grafana runs it, a range query whose values it reads as the markers' times in milliseconds:
+    the fleet's intervention, recorded in interventions.yaml and published by the pipeline, is one series whose every
+    value is its first day's midnight (UTC), with its kind and verdict; another investment has no marker."""
+    [annotation] = built["alignmon-investment.json"]["annotations"]["list"]
+    item = _placebo(Settings().today())
+
+    def markers(investment: str) -> list[dict[str, Any]]:
+        return fleet.query_range(substitute(annotation["expr"], {"investment": investment}), 600, 15)
+
+    wait_for(lambda: markers(item.investment), timeout=120, what="the intervention's series")
+    [marker] = markers(item.investment)
+    assert {k: marker["metric"][k] for k in ("investment", "intervention", "kind")} == {
+        "investment": item.investment, "intervention": item.id, "kind": item.kind,
+    }  # fmt: skip
+    assert marker["metric"]["verdict"] in set(Verdict)
+    midnight_ms = datetime(item.day.year, item.day.month, item.day.day, tzinfo=UTC).timestamp() * 1000
+    assert {float(value) for _, value in marker["values"]} == {midnight_ms}
+    assert markers("inv-erp-s4") == []
 
 
 def test_variables_chain_to_concrete_values(fleet: Fleet, built: dict[str, dict[str, Any]]) -> None:

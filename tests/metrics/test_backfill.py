@@ -60,6 +60,7 @@ from tests.support.fleet import stored_fleet
 KEY = b"backfill-test-key"
 DAYS = 35
 PROMTOOL = "/usr/bin/promtool"
+INTERVENTION, INTERVENTION_DAYS_AGO = "crm-training-sales", 15
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
@@ -87,6 +88,12 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Fleet:
     folder = tmp_path_factory.mktemp("backfill-fleet")
     as_of = date.today()  # relative to now: a real Prometheus keeps only recent days
     store, catalog = stored_fleet(folder, Organisation.build(7, 1.0, as_of), DAYS, KEY)
+    # An intervention's row as the pipeline publishes it: the past days carry its marker for the drill-down too.
+    store.con.execute(
+        "INSERT INTO intervention_effects (intervention, investment, kind, first_day, last_day, verdict) "
+        "VALUES (?, 'inv-crm-rollout', 'training', ?, ?, 'effect')",
+        [INTERVENTION, as_of - timedelta(days=INTERVENTION_DAYS_AGO), as_of - timedelta(days=INTERVENTION_DAYS_AGO)],
+    )
     store.close()  # the pipeline is stopped: the CLI copies the file itself
     return Fleet(folder, folder / "fleet.duckdb", catalog, as_of)
 
@@ -118,10 +125,15 @@ def test_each_past_day_is_what_the_exporter_publishes_after_a_refresh_as_of_that
     days = [fleet.as_of - timedelta(days=n) for n in (20, 9, 1)]  # in order, on one copy, as a backfill runs
     with history(fleet, tmp_path) as h:
         backfilled = {day: samples(h.families(day)) for day in days}
+    marker = (
+        "alignmon_intervention_start_timestamp_seconds",
+        frozenset({"investment": "inv-crm-rollout", "intervention": INTERVENTION, "kind": "training"}.items()),
+    )
     for day in days:
         expected, con = exported_after_refresh(fleet, day, tmp_path)
         con.close()
         assert backfilled[day] == expected, day
+        assert backfilled[day][marker] == day_bounds(fleet.as_of - timedelta(days=INTERVENTION_DAYS_AGO), "UTC")[0]
     ratio = "alignmon_investment_adoption_ratio"
     by_day = [{k: v for k, v in backfilled[d].items() if k[0] == ratio} for d in days]
     assert by_day[0] and by_day[0] != by_day[2], "the days differ: each is its own as-of day, not today's figures"
@@ -579,6 +591,9 @@ def test_prometheus_answers_a_day_from_before_it_started_with_the_pipelines_figu
         for (name, labels), value in expected.items()
         if name == "alignmon_department_adoption_ratio"
     }
+    # The drill-down's marker of an intervention is there on the backfilled day too: its first day, in seconds.
+    first_day = day_bounds(fleet.as_of - timedelta(days=INTERVENTION_DAYS_AGO), "UTC")[0]
+    assert list(_query(url, "alignmon_intervention_start_timestamp_seconds", noon).values()) == [first_day]
     # Every sample of the day, not only noon's: the line is unbroken at Prometheus's 5-minute lookback.
     start, end = day_bounds(day, "UTC")
     answer = httpx.get(

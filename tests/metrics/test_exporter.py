@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from base.settings import Settings
 from base.sources import SOURCES
 from collectors.simulate import Organisation
-from metrics.definitions import METRICS
+from metrics.definitions import BY_NAME, METRICS
 from metrics.exporter import PipelineCollector
 from pipeline import sql
 from pipeline.catalog import CatalogSource
@@ -42,9 +42,22 @@ OPTIONAL = {
 }
 
 
+# Rows of intervention_effects as the pipeline publishes them (pipeline.impact.published), in the columns the exporter
+# reads: intervention, investment, kind, first and last day, verdict.
+INTERVENTIONS = [
+    ("crm-training-sales", "inv-crm-rollout", "training", date(2026, 11, 3), date(2026, 11, 4), "effect"),
+    ("erp-mail-all", "inv-erp-s4", "communication", date(2026, 10, 20), date(2026, 10, 20), "not_estimable"),
+]
+_INSERT_EFFECT = (
+    "INSERT INTO intervention_effects (intervention, investment, kind, first_day, last_day, verdict) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     store, _catalog = stored_fleet(tmp_path_factory.mktemp("exporter"), Organisation.build(7, 1.0, AS_OF), 46, KEY)
+    store.con.executemany(_INSERT_EFFECT, INTERVENTIONS)
     return store
 
 
@@ -190,6 +203,51 @@ def test_shadow_it_growth_is_exported_from_the_pipelines_own_history(store: Stor
     assert earlier["notion"] >= K_ANONYMITY
     # 46 days stored: the 7-day window's earlier day has its 28 days (AS_OF-34..AS_OF-7); the 28-day one's does not.
     assert growth == {("notion", "7d"): today["notion"] - earlier["notion"]} == {("notion", "7d"): 4}
+
+
+def _interventions(collector: PipelineCollector) -> dict[str, dict[tuple[str, ...], float]]:
+    """family -> (label values in the definition's order) -> value, of the two intervention families."""
+    out: dict[str, dict[tuple[str, ...], float]] = {}
+    for family in collector.figures():  # raises where a scrape would fail
+        if family.name.startswith("alignmon_intervention_"):
+            labels = BY_NAME[family.name].labels
+            out[family.name] = {tuple(s.labels[k] for k in labels): s.value for s in family.samples}
+    return out
+
+
+def test_each_intervention_is_exported_at_its_first_day_with_its_verdict(store: Store) -> None:
+    """One series per intervention of intervention_effects: its first day as the Unix time of that midnight (UTC, as
+    the other dates), and its verdict; labels hold catalog data and the verdict only (no department, no person)."""
+    assert _interventions(PipelineCollector(store.cursor)) == {
+        "alignmon_intervention_start_timestamp_seconds": {
+            ("inv-crm-rollout", "crm-training-sales", "training"): datetime(2026, 11, 3, tzinfo=UTC).timestamp(),
+            ("inv-erp-s4", "erp-mail-all", "communication"): datetime(2026, 10, 20, tzinfo=UTC).timestamp(),
+        },
+        "alignmon_intervention_verdict": {
+            ("inv-crm-rollout", "crm-training-sales", "effect"): 1.0,
+            ("inv-erp-s4", "erp-mail-all", "not_estimable"): 1.0,
+        },
+    }
+
+
+def test_without_interventions_or_their_table_nothing_is_exported_and_the_scrape_stands() -> None:
+    """No row, no series; a file of an older version without intervention_effects scrapes as before; a second row of
+    one intervention never makes a duplicate series (it would fail the whole scrape)."""
+    store = Store(":memory:")
+    try:
+        collector = PipelineCollector(store.cursor)
+        empty = {"alignmon_intervention_start_timestamp_seconds": {}, "alignmon_intervention_verdict": {}}
+        assert _interventions(collector) == empty
+        store.con.executemany(_INSERT_EFFECT, [INTERVENTIONS[0], (*INTERVENTIONS[0][:-1], "no_detectable_effect")])
+        counts = {f.name: len(f.samples) for f in collector.figures() if f.name.startswith("alignmon_intervention_")}
+        assert counts == {"alignmon_intervention_start_timestamp_seconds": 1, "alignmon_intervention_verdict": 1}
+        store.con.execute("DROP TABLE intervention_effects")
+        assert _interventions(collector) == empty
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(collector)
+        assert registry.get_sample_value("alignmon_up") == 1.0
+    finally:
+        store.close()
 
 
 def _ingested(collector: PipelineCollector) -> dict[tuple[str, str], float]:

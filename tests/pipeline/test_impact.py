@@ -39,17 +39,19 @@ from tests.support.fleet import stored_fleet
 ROOT = Path(__file__).resolve().parents[2]
 KEY = b"impact-test-key"
 SEED = 1
-AS_OF = date(2026, 11, 18)  # a Wednesday; telemetry from 2026-08-26, a Wednesday too
-DAYS = 85  # the 3 x 28 days of the windows around an intervention 28 days before the as-of day, and that day
+AS_OF = date(2026, 11, 22)  # a Sunday; telemetry from 2026-08-26, a Wednesday
+# The 3 x 28 days of the windows around an intervention 32 days before the as-of day, that day, and the 3 days
+# after the window after (pipeline.domain.rules.EFFECT_SETTLE_DAYS) and the as-of day.
+DAYS = 89
 SPECS = (
-    "inv-erp-s4:Sales:-28:20:training:12000",  # un-stalls Sales: +12 of 60 people, Finance stays on the plateau
-    "inv-crm-rollout:Sales:-28:20:training",  # +12 of 60 in a rollout that rises in Sales and Support alike
-    "inv-tableau:Finance:-28:0:communication",  # a placebo: nothing changes
-    "inv-zoom:Sales:-28:10:enablement",  # Zoom targets Sales only: nobody to compare with
-    "inv-teams:Legal:-70:0:training",  # Legal has 4 people, under k
-    "inv-teams:Engineering:-5:0:communication",  # its window after ends 23 days after the as-of day
+    "inv-erp-s4:Sales:-32:20:training:12000",  # un-stalls Sales: +12 of 60 people, Finance stays on the plateau
+    "inv-crm-rollout:Sales:-32:20:training",  # +12 of 60 in a rollout that rises in Sales and Support alike
+    "inv-tableau:Finance:-32:0:communication",  # a placebo: nothing changes
+    "inv-zoom:Sales:-32:10:enablement",  # Zoom targets Sales only: nobody to compare with
+    "inv-teams:Legal:-74:0:training",  # Legal has 4 people, under k
+    "inv-teams:Engineering:-9:0:communication",  # its window after ends 19 days after the as-of day
 )
-COMMAND = f"alignmon impact --as-of {AS_OF.isoformat()}"
+COMMAND = f"alignmon impact --as-of {AS_OF.isoformat()} --format table"
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +95,7 @@ def test_a_training_that_raises_sales_adoption_by_20_points_is_found(
     # The estimate is the two groups' changes, differenced; the comparison (the plateau) barely moved.
     assert e.effect == pytest.approx((e.treated_post - e.treated_pre) - (e.comparison_post - e.comparison_pre))
     assert abs(e.comparison_post - e.comparison_pre) < 0.1
-    assert e.trends is Trends.PARALLEL and e.pre_trend_low is not None and e.pre_trend_high is not None
+    assert e.trends is Trends.NO_DIVERGENCE_DETECTED and e.pre_trend_low is not None and e.pre_trend_high is not None
     assert e.pre_trend_low <= 0 <= e.pre_trend_high
     assert e.additional_active_users == pytest.approx(e.effect * 60)
     assert e.cost == 12000 and e.currency == "EUR"
@@ -113,7 +115,7 @@ def test_the_comparisons_trend_is_subtracted_not_credited_to_the_training(
     assert e.effect_low <= effect <= e.effect_high
     # Sales' own before/after change holds the trend too; the estimate takes it out.
     assert e.treated_post - e.treated_pre > e.effect_high
-    assert e.trends is Trends.PARALLEL
+    assert e.trends is Trends.NO_DIVERGENCE_DETECTED
 
 
 def test_a_placebo_has_no_detectable_effect(effects: dict[str, Effect], fleet: Any) -> None:
@@ -150,15 +152,51 @@ def test_a_window_that_has_not_ended_is_not_estimable(effects: dict[str, Effect]
 def test_windows_before_telemetry_began_are_unknown_not_zero(fleet: tuple[Organisation, Store, Catalog, Path]) -> None:
     _org, store, catalog, tmp = fleet
     training = load_interventions(tmp / "catalog", catalog).items[0]
-    # Dated 60 days back, its window before starts 2026-08-22, four days before the telemetry does.
-    early = training.model_copy(update={"date": AS_OF - timedelta(days=60)})
+    # Dated 2026-09-19, its window before starts 2026-08-22, four days before the telemetry does.
+    early = training.model_copy(update={"date": date(2026, 9, 19)})
     (e,) = estimate_all(store.con, [early], AS_OF)
     assert (e.verdict, e.reason) == (Verdict.NOT_ESTIMABLE, Reason.UNKNOWN_DAYS)
     assert "4 days of the windows" in e.detail and "first 2026-08-22" in e.detail and e.effect is None
-    # Dated 56 days back, both windows have known days, the one before them none: no trend check, not a zero trend.
-    e = estimate_all(store.con, [training.model_copy(update={"date": AS_OF - timedelta(days=56)})], AS_OF)[0]
+    # Dated 2026-09-23, both windows have known days, the one before them none: no trend check, not a zero trend.
+    e = estimate_all(store.con, [training.model_copy(update={"date": date(2026, 9, 23)})], AS_OF)[0]
     assert e.verdict is not Verdict.NOT_ESTIMABLE
     assert e.trends is Trends.NOT_CHECKED and e.pre_trend is None and e.pre_trend_low is None
+
+
+def test_people_without_telemetry_in_a_window_are_left_out_not_counted_as_non_users(
+    fleet: tuple[Organisation, Store, Catalog, Path], effects: dict[str, Effect]
+) -> None:
+    """10 of Sales' SAP users send nothing in the window after (laptops away, on leave): they are not non-users."""
+    _org, store, catalog, tmp = fleet
+    training = load_interventions(tmp / "catalog", catalog).items[0]
+    full = effects[training.id]
+    assert full.treated_people == 60 and full.treated_post is not None
+    post_from, post_to = full.post_window
+    con = store.con
+    con.execute("BEGIN")  # rolled back: the module's other tests read the fleet as stored
+    try:
+        assert estimate_all(con, [training], AS_OF) == [full]  # and inv_active holds its windows
+        away = [
+            u
+            for (u,) in con.execute(
+                """SELECT DISTINCT a."user" FROM inv_active a JOIN directory d USING ("user")
+                   WHERE a.investment = ? AND d.department = 'Sales' AND a.day BETWEEN ? AND ? ORDER BY 1 LIMIT 10""",
+                [training.investment, post_from, post_to],
+            ).fetchall()
+        ]
+        assert len(away) == 10
+        con.execute(
+            'DELETE FROM usage_user_daily WHERE list_contains(?, "user") AND day BETWEEN ? AND ?',
+            [away, post_from, post_to],
+        )
+        (e,) = estimate_all(con, [training], AS_OF)
+    finally:
+        con.execute("ROLLBACK")
+    # Counted as non-users, Sales' ratio after would drop to (A - 10) / 60 and the effect with it.
+    assert e.verdict is not Verdict.NOT_ESTIMABLE and e.treated_post is not None and e.treated_people == 50
+    active_after = round(full.treated_post * 60)
+    assert e.treated_post == pytest.approx((active_after - 10) / 50)
+    assert e.comparison_people == full.comparison_people and e.comparison_post == full.comparison_post
 
 
 def test_every_shown_group_holds_k_people_or_more(effects: dict[str, Effect]) -> None:
@@ -189,10 +227,11 @@ def test_the_refresh_publishes_each_intervention_effect(
     publish(store.con, tmp / "analysts.duckdb", ("intervention_effects",))
     with duckdb.connect(str(tmp / "analysts.duckdb"), read_only=True) as con:
         cur = con.execute("SELECT * FROM intervention_effects")
-        assert tuple(d[0] for d in cur.description) == COLUMNS
-        rows = {r[0]: dict(zip(COLUMNS, r, strict=True)) for r in cur.fetchall()}
+        columns = (*COLUMNS, "basis")
+        assert tuple(d[0] for d in cur.description) == columns
+        rows = {r[0]: dict(zip(columns, r, strict=True)) for r in cur.fetchall()}
     sizes = dict(store.con.execute("SELECT department, count(*) FROM directory GROUP BY ALL").fetchall())
-    assert list(rows) == list(effects)
+    assert sorted(rows) == sorted(effects)
     for name, e in effects.items():
         expected = {k: v for k, v in e.row().items() if not k.endswith(("_from", "_to", "_day", "as_of"))}
         expected["departments"] = ", ".join(d for d in e.departments if sizes[d] >= 5)
@@ -210,6 +249,52 @@ def test_the_refresh_publishes_each_intervention_effect(
     assert rows["inv-erp-s4-training-sales"]["cost_per_additional_active_user"] is not None
 
 
+def test_published_figures_are_frozen_so_a_change_in_the_directory_cannot_be_differenced(
+    fleet: tuple[Organisation, Store, Catalog, Path],
+) -> None:
+    """A row with figures stays as first published while one person leaves Sales; its entry changing re-estimates it."""
+    _org, store, catalog, tmp = fleet
+    con, items = store.con, list(load_interventions(tmp / "catalog", catalog).items)
+    options = Options(resamples=200)
+
+    def table() -> dict[str, tuple[Any, ...]]:
+        rows = con.execute("SELECT * EXCLUDE (as_of), as_of FROM intervention_effects").fetchall()
+        return {r[0]: r for r in rows}
+
+    con.execute("DELETE FROM intervention_effects")
+    first = {e.intervention: e for e in write_effects(con, items, AS_OF, options)}
+    published = table()
+    final = {i for i, e in first.items() if e.verdict is not Verdict.NOT_ESTIMABLE}
+    assert final == {items[0].id, items[1].id, items[2].id}  # the two trainings and the placebo
+    con.execute("CREATE TEMP TABLE directory_before AS SELECT * FROM directory")
+    try:
+        leaver = con.execute("SELECT min(\"user\") FROM directory WHERE department = 'Sales'").fetchone()
+        con.execute('DELETE FROM directory WHERE "user" = ?', [leaver[0] if leaver else None])
+        # Estimated again, Sales' figures would move by one person: the tables of the two days would tell who left.
+        moved = estimate_all(con, items[:1], AS_OF, options)[0]
+        assert moved.treated_people == first[items[0].id].treated_people - 1
+        again = write_effects(con, items, AS_OF + timedelta(days=1), options)
+        assert {e.intervention for e in again} == {i.id for i in items} - final  # only those without figures
+        now = table()
+        assert {i: now[i] for i in final} == {i: published[i] for i in final}  # as of the day first estimated
+        assert all(now[i][-1] == AS_OF + timedelta(days=1) for i in set(now) - final)
+        # A changed entry (here its cost) is estimated again, as are all with other options.
+        edited = [items[0].model_copy(update={"cost": 6000.0}), *items[1:]]
+        assert [e.intervention for e in write_effects(con, edited, AS_OF, options)] == [
+            i.id for i in items if i.id not in final - {items[0].id}
+        ]
+        assert len(write_effects(con, edited, AS_OF, Options(resamples=201))) == len(items)
+        # Estimated while the pipeline stores a backlog (its windows may yet lack days): not frozen, so again next time.
+        backlog = Options(resamples=202)
+        assert len(write_effects(con, edited, AS_OF, backlog, freeze=False)) == len(items)
+        assert len(write_effects(con, edited, AS_OF, backlog)) == len(items)
+        assert len(write_effects(con, edited, AS_OF, backlog)) == len(items) - len(final)
+    finally:
+        con.execute("DELETE FROM directory")
+        con.execute("INSERT INTO directory SELECT * FROM directory_before")
+        con.execute("DROP TABLE directory_before")
+
+
 def test_csv_and_json_carry_every_figure_of_the_estimate(
     capsys: pytest.CaptureFixture[str], fleet: tuple[Organisation, Store, Catalog, Path], effects: dict[str, Effect]
 ) -> None:
@@ -222,7 +307,7 @@ def test_csv_and_json_carry_every_figure_of_the_estimate(
         expected = effects[row["intervention"]].row()
         assert row == {k: "" if v is None else str(v) for k, v in expected.items()}
     doc = json.loads(run(capsys, tmp, "impact", "--format", "json"))
-    assert (doc["as_of"], doc["window_days"], doc["level"], doc["resamples"]) == ("2026-11-18", 28, 0.99, 2000)
+    assert (doc["as_of"], doc["window_days"], doc["level"], doc["resamples"]) == ("2026-11-22", 28, 0.99, 2000)
     assert doc["effects"] == [e.row() for e in effects.values()]
 
 
@@ -230,7 +315,7 @@ def test_the_impact_example_in_the_docs_is_what_the_command_prints(
     capsys: pytest.CaptureFixture[str], fleet: tuple[Organisation, Store, Catalog, Path]
 ) -> None:
     fleet[1].close()
-    out = run(capsys, fleet[3], "impact")
+    out = run(capsys, fleet[3], "impact", "--format", "table")
     doc = (ROOT / "docs" / "alignment.md").read_text()
     block = re.search(r"<!-- impact-example -->\n```text\n\$ (.*?)\n(.*?)```", doc, re.S)
     assert block is not None, "docs/alignment.md has no impact example"

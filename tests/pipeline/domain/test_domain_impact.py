@@ -71,10 +71,11 @@ def test_the_interval_is_a_bootstrap_over_people_within_departments() -> None:
     assert half == pytest.approx(2.576 * math.sqrt(0.25 / 200), rel=0.15)
     assert e.effect_low < 0.5 < e.effect_high
     assert e.verdict is Verdict.EFFECT
-    # Within departments: one department where everybody starts and one where nobody does is no uncertainty at all.
-    split = group({"Sales": {BEFORE: 100}, "Marketing": {NONE: 100}})
-    e = estimate(SUBJECT, AS_OF, split, comparison)
-    assert e.effect_low == e.effect == e.effect_high == 0.5
+    # Within departments: one department where everybody starts and one where nobody does leaves only the
+    # pseudo-people's uncertainty, a far narrower interval than the same people in one department.
+    split = estimate(SUBJECT, AS_OF, group({"Sales": {BEFORE: 100}, "Marketing": {NONE: 100}}), comparison)
+    assert split.effect == 0.5 and split.effect_low is not None and split.effect_high is not None
+    assert split.effect_high - split.effect_low < (e.effect_high - e.effect_low) / 2
 
 
 def test_same_seed_same_interval_and_the_seed_is_an_option() -> None:
@@ -87,14 +88,29 @@ def test_same_seed_same_interval_and_the_seed_is_an_option() -> None:
     assert other.effect == first.effect
 
 
-def test_no_change_anywhere_is_exactly_no_detectable_effect() -> None:
-    # Ratios like 1/3 and 2/6 must not leave a 1e-17 "effect": resamples are counted in whole numbers.
+def test_no_change_anywhere_is_an_effect_of_exactly_0_and_no_detectable_effect() -> None:
+    # Ratios like 1/3 and 2/6 must not leave a 1e-17 "effect".
     treated = group({"Sales": {ALWAYS: 1, NONE: 2}})
     comparison = group({"Support": {ALWAYS: 2, NONE: 4}})
     e = estimate(SUBJECT, AS_OF, treated, comparison, options=Options(k=1))
-    assert (e.effect, e.effect_low, e.effect_high) == (0.0, 0.0, 0.0)
-    assert e.verdict is Verdict.NO_DETECTABLE_EFFECT and e.trends is Trends.PARALLEL
+    assert e.effect == 0.0 and e.effect_low is not None and e.effect_high is not None
+    assert e.effect_low < 0 < e.effect_high  # nobody changed in 9 people: not certain that nobody ever would
+    assert e.verdict is Verdict.NO_DETECTABLE_EFFECT and e.trends is Trends.NO_DIVERGENCE_DETECTED
     assert e.cost_per_additional_active_user is None
+
+
+def test_a_group_in_which_nobody_changed_is_not_taken_for_certain() -> None:
+    # 5 of 10 trained people start, none of 10 others: Fisher's exact test gives p = 0.033, not enough at 0.99.
+    # Without pseudo-people every resample of the comparison changes by exactly 0 and the interval excluded 0.
+    treated = group({"Sales": {BEFORE: 5, NONE: 5}})
+    comparison = group({"Support": {NONE: 10}})
+    e = estimate(SUBJECT, AS_OF, treated, comparison)
+    assert e.effect == 0.5 and e.effect_low is not None and e.effect_low < 0
+    assert e.verdict is Verdict.NO_DETECTABLE_EFFECT and e.detail.startswith("inconclusive")
+    # All 10 start, none of 10 others: found, yet its interval is not the single point +100 points.
+    everybody = estimate(SUBJECT, AS_OF, group({"Sales": {BEFORE: 10}}), comparison)
+    assert everybody.verdict is Verdict.EFFECT and everybody.effect == 1.0
+    assert everybody.effect_low is not None and everybody.effect_low < 0.9
 
 
 def test_a_fall_is_an_effect_too_and_has_no_cost_per_additional_user() -> None:
@@ -114,6 +130,15 @@ def test_cost_per_additional_active_user() -> None:
     e = estimate(SUBJECT, AS_OF, treated, comparison)
     assert e.verdict is Verdict.EFFECT
     assert e.cost_per_additional_active_user == pytest.approx(3000 / 60)
+    # The range follows from the interval: the largest effect is the lowest cost per user.
+    assert e.effect_low is not None and e.effect_high is not None
+    assert e.cost_per_additional_active_user_low == pytest.approx(3000 / (e.effect_high * 100))
+    assert e.cost_per_additional_active_user_high == pytest.approx(3000 / (e.effect_low * 100))
+    assert (
+        e.cost_per_additional_active_user_low
+        < e.cost_per_additional_active_user
+        < e.cost_per_additional_active_user_high
+    )
     uncosted = estimate(Subject("t2", "crm", "training", DAY, DAY, ("Sales",)), AS_OF, treated, comparison)
     assert uncosted.cost is None and uncosted.cost_per_additional_active_user is None
 
@@ -197,20 +222,25 @@ def test_no_directory_and_an_unfinished_window_are_not_estimable() -> None:
     treated, comparison = group({"Sales": {NONE: 10}}), group({"Support": {NONE: 10}})
     e = estimate(SUBJECT, AS_OF, treated, comparison, has_directory=False)
     assert e.reason is Reason.NO_DIRECTORY and e.treated_people is None
-    e = estimate(SUBJECT, date(2026, 11, 17), treated, comparison)
-    assert (e.verdict, e.reason) == (Verdict.NOT_ESTIMABLE, Reason.WINDOW_NOT_OVER)
-    assert "2026-11-18" in e.detail and e.treated_people == 10  # sizes of groups of k or more may show
-    assert estimate(SUBJECT, date(2026, 11, 18), treated, comparison).verdict is not Verdict.NOT_ESTIMABLE
+    # The window after ends on 11-18; late telemetry has 3 days to arrive: estimated from 11-22 on.
+    for as_of in (date(2026, 11, 18), date(2026, 11, 21)):
+        e = estimate(SUBJECT, as_of, treated, comparison)
+        assert (e.verdict, e.reason) == (Verdict.NOT_ESTIMABLE, Reason.WINDOW_NOT_OVER)
+        assert "2026-11-18" in e.detail and "from 2026-11-22" in e.detail
+        assert e.treated_people == 10  # sizes of groups of k or more may show
+    assert estimate(SUBJECT, date(2026, 11, 22), treated, comparison).verdict is not Verdict.NOT_ESTIMABLE
+    now = Options(settle_days=0)
+    assert estimate(SUBJECT, date(2026, 11, 19), treated, comparison, options=now).verdict is not Verdict.NOT_ESTIMABLE
 
 
 def test_days_without_known_coverage_make_it_not_estimable_never_zero() -> None:
     windows = Windows.around(DAY, DAY)
-    full = known(10)
-    # One day of the window before where only 4 of 10 people have telemetry in the 28 days ending it.
+    full = known(20)
+    # One day of the window before where only 8 of 20 people have telemetry in the 28 days ending it.
     gap = dict(full)
-    gap[windows.pre[0] + timedelta(days=3)] = 4
-    treated = group({"Sales": {BEFORE: 5, NONE: 5}}, gap)
-    comparison = group({"Support": {NONE: 10}}, full)
+    gap[windows.pre[0] + timedelta(days=3)] = 8
+    treated = group({"Sales": {BEFORE: 10, NONE: 10}}, gap)
+    comparison = group({"Support": {NONE: 20}}, full)
     e = estimate(SUBJECT, AS_OF, treated, comparison)
     assert (e.verdict, e.reason) == (Verdict.NOT_ESTIMABLE, Reason.UNKNOWN_DAYS)
     assert "1 day of the windows" in e.detail and "treated group" in e.detail and "2026-09-26" in e.detail
@@ -218,12 +248,26 @@ def test_days_without_known_coverage_make_it_not_estimable_never_zero() -> None:
     # At the investment's own min_coverage of 0.4 that day is known.
     assert estimate(SUBJECT, AS_OF, treated, comparison, min_coverage=0.4).verdict is Verdict.EFFECT
     # Telemetry from the first day of the window before on: estimable, but no parallel-trends check.
-    late = known(10, first=windows.pre[0])
+    late = known(20, first=windows.pre[0])
     e = estimate(SUBJECT, AS_OF, group(treated.departments, late), group(comparison.departments, late))
     assert e.verdict is Verdict.EFFECT and e.trends is Trends.NOT_CHECKED and e.pre_trend is None
 
 
 def test_options_refuse_nonsense() -> None:
-    for bad in ({"level": 1.0}, {"level": 0}, {"window_days": 0}, {"resamples": 0}):
+    for bad in ({"level": 1.0}, {"level": 0}, {"window_days": 0}, {"resamples": 0}, {"settle_days": -1}):
         with pytest.raises(ValueError):
             Options(**bad)  # type: ignore[arg-type]
+
+
+def test_the_trend_check_counts_only_people_with_telemetry_in_the_base_window() -> None:
+    # 20 of Sales' 50 started using it before the window before, in the base window they had no telemetry: unknown,
+    # so not counted as non-users there (that would read as a rise of 40 points before the intervention).
+    unseen = Activity(None, True, True)
+    treated = group({"Sales": {unseen: 20, NONE: 30}})
+    comparison = group({"Support": {NONE: 50}})
+    e = estimate(SUBJECT, AS_OF, treated, comparison)
+    assert e.trends is Trends.NO_DIVERGENCE_DETECTED and e.pre_trend == 0.0
+    assert e.treated_people == 50 and e.treated_pre == 0.4  # the effect counts them all
+    # Fewer than k people of a group with base telemetry: their figure is not shown, the trend is not checked.
+    few = estimate(SUBJECT, AS_OF, group({"Sales": {unseen: 46, NONE: 4}}), comparison)
+    assert few.trends is Trends.NOT_CHECKED and few.pre_trend is None and few.verdict is not Verdict.NOT_ESTIMABLE
