@@ -195,7 +195,7 @@ class InterventionEffect:
     currency: str | None = None
     cost_per_additional_active_user: float | None = None  # the point value: cost / additional_active_users
     # The range that follows from the interval: cost / (effect_high x treated people) .. cost / (effect_low x treated
-    # people); like the point value, only for verdict effect and a rise (None in a file of the previous schema).
+    # people); like the point value, only for verdict effect and a rise (None in a file published before it).
     cost_per_additional_active_user_low: float | None = None
     cost_per_additional_active_user_high: float | None = None
 

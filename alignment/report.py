@@ -19,7 +19,7 @@ from alignment.assessment import Assessment
 from alignment.displacement import SwitchShare
 from alignment.facts import Facts, InterventionEffect, InvestmentInfo, InvestmentState, Strategy
 from alignment.maturity import Maturity
-from alignment.roadmap import ACTIONS, Item
+from alignment.roadmap import ACTIONS, Item, nameable
 from alignment.svg import WASTE, adoption_chart, bar_chart, radar
 from alignment.text import money, pct
 from pipeline.domain.plan import Plan
@@ -374,8 +374,8 @@ def effect_verdict(e: InterventionEffect, k: int) -> str:
     elif (interval := e.interval) is not None:
         low, high = interval
         verdict = (
-            f"Inconclusive: the effect lies between {_signed_points(low)} and {_signed_points(high)} points "
-            f"({_level(e)} interval); more time or a larger group could tell"
+            f"Inconclusive: the data fit an effect anywhere between {_signed_points(low)} and "
+            f"{_signed_points(high)} points ({_level(e)} interval); more time or a larger group could tell"
         )
     else:
         verdict = "Inconclusive: chance could explain the change; more time or a larger group could tell"
@@ -406,7 +406,7 @@ def effect_cost(e: InterventionEffect) -> str:
             return f"{spent} spent"
         about = money(point, currency)
         count = f"{spent} for an estimated {e.additional_active_users:.0f} more active users"
-        if low is None or high is None:  # a file of the previous schema has the point value only
+        if low is None or high is None:  # a file published before the range has the point only
             return f"about {about} per additional active user ({count})"
         return f"{money(low, currency)} to {high:,.0f} per additional active user (about {about}: {count})"
     if e.verdict == "not_estimable":
@@ -422,7 +422,8 @@ def what_worked(f: Facts) -> list[tuple[str, str, str, str]]:
     rows = []
     for e in f.effects:
         days = _day(e.first_day) if e.first_day == e.last_day else f"{_day(e.first_day)} to {_day(e.last_day)}"
-        where = f" in {', '.join(e.departments)}" if e.departments else ""
+        named = nameable(f, e.departments)  # a kept estimate may name a department that has since shrunk under k
+        where = f" in {', '.join(named)}" if named else ""
         action = f"{human(e.kind)} for {names.get(e.investment, human(e.investment))}{where}, {days}"
         rows.append((action, effect_verdict(e, f.k), effect_figure(e), effect_cost(e)))
     return rows

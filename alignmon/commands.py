@@ -58,7 +58,7 @@ def _refresh(args: argparse.Namespace) -> int:
     import duckdb  # noqa: PLC0415
 
     from alignmon.analysts import ANALYSTS_OBJECTS  # noqa: PLC0415
-    from alignmon.process import open_store, refresh_all  # noqa: PLC0415
+    from alignmon.process import caught_up, open_store, refresh_all  # noqa: PLC0415
     from base.directory import load_directory  # noqa: PLC0415
     from base.errors import AlignmonError  # noqa: PLC0415
     from pipeline.catalog import load_catalog  # noqa: PLC0415
@@ -84,6 +84,7 @@ def _refresh(args: argparse.Namespace) -> int:
             settings.k_anonymity,
             silent_days=settings.silent_days,
             interventions=interventions_for(settings.catalog_dir, catalog),
+            freeze=caught_up(store.con),  # records left in Kafka: the effects' windows may lack days yet
         )
         publish(store.con, settings.snapshot_path, ANALYSTS_OBJECTS)
         store.con.sql(

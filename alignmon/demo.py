@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from alignmon.stack.stack import Stack
     from collectors.simulate.interventions import SimulatedIntervention
 
-BACKFILL_DAYS = 60
+BACKFILL_DAYS = 64  # the training's windows and the 7 days they settle (demo_intervention)
 SEED = 7
 # The demo's intervention (collectors/simulate/interventions.py), for the report's "What worked": a training after
 # which 30 percentage points more of Sales use the stalled ERP than its plateau alone makes (18 of 60 people), and
@@ -76,7 +76,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "demo",
         help="run the whole flow on a simulated fleet: alerts mailed to owners, dashboards, report",
         description="Starts the local stack (with a local SMTP server and demo alert thresholds), the gateway and "
-        "the pipeline, feeds them a simulated organisation (60 days of history, the most recent working day "
+        "the pipeline, feeds them a simulated organisation (64 days of history, the most recent working day "
         "replayed at speed, then live use; a training whose effect the simulator knows, which the steering report "
         "estimates) and prints where each user looks: the owners' alert mails, the dashboards, the steering report, "
         "the analysts' database. Ctrl-C stops everything.",
@@ -125,7 +125,7 @@ def history_start(today: date) -> date:
 
 def demo_intervention(today: date) -> SimulatedIntervention:
     """The demo's training, on the day whose window before (EFFECT_WINDOW_DAYS) is the history's first days: its
-    window after then ends 4 to 6 days before today, so it is estimated today (docs/metrics.md, Effect of an
+    window after then ends 8 to 10 days before today, so it is estimated today (docs/metrics.md, Effect of an
     intervention), and the window before that, the trend check's, lies before the history (not checked)."""
     from collectors.simulate.interventions import parse_intervention  # noqa: PLC0415
     from collectors.simulate.population import DEPARTMENTS  # noqa: PLC0415

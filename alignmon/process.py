@@ -182,6 +182,12 @@ def refresh_all(
     return time.perf_counter() - began
 
 
+def caught_up(con: duckdb.DuckDBPyConnection) -> bool:
+    """Fewer than CAUGHT_UP_RECORDS records were in Kafka, not stored, when the pipeline last looked."""
+    row = con.execute("SELECT coalesce(sum(high_watermark - next_offset), 0) FROM kafka_offsets").fetchone()
+    return row is not None and row[0] < CAUGHT_UP_RECORDS
+
+
 def retrying(start: Callable[[], T], stopping: threading.Event, first_backoff_s: float = FIRST_BACKOFF_S) -> T | None:
     """`start()` once it succeeds: a TransientError is retried with a backoff (to 60 s) and logged once a minute.
 
@@ -303,7 +309,8 @@ class Pipeline:
         # telemetry): tests/alignmon/test_effects_schedule.py.
         effects_key = (as_of, self._generation, fingerprint(s.catalog_dir))
         interventions = None
-        if effects_key != self._effects_for or lacks_days(self.store.con):
+        backlog = not self.caught_up()  # days may be missing yet: estimate, but do not freeze, and not each batch
+        if effects_key != self._effects_for or (not backlog and lacks_days(self.store.con)):
             interventions = interventions_for(s.catalog_dir, catalog)
         self.consumer.stats.last_refresh_s = refresh_all(
             self.store.con,
@@ -313,7 +320,7 @@ class Pipeline:
             sync=changed,
             silent_days=s.silent_days,
             interventions=interventions,
-            freeze=self.caught_up(),
+            freeze=not backlog,
         )
         self._effects_for = effects_key  # only once written: a refresh that failed tries them again
         self.consumer.stats.refreshes += 1  # the exporter renders the figures again
@@ -339,10 +346,9 @@ class Pipeline:
         leaves it idle, so an idle step alone would never say so)."""
         cur = self.store.cursor()
         try:
-            row = cur.execute("SELECT coalesce(sum(high_watermark - next_offset), 0) FROM kafka_offsets").fetchone()
+            return caught_up(cur)
         finally:
             cur.close()
-        return row is not None and row[0] < CAUGHT_UP_RECORDS
 
     def count_unwritten(self) -> None:
         """Closed days not in the lake yet, for alignmon_lake_unwritten_days."""

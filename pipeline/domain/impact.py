@@ -343,6 +343,15 @@ def estimate(
         if group.size < k:
             detail = f"fewer than k = {k} people of the {name} group have telemetry in both windows"
             return not_estimable(Reason.SMALL_GROUP, detail, sizes=False)
+        # The group's adoption over all its people is published day by day: beside it, the figures over those with
+        # telemetry would reveal the activity of the few left out.
+        if 0 < group.people - group.size < k:
+            detail = (
+                f"{group.people - group.size} of the {name} group's people have no telemetry in a window: fewer than "
+                f"k = {k} left out would be revealed beside the published adoption (estimable once none or k or more "
+                "are)"
+            )
+            return not_estimable(Reason.SMALL_GROUP, detail, sizes=False)
 
     seed = f"{opts.seed}:{subject.intervention}"
     effect = _did(treated, comparison, "pre", "post")

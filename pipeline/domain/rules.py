@@ -38,8 +38,9 @@ EFFECT_RESAMPLES: Final = 2000
 """Bootstrap resamples of the effect estimate."""
 EFFECT_SEED: Final = 0
 """Seed of the effect estimate's bootstrap (with the intervention's id: same data, same interval)."""
-EFFECT_SETTLE_DAYS: Final = 3
-"""Days after the window after ends before an effect is estimated: telemetry a device spooled offline arrives late."""
+EFFECT_SETTLE_DAYS: Final = 7
+"""Days after the window after ends before an effect is estimated: telemetry a device kept offline arrives late (as
+many days as a device may be quiet before the fleet's health calls it silent, the default ALIGNMON_SILENT_DAYS)."""
 EFFECT_PSEUDO_PEOPLE: Final = 2
 """People added to each group in every bootstrap resample, drawn alike from the four before/after activity cells."""
 

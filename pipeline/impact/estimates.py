@@ -64,7 +64,7 @@ def estimate_all(
         others = [o for o in interventions if o.id != item.id and o.investment == item.investment and _overlaps(o, w)]
         reached = {d for o in others for d in (o.target_departments or inv.targets)} - set(treated)
         comparison = tuple(sorted(inv.targets - set(treated) - reached))
-        counts = _activity(con, item.investment, w, [*treated, *comparison])
+        counts = _activity(con, item.investment, w, [*treated, *comparison], as_of)
         reporting = _reporting(con, w, min(w.post[1], as_of), [*treated, *comparison])
         subject = Subject(
             intervention=item.id,
@@ -117,7 +117,7 @@ def _fill_active_days(con: duckdb.DuckDBPyConnection, windows: Sequence[Windows]
 
 
 def _activity(
-    con: duckdb.DuckDBPyConnection, investment: str, w: Windows, departments: list[str]
+    con: duckdb.DuckDBPyConnection, investment: str, w: Windows, departments: list[str], as_of: date
 ) -> dict[str, dict[Activity, int]]:
     rows = sql.execute(
         con,
@@ -130,6 +130,7 @@ def _activity(
         pre_to=w.pre[1],
         post_from=w.post[0],
         post_to=w.post[1],
+        as_of=as_of,
     ).fetchall()
     out: defaultdict[str, dict[Activity, int]] = defaultdict(dict)
     for department, base, pre, post, people in rows:

@@ -104,7 +104,12 @@ def table(effects: Sequence[Effect], as_of: date, options: Options) -> str:
                     )
                 )
             else:
-                lines.append(f"  cost         {_money(e.cost, e.currency)}; no additional active users to divide it by")
+                per = (
+                    "not known while the effect is inconclusive"
+                    if e.verdict is Verdict.NO_DETECTABLE_EFFECT
+                    else "none"
+                )
+                lines.append(f"  cost         {_money(e.cost, e.currency)}; per additional active user: {per}")
     return "\n".join(lines)
 
 

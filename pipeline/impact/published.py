@@ -2,19 +2,23 @@
 
 The estimate needs per-person rows, which only the pipeline's own file holds, so the pipeline fills the table when it
 refreshes (once a day, and when the catalog or interventions.yaml changes) and publishes it like its other objects.
-The estimator already shows no figure of a group under k; here a department under k is not named either.
+The estimator already shows no figure of a group under k; here a department under k is not named either (checked at
+every write, against the directory of the day).
 
-A row with figures (verdict effect or no_detectable_effect) is **frozen**: kept as it is, with the day it was
-estimated, until its entry in interventions.yaml or the estimate's options change. Estimated again every day, its
-groups' figures would move as people join and leave the directory, and two days' rows differenced would show the
-activity of the one person who left. It also keeps the estimate once retention has deleted the days it counted.
+A row with figures (verdict effect or no_detectable_effect) is **frozen**: its figures are kept as they are, with the
+day they were estimated, while what they follow from stays the same (`basis`: the investment, the days, the treated
+departments, the options, the estimator's version). Estimated again, a group's figures would move as people join and
+leave the directory, and two rows over the same groups differenced would show the activity of the one who left: so an
+edit of the kind, cost, owner or note changes the row's words and cost, not its figures, and a second intervention on
+the same days and departments gets the first one's figures.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -26,6 +30,7 @@ from base.errors import AlignmonError, InvalidFileError
 from pipeline.catalog.catalog import Catalog
 from pipeline.catalog.interventions import Intervention, interventions_file, load_interventions
 from pipeline.domain.impact import Effect, Options, Verdict
+from pipeline.domain.rules import EFFECT_PSEUDO_PEOPLE
 from pipeline.impact.estimates import estimate_all
 from pipeline.impact.output import COLUMNS
 from pipeline.transaction import transaction
@@ -34,29 +39,15 @@ log = logging.getLogger(__name__)
 
 TABLE = "intervention_effects"
 _FINAL = (Verdict.EFFECT, Verdict.NO_DETECTABLE_EFFECT)
-_COLUMNS = (*COLUMNS, "basis")  # basis: what the row was estimated from (`basis`)
+_COLUMNS = (*COLUMNS, "basis")  # basis: what the row's figures follow from (`basis`)
+# Bump when the estimate's method changes: frozen rows of another method are estimated again.
+ESTIMATOR = f"did-bootstrap-2-pseudo{EFFECT_PSEUDO_PEOPLE}"
 
 
 def basis(item: Intervention, options: Options) -> str:
-    """A digest of the intervention's entry and the estimate's options: a frozen row is kept while it is the same."""
-    text = item.model_dump_json() + repr(sorted(asdict(options).items()))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def table_rows(
-    effects: Sequence[Effect], sizes: dict[str, int], k: int, bases: dict[str, str] | None = None
-) -> list[tuple[Any, ...]]:
-    """The table's rows (Effect.row() in COLUMNS order, then the basis); department lists joined by ', ', those
-    under k left out."""
-    out = []
-    for e in effects:
-        row = e.row()
-        row["departments"] = ", ".join(d for d in e.departments if sizes.get(d, 0) >= k)
-        row["comparison_departments"] = ", ".join(d for d in e.comparison_departments if sizes.get(d, 0) >= k)
-        row["overlaps"] = ", ".join(e.overlaps)
-        row["basis"] = (bases or {}).get(e.intervention)
-        out.append(tuple(row[c] for c in _COLUMNS))
-    return out
+    """A digest of what an estimate's figures follow from: not the kind, cost, owner or note of the intervention."""
+    key = [item.investment, item.date, item.last_day, sorted(item.target_departments or []), asdict(options), ESTIMATOR]
+    return hashlib.sha256(json.dumps(key, default=str, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def write_effects(
@@ -67,32 +58,70 @@ def write_effects(
     *,
     freeze: bool = True,
 ) -> list[Effect]:
-    """Estimate the interventions whose row is not frozen as of `as_of`, and make the table hold one row for each
-    intervention: the frozen ones kept, the others replaced (one transaction). Returns the effects estimated.
+    """Make the table hold one row per intervention as of `as_of` (one transaction): the figures of a frozen row of
+    the same basis, else an estimate. Returns the effects estimated.
 
     `freeze=False` (the pipeline is still storing a backlog: the windows may be missing days a coverage over 28 days
     cannot see) writes rows with figures unfrozen, to be estimated again (`lacks_days`)."""
     bases = {item.id: basis(item, options) for item in interventions}
-    rows_now = con.execute(
-        f"SELECT intervention, basis FROM {TABLE} WHERE list_contains(?, verdict)", [[str(v) for v in _FINAL]]
-    ).fetchall()
-    frozen = {ident for ident, row_basis in rows_now if bases.get(ident) == row_basis}
+    cur = con.execute(f"SELECT * FROM {TABLE} WHERE list_contains(?, verdict) AND basis IS NOT NULL", [list(_FINAL)])
+    names = [d[0] for d in cur.description]
+    figures: dict[str, dict[str, Any]] = {}  # basis -> the figures it gave
+    for values in cur.fetchall():
+        figures.setdefault(values[names.index("basis")], dict(zip(names, values, strict=True)))
+    todo: dict[str, str] = {}  # basis -> the one intervention estimated for it
+    for item in interventions:
+        if bases[item.id] not in figures:
+            todo.setdefault(bases[item.id], item.id)
     try:
-        todo = [item.id for item in interventions if item.id not in frozen]
-        effects = estimate_all(con, interventions, as_of, options, only=todo) if todo else []
+        effects = estimate_all(con, interventions, as_of, options, only=set(todo.values())) if todo else []
     except AlignmonError as exc:  # an investment the database's catalog tables do not hold yet
         log.error("intervention effects not estimated (intervention_effects keeps its rows): %s", exc)
         return []
+    for e in effects:
+        row = e.row()
+        final = e.verdict in _FINAL and freeze
+        figures[bases[e.intervention]] = {**row, **_lists(e), "basis": bases[e.intervention] if final else None}
     sizes = dict(con.execute("SELECT department, count(*) FROM directory GROUP BY ALL").fetchall())
-    rows = table_rows(effects, sizes, options.k, bases if freeze else None)
+    currencies = dict(con.execute("SELECT investment, currency FROM catalog_investments").fetchall())
+    rows = [_row(item, figures[bases[item.id]], sizes, options.k, currencies) for item in interventions]
     with transaction(con):
-        con.execute(f"DELETE FROM {TABLE} WHERE NOT list_contains(?, intervention)", [sorted(frozen)])
+        con.execute(f"DELETE FROM {TABLE}")
         if rows:
             columns = ", ".join(f'"{c}"' for c in _COLUMNS)
             con.executemany(
                 f"INSERT INTO {TABLE} ({columns}) VALUES ({', '.join('?' * len(_COLUMNS))})", [list(r) for r in rows]
             )
     return effects
+
+
+def _lists(e: Effect) -> dict[str, str]:
+    return {
+        "departments": ", ".join(e.departments),
+        "comparison_departments": ", ".join(e.comparison_departments),
+        "overlaps": ", ".join(e.overlaps),
+    }
+
+
+def _row(
+    item: Intervention, figures: Mapping[str, Any], sizes: Mapping[str, int], k: int, currencies: Mapping[str, str]
+) -> tuple[Any, ...]:
+    """The table's row of `item` (COLUMNS, then the basis) from the figures of its basis: its own id, kind and cost;
+    the cost per additional active user from its cost; departments under k today not named."""
+    row = {**figures, "intervention": item.id, "kind": item.kind, "cost": item.cost}
+    row["currency"] = (item.currency or currencies.get(item.investment)) if item.cost is not None else None
+    for name in ("departments", "comparison_departments"):
+        row[name] = ", ".join(_named(str(row[name] or "").split(", "), sizes, k))
+    effect, low, high, people = (row[c] for c in ("effect", "effect_low", "effect_high", "treated_people"))
+    costed = item.cost is not None and row["verdict"] == Verdict.EFFECT and effect is not None and effect > 0
+    row["cost_per_additional_active_user"] = item.cost / (effect * people) if costed else None
+    row["cost_per_additional_active_user_low"] = item.cost / (high * people) if costed else None
+    row["cost_per_additional_active_user_high"] = item.cost / (low * people) if costed else None
+    return tuple(row[c] for c in _COLUMNS)
+
+
+def _named(departments: Iterable[str], sizes: Mapping[str, int], k: int) -> list[str]:
+    return [d for d in departments if d and sizes.get(d, 0) >= k]
 
 
 def lacks_days(con: duckdb.DuckDBPyConnection) -> bool:

@@ -9,7 +9,7 @@ WITH known AS (
            bool_or(day BETWEEN $pre_from AND $pre_to) AS pre,
            bool_or(day BETWEEN $post_from AND $post_to) AS post
     FROM usage_user_daily
-    WHERE day BETWEEN $base_from AND $post_to
+    WHERE day BETWEEN $base_from AND least($post_to, $as_of)
     GROUP BY ALL
 ), active AS (
     SELECT "user",
@@ -17,7 +17,7 @@ WITH known AS (
            bool_or(day BETWEEN $pre_from AND $pre_to) AS pre,
            bool_or(day BETWEEN $post_from AND $post_to) AS post
     FROM inv_active
-    WHERE investment = $investment AND day BETWEEN $base_from AND $post_to
+    WHERE investment = $investment AND day BETWEEN $base_from AND least($post_to, $as_of)
     GROUP BY ALL
 )
 SELECT d.department,

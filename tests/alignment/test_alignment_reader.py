@@ -303,7 +303,7 @@ def test_effects_as_of_a_day_are_each_interventions_latest_estimate_on_or_before
 
 
 def test_effects_of_an_analysts_file_of_the_previous_schema_are_read() -> None:
-    """Schema 7 had no cost range and called no divergence detected `parallel`: read as None and the new name."""
+    """A file published before the cost range has none and says `parallel`: read as None and the new name."""
     con = duckdb.connect()
     effects_table(con, [effect_row("final", date(2026, 10, 5), "effect")], cost_range=False)
     con.execute("UPDATE intervention_effects SET trends = 'parallel'")

@@ -187,6 +187,7 @@ def facts(as_of: date, crm: float, erp: float, crm_waste: float = 1000.0, erp_wa
             "inv-crm": series(start, as_of, crm, ((as_of - timedelta(days=30), as_of - timedelta(days=20)),)),
             "inv-erp": series(start, as_of, erp),
         },
+        department_sizes={"Sales": 20, "Finance": 12},  # k-safe: departments of k people or more only
         k=5,
     )
 
@@ -445,8 +446,8 @@ def test_what_worked_gives_each_interventions_verdict_effect_and_cost_in_words()
          "EUR 571 to 2,410 per additional active user (about EUR 1,000: EUR 12,000 for an estimated 12 more active "
          "users)"],
         ["Communication for ERP finance in Finance, 8 Sep 2026",
-         "Inconclusive: the effect lies between \u22127.5 and +41.7 points (99 % interval); more time or a larger "
-         "group could tell (the groups were already drifting apart before it: read with caution)",
+         "Inconclusive: the data fit an effect anywhere between \u22127.5 and +41.7 points (99 % interval); more "
+         "time or a larger group could tell (the groups were already drifting apart before it: read with caution)",
          "+17.5 pp (99 % interval \u22127.5 pp to +41.7 pp)",
          "EUR 500 spent; per additional active user: not known while the effect is inconclusive"],
         [f"Licence change for {EVIL}, 1 Oct 2026", "Adoption fell more than where it was not done",
@@ -456,7 +457,7 @@ def test_what_worked_gives_each_interventions_verdict_effect_and_cost_in_words()
         ["Training for ERP finance, 1 Sep 2026",
          "Cannot tell yet: a group to compare holds fewer than 5 people (privacy)", "-", "-"],
         ["Other for ERP finance in Finance, 10 Nov 2026", "Cannot tell yet: the weeks after it end on 8 Dec 2026; "
-         "it is estimated from 12 Dec 2026 on", "-", "-"],
+         "it is estimated from 16 Dec 2026 on", "-", "-"],
     ]  # fmt: skip
     text = visible_text(html)
     assert not re.findall(r"\b[a-z]+_[a-z_]+\b", text)
@@ -480,7 +481,8 @@ def test_an_inconclusive_effect_is_never_read_as_no_effect() -> None:
     mail = replace(EFFECTS[1], trends="no_divergence_detected", effect=0.1, effect_low=-0.05, effect_high=0.25)
     row = worked_rows(mail)[0]
     assert row[1] == (
-        "Inconclusive: the effect lies between \u22125.0 and +25.0 points (99 % interval); more time or a larger group "
+        "Inconclusive: the data fit an effect anywhere between \u22125.0 and +25.0 points (99 % interval); more time "
+        "or a larger group "
         "could tell"
     )
     assert row[3] == "EUR 500 spent; per additional active user: not known while the effect is inconclusive"
@@ -494,7 +496,7 @@ def test_an_inconclusive_effect_is_never_read_as_no_effect() -> None:
 
 def test_the_cost_per_additional_active_user_is_the_range_its_interval_gives() -> None:
     """The point value alone would hide that the interval allows 2.5 times fewer additional users: the range first,
-    the point value as 'about'. A file of the previous schema (no range) shows the point value as 'about' only."""
+    the point value as 'about'. A file published before the range (none) shows the point value as 'about' only."""
     training = EFFECTS[0]
     assert worked_rows(training)[0][3] == (
         "EUR 571 to 2,410 per additional active user (about EUR 1,000: EUR 12,000 for an estimated 12 more active "

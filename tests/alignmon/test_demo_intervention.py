@@ -42,7 +42,7 @@ def test_the_line_says_the_verdict_the_figures_and_the_truth() -> None:
     row = {"verdict": "effect", "reason": None, "effect": 0.3, "effect_low": 0.086, "effect_high": 0.5, "level": 0.99}
     line = worked_line(item, row)
     assert line == (
-        "what worked: inv-erp-s4-training-sales (training of 2026-11-06, simulated: +30 pp of Sales): effect +30.0 pp "
+        "what worked: inv-erp-s4-training-sales (training of 2026-11-03, simulated: +30 pp of Sales): effect +30.0 pp "
         "(99% interval +8.6 to +50.0 pp)"
     )
     match = WORKED.search(line)

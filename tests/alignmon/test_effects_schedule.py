@@ -56,8 +56,11 @@ def test_effects_are_estimated_once_a_day_and_when_the_interventions_change(
     estimated: list[date] = []
     real = alignmon.process.write_effects
 
+    frozen: list[bool] = []
+
     def counting(con: Any, interventions: Any, as_of: date, options: Any, *, freeze: bool) -> Any:
         estimated.append(as_of)
+        frozen.append(freeze)
         return real(con, interventions, as_of, options, freeze=freeze)
 
     monkeypatch.setattr(alignmon.process, "write_effects", counting)
@@ -91,3 +94,10 @@ def test_effects_are_estimated_once_a_day_and_when_the_interventions_change(
     p.consumer.stats.batches += 1
     assert p.refresh()
     assert len(estimated) == 4 and len(p.store.con.execute(rows).fetchall()) == 1
+    assert frozen == [True] * 4
+    # Behind on Kafka (a backlog: days may still be missing), the day's estimate is made but not frozen.
+    p.store.con.execute("UPDATE kafka_offsets SET high_watermark = next_offset + 50000")
+    p.settings = p.settings.model_copy(update={"as_of": AS_OF + timedelta(days=2)})
+    path.write_text("interventions: []\n")
+    assert p.refresh()
+    assert (estimated[-1], frozen[-1]) == (AS_OF + timedelta(days=2), False)

@@ -137,7 +137,9 @@ def test_the_pipeline_is_ready_while_it_consumes_and_not_while_its_broker_is_awa
 
     broker.start()
     back = answered(env, "/readyz", 200, proc, log)
-    assert back["lag_records"] == 0
+    assert back["ready"] is True
+    # Then it reads what is left: on a loaded machine the last batches may not have been stored when the broker went.
+    wait_until(lambda: (r := probe(env, "/readyz")) and r.json()["lag_records"] == 0 and r, 120, "lag 0 again")
     stopped_cleanly(proc, log)
 
 

@@ -39,17 +39,17 @@ from tests.support.fleet import stored_fleet
 ROOT = Path(__file__).resolve().parents[2]
 KEY = b"impact-test-key"
 SEED = 1
-AS_OF = date(2026, 11, 22)  # a Sunday; telemetry from 2026-08-26, a Wednesday
-# The 3 x 28 days of the windows around an intervention 32 days before the as-of day, that day, and the 3 days
+AS_OF = date(2026, 11, 26)  # a Thursday; telemetry from 2026-08-26, a Wednesday
+# The 3 x 28 days of the windows around an intervention 36 days before the as-of day, that day, and the 7 days
 # after the window after (pipeline.domain.rules.EFFECT_SETTLE_DAYS) and the as-of day.
-DAYS = 89
+DAYS = 93
 SPECS = (
-    "inv-erp-s4:Sales:-32:20:training:12000",  # un-stalls Sales: +12 of 60 people, Finance stays on the plateau
-    "inv-crm-rollout:Sales:-32:20:training",  # +12 of 60 in a rollout that rises in Sales and Support alike
-    "inv-tableau:Finance:-32:0:communication",  # a placebo: nothing changes
-    "inv-zoom:Sales:-32:10:enablement",  # Zoom targets Sales only: nobody to compare with
-    "inv-teams:Legal:-74:0:training",  # Legal has 4 people, under k
-    "inv-teams:Engineering:-9:0:communication",  # its window after ends 19 days after the as-of day
+    "inv-erp-s4:Sales:-36:20:training:12000",  # un-stalls Sales: +12 of 60 people, Finance stays on the plateau
+    "inv-crm-rollout:Sales:-36:20:training",  # +12 of 60 in a rollout that rises in Sales and Support alike
+    "inv-tableau:Finance:-36:0:communication",  # a placebo: nothing changes
+    "inv-zoom:Sales:-36:10:enablement",  # Zoom targets Sales only: nobody to compare with
+    "inv-teams:Legal:-78:0:training",  # Legal has 4 people, under k
+    "inv-teams:Engineering:-13:0:communication",  # its window after ends 15 days after the as-of day
 )
 COMMAND = f"alignmon impact --as-of {AS_OF.isoformat()} --format table"
 
@@ -278,12 +278,29 @@ def test_published_figures_are_frozen_so_a_change_in_the_directory_cannot_be_dif
         now = table()
         assert {i: now[i] for i in final} == {i: published[i] for i in final}  # as of the day first estimated
         assert all(now[i][-1] == AS_OF + timedelta(days=1) for i in set(now) - final)
-        # A changed entry (here its cost) is estimated again, as are all with other options.
-        edited = [items[0].model_copy(update={"cost": 6000.0}), *items[1:]]
-        assert [e.intervention for e in write_effects(con, edited, AS_OF, options)] == [
-            i.id for i in items if i.id not in final - {items[0].id}
-        ]
-        assert len(write_effects(con, edited, AS_OF, Options(resamples=201))) == len(items)
+        # Its cost edited: the same figures, the cost per user from the new cost. A second action on the same days and
+        # departments: the first one's figures, not an estimate of today's directory beside them.
+        training = items[0]
+        twin = training.model_copy(update={"id": "twin", "kind": "communication", "cost": None})
+        edited = [training.model_copy(update={"cost": 6000.0}), *items[1:], twin]
+        again = write_effects(con, edited, AS_OF + timedelta(days=2), options)
+        assert {e.intervention for e in again} == {i.id for i in items} - final
+        now = table()
+        effect = first[training.id]
+        assert effect.effect is not None and effect.treated_people is not None
+        columns = [d[0] for d in con.execute("SELECT * EXCLUDE (as_of), as_of FROM intervention_effects").description]
+        row, twin_row = (dict(zip(columns, now[i], strict=True)) for i in (training.id, "twin"))
+        assert (row["effect"], row["effect_low"], row["as_of"]) == (effect.effect, effect.effect_low, AS_OF)
+        assert row["cost_per_additional_active_user"] == pytest.approx(6000 / (effect.effect * effect.treated_people))
+        assert (twin_row["effect"], twin_row["treated_people"], twin_row["kind"]) == (
+            effect.effect, effect.treated_people, "communication",
+        )  # fmt: skip
+        assert twin_row["cost"] is None and twin_row["cost_per_additional_active_user"] is None
+        # Moved by a day, it is another estimate; other options make every row one.
+        moved = [training.model_copy(update={"date": training.date + timedelta(days=1)}), *items[1:]]
+        assert training.id in {e.intervention for e in write_effects(con, moved, AS_OF, options)}
+        assert len(write_effects(con, moved, AS_OF, Options(resamples=201))) == len(items)
+        edited = items
         # Estimated while the pipeline stores a backlog (its windows may yet lack days): not frozen, so again next time.
         backlog = Options(resamples=202)
         assert len(write_effects(con, edited, AS_OF, backlog, freeze=False)) == len(items)
@@ -307,7 +324,7 @@ def test_csv_and_json_carry_every_figure_of_the_estimate(
         expected = effects[row["intervention"]].row()
         assert row == {k: "" if v is None else str(v) for k, v in expected.items()}
     doc = json.loads(run(capsys, tmp, "impact", "--format", "json"))
-    assert (doc["as_of"], doc["window_days"], doc["level"], doc["resamples"]) == ("2026-11-22", 28, 0.99, 2000)
+    assert (doc["as_of"], doc["window_days"], doc["level"], doc["resamples"]) == ("2026-11-26", 28, 0.99, 2000)
     assert doc["effects"] == [e.row() for e in effects.values()]
 
 

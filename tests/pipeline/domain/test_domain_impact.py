@@ -104,9 +104,10 @@ def test_a_group_in_which_nobody_changed_is_not_taken_for_certain() -> None:
     # Without pseudo-people every resample of the comparison changes by exactly 0 and the interval excluded 0.
     treated = group({"Sales": {BEFORE: 5, NONE: 5}})
     comparison = group({"Support": {NONE: 10}})
-    e = estimate(SUBJECT, AS_OF, treated, comparison)
-    assert e.effect == 0.5 and e.effect_low is not None and e.effect_low < 0
-    assert e.verdict is Verdict.NO_DETECTABLE_EFFECT and e.detail.startswith("inconclusive")
+    for seed in range(5):
+        e = estimate(SUBJECT, AS_OF, treated, comparison, options=Options(seed=seed))
+        assert e.effect == 0.5 and e.effect_low is not None and e.effect_low <= 0
+        assert e.verdict is Verdict.NO_DETECTABLE_EFFECT and e.detail.startswith("inconclusive")
     # All 10 start, none of 10 others: found, yet its interval is not the single point +100 points.
     everybody = estimate(SUBJECT, AS_OF, group({"Sales": {BEFORE: 10}}), comparison)
     assert everybody.verdict is Verdict.EFFECT and everybody.effect == 1.0
@@ -222,13 +223,13 @@ def test_no_directory_and_an_unfinished_window_are_not_estimable() -> None:
     treated, comparison = group({"Sales": {NONE: 10}}), group({"Support": {NONE: 10}})
     e = estimate(SUBJECT, AS_OF, treated, comparison, has_directory=False)
     assert e.reason is Reason.NO_DIRECTORY and e.treated_people is None
-    # The window after ends on 11-18; late telemetry has 3 days to arrive: estimated from 11-22 on.
-    for as_of in (date(2026, 11, 18), date(2026, 11, 21)):
+    # The window after ends on 11-18; late telemetry has 7 days to arrive: estimated from 11-26 on.
+    for as_of in (date(2026, 11, 18), date(2026, 11, 25)):
         e = estimate(SUBJECT, as_of, treated, comparison)
         assert (e.verdict, e.reason) == (Verdict.NOT_ESTIMABLE, Reason.WINDOW_NOT_OVER)
-        assert "2026-11-18" in e.detail and "from 2026-11-22" in e.detail
+        assert "2026-11-18" in e.detail and "from 2026-11-26" in e.detail
         assert e.treated_people == 10  # sizes of groups of k or more may show
-    assert estimate(SUBJECT, date(2026, 11, 22), treated, comparison).verdict is not Verdict.NOT_ESTIMABLE
+    assert estimate(SUBJECT, date(2026, 11, 26), treated, comparison).verdict is not Verdict.NOT_ESTIMABLE
     now = Options(settle_days=0)
     assert estimate(SUBJECT, date(2026, 11, 19), treated, comparison, options=now).verdict is not Verdict.NOT_ESTIMABLE
 
@@ -271,3 +272,17 @@ def test_the_trend_check_counts_only_people_with_telemetry_in_the_base_window() 
     # Fewer than k people of a group with base telemetry: their figure is not shown, the trend is not checked.
     few = estimate(SUBJECT, AS_OF, group({"Sales": {unseen: 46, NONE: 4}}), comparison)
     assert few.trends is Trends.NOT_CHECKED and few.pre_trend is None and few.verdict is not Verdict.NOT_ESTIMABLE
+
+
+def test_fewer_than_k_people_left_out_for_lack_of_telemetry_is_not_estimable() -> None:
+    # Sales has 60 people in the directory. Its adoption over all 60 is published day by day: with 2 left out, the
+    # figures over the 58 others would give the 2's activity by subtraction.
+    comparison = group({"Support": {NONE: 40}})
+    counted = {"Sales": {BEFORE: 20, NONE: 38}}
+    e = estimate(SUBJECT, AS_OF, Group(counted, known(60), directory=60), comparison)
+    assert (e.verdict, e.reason) == (Verdict.NOT_ESTIMABLE, Reason.SMALL_GROUP)
+    assert "2 of the treated group's people have no telemetry" in e.detail and e.treated_people is None
+    # None left out, or k or more: estimable.
+    for directory in (58, 63):
+        e = estimate(SUBJECT, AS_OF, Group(counted, known(directory), directory=directory), comparison)
+        assert e.verdict is Verdict.EFFECT and e.treated_people == 58
