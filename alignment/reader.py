@@ -29,7 +29,7 @@ from base.errors import AlignmonError
 from pipeline import sql
 from pipeline.database import has_table
 from pipeline.domain.privacy import shown_beside_a_total
-from pipeline.domain.rules import K_ANONYMITY, MONTH_DAYS, WEEK_DAYS
+from pipeline.domain.rules import EFFECT_SETTLE_DAYS, K_ANONYMITY, MONTH_DAYS, WEEK_DAYS
 from pipeline.figures.current import InvestmentFigures, current_figures, read_current
 from pipeline.retention import kept_until
 
@@ -191,19 +191,28 @@ def read_effects(con: duckdb.DuckDBPyConnection, day: date) -> tuple[Interventio
     )
     cur = con.execute(
         f"""
-        SELECT {selected} FROM intervention_effects WHERE as_of <= ?
-        QUALIFY row_number() OVER (PARTITION BY intervention ORDER BY as_of DESC) = 1
+        SELECT {selected}, as_of FROM intervention_effects WHERE first_day <= ?
+        QUALIFY row_number() OVER (PARTITION BY intervention ORDER BY as_of <= ? DESC, as_of DESC) = 1
         ORDER BY first_day, intervention
         """,
-        [day],
+        [day, day],
     )
     effects = []
-    for row in cur.fetchall():
+    for *row, as_of in cur.fetchall():
         values = dict(zip(_EFFECT_FIELDS, row, strict=True))
         values["departments"] = tuple(d for d in (values["departments"] or "").split(", ") if d)
         trends = values["trends"] or "not_checked"
         values["trends"] = _TRENDS_RENAMED.get(trends, trends)
-        effects.append(InterventionEffect(**values))
+        effect = InterventionEffect(**values)
+        if as_of > day:  # estimated only later (or again since): as of `day` it had no estimate
+            ready = effect.post_to + timedelta(days=EFFECT_SETTLE_DAYS + 1)
+            reason = "window_not_over" if day < ready else "estimated_later"
+            e = effect
+            effect = InterventionEffect(
+                e.intervention, e.investment, e.kind, e.first_day, e.last_day, e.post_to, e.departments,
+                "not_estimable", reason, e.level, cost=e.cost, currency=e.currency,
+            )  # fmt: skip
+        effects.append(effect)
     return tuple(effects)
 
 

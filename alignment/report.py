@@ -329,6 +329,7 @@ NOT_ESTIMABLE_WORDS = {
     "no_comparison_group": "no department without the action is left to compare with",
     "small_group": "a group to compare holds fewer than k people (privacy)",
     "unknown_days": "telemetry is missing on days before or after it (missing data is not read as non-use)",
+    "estimated_later": "it was estimated only after this day",
 }
 
 

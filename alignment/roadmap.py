@@ -213,8 +213,8 @@ class Proven(NamedTuple):
 
 
 def proven_elsewhere(facts: Facts, inv: InvestmentInfo, departments: Sequence[str]) -> list[Proven]:
-    """The trainings and enablements of `inv` that measurably raised its adoption in departments other than
-    `departments` (the lagging ones; any, when none is named), the largest low end of the interval first.
+    """The trainings and enablements of `inv` that measurably raised its adoption and that at least one of
+    `departments` (the lagging ones; any, when none is named) has not had, the largest low end of the interval first.
 
     Never one whose groups were already drifting apart before it (trends diverging): the rise may be that drift. Ranked
     by the interval's low end, not the point estimate: the largest of several estimates tends to overstate its effect

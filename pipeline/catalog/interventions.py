@@ -57,7 +57,10 @@ class Intervention(_Model):
     )
     owner: Owner = Field(description="Who answers for it.")
     cost: float | None = Field(
-        None, ge=0, description="What it cost, in currency: gives the cost per additional active user."
+        None,
+        ge=0,
+        allow_inf_nan=False,
+        description="What it cost, in currency: gives the cost per additional active user.",
     )
     currency: Annotated[str, AfterValidator(_currency)] | None = Field(
         None, description="Currency of cost (default: the investment's currency)."

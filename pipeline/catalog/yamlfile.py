@@ -130,6 +130,17 @@ def _record(node: yaml.Node, loc: Loc, lines: dict[Loc, int], issues: list[Catal
             _record(item, (*loc, index), lines, issues, path)
 
 
+def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """A YAML date, refused as a located error when it names no day (2026-10-32) rather than raising ValueError."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise _RefusedError(node, f"{node.value!r} is not a date: {exc}") from None
+
+
+_BoundedLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+
 class _RefusedError(Exception):
     """A composed document that must not be constructed; `node` locates the problem."""
 

@@ -334,7 +334,8 @@ def estimate(
         missing = [day for window in (windows.pre, windows.post) for day in group.unknown_days(*window, min_coverage)]
         if missing:
             detail = (
-                f"{len(missing)} day{'s' if len(missing) != 1 else ''} of the windows lack known telemetry for the "
+                f"{len(missing)} day{'s' if len(missing) != 1 else ''} of the windows "
+                f"{'lack' if len(missing) != 1 else 'lacks'} known telemetry for the "
                 f"{name} group (coverage under {min_coverage:g}; first {missing[0].isoformat()}): missing data is "
                 "not non-use"
             )

@@ -282,7 +282,13 @@ def _impact(args: argparse.Namespace) -> int:
         _catalog, found = _load(settings, catalog_path, args.interventions, named=named)
         con = _open(args.database, settings.duckdb_path)
         try:
-            as_of = args.as_of or settings.as_of or _last_as_of(con) or settings.today()
+            last = _last_as_of(con)
+            as_of = args.as_of or settings.as_of or last or settings.today()
+            if last is not None and as_of > last:  # its days would look known: coverage counts 28 days back
+                raise AlignmonError(
+                    f"--as-of {as_of}: the database is computed up to {last}; pick --as-of {last} or earlier, "
+                    "or let the pipeline refresh first"
+                )
             effects = estimate_all(con, found.items, as_of, options)
         except duckdb.CatalogException as exc:
             raise AlignmonError(

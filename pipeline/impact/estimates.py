@@ -61,7 +61,7 @@ def estimate_all(
         inv = investments[item.investment]
         w = windows[item.id]
         treated = tuple(item.target_departments) if item.target_departments else tuple(sorted(inv.targets))
-        others = [o for o in interventions if o.id != item.id and o.investment == item.investment and _overlaps(o, w)]
+        others = overlapping(item, interventions, w)
         reached = {d for o in others for d in (o.target_departments or inv.targets)} - set(treated)
         comparison = tuple(sorted(inv.targets - set(treated) - reached))
         counts = _activity(con, item.investment, w, [*treated, *comparison], as_of)
@@ -101,9 +101,13 @@ def _investments(con: duckdb.DuckDBPyConnection) -> dict[str, _Investment]:
     return {inv: _Investment(currency, min_coverage, frozenset(targets[inv])) for inv, currency, min_coverage in rows}
 
 
-def _overlaps(other: Intervention, w: Windows) -> bool:
-    """Whether another intervention's days meet the span of an estimate's windows."""
-    return other.date <= w.post[1] and other.last_day >= w.base[0]
+def overlapping(item: Intervention, interventions: Sequence[Intervention], w: Windows) -> list[Intervention]:
+    """The other interventions of the same investment whose days meet the span of `item`'s windows `w`."""
+    return [
+        o
+        for o in interventions
+        if o.id != item.id and o.investment == item.investment and o.date <= w.post[1] and o.last_day >= w.base[0]
+    ]
 
 
 def _fill_active_days(con: duckdb.DuckDBPyConnection, windows: Sequence[Windows], as_of: date) -> None:

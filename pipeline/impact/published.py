@@ -29,9 +29,9 @@ import duckdb
 from base.errors import AlignmonError, InvalidFileError
 from pipeline.catalog.catalog import Catalog
 from pipeline.catalog.interventions import Intervention, interventions_file, load_interventions
-from pipeline.domain.impact import Effect, Options, Verdict
+from pipeline.domain.impact import Effect, Options, Verdict, Windows
 from pipeline.domain.rules import EFFECT_PSEUDO_PEOPLE
-from pipeline.impact.estimates import estimate_all
+from pipeline.impact.estimates import estimate_all, overlapping
 from pipeline.impact.output import COLUMNS
 from pipeline.transaction import transaction
 
@@ -44,10 +44,19 @@ _COLUMNS = (*COLUMNS, "basis")  # basis: what the row's figures follow from (`ba
 ESTIMATOR = f"did-bootstrap-2-pseudo{EFFECT_PSEUDO_PEOPLE}"
 
 
-def basis(item: Intervention, options: Options) -> str:
-    """A digest of what an estimate's figures follow from: not the kind, cost, owner or note of the intervention."""
-    key = [item.investment, item.date, item.last_day, sorted(item.target_departments or []), asdict(options), ESTIMATOR]
+def basis(item: Intervention, interventions: Sequence[Intervention], options: Options) -> str:
+    """A digest of what an estimate's figures follow from: the investment, the days, the treated departments, the
+    departments other interventions reached in its windows (they leave the comparison), the options, the estimator;
+    not the kind, cost, owner or note."""
+    treated = sorted(item.target_departments or [])
+    others = overlapping(item, interventions, _windows(item, options))
+    reached = sorted({d for o in others for d in (o.target_departments or ["(all)"])} - set(treated))
+    key = [item.investment, item.date, item.last_day, treated, reached, asdict(options), ESTIMATOR]
     return hashlib.sha256(json.dumps(key, default=str, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _windows(item: Intervention, options: Options) -> Windows:
+    return Windows.around(item.date, item.last_day, options.window_days)
 
 
 def write_effects(
@@ -63,7 +72,7 @@ def write_effects(
 
     `freeze=False` (the pipeline is still storing a backlog: the windows may be missing days a coverage over 28 days
     cannot see) writes rows with figures unfrozen, to be estimated again (`lacks_days`)."""
-    bases = {item.id: basis(item, options) for item in interventions}
+    bases = {item.id: basis(item, interventions, options) for item in interventions}
     cur = con.execute(f"SELECT * FROM {TABLE} WHERE list_contains(?, verdict) AND basis IS NOT NULL", [list(_FINAL)])
     names = [d[0] for d in cur.description]
     figures: dict[str, dict[str, Any]] = {}  # basis -> the figures it gave
@@ -84,7 +93,10 @@ def write_effects(
         figures[bases[e.intervention]] = {**row, **_lists(e), "basis": bases[e.intervention] if final else None}
     sizes = dict(con.execute("SELECT department, count(*) FROM directory GROUP BY ALL").fetchall())
     currencies = dict(con.execute("SELECT investment, currency FROM catalog_investments").fetchall())
-    rows = [_row(item, figures[bases[item.id]], sizes, options.k, currencies) for item in interventions]
+    rows = []
+    for item in interventions:
+        others = overlapping(item, interventions, _windows(item, options))
+        rows.append(_row(item, figures[bases[item.id]], others=others, sizes=sizes, k=options.k, currencies=currencies))
     with transaction(con):
         con.execute(f"DELETE FROM {TABLE}")
         if rows:
@@ -104,11 +116,19 @@ def _lists(e: Effect) -> dict[str, str]:
 
 
 def _row(
-    item: Intervention, figures: Mapping[str, Any], sizes: Mapping[str, int], k: int, currencies: Mapping[str, str]
+    item: Intervention,
+    figures: Mapping[str, Any],
+    *,
+    others: Sequence[Intervention],
+    sizes: Mapping[str, int],
+    k: int,
+    currencies: Mapping[str, str],
 ) -> tuple[Any, ...]:
-    """The table's row of `item` (COLUMNS, then the basis) from the figures of its basis: its own id, kind and cost;
-    the cost per additional active user from its cost; departments under k today not named."""
+    """The table's row of `item` (COLUMNS, then the basis) from the figures of its basis: its own id, kind, cost and
+    overlapping interventions; the cost per additional active user from its cost; departments under k today not
+    named."""
     row = {**figures, "intervention": item.id, "kind": item.kind, "cost": item.cost}
+    row["overlaps"] = ", ".join(o.id for o in others)
     row["currency"] = (item.currency or currencies.get(item.investment)) if item.cost is not None else None
     for name in ("departments", "comparison_departments"):
         row[name] = ", ".join(_named(str(row[name] or "").split(", "), sizes, k))

@@ -283,7 +283,8 @@ def effect_row(intervention: str, as_of: date, verdict: str, *more: object) -> t
 
 def test_effects_as_of_a_day_are_each_interventions_latest_estimate_on_or_before_it() -> None:
     """A final estimate keeps the day it was made; a not_estimable one is made again each day: the day's effects are,
-    per intervention, the latest row of as_of <= day, one each, with the cost range."""
+    per intervention, the latest row of as_of <= day, one each, with the cost range; one estimated only after the day
+    had no estimate then (a past day's report still lists it, never 'no intervention recorded')."""
     con = duckdb.connect()
     effects_table(con, [
         effect_row("final", date(2026, 10, 5), "effect", 571.4, 2_409.6),  # final since 2026-10-05
@@ -293,13 +294,19 @@ def test_effects_as_of_a_day_are_each_interventions_latest_estimate_on_or_before
         effect_row("later", date(2026, 11, 25), "effect", 571.4, 2_409.6),
     ])  # fmt: skip
     found = read_effects(con, AS_OF)
-    assert [(e.intervention, e.verdict) for e in found] == [("final", "effect"), ("waiting", "not_estimable")]
+    assert [(e.intervention, e.verdict, e.reason) for e in found] == [
+        ("final", "effect", None),
+        ("later", "not_estimable", "estimated_later"),  # its windows settled by 2026-10-07, estimated on 11-25
+        ("waiting", "not_estimable", "window_not_over"),
+    ]
+    assert found[1].effect is None and found[1].cost_per_additional_active_user is None
     final = found[0]
     assert final.departments == ("Sales", "Finance") and final.trends == "no_divergence_detected"
     assert (final.cost_per_additional_active_user_low, final.cost_per_additional_active_user_high) == (571.4, 2_409.6)
     assert final.interval == (0.083, 0.35) and final.rose and not final.diverging
-    assert [e.intervention for e in read_effects(con, date(2026, 11, 25))] == ["final", "later", "waiting"]
-    assert read_effects(con, date(2026, 10, 4)) == ()
+    assert [e.verdict for e in read_effects(con, date(2026, 11, 25))] == ["effect", "effect", "effect"]
+    assert {e.reason for e in read_effects(con, date(2026, 10, 4))} == {"window_not_over"}  # before 10-07: not over
+    assert read_effects(con, date(2026, 8, 31)) == ()  # none had happened
 
 
 def test_effects_of_an_analysts_file_of_the_previous_schema_are_read() -> None:

@@ -296,6 +296,11 @@ def test_published_figures_are_frozen_so_a_change_in_the_directory_cannot_be_dif
             effect.effect, effect.treated_people, "communication",
         )  # fmt: skip
         assert twin_row["cost"] is None and twin_row["cost_per_additional_active_user"] is None
+        assert (row["overlaps"], twin_row["overlaps"]) == ("twin", training.id)
+        # An action for Finance, its comparison, in its windows: Finance leaves the comparison, so another estimate.
+        finance = training.model_copy(update={"id": "finance", "target_departments": ["Finance"]})
+        redone = {e.intervention: e for e in write_effects(con, [*edited, finance], AS_OF, options)}
+        assert redone[training.id].reason is Reason.NO_COMPARISON_GROUP
         # Moved by a day, it is another estimate; other options make every row one.
         moved = [training.model_copy(update={"date": training.date + timedelta(days=1)}), *items[1:]]
         assert training.id in {e.intervention for e in write_effects(con, moved, AS_OF, options)}

@@ -193,6 +193,8 @@ def test_a_file_option_that_names_no_usable_file_is_one_line_naming_it(
         (("--database", str(empty)), f"--database {empty} is not the pipeline's own DuckDB file: Catalog Error: "),
         (("--catalog", "nowhere"), "--catalog nowhere: no such folder or file"),
         (("--interventions", "nowhere.yaml"), "--interventions nowhere.yaml: no such file"),
+        # After the data: its days would pass for known (coverage counts 28 days back) and give a verdict.
+        (("--as-of", "2026-12-01"), "--as-of 2026-12-01: the database is computed up to 2026-11-18"),
     ):
         assert impact(fleet, *args) == 1, args
         out, err = capsys.readouterr()

@@ -95,6 +95,17 @@ def test_schema_errors_name_file_line_and_field(folder: Path) -> None:
     ]
 
 
+def test_a_day_that_does_not_exist_or_an_endless_cost_is_a_located_error(folder: Path) -> None:
+    """2026-10-32 raised a ValueError out of the YAML parser: a traceback, and a pipeline stopped by it."""
+    where = f"{folder / 'interventions.yaml'}"
+    assert issues(folder, GOOD.replace("2026-10-01", "2026-10-32")) == [
+        f"{where}:5: (yaml): '2026-10-32' is not a date: day is out of range for month"
+    ]
+    assert issues(folder, GOOD + "    cost: 1e400\n") == [
+        f"{where}:8: interventions[0].cost: Input should be a finite number (got '1e400')"
+    ]
+
+
 def test_cross_checks_against_the_catalog_and_the_directory(folder: Path) -> None:
     text = (
         GOOD
