@@ -57,7 +57,10 @@ def interventions() -> sdk.AnnotationQuery:
         .expr(INTERVENTIONS)
         .use_value_for_time(True)
         .title_format("{{intervention}} ({{kind}}): {{verdict}}")
-        .text_format("{{kind}} for {{investment}}; effect on adoption: {{verdict}} (figures: alignmon impact)")
+        .text_format(
+            "{{kind}} for {{investment}}; verdict: {{verdict}} (no_detectable_effect: inconclusive, not 'no effect'; "
+            "figures: alignmon impact)"
+        )
         .tag_keys("kind,verdict")
     )
 

@@ -286,7 +286,12 @@ def estimate(
     }
 
     def not_estimable(reason: Reason, detail: str, *, sizes: bool = True) -> Effect:
-        people = tuple(g.size if sizes and g.size >= opts.k else None for g in (treated, comparison))
+        # A size is shown for k people or more, and not when 1 to k - 1 of the directory's lack telemetry (it would
+        # count them).
+        people = tuple(
+            g.size if sizes and g.size >= opts.k and not 0 < g.people - g.size < opts.k else None
+            for g in (treated, comparison)
+        )
         return Effect(
             **base,
             verdict=Verdict.NOT_ESTIMABLE,
@@ -361,13 +366,7 @@ def estimate(
     base_known = not any(g.unknown_days(*windows.base, min_coverage) for g in (treated, comparison))
     trend = _trend(treated, comparison, opts, seed) if base_known else {}
     additional = effect * treated.size
-    costs: dict[str, Any] = {}
-    if subject.cost is not None and verdict is Verdict.EFFECT and effect > 0:  # then 0 < low <= effect <= high
-        costs = {
-            "cost_per_additional_active_user": subject.cost / additional,
-            "cost_per_additional_active_user_low": subject.cost / (high * treated.size),
-            "cost_per_additional_active_user_high": subject.cost / (low * treated.size),
-        }
+    costs = cost_per_additional_user(subject.cost, verdict, (effect, low, high), treated.size)
     if verdict is Verdict.EFFECT:
         detail = f"{'a rise' if effect > 0 else 'a fall'} beyond the comparison's change (the interval excludes 0)"
     else:
@@ -407,6 +406,27 @@ def _trend(treated: Group, comparison: Group, opts: Options, seed: str) -> dict[
         "pre_trend_low": low,
         "pre_trend_high": high,
     }
+
+
+def cost_per_additional_user(
+    cost: float | None, verdict: str, effect: tuple[float | None, float | None, float | None], people: int | None
+) -> dict[str, Any]:
+    """The cost per additional active user at the effect and over its interval (effect, low, high), for a rise found
+    only (else None): the Effect fields. The pseudo-people pull the interval towards 0, so a large effect may lie
+    above it."""
+    point, low, high = effect
+    if cost is None or verdict != Verdict.EFFECT or not people or point is None or low is None or high is None:
+        return dict.fromkeys(_COSTS)
+    if point <= 0 or low <= 0:  # a fall, or a rise whose interval does not exclude 0 from below
+        return dict.fromkeys(_COSTS)
+    return dict(zip(_COSTS, (cost / (point * people), cost / (high * people), cost / (low * people)), strict=True))
+
+
+_COSTS = (
+    "cost_per_additional_active_user",
+    "cost_per_additional_active_user_low",
+    "cost_per_additional_active_user_high",
+)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import duckdb
 from base.errors import AlignmonError, InvalidFileError
 from pipeline.catalog.catalog import Catalog
 from pipeline.catalog.interventions import Intervention, interventions_file, load_interventions
-from pipeline.domain.impact import Effect, Options, Verdict, Windows
+from pipeline.domain.impact import Effect, Options, Verdict, Windows, cost_per_additional_user
 from pipeline.domain.rules import EFFECT_PSEUDO_PEOPLE
 from pipeline.impact.estimates import estimate_all, overlapping
 from pipeline.impact.output import COLUMNS
@@ -132,11 +132,8 @@ def _row(
     row["currency"] = (item.currency or currencies.get(item.investment)) if item.cost is not None else None
     for name in ("departments", "comparison_departments"):
         row[name] = ", ".join(_named(str(row[name] or "").split(", "), sizes, k))
-    effect, low, high, people = (row[c] for c in ("effect", "effect_low", "effect_high", "treated_people"))
-    costed = item.cost is not None and row["verdict"] == Verdict.EFFECT and effect is not None and effect > 0
-    row["cost_per_additional_active_user"] = item.cost / (effect * people) if costed else None
-    row["cost_per_additional_active_user_low"] = item.cost / (high * people) if costed else None
-    row["cost_per_additional_active_user_high"] = item.cost / (low * people) if costed else None
+    interval = (row["effect"], row["effect_low"], row["effect_high"])
+    row.update(cost_per_additional_user(item.cost, row["verdict"], interval, row["treated_people"]))
     return tuple(row[c] for c in _COLUMNS)
 
 
