@@ -204,9 +204,9 @@ def read_effects(con: duckdb.DuckDBPyConnection, day: date) -> tuple[Interventio
         trends = values["trends"] or "not_checked"
         values["trends"] = _TRENDS_RENAMED.get(trends, trends)
         effect = InterventionEffect(**values)
-        if as_of > day:  # estimated only later (or again since): as of `day` it had no estimate
-            ready = effect.post_to + timedelta(days=EFFECT_SETTLE_DAYS + 1)
-            reason = "window_not_over" if day < ready else "estimated_later"
+        if as_of is not None and as_of > day:  # estimated only later (or again since): as of `day` it had no estimate
+            settled = effect.post_to is not None and day >= effect.post_to + timedelta(days=EFFECT_SETTLE_DAYS + 1)
+            reason = "estimated_later" if settled else "window_not_over"
             e = effect
             effect = InterventionEffect(
                 e.intervention, e.investment, e.kind, e.first_day, e.last_day, e.post_to, e.departments,
