@@ -285,8 +285,9 @@ def _impact(args: argparse.Namespace) -> int:
             last = _last_as_of(con)
             as_of = args.as_of or settings.as_of or last or settings.today()
             if last is not None and as_of > last:  # its days would look known: coverage counts 28 days back
+                given = f"--as-of {as_of}" if args.as_of else f"{as_of} (ALIGNMON_AS_OF)"
                 raise AlignmonError(
-                    f"--as-of {as_of}: the database is computed up to {last}; pick --as-of {last} or earlier, "
+                    f"{given}: the database is computed up to {last}; pick --as-of {last} or earlier, "
                     "or let the pipeline refresh first"
                 )
             effects = estimate_all(con, found.items, as_of, options)
