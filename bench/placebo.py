@@ -8,7 +8,7 @@ the real pipeline code (decode, Store.write, sync_catalog) into a DuckDB file, a
 the estimate reads no other department. Prints how many seeds give each verdict at the default level and, from the
 same resamples' level, at 0.95, and the seeds that gave `effect` (a false alarm).
 
-    .venv/bin/python bench/placebo.py                  # 100 seeds of the CRM rollout, placebo for Sales (~40 min)
+    .venv/bin/python bench/placebo.py --jobs 2         # 100 seeds of the CRM rollout, placebo for Sales (~20 min)
     .venv/bin/python bench/placebo.py --seeds 10 --jobs 2
 """
 

@@ -108,11 +108,8 @@ def write_effects(
 
 
 def _lists(e: Effect) -> dict[str, str]:
-    return {
-        "departments": ", ".join(e.departments),
-        "comparison_departments": ", ".join(e.comparison_departments),
-        "overlaps": ", ".join(e.overlaps),
-    }
+    """The department lists as the table holds them (`_row` names only those of k people or more)."""
+    return {"departments": ", ".join(e.departments), "comparison_departments": ", ".join(e.comparison_departments)}
 
 
 def _row(
