@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from alignmon import __version__
-from base import logs
+from base import interrupt, logs
 from base.errors import AlignmonError
 
 # Modules that define register(subparsers), in the order `alignmon --help` lists them, with the commands each
@@ -72,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         (parser if command is None else build_parser()).print_help()  # the help that lists every command
         return 2
+    interrupt.install()
     try:
         return int(args.handler(args) or 0)
     except AlignmonError as exc:
@@ -86,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"alignmon: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
     except Exception as exc:
+        if interrupt.received():  # DuckDB reports Ctrl-C or SIGTERM during a query as its own error
+            return 130
         problem = _invalid_settings(exc)
         if problem is None:
             raise

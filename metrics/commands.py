@@ -126,11 +126,12 @@ def _register_metrics(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def _backfill(args: argparse.Namespace) -> int:
     import signal  # noqa: PLC0415
 
+    from base import interrupt  # noqa: PLC0415
     from base.settings import Settings  # noqa: PLC0415
     from metrics.backfill import Options, run  # noqa: PLC0415
 
     # SIGTERM (a demo or a container stopping) ends it as Ctrl-C does: the working copy and the staging folder go.
-    signal.signal(signal.SIGTERM, _interrupt)
+    interrupt.install(signal.SIGTERM)
     settings = Settings()
     options = Options(
         first=args.first,
@@ -247,7 +248,3 @@ def _routing(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
-
-
-def _interrupt(_signal: int, _frame: object) -> None:
-    raise KeyboardInterrupt
