@@ -67,7 +67,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     _common(roadmap)
     roadmap.add_argument("--format", choices=("table", "csv"), default="table", help="Output format (default: table).")
-    roadmap.add_argument("--out", type=Path, metavar="FILE", help="Write to FILE instead of standard output.")
+    roadmap.add_argument(
+        "--out", "--output", type=Path, metavar="FILE", help="Write to FILE instead of standard output."
+    )
     roadmap.set_defaults(handler=_roadmap)
 
     report = sub.add_parser(
@@ -79,7 +81,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(no scripts, no network) that prints on A4.",
     )
     _common(report)
-    report.add_argument("--out", type=Path, required=True, metavar="FILE", help="Where to write the HTML report.")
+    report.add_argument(
+        "--out", "--output", type=Path, required=True, metavar="FILE", help="Where to write the HTML report."
+    )
     report.add_argument("--survey", type=Path, metavar="CSV", help="Luftman survey answers (as for assess).")
     report.set_defaults(handler=_report)
 

@@ -26,7 +26,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Writes one JSON file per dashboard, named by its uid. The output is deterministic: a rebuild "
         "of the same code gives identical bytes. docker-compose mounts dashboards/build into Grafana.",
     )
-    build.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    build.add_argument(
+        "--out", "--output", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})"
+    )
     build.add_argument(
         "--thresholds",
         type=Path,

@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "metrics/thresholds.yml for your site) into a rule file Prometheus loads.",
     )
     rules.add_argument("--thresholds", type=Path, help="thresholds YAML (default: the shipped one)")
-    rules.add_argument("--output", type=Path, help="rule file to write (default: metrics/rules/alignmon.yml)")
+    rules.add_argument("--output", "--out", type=Path, help="rule file to write (default: metrics/rules/alignmon.yml)")
     rules.add_argument("--check", action="store_true", help="write nothing; exit 1 if the file is out of date")
     rules.set_defaults(handler=_rules)
     routing = actions.add_parser(
@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     routing.add_argument("--grafana-url", help=f"Grafana as the mails' readers reach it {settings}")
     routing.add_argument("--report-url", help=f"where the latest steering report is published {settings}")
     routing.add_argument("--runbook-url", help=f"where docs/runbooks.md is published {settings}")
-    routing.add_argument("--output", type=Path, required=True, help="file to write, e.g. alertmanager.yml")
+    routing.add_argument("--output", "--out", type=Path, required=True, help="file to write, e.g. alertmanager.yml")
     routing.set_defaults(handler=_routing)
     _register_metrics(sub)
 
@@ -96,7 +96,9 @@ def _register_metrics(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="Prometheus's data folder (its --storage.tsdb.path; default: the one Prometheus names, else the local "
         "stack's ALIGNMON_STATE_DIR/prometheus/data); run as the user Prometheus runs as",
     )
-    where.add_argument("--output", type=Path, help="write the blocks into this folder instead, to move in yourself")
+    where.add_argument(
+        "--output", "--out", type=Path, help="write the blocks into this folder instead, to move in yourself"
+    )
     where.add_argument(
         "--openmetrics",
         type=Path,

@@ -178,6 +178,7 @@ def add_output_arguments(parser: argparse.ArgumentParser, formats: str, offered:
     )
     parser.add_argument(
         "--output",
+        "--out",
         "-o",
         type=Path,
         metavar="FILE",

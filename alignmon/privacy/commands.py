@@ -36,7 +36,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "DPIA outline and an employee notice. Reads the ALIGNMON_* settings, the catalog and the alert thresholds; "
         "writes DIR/privacy-pack.md and DIR/privacy-pack.html. Never writes the pseudonym key.",
     )
-    pack.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the two files (created)")
+    pack.add_argument(
+        "--out", "--output", type=Path, required=True, metavar="DIR", help="folder for the two files (created)"
+    )
     pack.add_argument(
         "--catalog", type=Path, metavar="DIR", help="catalog folder or file (default: ALIGNMON_CATALOG_DIR)"
     )

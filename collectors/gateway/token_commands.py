@@ -54,6 +54,7 @@ def _add_fleet_arguments(parser: argparse.ArgumentParser, source: argparse._Acti
     )
     parser.add_argument(
         "--out",
+        "--output",
         type=Path,
         metavar="TOKENS.csv",
         help="with --from: write 'device,token,expires_at' (+ the other columns of --from) here, readable by its "

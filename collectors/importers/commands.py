@@ -55,7 +55,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         )
         where = p.add_mutually_exclusive_group()
         where.add_argument(
-            "--out", type=Path, metavar="FILE", help="Write events as NDJSON here (default: standard output)."
+            "--out",
+            "--output",
+            type=Path,
+            metavar="FILE",
+            help="Write events as NDJSON here (default: standard output).",
         )
         where.add_argument(
             "--to-gateway",
