@@ -198,6 +198,9 @@ class InterventionEffect:
     # people); like the point value, only for verdict effect and a rise (None in a file published before it).
     cost_per_additional_active_user_low: float | None = None
     cost_per_additional_active_user_high: float | None = None
+    # The investment's other interventions on a day of its windows: where they reached the same departments, the
+    # effect is theirs together; the departments they reached elsewhere are left out of the comparison.
+    overlaps: tuple[str, ...] = ()
 
     @property
     def rose(self) -> bool:

@@ -168,11 +168,12 @@ def read_facts(con: duckdb.DuckDBPyConnection, strategy: Strategy, as_of: date |
     )
 
 
-# The columns of intervention_effects that InterventionEffect holds (its fields, by name); `departments` is a list.
+# The columns of intervention_effects that InterventionEffect holds (its fields, by name); `departments` and
+# `overlaps` are lists.
 _EFFECT_FIELDS = tuple(f.name for f in fields(InterventionEffect))
 # An analysts' file published before the cost range was added has no such columns (None), and says `parallel` for
-# what is now called no divergence detected.
-_LATER_EFFECT_COLUMNS = ("cost_per_additional_active_user_low", "cost_per_additional_active_user_high")
+# what is now called no divergence detected; a table made by hand may lack `overlaps` (none).
+_LATER_EFFECT_COLUMNS = ("cost_per_additional_active_user_low", "cost_per_additional_active_user_high", "overlaps")
 _TRENDS_RENAMED = {"parallel": "no_divergence_detected"}
 
 
@@ -200,7 +201,8 @@ def read_effects(con: duckdb.DuckDBPyConnection, day: date) -> tuple[Interventio
     effects = []
     for *row, as_of in cur.fetchall():
         values = dict(zip(_EFFECT_FIELDS, row, strict=True))
-        values["departments"] = tuple(d for d in (values["departments"] or "").split(", ") if d)
+        for listed in ("departments", "overlaps"):
+            values[listed] = tuple(d for d in (values[listed] or "").split(", ") if d)
         trends = values["trends"] or "not_checked"
         values["trends"] = _TRENDS_RENAMED.get(trends, trends)
         effect = InterventionEffect(**values)
@@ -210,7 +212,7 @@ def read_effects(con: duckdb.DuckDBPyConnection, day: date) -> tuple[Interventio
             e = effect
             effect = InterventionEffect(
                 e.intervention, e.investment, e.kind, e.first_day, e.last_day, e.post_to, e.departments,
-                "not_estimable", reason, e.level, cost=e.cost, currency=e.currency,
+                "not_estimable", reason, e.level, cost=e.cost, currency=e.currency, overlaps=e.overlaps,
             )  # fmt: skip
         effects.append(effect)
     return tuple(effects)

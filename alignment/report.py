@@ -420,14 +420,26 @@ def effect_cost(e: InterventionEffect) -> str:
 def what_worked(f: Facts) -> list[tuple[str, str, str, str]]:
     """Per intervention: the action, the verdict in words, the effect with its interval, the cost per added user."""
     names = {i.id: i.name for i in f.strategy.investments.values()}
+    by_id = {e.intervention: e for e in f.effects}
     rows = []
     for e in f.effects:
-        days = _day(e.first_day) if e.first_day == e.last_day else f"{_day(e.first_day)} to {_day(e.last_day)}"
         named = nameable(f, e.departments)  # a kept estimate may name a department that has since shrunk under k
         where = f" in {', '.join(named)}" if named else ""
-        action = f"{human(e.kind)} for {names.get(e.investment, human(e.investment))}{where}, {days}"
+        action = f"{human(e.kind)} for {names.get(e.investment, human(e.investment))}{where}, {_days(e)}"
+        if e.overlaps:
+            others = [
+                f"the {human(o.kind).lower()} of {_days(o)}" if (o := by_id.get(i)) else "another action"
+                for i in e.overlaps
+            ]
+            together = "both" if len(others) == 1 else "all of them"
+            action += f" (also in its weeks: {', '.join(others)}; where the same people were reached, the effect is "
+            action += f"of {together} together)"
         rows.append((action, effect_verdict(e, f.k), effect_figure(e), effect_cost(e)))
     return rows
+
+
+def _days(e: InterventionEffect) -> str:
+    return _day(e.first_day) if e.first_day == e.last_day else f"{_day(e.first_day)} to {_day(e.last_day)}"
 
 
 def maturity_rows(m: Maturity) -> list[tuple[str, str, str, str]]:

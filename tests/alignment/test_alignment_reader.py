@@ -261,7 +261,9 @@ EFFECT_COLUMNS = """
     departments VARCHAR, verdict VARCHAR, reason VARCHAR, level DOUBLE, effect DOUBLE, effect_low DOUBLE,
     effect_high DOUBLE, trends VARCHAR, additional_active_users DOUBLE, cost DOUBLE, currency VARCHAR,
     cost_per_additional_active_user DOUBLE"""
-COST_RANGE = ", cost_per_additional_active_user_low DOUBLE, cost_per_additional_active_user_high DOUBLE"
+COST_RANGE = (
+    ', cost_per_additional_active_user_low DOUBLE, cost_per_additional_active_user_high DOUBLE, "overlaps" VARCHAR'
+)
 
 
 def effects_table(con: duckdb.DuckDBPyConnection, rows: list[tuple[object, ...]], cost_range: bool = True) -> None:
@@ -287,11 +289,11 @@ def test_effects_as_of_a_day_are_each_interventions_latest_estimate_on_or_before
     had no estimate then (a past day's report still lists it, never 'no intervention recorded')."""
     con = duckdb.connect()
     effects_table(con, [
-        effect_row("final", date(2026, 10, 5), "effect", 571.4, 2_409.6),  # final since 2026-10-05
-        effect_row("waiting", date(2026, 11, 19), "not_estimable", None, None),
-        effect_row("waiting", date(2026, 11, 20), "not_estimable", None, None),
-        effect_row("waiting", date(2026, 11, 21), "effect", 571.4, 2_409.6),  # made after the day: not yet known
-        effect_row("later", date(2026, 11, 25), "effect", 571.4, 2_409.6),
+        effect_row("final", date(2026, 10, 5), "effect", 571.4, 2_409.6, "later"),  # final since 2026-10-05
+        effect_row("waiting", date(2026, 11, 19), "not_estimable", None, None, None),
+        effect_row("waiting", date(2026, 11, 20), "not_estimable", None, None, ""),
+        effect_row("waiting", date(2026, 11, 21), "effect", 571.4, 2_409.6, ""),  # made after the day: not yet known
+        effect_row("later", date(2026, 11, 25), "effect", 571.4, 2_409.6, "final, waiting"),
     ])  # fmt: skip
     found = read_effects(con, AS_OF)
     assert [(e.intervention, e.verdict, e.reason) for e in found] == [
@@ -300,6 +302,7 @@ def test_effects_as_of_a_day_are_each_interventions_latest_estimate_on_or_before
         ("waiting", "not_estimable", "window_not_over"),
     ]
     assert found[1].effect is None and found[1].cost_per_additional_active_user is None
+    assert [e.overlaps for e in found] == [("later",), ("final", "waiting"), ()]  # also where not yet estimated
     final = found[0]
     assert final.departments == ("Sales", "Finance") and final.trends == "no_divergence_detected"
     assert (final.cost_per_additional_active_user_low, final.cost_per_additional_active_user_high) == (571.4, 2_409.6)

@@ -418,14 +418,15 @@ EFFECTS = (
                        cost_per_additional_active_user=1_000.0,
                        # 60 treated people: 12,000 / (0.35 x 60) .. 12,000 / (0.083 x 60)
                        cost_per_additional_active_user_low=12_000 / (0.35 * 60),
-                       cost_per_additional_active_user_high=12_000 / (0.083 * 60)),
+                       cost_per_additional_active_user_high=12_000 / (0.083 * 60), overlaps=("crm-enable",)),
     InterventionEffect("erp-mail", "inv-erp", "communication", date(2026, 9, 8), date(2026, 9, 8),
                        date(2026, 10, 6), ("Finance",), "no_detectable_effect", effect=0.175, effect_low=-0.075,
                        effect_high=0.417, trends="diverging", cost=500.0, currency="EUR"),
     InterventionEffect("portal-licence", "inv-portal", "licence_change", date(2026, 10, 1), date(2026, 10, 1),
                        date(2026, 10, 29), (), "effect", effect=-0.1, effect_low=-0.2, effect_high=-0.01),
     InterventionEffect("crm-enable", "inv-crm", "enablement", date(2026, 9, 1), date(2026, 9, 1),
-                       date(2026, 9, 29), ("Sales",), "not_estimable", reason="no_comparison_group"),
+                       date(2026, 9, 29), ("Sales",), "not_estimable", reason="no_comparison_group",
+                       overlaps=("crm-training", "crm-webinar")),
     InterventionEffect("erp-small", "inv-erp", "training", date(2026, 9, 1), date(2026, 9, 1), date(2026, 9, 29),
                        (), "not_estimable", reason="small_group"),
     InterventionEffect("erp-late", "inv-erp", "other", date(2026, 11, 10), date(2026, 11, 10), date(2026, 12, 8),
@@ -440,7 +441,8 @@ def test_what_worked_gives_each_interventions_verdict_effect_and_cost_in_words()
     assert "What worked" in [s["heading"] for s in page.sections]
     rows = page.tables["what-worked"]
     assert rows == [
-        ["Training for CRM rollout in Sales, 1 Sep 2026 to 2 Sep 2026",
+        ["Training for CRM rollout in Sales, 1 Sep 2026 to 2 Sep 2026 (also in its weeks: the enablement of 1 Sep "
+         "2026; where the same people were reached, the effect is of both together)",
          "Worked: adoption rose more than where it was not done",
          "+20.0 pp (99 % interval +8.3 pp to +35.0 pp)",
          "EUR 571 to 2,410 per additional active user (about EUR 1,000: EUR 12,000 for an estimated 12 more active "
@@ -452,7 +454,8 @@ def test_what_worked_gives_each_interventions_verdict_effect_and_cost_in_words()
          "EUR 500 spent; per additional active user: not known while the effect is inconclusive"],
         [f"Licence change for {EVIL}, 1 Oct 2026", "Adoption fell more than where it was not done",
          "\u221210.0 pp (99 % interval \u221220.0 pp to \u22121.0 pp)", "-"],
-        ["Enablement for CRM rollout in Sales, 1 Sep 2026",
+        ["Enablement for CRM rollout in Sales, 1 Sep 2026 (also in its weeks: the training of 1 Sep 2026 to 2 Sep "
+         "2026, another action; where the same people were reached, the effect is of all of them together)",
          "Cannot tell yet: no department without the action is left to compare with", "-", "-"],
         ["Training for ERP finance, 1 Sep 2026",
          "Cannot tell yet: a group to compare holds fewer than 5 people (privacy)", "-", "-"],
