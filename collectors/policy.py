@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from base.directory import load_directory
+from base.errors import InvalidFileError
 from base.pseudonym import pseudonymise, pseudonymise_device
 from collectors.event import UsageEvent
 from collectors.granularity import Granularity, coarsen
@@ -16,6 +21,11 @@ from collectors.identifier import without_user
 
 if TYPE_CHECKING:
     from base.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# How often the gateway looks at the directory CSV (one stat): a feed reaches the events within this many seconds.
+DIRECTORY_CHECK_S = 5.0
 
 # Pseudonyms remembered per policy (so per key): a fleet's users and devices, with room to spare. Bounded, because
 # the user names come from devices: a device inventing names must not grow the gateway's memory without limit.
@@ -67,3 +77,64 @@ class PrivacyPolicy:
         if not self.titles_enabled:
             update["title"] = None
         return coarsen(event.model_copy(update=update), self.granularity, self.timezone)
+
+
+class PolicySource:
+    """The policy to apply now: `policy`, its departments re-read from `directory_csv` when the file changes.
+
+    HR's feed replaces the CSV while the gateway runs; `current()` stats it at most every `check_interval_s` and
+    reloads when its mtime or size differs. A file that cannot be read or parsed (or is gone) is logged once, and the
+    last good directory stays in use: events keep their departments rather than lose them to a half-copied file.
+    """
+
+    def __init__(
+        self,
+        policy: PrivacyPolicy,
+        directory_csv: Path | None = None,
+        *,
+        check_interval_s: float = DIRECTORY_CHECK_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._policy = policy
+        self._csv = directory_csv
+        self._interval = check_interval_s
+        self._clock = clock
+        self._checked_at = clock()
+        self._stamp = self._stat()
+        self._lock = threading.Lock()  # the gateway's request threads share it: one reload at a time
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Callable[[], float] = time.monotonic) -> PolicySource:
+        """The settings' policy (raising what PrivacyPolicy.from_settings raises), watching their directory CSV."""
+        return cls(PrivacyPolicy.from_settings(settings), settings.directory_csv, clock=clock)
+
+    def current(self) -> PrivacyPolicy:
+        if self._csv is None or self._clock() - self._checked_at < self._interval:
+            return self._policy
+        with self._lock:
+            if self._clock() - self._checked_at >= self._interval:
+                self._checked_at = self._clock()
+                stamp = self._stat()
+                if stamp != self._stamp:
+                    self._stamp = stamp
+                    self._reload(self._csv)
+        return self._policy
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            stat = self._csv.stat() if self._csv is not None else None
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size) if stat is not None else None
+
+    def _reload(self, csv: Path) -> None:
+        try:
+            directory = load_directory(csv, self._policy.key)
+        except (InvalidFileError, OSError) as exc:
+            log.error("directory %s not reloaded (the last good one stays in use): %s", csv, exc)
+            return
+        if not directory.members and self._policy.departments:  # a header alone: an export cut short, most likely
+            log.error("directory %s not reloaded (the last good one stays in use): it lists nobody", csv)
+            return
+        self._policy = replace(self._policy, departments=dict(directory.members))
+        log.info("directory %s reloaded: %d people", csv, len(directory.members))

@@ -44,7 +44,7 @@ from collectors.gateway.errors import GatewayError
 from collectors.gateway.metrics import GatewayMetrics
 from collectors.gateway.ratelimit import RateLimiter, retry_after
 from collectors.gateway.tokens import TokenStore, refusal
-from collectors.policy import PrivacyPolicy
+from collectors.policy import PolicySource, PrivacyPolicy
 from collectors.record import MAX_BYTES, MAX_EVENTS, Record, from_bytes, pack, runs, to_bytes
 from collectors.sink import KafkaSink, ProducerRefusedError, Sink
 from collectors.spool import Batch, Spool
@@ -135,7 +135,7 @@ class GatewayService:
         tokens: TokenStore,
         sink: Sink,
         spool: Spool,
-        policy: PrivacyPolicy,
+        policy: PrivacyPolicy | PolicySource,
         limiter: RateLimiter,
         max_body_bytes: int,
         clock: Callable[[], datetime] = _utcnow,
@@ -152,7 +152,7 @@ class GatewayService:
         self.event_bounds = event_bounds or {}
         self.sink = sink
         self.spool = spool
-        self.policy = policy
+        self._policies = policy if isinstance(policy, PolicySource) else PolicySource(policy)
         self.limiter = limiter
         self.max_body_bytes = max_body_bytes
         self.auth_limiter = auth_limiter if auth_limiter is not None else RateLimiter(0, 1)
@@ -191,7 +191,8 @@ class GatewayService:
     ) -> GatewayService:
         """A service wired from settings; any boundary can be passed in instead (tests, benchmarks, a worker's
         own spool folder)."""
-        policy = PrivacyPolicy.from_settings(settings)  # before the spool: a bad directory leaves nothing open
+        # Before the spool: a bad directory leaves nothing open. The directory is re-read when HR's feed replaces it.
+        policy = PolicySource.from_settings(settings, monotonic)
         return cls(
             tokens=tokens if tokens is not None else TokenStore(settings.token_db, clock=clock),
             sink=sink
@@ -221,6 +222,11 @@ class GatewayService:
     def check_settings(settings: Settings) -> None:
         """Raise what `from_settings` would on the key and the directory, without opening anything."""
         PrivacyPolicy.from_settings(settings)
+
+    @property
+    def policy(self) -> PrivacyPolicy:
+        """The privacy policy to apply now (its directory as last read)."""
+        return self._policies.current()
 
     # -- lifecycle --------------------------------------------------------------------------------
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from base.settings import Settings
+from collectors.policy import DIRECTORY_CHECK_S
 
 Gateway = Any  # the conftest's Gateway; test modules cannot import the conftest
 Kit = Any
@@ -188,6 +192,43 @@ def test_department_comes_from_the_directory(
     ]
     assert gw.post_events(events).json()["accepted"] == 3
     assert [e.get("department") for e in gw.sent()] == ["Finance", "Sales", None]
+
+
+def test_the_gateway_rereads_the_directory_when_hrs_feed_replaces_it(
+    settings: Settings,
+    make_gateway: Callable[..., Gateway],
+    tmp_path: Path,
+    kit: Kit,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A new hire's events get their department without a restart; a broken file keeps the last good directory."""
+    csv = tmp_path / "directory.csv"
+    csv.write_text("user,department\nalice example,Finance\n")
+    gw = make_gateway(settings.model_copy(update={"directory_csv": csv}))
+    gw.post_events([kit.event(0, user="Alice Example"), kit.event(1, user="Carol")])
+    csv.write_text("user,department\nalice example,Sales\ncarol,Legal\n")  # the nightly feed: a move, a new hire
+    gw.post_events([kit.event(2, user="Alice Example"), kit.event(3, user="Carol")])  # within the check interval
+    gw.monotonic.now += DIRECTORY_CHECK_S
+    gw.post_events([kit.event(4, user="Alice Example"), kit.event(5, user="Carol")])
+    csv.write_text("name;team\nalice example;Support\n")  # a broken export: no 'user' column
+    gw.monotonic.now += DIRECTORY_CHECK_S
+    with caplog.at_level(logging.ERROR, logger="collectors.policy"):
+        gw.post_events([kit.event(6, user="Alice Example"), kit.event(7, user="Carol")])
+    csv.unlink()  # replaced by a copy that is not there yet
+    gw.monotonic.now += DIRECTORY_CHECK_S
+    gw.post_events([kit.event(8, user="Carol")])
+    csv.write_text("user,department\n")  # an export cut short after its header
+    gw.monotonic.now += DIRECTORY_CHECK_S
+    with caplog.at_level(logging.ERROR, logger="collectors.policy"):
+        gw.post_events([kit.event(9, user="Carol")])
+    assert [e.get("department") for e in gw.sent()] == [
+        "Finance", None, "Finance", None, "Sales", "Legal", "Sales", "Legal", "Legal", "Legal"
+    ]  # fmt: skip
+    problems = [
+        r.getMessage() for r in caplog.records if "not reloaded (the last good one stays in use)" in r.getMessage()
+    ]
+    assert len(problems) == 3
+    assert "missing column 'user'" in problems[0] and "cannot read" in problems[1] and "lists nobody" in problems[2]
 
 
 def test_raw_user_names_never_leave_the_gateway(gateway: Gateway, kit: Kit) -> None:
