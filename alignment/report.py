@@ -427,15 +427,18 @@ def what_worked(f: Facts) -> list[tuple[str, str, str, str]]:
         where = f" in {', '.join(named)}" if named else ""
         action = f"{human(e.kind)} for {names.get(e.investment, human(e.investment))}{where}, {_days(e)}"
         if e.overlaps:
-            others = [
-                f"the {human(o.kind).lower()} of {_days(o)}" if (o := by_id.get(i)) else "another action"
-                for i in e.overlaps
-            ]
-            together = "both" if len(others) == 1 else "all of them"
-            action += f" (also in its weeks: {', '.join(others)}; where the same people were reached, the effect is "
-            action += f"of {together} together)"
+            others = [_action_of(by_id.get(i)) for i in e.overlaps]
+            action += f" (also in its weeks: {', '.join(others)}; where the same people were reached, their effects "
+            action += "cannot be told apart)"
         rows.append((action, effect_verdict(e, f.k), effect_figure(e), effect_cost(e)))
     return rows
+
+
+def _action_of(e: InterventionEffect | None) -> str:
+    """'the training of 1 Sep 2026': another intervention as the report names it beside one it overlaps."""
+    if e is None or e.kind == "other":
+        return "another action" if e is None else f"another action of {_days(e)}"
+    return f"the {human(e.kind).lower()} of {_days(e)}"
 
 
 def _days(e: InterventionEffect) -> str:

@@ -72,28 +72,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         (parser if command is None else build_parser()).print_help()  # the help that lists every command
         return 2
+    interrupt.reset()
     interrupt.install()
     try:
         return int(args.handler(args) or 0)
-    except AlignmonError as exc:
-        print(f"alignmon: error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
-    except OSError as exc:  # a path that cannot be read, written or created, a port out of range: one line
-        if args.verbose:
-            raise
+    except Exception as exc:
+        # DuckDB reports Ctrl-C or SIGTERM during a query as an error of its own (which `sql` wraps in AlignmonError).
+        if interrupt.received():
+            return 130
+        return _failed(exc, args.verbose)
+
+
+def _failed(exc: Exception, verbose: bool) -> int:
+    """Exit 1 with one line for an error a user can act on; anything else is raised again, with its traceback."""
+    if isinstance(exc, AlignmonError):
+        print(f"alignmon: error: {exc}", file=sys.stderr)
+        return 1
+    if isinstance(exc, OSError) and not verbose:  # a path that cannot be read, written or created, a port: one line
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"alignmon: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
-    except Exception as exc:
-        if interrupt.received():  # DuckDB reports Ctrl-C or SIGTERM during a query as its own error
-            return 130
-        problem = _invalid_settings(exc)
-        if problem is None:
-            raise
-        print(f"alignmon: error: {problem}", file=sys.stderr)
-        return 1
+    problem = None if isinstance(exc, OSError) else _invalid_settings(exc)
+    if problem is None:
+        raise exc
+    print(f"alignmon: error: {problem}", file=sys.stderr)
+    return 1
 
 
 def _invalid_settings(exc: Exception) -> str | None:

@@ -62,6 +62,13 @@ class PrivacyPolicy:
         members = dict(directory.members) if directory else None
         return cls(key, settings.titles_enabled, members, settings.time_granularity, ZoneInfo(settings.timezone))
 
+    def with_departments(self, departments: dict[str, str]) -> PrivacyPolicy:
+        """This policy with another directory; the pseudonyms computed so far stay remembered (the key is the same)."""
+        policy = replace(self, departments=departments)
+        object.__setattr__(policy, "user_pseudonym", self.user_pseudonym)
+        object.__setattr__(policy, "device_pseudonym", self.device_pseudonym)
+        return policy
+
     def apply(self, event: UsageEvent) -> list[UsageEvent]:
         """What may leave the gateway for one event: no raw user or device name, no title unless allowed, and at
         `hour` or `day` granularity one event per local day with a coarse start (collectors.granularity)."""
@@ -79,12 +86,25 @@ class PrivacyPolicy:
         return coarsen(event.model_copy(update=update), self.granularity, self.timezone)
 
 
+# The directory CSV as last seen: inode (a replacement), mtime, ctime (a chmod) and size; None: no file.
+Stamp = tuple[int, int, int, int] | None
+
+
+def _stamp(path: Path) -> Stamp:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+
+
 class PolicySource:
     """The policy to apply now: `policy`, its departments re-read from `directory_csv` when the file changes.
 
-    HR's feed replaces the CSV while the gateway runs; `current()` stats it at most every `check_interval_s` and
-    reloads when its mtime or size differs. A file that cannot be read or parsed (or is gone) is logged once, and the
-    last good directory stays in use: events keep their departments rather than lose them to a half-copied file.
+    HR's feed replaces the CSV while the gateway runs. `current()` stats it at most every `check_interval_s`; a file
+    other than the one read last (inode, mtime, ctime or size) is read once it has stayed the same over one check, so
+    a copy still being written is not taken. One that cannot be read or parsed, or lists nobody, is logged and the
+    last good directory stays in use; it is tried again when it changes (a chmod included).
     """
 
     def __init__(
@@ -92,40 +112,45 @@ class PolicySource:
         policy: PrivacyPolicy,
         directory_csv: Path | None = None,
         *,
+        stamp: Stamp = None,
         check_interval_s: float = DIRECTORY_CHECK_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._policy = policy
         self._csv = directory_csv
+        self._tried = self._seen = stamp  # the file last read (or tried), and as the last check saw it
         self._interval = check_interval_s
         self._clock = clock
         self._checked_at = clock()
-        self._stamp = self._stat()
-        self._lock = threading.Lock()  # the gateway's request threads share it: one reload at a time
+        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Callable[[], float] = time.monotonic) -> PolicySource:
         """The settings' policy (raising what PrivacyPolicy.from_settings raises), watching their directory CSV."""
-        return cls(PrivacyPolicy.from_settings(settings), settings.directory_csv, clock=clock)
+        csv = settings.directory_csv
+        stamp = _stamp(csv) if csv is not None else None  # before reading it: a feed meanwhile is read at a check
+        return cls(PrivacyPolicy.from_settings(settings), csv, stamp=stamp, clock=clock)
 
     def current(self) -> PrivacyPolicy:
         if self._csv is None or self._clock() - self._checked_at < self._interval:
             return self._policy
-        with self._lock:
-            if self._clock() - self._checked_at >= self._interval:
-                self._checked_at = self._clock()
-                stamp = self._stat()
-                if stamp != self._stamp:
-                    self._stamp = stamp
-                    self._reload(self._csv)
+        # Requests never wait for a check: one request makes it (a reload of 50,000 people takes about 0.2 s, once a
+        # feed), the others go on with the policy as it is.
+        if self._lock.acquire(blocking=False):
+            try:
+                if self._clock() - self._checked_at >= self._interval:
+                    self._checked_at = self._clock()
+                    self._check(self._csv)
+            finally:
+                self._lock.release()
         return self._policy
 
-    def _stat(self) -> tuple[int, int] | None:
-        try:
-            stat = self._csv.stat() if self._csv is not None else None
-        except OSError:
-            return None
-        return (stat.st_mtime_ns, stat.st_size) if stat is not None else None
+    def _check(self, csv: Path) -> None:
+        stamp = _stamp(csv)
+        settled, self._seen = stamp == self._seen, stamp
+        if settled and stamp != self._tried:
+            self._tried = stamp
+            self._reload(csv)
 
     def _reload(self, csv: Path) -> None:
         try:
@@ -136,5 +161,5 @@ class PolicySource:
         if not directory.members and self._policy.departments:  # a header alone: an export cut short, most likely
             log.error("directory %s not reloaded (the last good one stays in use): it lists nobody", csv)
             return
-        self._policy = replace(self._policy, departments=dict(directory.members))
+        self._policy = self._policy.with_departments(dict(directory.members))
         log.info("directory %s reloaded: %d people", csv, len(directory.members))

@@ -117,7 +117,6 @@ def _sql(args: argparse.Namespace) -> int:
     from base.errors import AlignmonError  # noqa: PLC0415
     from pipeline.results import Column, Rows, destination, reader_gone, write  # noqa: PLC0415
 
-    fmt, target = destination(args.format, args.output, force=args.force)  # the file checked before the query runs
     try:
         statements = len(duckdb.extract_statements(args.query))
     except duckdb.Error as exc:
@@ -128,6 +127,8 @@ def _sql(args: argparse.Namespace) -> int:
             if statements == 0
             else f"the query holds {statements} SQL statements: give one at a time"
         )
+    # The file is checked (and its temporary copy made) before the query runs, after nothing else can fail first.
+    fmt, target = destination(args.format, args.output, force=args.force)
     try:
         con = _open(args.database)
         try:

@@ -1,4 +1,4 @@
-"""The command line's shared spellings: a command that writes a file takes both --out and --output."""
+"""The command line's shared spellings: an option naming the file to write takes both --out and --output."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def _commands(
                 yield from _commands(child, (*path, name))
 
 
-def test_every_output_option_takes_both_spellings() -> None:
+def test_every_out_or_output_option_takes_both_spellings() -> None:
     writers = {}
     for command, parser in _commands(build_parser()):
         for action in parser._actions:

@@ -313,10 +313,12 @@ def test_effects_as_of_a_day_are_each_interventions_latest_estimate_on_or_before
 
 
 def test_effects_of_an_analysts_file_of_the_previous_schema_are_read() -> None:
-    """A file published before the cost range has none and says `parallel`: read as None and the new name."""
+    """A file published before the cost range has none (nor `overlaps`) and says `parallel`: read as None and the
+    new name."""
     con = duckdb.connect()
     effects_table(con, [effect_row("final", date(2026, 10, 5), "effect")], cost_range=False)
     con.execute("UPDATE intervention_effects SET trends = 'parallel'")
     (effect,) = read_effects(con, AS_OF)
     assert (effect.cost_per_additional_active_user, effect.cost_per_additional_active_user_low) == (1_000.0, None)
     assert effect.cost_per_additional_active_user_high is None and effect.trends == "no_divergence_detected"
+    assert effect.overlaps == ()  # no such column: none

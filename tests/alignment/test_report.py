@@ -426,7 +426,7 @@ EFFECTS = (
                        date(2026, 10, 29), (), "effect", effect=-0.1, effect_low=-0.2, effect_high=-0.01),
     InterventionEffect("crm-enable", "inv-crm", "enablement", date(2026, 9, 1), date(2026, 9, 1),
                        date(2026, 9, 29), ("Sales",), "not_estimable", reason="no_comparison_group",
-                       overlaps=("crm-training", "crm-webinar")),
+                       overlaps=("crm-training", "crm-webinar", "erp-late")),
     InterventionEffect("erp-small", "inv-erp", "training", date(2026, 9, 1), date(2026, 9, 1), date(2026, 9, 29),
                        (), "not_estimable", reason="small_group"),
     InterventionEffect("erp-late", "inv-erp", "other", date(2026, 11, 10), date(2026, 11, 10), date(2026, 12, 8),
@@ -442,7 +442,7 @@ def test_what_worked_gives_each_interventions_verdict_effect_and_cost_in_words()
     rows = page.tables["what-worked"]
     assert rows == [
         ["Training for CRM rollout in Sales, 1 Sep 2026 to 2 Sep 2026 (also in its weeks: the enablement of 1 Sep "
-         "2026; where the same people were reached, the effect is of both together)",
+         "2026; where the same people were reached, their effects cannot be told apart)",
          "Worked: adoption rose more than where it was not done",
          "+20.0 pp (99 % interval +8.3 pp to +35.0 pp)",
          "EUR 571 to 2,410 per additional active user (about EUR 1,000: EUR 12,000 for an estimated 12 more active "
@@ -455,7 +455,8 @@ def test_what_worked_gives_each_interventions_verdict_effect_and_cost_in_words()
         [f"Licence change for {EVIL}, 1 Oct 2026", "Adoption fell more than where it was not done",
          "\u221210.0 pp (99 % interval \u221220.0 pp to \u22121.0 pp)", "-"],
         ["Enablement for CRM rollout in Sales, 1 Sep 2026 (also in its weeks: the training of 1 Sep 2026 to 2 Sep "
-         "2026, another action; where the same people were reached, the effect is of all of them together)",
+         "2026, another action, another action of 10 Nov 2026; where the same people were reached, their effects "
+         "cannot be told apart)",
          "Cannot tell yet: no department without the action is left to compare with", "-", "-"],
         ["Training for ERP finance, 1 Sep 2026",
          "Cannot tell yet: a group to compare holds fewer than 5 people (privacy)", "-", "-"],

@@ -46,3 +46,12 @@ def test_apply_uses_the_policys_key() -> None:
     (b,) = PrivacyPolicy(b"key-b").apply(event)
     assert (a.user, a.device_id) == (pseudonymise("Alice", b"key-a"), pseudonymise_device("pc-1", b"key-a"))
     assert (b.user, b.device_id) == (pseudonymise("Alice", b"key-b"), pseudonymise_device("pc-1", b"key-b"))
+
+
+def test_another_directory_keeps_the_pseudonyms_computed_so_far() -> None:
+    """The gateway's directory reload: same key, so the remembered pseudonyms stay (no cold cache after a feed)."""
+    policy = PrivacyPolicy(b"k" * 32, departments={"u": "Sales"})
+    policy.user_pseudonym("Alice")
+    moved = policy.with_departments({"u": "Legal"})
+    assert moved.departments == {"u": "Legal"} and policy.departments == {"u": "Sales"}
+    assert moved.user_pseudonym is policy.user_pseudonym and moved.user_pseudonym.cache_info().currsize == 1

@@ -280,10 +280,15 @@ def test_sql_on_the_pipelines_own_file(demo: dict[str, Path]) -> None:
         ("SELECT 1; SELECT 2", "the query holds 2 SQL statements: give one at a time"),  # DuckDB showed the last
     ],
 )
-def test_a_query_of_no_statement_or_several_is_one_line(demo: dict[str, Path], query: str, said: str) -> None:
+def test_a_query_of_no_statement_or_several_is_one_line(
+    demo: dict[str, Path], query: str, said: str, tmp_path: Path
+) -> None:
     result = sql(demo, query)
     assert result.returncode == 1 and result.stderr.startswith(f"alignmon: error: {said}"), result.stderr
     assert len(result.stderr.splitlines()) == 1 and result.stdout == ""
+    to_file = sql(demo, "--output", str(tmp_path / "result.csv"), query)
+    assert to_file.returncode == 1 and said in to_file.stderr
+    assert list(tmp_path.iterdir()) == []  # not even the temporary copy the result would have been written to
 
 
 # --- the analysts' views as their docs say -----------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -201,33 +202,44 @@ def test_the_gateway_rereads_the_directory_when_hrs_feed_replaces_it(
     kit: Kit,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A new hire's events get their department without a restart; a broken file keeps the last good directory."""
+    """A new hire's events get their department without a restart, once the new file has stayed the same over a
+    check; a broken, missing or empty file keeps the last good directory and is logged once."""
     csv = tmp_path / "directory.csv"
     csv.write_text("user,department\nalice example,Finance\n")
     gw = make_gateway(settings.model_copy(update={"directory_csv": csv}))
-    gw.post_events([kit.event(0, user="Alice Example"), kit.event(1, user="Carol")])
+    sent: list[list[str | None]] = []
+
+    def later(checks: int = 1) -> None:
+        """`checks` check intervals later, Alice's and Carol's departments as an event of each gets them."""
+        for _ in range(checks):
+            gw.monotonic.now += DIRECTORY_CHECK_S
+            before = len(gw.sent())
+            gw.post_events([kit.event(len(sent), user="Alice Example"), kit.event(len(sent), user="Carol")])
+            sent.append([e.get("department") for e in gw.sent()[before:]])
+
+    later()
     csv.write_text("user,department\nalice example,Sales\ncarol,Legal\n")  # the nightly feed: a move, a new hire
-    gw.post_events([kit.event(2, user="Alice Example"), kit.event(3, user="Carol")])  # within the check interval
-    gw.monotonic.now += DIRECTORY_CHECK_S
-    gw.post_events([kit.event(4, user="Alice Example"), kit.event(5, user="Carol")])
-    csv.write_text("name;team\nalice example;Support\n")  # a broken export: no 'user' column
-    gw.monotonic.now += DIRECTORY_CHECK_S
+    later(2)  # first seen, then read once it has not changed over a check
+    swapped = tmp_path / "swapped.csv"  # the same size and mtime (`cp -p`), another file: read too
+    swapped.write_text("user,department\nalice example,Legal\ncarol,Sales\n")
+    os.utime(swapped, ns=(csv.stat().st_atime_ns, csv.stat().st_mtime_ns))
+    os.replace(swapped, csv)
+    later(2)
     with caplog.at_level(logging.ERROR, logger="collectors.policy"):
-        gw.post_events([kit.event(6, user="Alice Example"), kit.event(7, user="Carol")])
-    csv.unlink()  # replaced by a copy that is not there yet
-    gw.monotonic.now += DIRECTORY_CHECK_S
-    gw.post_events([kit.event(8, user="Carol")])
-    csv.write_text("user,department\n")  # an export cut short after its header
-    gw.monotonic.now += DIRECTORY_CHECK_S
-    with caplog.at_level(logging.ERROR, logger="collectors.policy"):
-        gw.post_events([kit.event(9, user="Carol")])
-    assert [e.get("department") for e in gw.sent()] == [
-        "Finance", None, "Finance", None, "Sales", "Legal", "Sales", "Legal", "Legal", "Legal"
+        csv.write_text("name;team\nalice example;Support\n")  # a broken export: no 'user' column
+        later(3)
+        csv.unlink()  # a copy that is not there yet
+        later(2)
+        csv.write_text("user,department\n")  # an export cut short after its header
+        later(2)
+    assert sent == [
+        ["Finance", None],
+        ["Finance", None], ["Sales", "Legal"],
+        ["Sales", "Legal"], ["Legal", "Sales"],
+        *[["Legal", "Sales"]] * 7,
     ]  # fmt: skip
-    problems = [
-        r.getMessage() for r in caplog.records if "not reloaded (the last good one stays in use)" in r.getMessage()
-    ]
-    assert len(problems) == 3
+    problems = [r.getMessage() for r in caplog.records if "the last good one stays in use" in r.getMessage()]
+    assert len(problems) == 3  # each once
     assert "missing column 'user'" in problems[0] and "cannot read" in problems[1] and "lists nobody" in problems[2]
 
 
