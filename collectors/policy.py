@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# How often the gateway looks at the directory CSV (one stat): a feed reaches the events within this many seconds.
+# How often the gateway looks at the directory CSV (one stat): a feed reaches the events within two of these (it is
+# read once it stayed the same over one).
 DIRECTORY_CHECK_S = 5.0
 
 # Pseudonyms remembered per policy (so per key): a fleet's users and devices, with room to spare. Bounded, because

@@ -127,7 +127,7 @@ def _sql(args: argparse.Namespace) -> int:
             if statements == 0
             else f"the query holds {statements} SQL statements: give one at a time"
         )
-    # The file is checked (and its temporary copy made) before the query runs, after nothing else can fail first.
+    # The file is checked (and its temporary copy made) before the query runs, once the query itself has passed.
     fmt, target = destination(args.format, args.output, force=args.force)
     try:
         con = _open(args.database)
